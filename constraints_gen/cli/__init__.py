@@ -1,0 +1,86 @@
+"""The command line: parse options, call the core, render results. No work happens here.
+
+The error boundary (:func:`main`) turns every known error into one ``ERROR`` line (and a ``TIP``)
+on stderr with its exit code: 1 an expected "no", 2 bad input or usage, 3 a bug, 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+
+from constraints_gen import __version__
+from constraints_gen.cli.core import detect_cmd, emit_options, explain_cmd, run_emit
+from constraints_gen.cli.lock import lock_cmd
+from constraints_gen.errors import EXIT_BUG, ConstraintsGenError
+
+EPILOG = """\b
+Examples:
+  gen-constraints > constraints.txt           # this machine's exact constraints
+  gen-constraints --hardware h200.json        # for a machine read elsewhere (detect --json)
+  gen-constraints --profile cpu --python 3.11 # a named profile, for another Python
+  gen-constraints explain                     # which profile fits, and why
+  gen-constraints lock                        # re-lock every profile into generated/
+"""
+
+
+@click.group(
+    invoke_without_command=True,
+    epilog=EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@emit_options
+@click.option("-v", "--verbose", is_flag=True, help="Show each uv/pip/git command on stderr.")
+@click.version_option(__version__, prog_name="gen-constraints")
+@click.pass_context
+def cli(ctx: click.Context, /, verbose: bool, **options: object) -> None:
+    """Print the exact constraints for this machine's GPU and driver (default command).
+
+    Detects the GPUs with NVML, selects the best fitting hardware profile, and prints that
+    profile's constraints.txt from its committed, hashed lock: no resolution, no network.
+    """
+    if verbose:
+        from constraints_gen import runner
+
+        runner.VERBOSE = True
+    if ctx.invoked_subcommand is None:
+        run_emit(**options)  # type: ignore[arg-type]
+
+
+cli.add_command(detect_cmd)
+cli.add_command(explain_cmd)
+cli.add_command(lock_cmd)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: run the CLI behind one error boundary."""
+    try:
+        cli.main(args=argv, prog_name="gen-constraints", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except ConstraintsGenError as exc:
+        click.echo(f"ERROR: {exc.message}", err=True)
+        if exc.tip:
+            click.echo(f"TIP: {exc.tip}", err=True)
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception:
+        traceback.print_exc()
+        click.echo(
+            f"BUG: gen-constraints {__version__} crashed; please report the traceback above",
+            err=True,
+        )
+        sys.exit(EXIT_BUG)
+    sys.exit(0)

@@ -1,0 +1,178 @@
+"""The commands of the main pipeline: emit (default), detect, explain."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from constraints_gen.hardware import Hardware, load_hardware, parse_hardware
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+HARDWARE_ENV = "GEN_CONSTRAINTS_HARDWARE"
+
+
+def root_option(func: F) -> F:
+    return click.option(
+        "--root",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="GEN_CONSTRAINTS_ROOT",
+        help="Project folder holding profiles/ and generated/ (default: found from the current"
+        " directory upward, else the built-in profiles).",
+    )(func)
+
+
+def hardware_option(func: F) -> F:
+    return click.option(
+        "--hardware",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=f"Read the machine from a JSON file (as `detect --json` writes) instead of NVML."
+        f" Also ${HARDWARE_ENV}.",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(func)
+
+
+def emit_options(func: F) -> F:
+    for option in (
+        root_option,
+        hardware_option,
+        click.option("--profile", metavar="NAME", help="Use this profile instead of selecting."),
+        click.option(
+            "--python", metavar="X.Y", help="Target CPython version (default: the running one)."
+        ),
+        click.option("--strict", is_flag=True, help="Fail when the lock is stale."),
+    ):
+        func = option(func)
+    return func
+
+
+def get_hardware(path: Path | None) -> Hardware:
+    if path is not None:
+        return load_hardware(path)
+    env = os.environ.get(HARDWARE_ENV)
+    if env:
+        if env.lstrip().startswith("{"):
+            return parse_hardware(env, f"${HARDWARE_ENV}")
+        return load_hardware(Path(env))
+    from constraints_gen.nvml import detect
+
+    hardware = detect()
+    if hardware.is_cpu:
+        click.echo(
+            f"gen-constraints: no NVIDIA GPU ({hardware.source}); treating this as a CPU machine",
+            err=True,
+        )
+    return hardware
+
+
+def write_out(text: str) -> None:
+    """Write the whole text at once: nothing partial ever reaches stdout."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def run_emit(
+    *,
+    root: Path | None,
+    hardware: Path | None,
+    profile: str | None,
+    python: str | None,
+    strict: bool,
+) -> None:
+    from constraints_gen.emit import emit
+    from constraints_gen.profiles import load_profiles
+    from constraints_gen.project import find_project
+    from constraints_gen.selection import require_fit, select
+
+    project = find_project(root)
+    profiles = load_profiles(project.profiles_dir)
+    if profile is not None:
+        chosen = profiles.get(profile)
+    else:
+        selection = select(profiles, get_hardware(hardware))
+        chosen = require_fit(selection)
+    result = emit(
+        project,
+        profiles,
+        chosen,
+        python=python,
+        strict=strict,
+        lock_on_demand=lambda p, py, out: _lock_into(project, profiles, p, py, out),
+        notice=lambda message: click.echo(f"gen-constraints: {message}", err=True),
+    )
+    click.echo(
+        f"gen-constraints: profile {chosen.name}, CPython {result.python} ({result.path})", err=True
+    )
+    write_out(result.text)
+
+
+def _lock_into(project: Any, profiles: Any, profile: Any, python: str, out: Path) -> Path:
+    from constraints_gen.lock import LockOptions, compile_one
+
+    result = compile_one(project, profiles, profile, python, LockOptions(), out_dir=out)
+    return result.constraints_path
+
+
+@click.command("detect")
+@json_option
+def detect_cmd(as_json: bool) -> None:
+    """Read this machine with NVML: driver, CUDA driver version, GPUs.
+
+    \b
+    Examples:
+      gen-constraints detect
+      gen-constraints detect --json > node.json   # replay later with --hardware node.json
+    """
+    from constraints_gen.nvml import detect
+
+    hardware = detect()
+    if as_json:
+        write_out(json.dumps(hardware.to_json(), indent=2) + "\n")
+    else:
+        write_out(hardware.describe() + "\n")
+
+
+@click.command("explain")
+@root_option
+@hardware_option
+@json_option
+def explain_cmd(root: Path | None, hardware: Path | None, as_json: bool) -> None:
+    """Show every profile, whether it fits this machine, and why.
+
+    \b
+    Examples:
+      gen-constraints explain
+      gen-constraints explain --hardware h200.json --json
+    """
+    from constraints_gen.profiles import load_profiles
+    from constraints_gen.project import find_project
+    from constraints_gen.selection import select
+
+    profiles = load_profiles(find_project(root).profiles_dir)
+    selection = select(profiles, get_hardware(hardware))
+    if as_json:
+        write_out(json.dumps({"version": 1, **selection.to_json()}, indent=2) + "\n")
+        return
+    lines = [selection.hardware.describe(), ""]
+    for verdict in selection.verdicts:
+        chosen = verdict.profile is selection.chosen
+        mark = "*" if chosen else ("+" if verdict.fits else "-")
+        status = "selected" if chosen else ("fits" if verdict.fits else "does not fit")
+        lines.append(f"{mark} {verdict.profile.name}: {status}")
+        lines += [f"    {reason}" for reason in verdict.reasons]
+    lines.append("")
+    lines.append(
+        f"selected: {selection.chosen.name}"
+        if selection.chosen
+        else "selected: none (no profile fits; see the reasons above)"
+    )
+    write_out("\n".join(lines) + "\n")

@@ -1,0 +1,199 @@
+"""Compile a profile plus the manifest into exact, hashed locks with ``uv pip compile``.
+
+Inputs handed to uv (written into a temporary folder, so its annotations name them stably):
+``manifest.in`` (the manifest's ranges, and every pinned name), ``pins.txt`` (the profile's exact
+pins, as constraints) and ``overrides.txt`` (pins the profile marks as deliberate overrides).
+Outputs, written atomically: the hashed lock and the annotated ``constraints.txt``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from constraints_gen import lockfile, runner
+from constraints_gen.errors import ConstraintsGenError, ToolError
+from constraints_gen.fsutil import atomic_write
+from constraints_gen.manifest import Manifest
+from constraints_gen.profiles import Profile, ProfileSet
+from constraints_gen.project import Project
+
+#: uv settings that would change what a compile sees; the lock's inputs are only our files.
+_LEAKY_ENV = ("UV_CONSTRAINT", "UV_OVERRIDE", "UV_BUILD_CONSTRAINT", "UV_REQUIRE_HASHES")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockOptions:
+    upgrade: bool = False
+    upgrade_packages: tuple[str, ...] = ()
+    #: index name -> replacement URL, or a local folder of wheels (used as --find-links)
+    mirrors: Mapping[str, str] = field(default_factory=dict)
+    find_links: tuple[str, ...] = ()
+    offline: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockResult:
+    profile: str
+    python: str
+    lock_path: Path
+    constraints_path: Path
+    packages: int
+    changed: bool
+
+
+def command_for(profile: Profile) -> str:
+    return f"gen-constraints lock {profile.name}"
+
+
+def write_inputs(work: Path, profile: Profile, manifest: Manifest) -> None:
+    """Write manifest.in, pins.txt and overrides.txt for one profile into ``work``."""
+    names = sorted({req.name for req in manifest.requirements} | {p.name for p in profile.pins})
+    requirements = []
+    for name in names:
+        pin, req = profile.pin(name), manifest.get(name)
+        overridden = pin is not None and pin.override
+        requirements.append(name if overridden or req is None else req.line())
+    files = {
+        "manifest.in": requirements,
+        "pins.txt": [f"{p.name}=={p.version}" for p in profile.pins if not p.override],
+        "overrides.txt": [f"{p.name}=={p.version}" for p in profile.pins if p.override],
+    }
+    for filename, lines in files.items():
+        (work / filename).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+
+def uv_compile_args(profile: Profile, python: str, options: LockOptions) -> list[str]:
+    args = [
+        runner.uv_bin(), "pip", "compile", "manifest.in", "--constraints", "pins.txt",
+        "--overrides", "overrides.txt", "--output-file", "out.txt",
+        "--no-config", "--no-header", "--generate-hashes", "--annotation-style", "line",
+        # --python names this interpreter so uv does not hunt for a CPython X.Y (seconds);
+        # the resolution targets --python-version / --python-platform all the same.
+        "--python", sys.executable,
+        "--python-version", python, "--python-platform", profile.platform,
+        "--only-binary", ":all:", "--quiet",
+    ]  # fmt: skip
+    for index in profile.indexes:
+        where = options.mirrors.get(index.name, index.url)
+        local = "://" not in where or where.startswith("file://")
+        args += ["--find-links" if local else "--extra-index-url", where]
+    for link in options.find_links:
+        args += ["--find-links", link]
+    if options.upgrade:
+        args.append("--upgrade")
+    for name in options.upgrade_packages:
+        args += ["--upgrade-package", name]
+    if options.offline:
+        args.append("--offline")
+    return args
+
+
+def compile_one(
+    project: Project,
+    profiles: ProfileSet,
+    profile: Profile,
+    python: str,
+    options: LockOptions,
+    *,
+    out_dir: Path | None = None,
+) -> LockResult:
+    """Resolve one (profile, Python) pair and write its two files (into ``out_dir`` if given)."""
+    manifest = profiles.manifest
+    lock_path = project.lock_path(profile.name, python)
+    constraints_path = project.constraints_path(profile.name, python)
+    if out_dir is not None:
+        lock_path, constraints_path = out_dir / lock_path.name, out_dir / constraints_path.name
+    env = {key: "" for key in _LEAKY_ENV if key in os.environ}
+    with tempfile.TemporaryDirectory(prefix="constraints-gen-") as tmp:
+        work = Path(tmp)
+        write_inputs(work, profile, manifest)
+        if lock_path.is_file():  # uv keeps the versions of an existing output unless upgrading
+            shutil.copyfile(lock_path, work / "out.txt")
+        try:
+            runner.run(
+                uv_compile_args(profile, python, options),
+                cwd=work,
+                env=env,
+                hint=f"profile {profile.name} (CPython {python}) did not resolve; uv's"
+                " explanation is above",
+            )
+        except ToolError as exc:
+            raise ToolError(
+                f"profile {profile.name}, CPython {python}: {exc.message}", tip=exc.tip
+            ) from None
+        body = (work / "out.txt").read_text(encoding="utf-8")
+    packages = lockfile.parse_lock(body)
+    check_exact(profile, packages, python)
+    head = lockfile.header(profile, manifest, python, command_for(profile))
+    lock_text = head + body
+    old = lock_path.read_text(encoding="utf-8") if lock_path.is_file() else None
+    atomic_write(lock_path, lock_text)
+    atomic_write(constraints_path, lockfile.render_constraints(packages, profile, manifest, head))
+    return LockResult(
+        profile=profile.name,
+        python=python,
+        lock_path=lock_path,
+        constraints_path=constraints_path,
+        packages=len(packages),
+        changed=old != lock_text,
+    )
+
+
+def check_exact(profile: Profile, packages: Sequence[lockfile.LockedPackage], python: str) -> None:
+    """Every pin must come out at its full version, local label included (PEP 440's ``==2.5.1``
+    also accepts ``2.5.1+cu121``: we compare the strings)."""
+    locked = {p.name: p.version for p in packages}
+    wrong = [
+        f"{pin.name}: pinned {pin.version}, resolved {locked.get(pin.name, 'nothing')}"
+        for pin in profile.pins
+        if locked.get(pin.name) != pin.version
+    ]
+    if wrong:
+        raise ConstraintsGenError(
+            f"profile {profile.name}, CPython {python}: the resolution does not match the exact"
+            " pins: " + "; ".join(wrong),
+            tip="a different build variant (local label) was found; check the profile's indexes",
+        )
+
+
+def compile_many(
+    project: Project,
+    profiles: ProfileSet,
+    targets: Sequence[tuple[Profile, str]],
+    options: LockOptions,
+    *,
+    jobs: int | None = None,
+) -> list[LockResult]:
+    """Lock several (profile, Python) pairs in parallel; results in the order given."""
+    workers = max(1, min(len(targets), jobs or os.cpu_count() or 1))
+    runner.uv_bin()  # resolve the binary in this thread, before the pool (see uv_bin)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(compile_one, project, profiles, p, py, options) for p, py in targets]
+        return [future.result() for future in futures]
+
+
+def export_pylock(
+    profiles: ProfileSet, profile: Profile, python: str, options: LockOptions, dest: Path
+) -> Path:
+    """Write a PEP 751 ``pylock.<profile>.toml`` into ``dest`` (not into generated/)."""
+    target = dest / f"pylock.{profile.name}.toml"
+    with tempfile.TemporaryDirectory(prefix="constraints-gen-") as tmp:
+        work = Path(tmp)
+        write_inputs(work, profile, profiles.manifest)
+        args = uv_compile_args(profile, python, options)
+        args[args.index("out.txt")] = target.name
+        args[args.index("--annotation-style") : args.index("--annotation-style") + 2] = []
+        runner.run(
+            [*args, "--format", "pylock.toml"],
+            cwd=work,
+            hint=f"profile {profile.name} (CPython {python}) did not resolve",
+        )
+        atomic_write(target, (work / target.name).read_bytes())
+    return target

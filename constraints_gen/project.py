@@ -1,0 +1,69 @@
+"""Where profiles and locks live: a user's repository, or the ones built into the package.
+
+A project root is a folder holding ``profiles/manifest.toml``. It is ``--root DIR`` when given,
+else the nearest such folder from the current directory upward, else the built-in set (inside the
+wheel as ``constraints_gen/_builtin``, or the checkout this package runs from).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from constraints_gen.errors import InputError
+from constraints_gen.manifest import MANIFEST_NAME
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Project:
+    root: Path
+    builtin: bool
+
+    @property
+    def profiles_dir(self) -> Path:
+        return self.root / "profiles"
+
+    @property
+    def generated_dir(self) -> Path:
+        return self.root / "generated"
+
+    def lock_path(self, profile: str, python: str) -> Path:
+        return self.generated_dir / profile / f"py{python}.lock.txt"
+
+    def constraints_path(self, profile: str, python: str) -> Path:
+        return self.generated_dir / profile / f"py{python}.constraints.txt"
+
+
+def _is_root(path: Path) -> bool:
+    return (path / "profiles" / MANIFEST_NAME).is_file()
+
+
+def builtin_root() -> Path:
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "_builtin", package.parent):
+        if _is_root(candidate):
+            return candidate
+    raise InputError([f"{package}: the built-in profiles are missing (broken install?)"])
+
+
+def find_project(root: Path | None = None, cwd: Path | None = None) -> Project:
+    if root is not None:
+        if not _is_root(root):
+            expected = root / "profiles" / MANIFEST_NAME
+            raise InputError([f"{root}: not a constraints_gen root (expected {expected})"])
+        return Project(root=root, builtin=False)
+    start = (cwd or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if _is_root(folder):
+            return Project(root=folder, builtin=False)
+    return Project(root=builtin_root(), builtin=True)
+
+
+def cache_dir() -> Path:
+    """Where on-demand locks go: $GEN_CONSTRAINTS_CACHE_DIR, else the user cache directory."""
+    explicit = os.environ.get("GEN_CONSTRAINTS_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "constraints-gen"

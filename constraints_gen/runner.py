@@ -1,0 +1,79 @@
+"""The one wrapper for every external program (uv, pip-compile, pip, git).
+
+It logs the command when asked, captures output, and turns a failure into a :class:`ToolError`
+that shows the command, exit code and the program's own explanation, plus a hint.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from constraints_gen.errors import ToolError
+
+#: Set by ``--verbose``: echo each command to stderr before it runs.
+VERBOSE = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Result:
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@functools.cache
+def uv_bin() -> str:
+    """The uv binary shipped by the ``uv`` package (imported only when needed).
+
+    Cached, and called once before any thread pool: ``find_uv_bin`` reads ``sysconfig``, whose
+    first use is not thread-safe (seen here as a TypeError from two threads at once)."""
+    from uv import find_uv_bin
+
+    return str(find_uv_bin())
+
+
+def run(
+    args: Sequence[str | Path],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    ok_codes: tuple[int, ...] = (0,),
+    hint: str | None = None,
+) -> Result:
+    """Run ``args``; return its output, or raise ToolError when the exit code is not in ok_codes."""
+    argv = tuple(str(arg) for arg in args)
+    if VERBOSE:
+        print(f"$ {shlex.join(argv)}", file=sys.stderr)
+    full_env = None if env is None else {**os.environ, **env}
+    try:
+        proc = subprocess.run(
+            argv, cwd=cwd, env=full_env, capture_output=True, text=True, check=False
+        )
+    except OSError as exc:
+        raise ToolError(f"cannot run {argv[0]}: {exc.strerror}", tip=hint) from None
+    result = Result(args=argv, returncode=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)
+    if proc.returncode not in ok_codes:
+        raise ToolError(describe_failure(result), tip=hint)
+    return result
+
+
+def describe_failure(result: Result) -> str:
+    name = Path(result.args[0]).name
+    parts = [
+        f"{name} failed with exit code {result.returncode}",
+        f"command: {shlex.join(result.args)}",
+    ]
+    for label, text in (("stdout", result.stdout), ("stderr", result.stderr)):
+        if text.strip():
+            parts.append(
+                f"{label}:\n" + "\n".join("    " + line for line in text.rstrip().splitlines())
+            )
+    return "\n".join(parts)
