@@ -93,10 +93,9 @@ def emit(
                 raise ConstraintsGenError(
                     f"profile {profile.name} has no lock for CPython {python}"
                 )
-            covered = ", ".join(profile.pythons) or "none"
             notice(
-                f"profile {profile.name} has no committed lock for CPython {python}"
-                f" (committed: {covered}); locking it into {cached}"
+                f"profile {profile.name} has no committed lock for CPython {python};"
+                f" locking it into {cached}"
             )
             path = lock_on_demand(profile, python, cached)
         on_demand = True

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from constraints_gen import lockfile, runner
-from constraints_gen.errors import ConstraintsGenError, ToolError
+from constraints_gen.errors import ConstraintsGenError, InputError, ToolError
 from constraints_gen.fsutil import atomic_write
 from constraints_gen.manifest import Manifest
 from constraints_gen.profiles import Profile, ProfileSet
@@ -26,6 +26,26 @@ from constraints_gen.project import Project
 
 #: uv settings that would change what a compile sees; the lock's inputs are only our files.
 _LEAKY_ENV = ("UV_CONSTRAINT", "UV_OVERRIDE", "UV_BUILD_CONSTRAINT", "UV_REQUIRE_HASHES")
+
+
+MIRRORS_ENV = "GEN_CONSTRAINTS_MIRRORS"
+
+
+def parse_mirrors(values: Sequence[str], origin: str) -> dict[str, str]:
+    """``["pytorch-cpu=/opt/wheels", ...]`` -> ``{"pytorch-cpu": "/opt/wheels"}``."""
+    mirrors = {}
+    for value in values:
+        name, sep, where = value.partition("=")
+        if not sep or not name.strip() or not where.strip():
+            raise InputError([f"{origin}: expected INDEX=URL or INDEX=DIR, got {value!r}"])
+        mirrors[name.strip()] = where.strip()
+    return mirrors
+
+
+def mirrors_from_env() -> dict[str, str]:
+    """Mirrors from ``$GEN_CONSTRAINTS_MIRRORS`` ("name=url name2=/dir", spaces or commas)."""
+    raw = os.environ.get(MIRRORS_ENV, "").replace(",", " ").split()
+    return parse_mirrors(raw, f"${MIRRORS_ENV}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

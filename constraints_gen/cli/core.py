@@ -116,9 +116,10 @@ def run_emit(
 
 
 def _lock_into(project: Any, profiles: Any, profile: Any, python: str, out: Path) -> Path:
-    from constraints_gen.lock import LockOptions, compile_one
+    from constraints_gen.lock import LockOptions, compile_one, mirrors_from_env
 
-    result = compile_one(project, profiles, profile, python, LockOptions(), out_dir=out)
+    options = LockOptions(mirrors=mirrors_from_env())
+    result = compile_one(project, profiles, profile, python, options, out_dir=out)
     return result.constraints_path
 
 

@@ -11,13 +11,9 @@ from constraints_gen.errors import ConstraintsGenError
 
 
 def _mirror(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
-    mirrors = {}
-    for value in values:
-        name, sep, where = value.partition("=")
-        if not sep or not name or not where:
-            raise click.BadParameter(f"expected NAME=URL or NAME=DIR, got {value!r}")
-        mirrors[name] = where
-    return mirrors
+    from constraints_gen.lock import mirrors_from_env, parse_mirrors
+
+    return {**mirrors_from_env(), **parse_mirrors(values, "--mirror")}
 
 
 @click.command("lock")
@@ -43,7 +39,8 @@ def _mirror(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
     multiple=True,
     callback=_mirror,
     metavar="INDEX=URL|DIR",
-    help="Take a profile index from elsewhere (a URL, or a folder of wheels).",
+    help="Take a profile index from elsewhere (a URL, or a folder of wheels); also"
+    ' $GEN_CONSTRAINTS_MIRRORS="INDEX=URL ...".',
 )
 @click.option(
     "--find-links",
