@@ -16,10 +16,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
-
 from constraints_gen import __version__
 from constraints_gen.manifest import Manifest
+from constraints_gen.names import canonical_name
 from constraints_gen.profiles import Profile
 
 #: Bumped when the layout of generated files changes.
@@ -83,7 +82,7 @@ def parse_lock(text: str) -> tuple[LockedPackage, ...]:
         stripped = line.strip()
         if not line.startswith((" ", "#")) and (match := _ENTRY.match(stripped)):
             flush()
-            name, version = canonicalize_name(match[1]), match[2]
+            name, version = canonical_name(match[1]), match[2]
             hashes, via = [], []
         elif stripped.startswith("--hash="):
             hashes.append(stripped.removeprefix("--hash=").rstrip(" \\"))

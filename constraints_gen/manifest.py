@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import InvalidName, canonicalize_name
 
+from constraints_gen.names import canonical_name, is_valid_name
 from constraints_gen.tomlio import read_toml, type_name
 
 MANIFEST_NAME = "manifest.toml"
@@ -54,11 +54,10 @@ def parse_manifest(path: Path, problems: list[str]) -> Manifest | None:
         table = {}
     for raw_name, raw_spec in table.items():
         key = f"requirements.{raw_name}"
-        try:
-            name = canonicalize_name(raw_name, validate=True)
-        except InvalidName:
+        if not is_valid_name(raw_name):
             problems.append(f"{path}: {key}: invalid package name")
             continue
+        name = canonical_name(raw_name)
         if not isinstance(raw_spec, str):
             got = type_name(raw_spec)
             problems.append(f"{path}: {key}: expected a specifier string, got {got}")

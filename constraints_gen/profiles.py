@@ -33,12 +33,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import InvalidName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from constraints_gen.errors import InputError
 from constraints_gen.hardware import driver_tuple, parse_cc
 from constraints_gen.manifest import MANIFEST_NAME, Manifest, parse_manifest
+from constraints_gen.names import canonical_name, is_valid_name
 from constraints_gen.tomlio import read_toml, type_name
 
 _TOP = {"name", "description", "extends", "abstract", "hardware", "target", "pins", "indexes"}
@@ -214,7 +214,7 @@ def _check_pins(path: Path, pins: Any, bad: Any, problems: list[str]) -> None:
         return
     for name, value in pins.items():
         key = f"pins.{name}"
-        if not _valid(lambda n: canonicalize_name(n, validate=True), name):
+        if not is_valid_name(name):
             problems.append(f"{path}: {key}: invalid package name")
             continue
         if isinstance(value, dict):
@@ -236,7 +236,7 @@ def _valid(parse: Any, value: object) -> bool:
         return False
     try:
         parse(value)
-    except (ValueError, InvalidVersion, InvalidName):
+    except (ValueError, InvalidVersion):
         return False
     return True
 
@@ -272,7 +272,7 @@ def _merge(chain: list[tuple[Path, dict[str, Any]]], problems: list[str]) -> Pro
         target.update(data.get("target", {}))
         for raw_name, value in data.get("pins", {}).items():
             table = value if isinstance(value, dict) else {"version": value}
-            name = canonicalize_name(raw_name)
+            name = canonical_name(raw_name)
             pins[name] = Pin(
                 name=name,
                 version=str(Version(table["version"])),

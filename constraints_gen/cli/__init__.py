@@ -7,7 +7,6 @@ on stderr with its exit code: 1 an expected "no", 2 bad input or usage, 3 a bug,
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Sequence
 
 import click
@@ -77,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except BrokenPipeError:
         sys.exit(1)
     except Exception:
+        import traceback
+
         traceback.print_exc()
         click.echo(
             f"BUG: gen-constraints {__version__} crashed; please report the traceback above",
