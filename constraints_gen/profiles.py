@@ -250,6 +250,8 @@ def _resolve(
     while current is not None:
         if current not in raw:
             child = chain[-1][0]
+            if (child.parent / f"{current}.toml").is_file():
+                return None  # the parent exists but is broken: its own problems are reported
             problems.append(f"{child}: extends: no profile named {current!r} in {child.parent}")
             return None
         if any(path.stem == current for path, _ in chain):

@@ -112,27 +112,21 @@ def evaluate(profile: Profile, hardware: Hardware) -> Verdict:
     )
 
 
-def rank_key(profile: Profile) -> tuple[tuple[int, int], Version, str]:
-    """Sort key for "best first": newest CUDA, newest torch, then name (negated by the caller)."""
-    return (profile.cuda or (0, 0), profile.torch_version or Version("0"), profile.name)
+def rank_key(profile: Profile) -> tuple[tuple[int, int], Version]:
+    """Sort key, highest best: newest CUDA build, then newest torch (ties: name, A to Z)."""
+    return (profile.cuda or (0, 0), profile.torch_version or Version("0"))
 
 
 def select(profiles: ProfileSet, hardware: Hardware, *, name: str | None = None) -> Selection:
     """Choose the best fitting profile, or the named one; raise NoFitError when none can run."""
-    ordered = sorted(
-        profiles.profiles,
-        key=lambda p: (tuple(-x for x in p.cuda or (0, 0)), _neg(p.torch_version), p.name),
-    )
+    by_name = sorted(profiles.profiles, key=lambda p: p.name)
+    ordered = sorted(by_name, key=rank_key, reverse=True)  # stable: ties keep name order
     verdicts = tuple(evaluate(profile, hardware) for profile in ordered)
     verdicts = tuple(sorted(verdicts, key=lambda v: not v.fits))  # stable: fits first, by rank
     if name is not None:
         return Selection(hardware=hardware, verdicts=verdicts, chosen=profiles.get(name))
     chosen = next((v.profile for v in verdicts if v.fits), None)
     return Selection(hardware=hardware, verdicts=verdicts, chosen=chosen)
-
-
-def _neg(version: Version | None) -> tuple[int, ...]:
-    return tuple(-part for part in (version.release if version else (0,)))
 
 
 def require_fit(selection: Selection) -> Profile:

@@ -1,0 +1,217 @@
+"""The hardware JSON form: parsing, validation with key paths, and the round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from constraints_gen.errors import InputError
+from constraints_gen.hardware import CPU, Gpu, Hardware, load_hardware, parse_hardware
+
+HARDWARE = Path(__file__).parent / "data" / "hardware"
+H200 = HARDWARE / "h200-real.json"
+ORIGIN = "hw.json"
+
+
+def problems_of(data: Any) -> tuple[str, ...]:
+    with pytest.raises(InputError) as info:
+        parse_hardware(json.dumps(data), ORIGIN)
+    return info.value.problems
+
+
+def good_gpu(**changes: Any) -> dict[str, Any]:
+    gpu: dict[str, Any] = {"index": 0, "name": "NVIDIA H200", "compute_capability": "9.0"}
+    gpu.update(changes)
+    return gpu
+
+
+def machine(*gpus: Any) -> dict[str, Any]:
+    return {"driver_version": "580.159.04", "cuda_driver_version": "13.0", "gpus": list(gpus)}
+
+
+def test_real_h200_readout() -> None:
+    hw = load_hardware(H200)
+    assert hw.driver_version == "580.159.04"
+    assert hw.cuda_driver_version == "13.0"
+    assert hw.source == str(H200)
+    assert not hw.is_cpu
+    assert hw.gpus == (
+        Gpu(
+            index=0,
+            name="NVIDIA H200",
+            compute_capability=(9, 0),
+            memory_mib=143771,
+            uuid="GPU-64e490f7-0be7-acdb-c82d-da3343bbd06c",
+            mig_enabled=False,
+        ),
+    )
+    assert hw.gpus[0].cc == "9.0"
+    assert hw.describe() == (
+        f"NVIDIA driver 580.159.04, CUDA driver 13.0 ({H200})\n"
+        "  GPU 0: NVIDIA H200, compute capability 9.0, 143771 MiB"
+    )
+
+
+def test_cpu_form() -> None:
+    hw = parse_hardware('{"driver_version": null, "cuda_driver_version": null, "gpus": []}', "x")
+    assert hw.is_cpu
+    assert hw == Hardware(driver_version=None, cuda_driver_version=None, gpus=(), source="x")
+    assert hw.describe() == "CPU machine: no NVIDIA GPU (x)"
+    assert CPU.to_json() == {"driver_version": None, "cuda_driver_version": None, "gpus": []}
+
+
+def test_unknown_keys_are_ignored() -> None:
+    data = machine(good_gpu(pci_device_id="0x233510de", fan="quiet"))
+    data["_comment"] = "anything"
+    data["torch_on_that_machine"] = {"x": 1}
+    hw = parse_hardware(json.dumps(data), ORIGIN)
+    assert hw.gpus == (Gpu(index=0, name="NVIDIA H200", compute_capability=(9, 0)),)
+
+
+def test_optional_gpu_keys_default() -> None:
+    gpu = parse_hardware(json.dumps(machine(good_gpu())), ORIGIN).gpus[0]
+    assert (gpu.memory_mib, gpu.uuid, gpu.mig_enabled) == (None, None, False)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            {"cuda_driver_version": None, "gpus": []},
+            'driver_version: expected a driver version string like "580.159.04", or null (missing)',
+        ),
+        (
+            {"driver_version": "580.1.1.1", "cuda_driver_version": None, "gpus": []},
+            "driver_version: expected a driver version string like \"580.159.04\", got '580.1.1.1'",
+        ),
+        (
+            {"driver_version": 580, "cuda_driver_version": None, "gpus": []},
+            'driver_version: expected a driver version string like "580.159.04", got 580',
+        ),
+        (
+            {"driver_version": None, "gpus": []},
+            'cuda_driver_version: expected a CUDA version like "13.0", or null (missing)',
+        ),
+        (
+            {"driver_version": None, "cuda_driver_version": "13", "gpus": []},
+            "cuda_driver_version: expected a CUDA version like \"13.0\", got '13'",
+        ),
+        (
+            {"driver_version": None, "cuda_driver_version": None},
+            "gpus: expected a list of GPU objects (missing)",
+        ),
+        (
+            {"driver_version": None, "cuda_driver_version": None, "gpus": {}},
+            "gpus: expected a list of GPU objects",
+        ),
+        (machine("H200"), "gpus[0]: expected a GPU object"),
+        (
+            machine({"name": "A", "compute_capability": "8.0"}),
+            "gpus[0].index: expected a non-negative integer (missing)",
+        ),
+        (machine(good_gpu(index=-1)), "gpus[0].index: expected a non-negative integer"),
+        (machine(good_gpu(index=True)), "gpus[0].index: expected a non-negative integer"),
+        (machine(good_gpu(name="")), "gpus[0].name: expected a GPU name string"),
+        (
+            machine({"index": 0, "compute_capability": "8.0"}),
+            "gpus[0].name: expected a GPU name string (missing)",
+        ),
+        (
+            machine({"index": 0, "name": "A"}),
+            'gpus[0].compute_capability: expected a string like "9.0" (missing)',
+        ),
+        (
+            machine(good_gpu(compute_capability=9.0)),
+            'gpus[0].compute_capability: expected a string like "9.0" (got 9.0)',
+        ),
+        (
+            machine(good_gpu(compute_capability="sm_90")),
+            "gpus[0].compute_capability: expected a string like \"9.0\" (got 'sm_90')",
+        ),
+        (
+            machine(good_gpu(memory_mib="80GB")),
+            "gpus[0].memory_mib: expected an integer or null, got '80GB'",
+        ),
+        (
+            machine(good_gpu(memory_mib=False)),
+            "gpus[0].memory_mib: expected an integer or null, got False",
+        ),
+        (machine(good_gpu(uuid=7)), "gpus[0].uuid: expected a string or null, got 7"),
+        (
+            machine(good_gpu(mig_enabled="no")),
+            "gpus[0].mig_enabled: expected true or false, got 'no'",
+        ),
+        (
+            {"driver_version": None, "cuda_driver_version": None, "gpus": [good_gpu()]},
+            "driver_version, cuda_driver_version: expected strings when gpus is not empty"
+            " (null means a CPU machine)",
+        ),
+    ],
+)
+def test_each_problem_names_its_key_path(data: Any, expected: str) -> None:
+    assert problems_of(data) == (f"{ORIGIN}: {expected}",)
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    data = {
+        "driver_version": "r580",
+        "gpus": [
+            good_gpu(),
+            {"index": 1, "name": 5, "compute_capability": "9"},
+            good_gpu(index=2, mig_enabled=None),
+        ],
+    }
+    problems = problems_of(data)
+    assert problems == (
+        f"{ORIGIN}: driver_version: expected a driver version string like"
+        " \"580.159.04\", got 'r580'",
+        f'{ORIGIN}: cuda_driver_version: expected a CUDA version like "13.0", or null (missing)',
+        f"{ORIGIN}: gpus[1].name: expected a GPU name string",
+        f"{ORIGIN}: gpus[1].compute_capability: expected a string like \"9.0\" (got '9')",
+        f"{ORIGIN}: gpus[2].mig_enabled: expected true or false, got None",
+    )
+    with pytest.raises(InputError) as info:
+        parse_hardware(json.dumps(data), ORIGIN)
+    assert info.value.message == "5 problems:\n  " + "\n  ".join(problems)
+
+
+def test_top_level_must_be_an_object() -> None:
+    assert problems_of([1, 2]) == (f"{ORIGIN}: expected a JSON object at the top level",)
+
+
+def test_invalid_json_reports_line_and_column() -> None:
+    text = '{\n  "driver_version": "580.159.04",\n  "gpus": [,]\n}'
+    with pytest.raises(InputError) as info:
+        parse_hardware(text, ORIGIN)
+    assert info.value.problems == (f"{ORIGIN}: line 3 column 12: invalid JSON: Expecting value",)
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.json"
+    with pytest.raises(InputError) as info:
+        load_hardware(missing)
+    assert info.value.problems == (
+        f"{missing}: cannot read hardware file: No such file or directory",
+    )
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    original = load_hardware(H200)
+    two = Hardware(
+        driver_version="570.133.20",
+        cuda_driver_version="12.8",
+        gpus=(
+            Gpu(index=0, name="NVIDIA A100-SXM4-80GB", compute_capability=(8, 0), mig_enabled=True),
+            Gpu(index=1, name="RTX 3090", compute_capability=(8, 6), memory_mib=24576),
+        ),
+    )
+    for hw in (original, two, CPU):
+        path = tmp_path / "hw.json"
+        path.write_text(json.dumps(hw.to_json()), encoding="utf-8")
+        again = load_hardware(path)
+        assert again.to_json() == hw.to_json()
+        assert again.gpus == hw.gpus
+        assert again.source == str(path)

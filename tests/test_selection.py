@@ -1,0 +1,282 @@
+"""Which profile fits which machine (GPUs and drivers from shared FACTS.md sections 2-3)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from constraints_gen.errors import NoFitError
+from constraints_gen.hardware import CPU, Gpu, Hardware, load_hardware
+from constraints_gen.profiles import ProfileSet, load_profiles
+from constraints_gen.selection import evaluate, gpu_verdict, require_fit, select
+
+REPO = Path(__file__).resolve().parent.parent
+HARDWARE = Path(__file__).parent / "data" / "hardware"
+
+
+@pytest.fixture(scope="module")
+def builtin() -> ProfileSet:
+    return load_profiles(REPO / "profiles")
+
+
+def machine(name: str) -> Hardware:
+    return load_hardware(HARDWARE / f"{name}.json")
+
+
+def nvidia(driver: str, cuda: str, *ccs: tuple[int, int]) -> Hardware:
+    gpus = tuple(Gpu(index=i, name=f"GPU{i}", compute_capability=cc) for i, cc in enumerate(ccs))
+    return Hardware(driver_version=driver, cuda_driver_version=cuda, gpus=gpus)
+
+
+def profile_set(
+    directory: Path, profiles: dict[str, tuple[str, list[str], bool, str]]
+) -> ProfileSet:
+    """``name -> (cuda, compute capabilities, ptx, torch)``, all with min_driver 525.60.13
+    (580.65.06 for CUDA 13), as FACTS.md section 2 gives them."""
+    directory.mkdir()
+    (directory / "manifest.toml").write_text("[requirements]\n", encoding="utf-8")
+    for name, (cuda, ccs, ptx, torch) in profiles.items():
+        driver = "580.65.06" if cuda.startswith("13.") else "525.60.13"
+        (directory / f"{name}.toml").write_text(
+            f'name = "{name}"\n[hardware]\nvendor = "nvidia"\ncuda = "{cuda}"\n'
+            f"compute_capabilities = {json.dumps(ccs)}\nptx = {str(ptx).lower()}\n"
+            f'min_driver = "{driver}"\n[target]\nplatform = "x86_64-manylinux_2_28"\n'
+            f'python = ["3.12"]\n[pins]\ntorch = "{torch}"\n',
+            encoding="utf-8",
+        )
+    return load_profiles(directory)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("gtx1080-r535", "cuda126"),  # 6.1: only the 12.6 build keeps sm_60
+        ("v100-r525", "cuda128"),  # 7.0 on R525 (CUDA 12.0): 12.x builds by minor-version compat
+        ("t4-r550", "cuda128"),
+        ("a100-r570", "cuda128"),
+        ("rtx4090-r560", "cuda128"),  # 8.9 runs sm_86 code
+        ("h200-real", "cuda130"),
+        ("b200-r575", "cuda128"),  # R575 is below the R580 that CUDA 13 needs
+        ("rtx5090-r580", "cuda130"),
+        ("gb10-r580", "cuda130"),  # 12.1 runs sm_120 code
+        ("b300-r580", "cuda130"),  # 10.3 runs sm_100 code
+        ("p100-h100-r580", "cuda126"),  # the only build with kernels for both 6.0 and 9.0
+        ("a100-rtx3090-r570", "cuda128"),
+        ("cpu", "cpu"),
+    ],
+)
+def test_builtin_selection(builtin: ProfileSet, name: str, expected: str) -> None:
+    selection = select(builtin, machine(name))
+    assert selection.chosen is not None
+    assert selection.chosen.name == expected
+    assert require_fit(selection).name == expected
+    assert selection.verdicts[0].profile.name == expected
+    assert selection.verdicts[0].fits
+
+
+def test_cpu_machine_verdicts(builtin: ProfileSet) -> None:
+    selection = select(builtin, CPU)
+    assert [(v.profile.name, v.fits, v.reasons) for v in selection.verdicts] == [
+        ("cpu", True, ("no NVIDIA GPU: CPU build",)),
+        ("cuda130", False, ("no NVIDIA GPU visible",)),
+        ("cuda128", False, ("no NVIDIA GPU visible",)),
+        ("cuda126", False, ("no NVIDIA GPU visible",)),
+        ("cuda121_ampere", False, ("no NVIDIA GPU visible",)),
+    ]
+
+
+def test_named_profile_is_used_even_when_it_does_not_fit(builtin: ProfileSet) -> None:
+    selection = select(builtin, machine("h200-real"), name="cpu")
+    assert selection.chosen is not None and selection.chosen.name == "cpu"
+
+
+def test_k80_fits_nothing(builtin: ProfileSet) -> None:
+    with pytest.raises(NoFitError) as info:
+        require_fit(select(builtin, machine("k80-r470")))
+    lines = info.value.message.splitlines()
+    assert lines[0] == "no profile fits this machine (driver 470.256.02, CUDA 11.4, Tesla K80 3.7):"
+    assert lines[1] == (
+        "  cuda130: driver 470.256.02 is older than 580.65.06, the oldest that runs the CUDA 13.0"
+        " build; the driver supports CUDA 11.4, older than the 13.x that the CUDA 13.0 build"
+        " needs; GPU 0 Tesla K80 (compute capability 3.7): the build has no kernels for it"
+        " (built for 7.5 8.0 8.6 9.0 10.0 12.0)"
+    )
+    assert lines[-1] == "  cpu: a CPU build on a GPU machine: used only when named (--profile cpu)"
+    assert info.value.tip == "use a CPU build explicitly: --profile cpu"
+    assert info.value.exit_code == 1
+
+
+def test_old_driver_tip_names_the_driver_to_install(builtin: ProfileSet) -> None:
+    selection = select(builtin, machine("rtx3090-r470"))
+    assert selection.chosen is None
+    assert [v.driver_only for v in selection.verdicts] == [True, True, True, True, False]
+    with pytest.raises(NoFitError) as info:
+        require_fit(selection)
+    assert info.value.tip == (
+        "upgrade the NVIDIA driver to 580.65.06 or newer for profile cuda130"
+        "; or upgrade the NVIDIA driver to 525.60.13 or newer for profile cuda128"
+        "; or upgrade the NVIDIA driver to 525.60.13 or newer for profile cuda126"
+        "; or upgrade the NVIDIA driver to 525.60.13 or newer for profile cuda121_ampere"
+        "; or use a CPU build explicitly: --profile cpu"
+    )
+
+
+def test_pascal_on_r580_with_only_a_cuda13_build(tmp_path: Path) -> None:
+    profiles = profile_set(
+        tmp_path / "p", {"cuda130": ("13.0", ["7.5", "8.0", "9.0", "12.0"], True, "2.14.1")}
+    )
+    selection = select(profiles, nvidia("580.82.07", "13.0", (6, 1)))
+    assert selection.chosen is None
+    with pytest.raises(NoFitError) as info:
+        require_fit(selection)
+    assert info.value.message == (
+        "no profile fits this machine (driver 580.82.07, CUDA 13.0, GPU0 6.1):\n"
+        "  cuda130: driver 580.82.07 >= 580.65.06 for the CUDA 13.0 build; GPU 0 GPU0"
+        " (compute capability 6.1): the build has no kernels for it (built for 7.5 8.0 9.0 12.0)"
+    )
+    assert info.value.tip is None
+
+
+def test_fitting_and_non_fitting_verdict_reasons(builtin: ProfileSet) -> None:
+    h200 = machine("h200-real")
+    fit = evaluate(builtin.get("cuda130"), h200)
+    assert fit.fits and not fit.driver_only
+    assert fit.reasons == (
+        "driver 580.159.04 >= 580.65.06 for the CUDA 13.0 build",
+        "GPU 0 NVIDIA H200 (compute capability 9.0): runs the build's sm_90 code",
+    )
+    pascal = evaluate(builtin.get("cuda128"), machine("p100-h100-r580"))
+    assert not pascal.fits and not pascal.driver_only
+    assert pascal.reasons == (
+        "driver 580.65.06 >= 525.60.13 for the CUDA 12.8 build",
+        "GPU 0 Tesla P100-PCIE-16GB (compute capability 6.0): the build has no kernels for it"
+        " (built for 7.0 7.5 8.0 8.6 9.0 10.0 12.0)",
+        "GPU 1 NVIDIA H100 80GB HBM3 (compute capability 9.0): runs the build's sm_90 code",
+    )
+    b200 = evaluate(builtin.get("cuda130"), machine("b200-r575"))
+    assert not b200.fits and b200.driver_only
+    assert b200.reasons[0] == (
+        "driver 575.57.08 is older than 580.65.06, the oldest that runs the CUDA 13.0 build"
+    )
+
+
+def test_ptx_fallback(tmp_path: Path) -> None:
+    profiles = profile_set(
+        tmp_path / "p",
+        {
+            "withptx": ("12.8", ["8.0", "9.0"], True, "2.10.0"),
+            "noptx": ("12.8", ["8.0", "9.0"], False, "2.10.0"),
+        },
+    )
+    b200 = Gpu(index=0, name="NVIDIA B200", compute_capability=(10, 0))
+    ampere = Gpu(index=1, name="NVIDIA A40", compute_capability=(8, 6))
+    turing = Gpu(index=2, name="Tesla T4", compute_capability=(7, 5))
+    withptx, noptx = profiles.get("withptx"), profiles.get("noptx")
+    assert gpu_verdict(withptx, b200) == (
+        True,
+        "GPU 0 NVIDIA B200 (compute capability 10.0): JIT-compiles the build's PTX for 9.0",
+    )
+    assert gpu_verdict(noptx, b200) == (
+        False,
+        "GPU 0 NVIDIA B200 (compute capability 10.0): the build has no kernels for it"
+        " (built for 8.0 9.0)",
+    )
+    # same major: SASS wins over PTX; older than the newest arch: PTX does not help
+    assert gpu_verdict(withptx, ampere) == (
+        True,
+        "GPU 1 NVIDIA A40 (compute capability 8.6): runs the build's sm_80 code",
+    )
+    assert gpu_verdict(withptx, turing)[0] is False
+    hw = nvidia("570.133.20", "12.8", (10, 0))
+    chosen = select(profiles, hw).chosen
+    assert chosen is not None and chosen.name == "withptx"
+
+
+def test_rank_newest_cuda_then_torch_then_name(tmp_path: Path) -> None:
+    profiles = profile_set(
+        tmp_path / "p",
+        {
+            "b128": ("12.8", ["8.0"], False, "2.9.1"),
+            "c128": ("12.8", ["8.0"], False, "2.10.0"),
+            "a128": ("12.8", ["8.0"], False, "2.10.0"),
+            "z126": ("12.6", ["8.0"], False, "2.11.0"),
+            "old": ("12.8", ["7.0"], False, "2.12.0"),  # does not fit an A100: ranked last
+        },
+    )
+    selection = select(profiles, nvidia("570.133.20", "12.8", (8, 0)))
+    assert [v.profile.name for v in selection.verdicts] == ["a128", "c128", "b128", "z126", "old"]
+    assert selection.chosen is not None and selection.chosen.name == "a128"
+
+
+def test_rank_compares_torch_versions_as_versions(tmp_path: Path) -> None:
+    profiles = profile_set(
+        tmp_path / "p",
+        {"a": ("12.8", ["8.0"], False, "2.10"), "b": ("12.8", ["8.0"], False, "2.10.1")},
+    )
+    chosen = select(profiles, nvidia("570.133.20", "12.8", (8, 0))).chosen
+    assert chosen is not None and chosen.name == "b"
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "constraints_gen", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_explain_json(tmp_path: Path) -> None:
+    proc = run_cli(
+        "explain",
+        "--root",
+        str(REPO),
+        "--hardware",
+        str(HARDWARE / "h200-real.json"),
+        "--json",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["version"] == 1
+    assert data["selected"] == "cuda130"
+    assert data["hardware"]["gpus"][0]["compute_capability"] == "9.0"
+    by_name = {p["name"]: p for p in data["profiles"]}
+    assert [p["name"] for p in data["profiles"]] == [
+        "cuda130",
+        "cuda128",
+        "cuda126",
+        "cuda121_ampere",
+        "cpu",
+    ]
+    assert by_name["cuda130"]["fits"] is True
+    assert by_name["cuda130"]["reasons"] == [
+        "driver 580.159.04 >= 580.65.06 for the CUDA 13.0 build",
+        "GPU 0 NVIDIA H200 (compute capability 9.0): runs the build's sm_90 code",
+    ]
+    assert by_name["cpu"] == {
+        "name": "cpu",
+        "fits": False,
+        "reasons": ["a CPU build on a GPU machine: used only when named (--profile cpu)"],
+    }
+    assert {name for name, p in by_name.items() if p["fits"]} == {
+        "cuda130",
+        "cuda128",
+        "cuda126",
+        "cuda121_ampere",
+    }
+
+
+def test_emit_on_k80_fails_with_a_tip(tmp_path: Path) -> None:
+    proc = run_cli("--root", str(REPO), "--hardware", str(HARDWARE / "k80-r470.json"), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr.startswith("ERROR: no profile fits this machine")
+    assert "TIP: use a CPU build explicitly: --profile cpu\n" in proc.stderr.splitlines(True)
+    assert "Traceback" not in proc.stderr
