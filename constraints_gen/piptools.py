@@ -72,8 +72,8 @@ def compile_args(profile: Profile, options: LockOptions) -> list[str]:
         sys.executable, "-m", "piptools", "compile", "manifest.in",
         "--constraint", "pins.txt", "--constraint", "overrides.txt", "--output-file", "out.txt",
         "--no-config", "--no-header", "--generate-hashes", "--annotation-style", "line",
-        "--no-emit-index-url", "--no-emit-find-links", "--allow-unsafe", "--strip-extras",
-        "--quiet", "--pip-args", "--only-binary=:all:",
+        "--no-emit-index-url", "--no-emit-find-links", "--no-emit-options", "--allow-unsafe",
+        "--strip-extras", "--quiet", "--pip-args", "--only-binary=:all:",
     ]  # fmt: skip
     pypi = options.mirrors.get(DEFAULT_INDEX)
     if pypi is not None:

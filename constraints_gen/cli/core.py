@@ -80,14 +80,15 @@ def write_out(text: str) -> None:
     sys.stdout.flush()
 
 
-def run_emit(
+def resolve_emit(
     *,
     root: Path | None,
     hardware: Path | None,
     profile: str | None,
     python: str | None,
     strict: bool,
-) -> None:
+) -> Any:
+    """Select (or take) the profile and find its constraints; messages go to stderr."""
     from constraints_gen.emit import emit
     from constraints_gen.profiles import load_profiles
     from constraints_gen.project import find_project
@@ -111,6 +112,20 @@ def run_emit(
     )
     click.echo(
         f"gen-constraints: profile {chosen.name}, CPython {result.python} ({result.path})", err=True
+    )
+    return result
+
+
+def run_emit(
+    *,
+    root: Path | None,
+    hardware: Path | None,
+    profile: str | None,
+    python: str | None,
+    strict: bool,
+) -> None:
+    result = resolve_emit(
+        root=root, hardware=hardware, profile=profile, python=python, strict=strict
     )
     write_out(result.text)
 
