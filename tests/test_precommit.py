@@ -1,5 +1,6 @@
 """Both shipped hooks (.pre-commit-hooks.yaml), run by the real pre-commit in a temporary git
-repository that uses this checkout as the hook repository (``pre-commit try-repo``).
+repository whose .pre-commit-config.yaml uses this checkout as the hook repository (a snapshot of
+its working tree, committed once per session, as ``pre-commit try-repo`` does for every call).
 
 The hook environment is installed once per session by pre-commit's own pip, with the pip
 configuration the test environment was installed with; locking then runs offline, from folders of
@@ -8,6 +9,7 @@ tiny wheels committed in the temporary repository."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,13 +33,39 @@ def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("pre-commit-home")
 
 
+@pytest.fixture(scope="session")
+def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """This checkout's tracked and untracked (not ignored) files, committed in a new repo."""
+    snapshot = tmp_path_factory.mktemp("hook-repo")
+    listed = git(REPO, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    for name in filter(None, listed.split("\0")):
+        if (REPO / name).is_file():
+            (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, snapshot / name)
+    env = {**os.environ, **GIT_ENV}
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "snapshot"]):
+        subprocess.run(["git", *args], cwd=snapshot, env=env, check=True)
+    return snapshot, git(snapshot, "rev-parse", "HEAD").strip()
+
+
 @pytest.fixture
-def repo(tmp_path: Path, pre_commit_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def repo(
+    tmp_path: Path,
+    pre_commit_home: Path,
+    hook_repo: tuple[Path, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
     monkeypatch.setenv("PRE_COMMIT_HOME", str(pre_commit_home))
-    monkeypatch.setenv("HOME", str(tmp_path))  # no user git configuration
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
     root = make_project(tmp_path / "repo")
+    hooks = "".join(
+        f"  - id: {hook_id}\n    stages: [manual]\n" if manual else f"  - id: {hook_id}\n"
+        for hook_id, manual in (("gen-constraints-lock", False), ("gen-constraints-check", True))
+    )
+    (root / ".pre-commit-config.yaml").write_text(
+        f"repos:\n- repo: {hook_repo[0]}\n  rev: {hook_repo[1]}\n  hooks:\n{hooks}"
+    )
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "profiles")
@@ -52,15 +80,15 @@ def git(root: Path, *args: str) -> str:
 
 def hook(root: Path, hook_id: str) -> tuple[int, list[str]]:
     """Run one hook of this checkout on every file; return pre-commit's code and its report."""
+    stage = ["--hook-stage", "manual"] if hook_id == "gen-constraints-check" else []
     result = subprocess.run(
-        [PRE_COMMIT, "try-repo", REPO, hook_id, "--all-files", "--color", "never"],
+        [PRE_COMMIT, "run", hook_id, "--all-files", "--color", "never", *stage],
         cwd=root,
         capture_output=True,
         text=True,
         check=False,
     )
-    out = result.stdout
-    report = out[out.rindex("=" * 79) + 80 :] if "=" * 79 in out else out + result.stderr
+    report = result.stdout + result.stderr
     lines = [line.rstrip() for line in report.splitlines() if not line.startswith("[INFO]")]
     while lines and not lines[-1]:
         lines.pop()
