@@ -369,3 +369,14 @@ def test_builtin_locks_are_fresh() -> None:
         0,
         "gen-constraints: all 7 locks are fresh",
     )
+
+
+def test_check_needs_no_resolver() -> None:
+    probe = (
+        "import sys\nfrom constraints_gen.cli import main\n"
+        "try:\n    main(['lock', '--check'])\nexcept SystemExit as exit:\n"
+        "    heavy = sorted(m for m in ('uv', 'constraints_gen.lock', 'constraints_gen.runner',"
+        " 'piptools') if m in sys.modules)\n    print(exit.code, heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout == "0 []\n"
