@@ -1,10 +1,21 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of either."""
+"""Atomic file writes and the lock that serialises refreshes of ``generated/``.
+
+A reader sees the old file or the new one, never half of either: data goes to a temporary file
+``.<name>.<random>.tmp`` beside the target, is fsynced, then renamed into place. A process killed
+half way leaves at most such a temporary file, which the next refresh removes (under the lock).
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
+
+TEMP_GLOB = ".*.tmp"
 
 
 def atomic_write(path: Path, data: str | bytes) -> None:
@@ -21,3 +32,66 @@ def atomic_write(path: Path, data: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temps(directory: Path) -> list[Path]:
+    """Remove temporary files left by a killed writer; call it only while holding the lock."""
+    removed = sorted(directory.rglob(TEMP_GLOB)) if directory.is_dir() else []
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed
+
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _try_lock(handle: IO[bytes]) -> bool:
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _lock(handle: IO[bytes]) -> None:
+        while not _try_lock(handle):
+            import time
+
+            time.sleep(0.1)
+
+    def _unlock(handle: IO[bytes]) -> None:
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(handle: IO[bytes]) -> bool:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _lock(handle: IO[bytes]) -> None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+
+    def _unlock(handle: IO[bytes]) -> None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+@contextmanager
+def exclusive_lock(path: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if needed); call ``on_wait`` before blocking.
+
+    The operating system releases it when the process dies, so a killed run never blocks the
+    next one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+b") as handle:
+        if not _try_lock(handle):
+            if on_wait is not None:
+                on_wait()
+            _lock(handle)
+        try:
+            yield
+        finally:
+            _unlock(handle)

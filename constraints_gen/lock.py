@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from constraints_gen import lockfile, runner
-from constraints_gen.errors import ConstraintsGenError, InputError, ToolError
+from constraints_gen.config import DEFAULT_INDEX, is_local
+from constraints_gen.errors import ConstraintsGenError, ToolError
 from constraints_gen.fsutil import atomic_write
 from constraints_gen.manifest import Manifest
 from constraints_gen.profiles import Profile, ProfileSet
@@ -26,26 +27,6 @@ from constraints_gen.project import Project
 
 #: uv settings that would change what a compile sees; the lock's inputs are only our files.
 _LEAKY_ENV = ("UV_CONSTRAINT", "UV_OVERRIDE", "UV_BUILD_CONSTRAINT", "UV_REQUIRE_HASHES")
-
-
-MIRRORS_ENV = "GEN_CONSTRAINTS_MIRRORS"
-
-
-def parse_mirrors(values: Sequence[str], origin: str) -> dict[str, str]:
-    """``["pytorch-cpu=/opt/wheels", ...]`` -> ``{"pytorch-cpu": "/opt/wheels"}``."""
-    mirrors = {}
-    for value in values:
-        name, sep, where = value.partition("=")
-        if not sep or not name.strip() or not where.strip():
-            raise InputError([f"{origin}: expected INDEX=URL or INDEX=DIR, got {value!r}"])
-        mirrors[name.strip()] = where.strip()
-    return mirrors
-
-
-def mirrors_from_env() -> dict[str, str]:
-    """Mirrors from ``$GEN_CONSTRAINTS_MIRRORS`` ("name=url name2=/dir", spaces or commas)."""
-    raw = os.environ.get(MIRRORS_ENV, "").replace(",", " ").split()
-    return parse_mirrors(raw, f"${MIRRORS_ENV}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +37,7 @@ class LockOptions:
     mirrors: Mapping[str, str] = field(default_factory=dict)
     find_links: tuple[str, ...] = ()
     offline: bool = False
+    resolver: str = "uv"  # or "pip-tools" (constraints_gen.piptools)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,10 +82,12 @@ def uv_compile_args(profile: Profile, python: str, options: LockOptions) -> list
         "--python-version", python, "--python-platform", profile.platform,
         "--only-binary", ":all:", "--quiet",
     ]  # fmt: skip
+    pypi = options.mirrors.get(DEFAULT_INDEX)  # the default index: a URL, or a folder
+    if pypi is not None:
+        args += ["--no-index", "--find-links", pypi] if is_local(pypi) else ["--index-url", pypi]
     for index in profile.indexes:
         where = options.mirrors.get(index.name, index.url)
-        local = "://" not in where or where.startswith("file://")
-        args += ["--find-links" if local else "--extra-index-url", where]
+        args += ["--find-links" if is_local(where) else "--extra-index-url", where]
     for link in options.find_links:
         args += ["--find-links", link]
     if options.upgrade:
@@ -130,7 +114,12 @@ def compile_one(
     constraints_path = project.constraints_path(profile.name, python)
     if out_dir is not None:
         lock_path, constraints_path = out_dir / lock_path.name, out_dir / constraints_path.name
-    env = {key: "" for key in _LEAKY_ENV if key in os.environ}
+    env: dict[str, str | None] = {key: "" for key in _LEAKY_ENV if key in os.environ}
+    args = uv_compile_args(profile, python, options)
+    if options.resolver == "pip-tools":
+        from constraints_gen import piptools
+
+        env, args = dict(piptools.ENV), piptools.compile_args(profile, options)
     with tempfile.TemporaryDirectory(prefix="constraints-gen-") as tmp:
         work = Path(tmp)
         write_inputs(work, profile, manifest)
@@ -138,11 +127,11 @@ def compile_one(
             shutil.copyfile(lock_path, work / "out.txt")
         try:
             runner.run(
-                uv_compile_args(profile, python, options),
+                args,
                 cwd=work,
                 env=env,
-                hint=f"profile {profile.name} (CPython {python}) did not resolve; uv's"
-                " explanation is above",
+                hint=f"profile {profile.name} (CPython {python}) did not resolve; the"
+                " resolver's explanation is above",
             )
         except ToolError as exc:
             raise ToolError(

@@ -4,8 +4,12 @@ Every generated file starts with::
 
     # constraints_gen 0.1.0: profile cuda130, CPython 3.11, x86_64-manylinux_2_28. Do not edit.
     # Regenerate: gen-constraints lock cuda130
-    # Inputs: cuda130.toml llm-stack.toml manifest.toml
+    # Inputs: cuda130.toml@<12 hex> llm-stack.toml@<12 hex> manifest.toml@<12 hex>
     # Fingerprint: sha256:<hex of the canonical inputs and the tool version>
+
+Digests are of the parsed TOML (comments and layout do not count). The per-input digests only
+serve to explain why a lock is stale; the fingerprint decides. No timestamps: the same inputs give
+byte-identical files.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from constraints_gen.names import canonical_name
 from constraints_gen.profiles import Profile
 
 #: Bumped when the layout of generated files changes.
-FORMAT = 1
+FORMAT = 2
 _FINGERPRINT = re.compile(r"^# Fingerprint: (sha256:[0-9a-f]{64})$", re.MULTILINE)
+_TOOL = re.compile(r"^# constraints_gen (\S+):")
+_INPUTS = re.compile(r"^# Inputs: (.*)$", re.MULTILINE)
 _ENTRY = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+?)(?:\s*;[^\\]*)?\s*\\?$")
 
 
@@ -41,8 +47,22 @@ def fingerprint(profile: Profile, manifest: Manifest, python: str) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _digest(data: object) -> str:
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def input_digests(profile: Profile, manifest: Manifest) -> dict[str, str]:
+    """File name -> short digest of its parsed data: the profile, its parents, the manifest."""
+    digests = {name: _digest(data) for name, data in profile.inputs}
+    digests[manifest.path.name] = _digest(manifest.data)
+    return digests
+
+
 def header(profile: Profile, manifest: Manifest, python: str, command: str) -> str:
-    inputs = " ".join([*(name for name, _ in profile.inputs), manifest.path.name])
+    inputs = " ".join(
+        f"{name}@{digest}" for name, digest in input_digests(profile, manifest).items()
+    )
     return (
         f"# constraints_gen {__version__}: profile {profile.name}, CPython {python},"
         f" {profile.platform}. Do not edit.\n"
@@ -114,6 +134,36 @@ def render_constraints(
         pin = f"{package.name}=={package.version}"
         lines.append(f"{pin:<{width}}  # {source_of(package, profile, manifest)}")
     return "\n".join(lines) + "\n"
+
+
+def stale_reasons(text: str, profile: Profile, manifest: Manifest, python: str) -> list[str]:
+    """Why a generated file's header does not match its inputs now (empty: it is fresh)."""
+    head = text[:2000]
+    if read_fingerprint(head) == fingerprint(profile, manifest, python):
+        return []
+    reasons: list[str] = []
+    tool = _TOOL.match(head)
+    if tool is None or read_fingerprint(head) is None:
+        return ["it has no constraints_gen header"]
+    if tool[1] != __version__:
+        reasons.append(f"it was made by constraints_gen {tool[1]}, this is {__version__}")
+    recorded = _INPUTS.search(head)
+    old = dict(part.partition("@")[::2] for part in (recorded[1].split() if recorded else ()))
+    if not any(old.values()):
+        return [*reasons, "it was written in an older lock format"]
+    roles = {profile.path.name: "profile", manifest.path.name: "manifest"}
+    for name, digest in input_digests(profile, manifest).items():
+        role = roles.get(name, "parent profile")
+        if name not in old:
+            reasons.append(f"it did not read {role} {name}")
+        elif old[name] != digest:
+            reasons.append(f"{role} {name} changed")
+    reasons += [
+        f"it read {name}, which is no longer an input"
+        for name in old
+        if name not in roles and name not in dict(profile.inputs)
+    ]
+    return reasons or ["its fingerprint does not match (edited by hand?)"]
 
 
 def lock_is_fresh(path: Path, expected: str) -> bool:

@@ -17,6 +17,7 @@ A profile file (``profiles/<name>.toml``; keys other than these are errors)::
     [target]
     platform = "x86_64-manylinux_2_28"   # uv --python-platform
     python = ["3.11", "3.12"]
+    commit_lock = true               # false: no lock in generated/; locked on demand when used
 
     [pins]                           # exact versions, local labels allowed ("2.5.1+cu121")
     torch = "2.14.1"
@@ -43,7 +44,7 @@ from constraints_gen.tomlio import read_toml, type_name
 
 _TOP = {"name", "description", "extends", "abstract", "hardware", "target", "pins", "indexes"}
 _HARDWARE = {"vendor", "cuda", "compute_capabilities", "ptx", "min_driver"}
-_TARGET = {"platform", "python"}
+_TARGET = {"platform", "python", "commit_lock"}
 _PIN = {"version", "override", "reason"}
 _INDEX = {"name", "url"}
 VENDORS = ("nvidia", "cpu")
@@ -78,6 +79,7 @@ class Profile:
     min_driver: str | None
     platform: str
     pythons: tuple[str, ...]
+    commit_lock: bool  # False: never locked into generated/ (locked on demand, into the cache)
     pins: tuple[Pin, ...]
     indexes: tuple[Index, ...]
     inputs: tuple[tuple[str, Any], ...]  # (file name, parsed data) of the chain, for fingerprints
@@ -199,6 +201,8 @@ def _check_target(target: Any, bad: Any) -> None:
         return
     if "platform" in target and not isinstance(target["platform"], str):
         bad("target.platform", 'a uv platform like "x86_64-manylinux_2_28"', target["platform"])
+    if "commit_lock" in target and not isinstance(target["commit_lock"], bool):
+        bad("target.commit_lock", "true or false", target["commit_lock"])
     pythons = target.get("python", [])
     if not isinstance(pythons, list):
         bad("target.python", 'an array like ["3.11", "3.12"]', pythons)
@@ -314,6 +318,7 @@ def _merge(chain: list[tuple[Path, dict[str, Any]]], problems: list[str]) -> Pro
         min_driver=hardware.get("min_driver"),
         platform=str(target.get("platform", "")),
         pythons=tuple(target.get("python", [])),
+        commit_lock=bool(target.get("commit_lock", True)),
         pins=tuple(sorted(pins.values(), key=lambda pin: pin.name)),
         indexes=tuple(indexes.values()),
         inputs=tuple((file.name, data) for file, data in chain),

@@ -44,15 +44,19 @@ def run(
     args: Sequence[str | Path],
     *,
     cwd: Path | None = None,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
     ok_codes: tuple[int, ...] = (0,),
     hint: str | None = None,
 ) -> Result:
-    """Run ``args``; return its output, or raise ToolError when the exit code is not in ok_codes."""
+    """Run ``args``; return its output, or raise ToolError when the exit code is not in ok_codes.
+
+    ``env`` is laid over this process's environment; a value of None removes that variable."""
     argv = tuple(str(arg) for arg in args)
     if VERBOSE:
         print(f"$ {shlex.join(argv)}", file=sys.stderr)
-    full_env = None if env is None else {**os.environ, **env}
+    full_env = None
+    if env is not None:
+        full_env = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
     try:
         proc = subprocess.run(
             argv, cwd=cwd, env=full_env, capture_output=True, text=True, check=False

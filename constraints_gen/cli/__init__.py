@@ -13,6 +13,7 @@ import click
 
 from constraints_gen import __version__
 from constraints_gen.cli.core import detect_cmd, emit_options, explain_cmd, run_emit
+from constraints_gen.cli.env import env_cmd
 from constraints_gen.cli.lock import lock_cmd
 from constraints_gen.errors import EXIT_BUG, ConstraintsGenError
 
@@ -22,7 +23,9 @@ Examples:
   gen-constraints --hardware h200.json        # for a machine read elsewhere (detect --json)
   gen-constraints --profile cpu --python 3.11 # a named profile, for another Python
   gen-constraints explain                     # which profile fits, and why
-  gen-constraints lock                        # re-lock every profile into generated/
+  gen-constraints lock                        # re-lock the profiles whose inputs changed
+  gen-constraints lock --check                # are the committed locks fresh? (exit 1: no)
+  eval "$(gen-constraints env)"               # make pip and uv obey the constraints
 """
 
 
@@ -52,6 +55,7 @@ def cli(ctx: click.Context, /, verbose: bool, **options: object) -> None:
 cli.add_command(detect_cmd)
 cli.add_command(explain_cmd)
 cli.add_command(lock_cmd)
+cli.add_command(env_cmd)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

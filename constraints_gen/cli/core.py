@@ -80,14 +80,15 @@ def write_out(text: str) -> None:
     sys.stdout.flush()
 
 
-def run_emit(
+def resolve_emit(
     *,
     root: Path | None,
     hardware: Path | None,
     profile: str | None,
     python: str | None,
     strict: bool,
-) -> None:
+) -> Any:
+    """Select (or take) the profile and find its constraints; messages go to stderr."""
     from constraints_gen.emit import emit
     from constraints_gen.profiles import load_profiles
     from constraints_gen.project import find_project
@@ -112,13 +113,29 @@ def run_emit(
     click.echo(
         f"gen-constraints: profile {chosen.name}, CPython {result.python} ({result.path})", err=True
     )
+    return result
+
+
+def run_emit(
+    *,
+    root: Path | None,
+    hardware: Path | None,
+    profile: str | None,
+    python: str | None,
+    strict: bool,
+) -> None:
+    result = resolve_emit(
+        root=root, hardware=hardware, profile=profile, python=python, strict=strict
+    )
     write_out(result.text)
 
 
 def _lock_into(project: Any, profiles: Any, profile: Any, python: str, out: Path) -> Path:
-    from constraints_gen.lock import LockOptions, compile_one, mirrors_from_env
+    from constraints_gen.config import load_config, mirrors_from_env
+    from constraints_gen.lock import LockOptions, compile_one
 
-    options = LockOptions(mirrors=mirrors_from_env())
+    mirrors = {**load_config(project.root).mirrors, **mirrors_from_env()}
+    options = LockOptions(mirrors=mirrors)
     result = compile_one(project, profiles, profile, python, options, out_dir=out)
     return result.constraints_path
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from constraints_gen.cli.core import root_option, write_out
-from constraints_gen.errors import ConstraintsGenError
+from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError
 
 
 def _mirror(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
-    from constraints_gen.lock import mirrors_from_env, parse_mirrors
+    from constraints_gen.config import mirrors_from_env, parse_mirrors
 
     return {**mirrors_from_env(), **parse_mirrors(values, "--mirror")}
 
@@ -19,6 +20,26 @@ def _mirror(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
 @click.command("lock")
 @click.argument("names", nargs=-1, metavar="[PROFILE]...")
 @root_option
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Only check that the committed locks match their inputs (no resolver, no network):"
+    " exit 0 fresh, 1 stale or missing.",
+)
+@click.option("--all", "all_", is_flag=True, help="All profiles (the default with no names).")
+@click.option("--force", is_flag=True, help="Re-lock even the targets that are fresh.")
+@click.option(
+    "--resolver",
+    type=click.Choice(["uv", "pip-tools"]),
+    default="uv",
+    show_default=True,
+    help="pip-tools resolves with pip-compile, for the running Python only.",
+)
+@click.option(
+    "--fail-on-change",
+    is_flag=True,
+    help="Exit 1 when a file under generated/ changed (as a pre-commit hook does).",
+)
 @click.option(
     "--python",
     "pythons",
@@ -39,8 +60,8 @@ def _mirror(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
     multiple=True,
     callback=_mirror,
     metavar="INDEX=URL|DIR",
-    help="Take a profile index from elsewhere (a URL, or a folder of wheels); also"
-    ' $GEN_CONSTRAINTS_MIRRORS="INDEX=URL ...".',
+    help="Take a profile index (or pypi, the default index) from elsewhere: a URL, or a folder"
+    " of wheels. Wins over $GEN_CONSTRAINTS_MIRRORS and [mirrors] in constraints-gen.toml.",
 )
 @click.option(
     "--find-links",
@@ -69,6 +90,11 @@ def _mirror(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
 def lock_cmd(
     names: tuple[str, ...],
     root: Path | None,
+    check: bool,
+    all_: bool,
+    force: bool,
+    resolver: str,
+    fail_on_change: bool,
     pythons: tuple[str, ...],
     upgrade: bool,
     upgrade_package: tuple[str, ...],
@@ -79,43 +105,129 @@ def lock_cmd(
     output_dir: Path,
     jobs: int | None,
 ) -> None:
-    """Compile profiles (default: all) into hashed locks and constraints.txt under generated/.
+    """Lock profiles into hashed locks and constraints.txt under generated/.
+
+    With no names (or --all), every profile whose inputs changed since it was locked: its file,
+    a parent it extends, the manifest, or the tool version. Named profiles are likewise re-locked
+    only when stale; --force, --upgrade and --upgrade-package re-lock them all the same.
+    Profiles with target.commit_lock = false are locked on demand, never here.
+    Mirrors come from constraints-gen.toml ([mirrors]) and --mirror; they are not inputs.
 
     \b
     Examples:
-      gen-constraints lock                              # every profile, every target Python
-      gen-constraints lock cuda130 --python 3.12
-      gen-constraints lock cpu --mirror pytorch-cpu=/opt/wheels
+      gen-constraints lock                      # every stale profile, every target Python
+      gen-constraints lock --check              # exit 1 if a committed lock is stale
+      gen-constraints lock cuda130 --python 3.12 --upgrade-package transformers
+      gen-constraints lock cpu --mirror pytorch-cpu=/opt/wheels --force
       gen-constraints lock cuda130 --format pylock --output-dir .
     """
-    from constraints_gen.lock import LockOptions, compile_many, export_pylock
+    from constraints_gen.config import load_config
     from constraints_gen.profiles import load_profiles
     from constraints_gen.project import find_project
 
+    if names and all_:
+        raise click.UsageError("give profile names or --all, not both")
+    relock_flags = force or upgrade or upgrade_package or resolver != "uv" or fail_on_change
+    if check and (relock_flags or mirror or find_links or offline or fmt != "requirements"):
+        raise click.UsageError("--check takes only profile names, --all, --python and --root")
     project = find_project(root)
     profiles = load_profiles(project.profiles_dir)
     chosen = [profiles.get(name) for name in names] if names else list(profiles.profiles)
+    if check:
+        _check(project, profiles, chosen, pythons)
+        return
+    on_demand = [p.name for p in chosen if not p.commit_lock]
+    if names and on_demand:
+        raise ConstraintsGenError(
+            f"profile {', '.join(on_demand)} is locked on demand (target.commit_lock = false),"
+            " never into generated/",
+            tip="gen-constraints --profile NAME locks it into the user cache when used",
+        )
+    from constraints_gen.lock import LockOptions
+
     options = LockOptions(
         upgrade=upgrade,
         upgrade_packages=upgrade_package,
-        mirrors=mirror,
+        mirrors={**load_config(project.root).mirrors, **mirror},
         find_links=find_links,
         offline=offline,
+        resolver=resolver,
     )
-    targets = [(p, py) for p in chosen for py in (pythons or p.pythons)]
-    if not targets:
-        raise ConstraintsGenError("nothing to lock: no profile or no target Python")
     if fmt == "pylock":
-        for profile, python in targets:
-            path = export_pylock(profiles, profile, python, options, output_dir)
-            click.echo(f"wrote {path}", err=True)
+        _pylock(profiles, chosen, pythons, options, output_dir)
         return
-    results = compile_many(project, profiles, targets, options, jobs=jobs)
-    for result in results:
-        state = "updated" if result.changed else "unchanged"
+    from constraints_gen.refresh import refresh
+
+    done = refresh(
+        project,
+        profiles,
+        chosen,
+        options,
+        pythons=pythons,
+        force=force,
+        jobs=jobs,
+        on_wait=lambda: click.echo(
+            f"gen-constraints: waiting for another run to finish ({project.generated_dir}/.lock)",
+            err=True,
+        ),
+    )
+    for path in done.removed:
+        click.echo(f"gen-constraints: removed {path} (left by an interrupted run)", err=True)
+    results = {(r.profile, r.python): r for r in done.results}
+    for state in done.states:
+        result = results.get((state.profile.name, state.python or ""))
+        if result is None:
+            fresh = state.describe().replace(": fresh", ": up to date")
+            click.echo(fresh, err=True)
+            continue
+        outcome = "updated" if result.changed else "unchanged"
         click.echo(
-            f"{result.profile} (CPython {result.python}): {result.packages} packages,"
-            f" {state}: {result.lock_path}",
+            f"{result.profile} (CPython {result.python}): locked, {result.packages} packages,"
+            f" {outcome}: {result.lock_path}",
             err=True,
         )
     write_out("")
+    if fail_on_change and done.changed:
+        raise ChangedFiles(
+            f"{len(done.changed)} lock(s) changed under {project.generated_dir}; review and"
+            " commit them"
+        )
+
+
+class ChangedFiles(ConstraintsGenError):
+    exit_code = EXIT_FAILURE
+
+
+class StaleLocks(ConstraintsGenError):
+    exit_code = EXIT_FAILURE
+
+
+def _check(project: Any, profiles: Any, chosen: Any, pythons: tuple[str, ...]) -> None:
+    from constraints_gen.freshness import FRESH, check
+
+    states = check(project, profiles, chosen, pythons)
+    bad = [state for state in states if state.needs_lock]
+    for state in states:
+        if state.state != FRESH:
+            click.echo(state.describe(), err=True)
+    locks = sum(1 for state in states if state.python is not None)
+    if bad:
+        names = " ".join(dict.fromkeys(state.profile.name for state in bad))
+        raise StaleLocks(
+            f"{len(bad)} of {locks} locks are stale or missing",
+            tip=f"refresh them: gen-constraints lock {names}",
+        )
+    click.echo(f"gen-constraints: all {locks} locks are fresh", err=True)
+
+
+def _pylock(
+    profiles: Any, chosen: Any, pythons: tuple[str, ...], options: Any, output_dir: Path
+) -> None:
+    from constraints_gen.lock import export_pylock
+
+    targets = [(p, py) for p in chosen for py in (pythons or p.pythons)]
+    if not targets:
+        raise ConstraintsGenError("nothing to lock: no profile or no target Python")
+    for profile, python in targets:
+        path = export_pylock(profiles, profile, python, options, output_dir)
+        click.echo(f"wrote {path}", err=True)

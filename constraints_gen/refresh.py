@@ -1,0 +1,64 @@
+"""Refresh ``generated/``: re-lock only the targets whose inputs changed, safely.
+
+- Incremental: a target (profile, Python) is re-locked when its lock is missing or its
+  fingerprint differs from its inputs (the profile, each parent it extends, the manifest, the tool
+  version). ``force``, ``--upgrade`` and ``--upgrade-package`` re-lock every chosen target.
+- Parallel: independent targets are locked at once (bounded by the CPU count); results keep the
+  order of the profiles and Pythons, so the output is stable.
+- Safe: ``generated/.lock`` is held for the whole refresh (a second run waits, then finds its
+  targets fresh), every write is atomic, and temporary files of a killed run are removed first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from constraints_gen.freshness import TargetState, check
+from constraints_gen.fsutil import exclusive_lock, remove_stale_temps
+from constraints_gen.lock import LockOptions, LockResult, compile_many
+from constraints_gen.profiles import Profile, ProfileSet
+from constraints_gen.project import Project
+
+LOCK_NAME = ".lock"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refreshed:
+    states: tuple[TargetState, ...]  # before the refresh, in order
+    results: tuple[LockResult, ...]  # the targets that were re-locked, in order
+    removed: tuple[Path, ...]  # temporary files a killed run had left
+
+    @property
+    def changed(self) -> tuple[LockResult, ...]:
+        return tuple(result for result in self.results if result.changed)
+
+
+def refresh(
+    project: Project,
+    profiles: ProfileSet,
+    chosen: Sequence[Profile],
+    options: LockOptions,
+    *,
+    pythons: Sequence[str] = (),
+    force: bool = False,
+    jobs: int | None = None,
+    on_wait: Callable[[], None] | None = None,
+) -> Refreshed:
+    """Re-lock the stale targets of ``chosen`` (all of them with ``force`` or an upgrade)."""
+    everything = force or options.upgrade or bool(options.upgrade_packages)
+    with exclusive_lock(project.generated_dir / LOCK_NAME, on_wait=on_wait):
+        removed = remove_stale_temps(project.generated_dir)
+        states = check(project, profiles, chosen, pythons)
+        targets = [
+            (state.profile, state.python)
+            for state in states
+            if state.python is not None and (everything or state.needs_lock)
+        ]
+        if targets and options.resolver == "pip-tools":
+            from constraints_gen.piptools import require_pip_tools
+
+            require_pip_tools(targets)
+        results = compile_many(project, profiles, targets, options, jobs=jobs) if targets else []
+    return Refreshed(states=tuple(states), results=tuple(results), removed=tuple(removed))

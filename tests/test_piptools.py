@@ -1,0 +1,128 @@
+"""pip and pip-tools users: the hashed lock installs with pip-sync and pip, and pip-compile
+(``lock --resolver pip-tools``) gives the same pins as uv. Real programs, tiny local wheels."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support.project import PYTHON, edit, gen, make_project
+from support.wheels import build_wheel
+
+from constraints_gen.lockfile import parse_lock
+
+#: pip without this machine's pip.conf and PIP_* settings: only what each command names.
+PIP_ENV = {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INPUT": "1"}
+
+
+@pytest.fixture(autouse=True)
+def _plain_pip(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in [n for n in os.environ if n.startswith("PIP_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
+def pins(path: Path) -> set[tuple[str, str]]:
+    return {(p.name, p.version) for p in parse_lock(path.read_text())}
+
+
+def test_pip_tools_resolver_gives_the_same_pins_as_uv(tmp_path: Path) -> None:
+    with_uv = make_project(tmp_path / "uv")
+    assert gen("lock", "--root", with_uv).returncode == 0
+    with_pip_tools = make_project(tmp_path / "pt")
+    result = gen("lock", "--resolver", "pip-tools", "--root", with_pip_tools)
+    assert result.returncode == 0, result.stderr
+    for name in ("alpha", "beta", "gamma"):
+        lock = Path("generated", name, f"py{PYTHON}.lock.txt")
+        assert pins(with_pip_tools / lock) == pins(with_uv / lock)
+        assert (with_pip_tools / lock).read_text() == (with_uv / lock).read_text()
+    assert pins(with_uv / "generated" / "beta" / f"py{PYTHON}.lock.txt") == {
+        ("tinydep", "1.0"),
+        ("tinylib", "1.0"),
+        ("torch", "2.1.0+cpu"),
+    }
+    check = gen("lock", "--check", "--root", with_pip_tools)
+    assert check.returncode == 0
+
+
+def test_pip_tools_refuses_another_python(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "pt")
+    edit(root / "profiles" / "gamma.toml", f'python = ["{PYTHON}"]', 'python = ["3.99"]')
+    result = gen("lock", "gamma", "--resolver", "pip-tools", "--root", root)
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "ERROR: --resolver pip-tools resolves for the running interpreter (CPython"
+        f" {PYTHON}, {sys.platform} "
+    )
+    assert result.stderr.endswith(
+        "and cannot lock: gamma (CPython 3.99, x86_64-manylinux_2_28)\n"
+        f"TIP: limit the targets with --python {PYTHON}, or lock them with uv (the default)\n"
+    )
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(a) for a in args],
+        env={**os.environ, **PIP_ENV},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def installed(python: Path) -> set[tuple[str, str]]:
+    freeze = run(python, "-m", "pip", "freeze", "--exclude-editable", "--all").stdout
+    found = {tuple(line.split("==")) for line in freeze.splitlines()}
+    return {(n, v) for n, v in found if n not in ("pip", "setuptools", "wheel")}
+
+
+def test_lock_installs_with_pip_and_pip_sync(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "proj")
+    assert gen("lock", "beta", "--root", root).returncode == 0
+    lock = root / "generated" / "beta" / f"py{PYTHON}.lock.txt"
+    links = ("--no-index", "--find-links", root / "wheels", "--find-links", root / "torchwheels")
+    venv = tmp_path / "venv"
+    run(sys.executable, "-m", "venv", venv)
+    python = venv / "bin" / "python"
+    want = {("tinydep", "1.0"), ("tinylib", "1.0"), ("torch", "2.1.0+cpu")}
+
+    run(python, "-m", "pip", "install", "--require-hashes", "--no-deps", *links, "-r", lock)
+    assert installed(python) == want
+
+    build_wheel(tmp_path / "extra", "stray", "1.0")
+    run(
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--no-index",
+        tmp_path / "extra" / "stray-1.0-py3-none-any.whl",
+    )
+    run(python, "-m", "pip", "uninstall", "-y", "tinylib")
+    pip_sync = Path(sys.executable).parent / "pip-sync"
+    run(pip_sync, "--python-executable", python, *links, lock)
+    assert installed(python) == want
+
+
+def test_tampered_wheel_is_refused_by_pip(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "proj")
+    assert gen("lock", "gamma", "--root", root).returncode == 0
+    lock = root / "generated" / "gamma" / f"py{PYTHON}.lock.txt"
+    build_wheel(root / "wheels", "tinydep", "1.0", files={"tinydep/__init__.py": "evil = 1\n"})
+    venv = tmp_path / "venv"
+    run(sys.executable, "-m", "venv", "--without-pip", venv)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
+         "--require-hashes", "--no-deps", "--no-index", "--find-links", str(root / "wheels"),
+         "-r", str(lock)],
+        env={**os.environ, **PIP_ENV}, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE" in result.stderr
+    shutil.rmtree(venv)
