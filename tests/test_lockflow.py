@@ -380,3 +380,19 @@ def test_check_needs_no_resolver() -> None:
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.stdout == "0 []\n"
+
+
+def test_emit_imports_only_its_own_path() -> None:
+    """The default command loads no subcommand module, no uv lookup, no NVML (with --hardware)."""
+    hardware = Path(__file__).parent / "data" / "hardware" / "h200-real.json"
+    probe = (
+        "import io, sys\nfrom constraints_gen.cli import main\nsys.stdout = io.StringIO()\n"
+        f"try:\n    main(['--hardware', {str(hardware)!r}, '--python', '3.11'])\n"
+        "except SystemExit as exit:\n"
+        "    heavy = sorted(m for m in ('uv', 'pynvml', 'constraints_gen.nvml',"
+        " 'constraints_gen.cli.lock', 'constraints_gen.cli.env', 'constraints_gen.lock',"
+        " 'constraints_gen.runner', 'constraints_gen.fsutil') if m in sys.modules)\n"
+        "    sys.__stdout__.write(f'{exit.code} {heavy}\\n')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout == "0 []\n", result.stderr

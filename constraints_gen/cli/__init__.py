@@ -6,16 +6,40 @@ on stderr with its exit code: 1 an expected "no", 2 bad input or usage, 3 a bug,
 
 from __future__ import annotations
 
+import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import click
 
 from constraints_gen import __version__
 from constraints_gen.cli.core import detect_cmd, emit_options, explain_cmd, run_emit
-from constraints_gen.cli.env import env_cmd
-from constraints_gen.cli.lock import lock_cmd
 from constraints_gen.errors import EXIT_BUG, ConstraintsGenError
+
+#: Subcommands imported only when named (or listed by --help): the default command, emit, runs
+#: on every install and commit and must not pay for their imports (bench/: emit's budget).
+LAZY_COMMANDS: Mapping[str, str] = {
+    "env": "constraints_gen.cli.env:env_cmd",
+    "lock": "constraints_gen.cli.lock:lock_cmd",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands in :data:`LAZY_COMMANDS` are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = LAZY_COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module, _, attr = target.partition(":")
+        command: Any = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
+
 
 EPILOG = """\b
 Examples:
@@ -30,6 +54,7 @@ Examples:
 
 
 @click.group(
+    cls=LazyGroup,
     invoke_without_command=True,
     epilog=EPILOG,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -54,8 +79,6 @@ def cli(ctx: click.Context, /, verbose: bool, **options: object) -> None:
 
 cli.add_command(detect_cmd)
 cli.add_command(explain_cmd)
-cli.add_command(lock_cmd)
-cli.add_command(env_cmd)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
