@@ -1,0 +1,298 @@
+"""Benchmarks: gen-constraints side by side with the tools it delegates to.
+
+    python bench/run.py                  # all benchmarks; prints tables, writes BENCHMARKS.md
+    python bench/run.py --quick emit     # fewer repeats, only the named benchmarks
+
+Every benchmark times a candidate and its baseline alternately in this process and compares
+medians (see bench/harness.py). Nothing here needs the network: re-locks run ``--offline`` from
+uv's warm cache, the pip-tools comparison from a folder of local wheels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make ``bench`` and tests/support importable
+    sys.path[:0] = [str(Path(__file__).resolve().parent.parent)]
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))
+
+from bench.harness import BIN, ENV, Case, alternate, run_once, table, verdict, versions
+from bench.scenarios import HARDWARE, PYTHON, REPO, copy_builtin, synthetic, toggle_manifest
+
+GEN = BIN / "gen-constraints"
+BASELINE_IMPORT = "import click, packaging.version"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Section:
+    """One benchmark's result: a Markdown section for BENCHMARKS.md."""
+
+    title: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    quick: bool
+    tmp: Path
+
+    def repeats(self, full: int) -> int:
+        return max(3, full // 3) if self.quick else full
+
+
+def _emit_case(root: Path | None = None, label: str = "gen-constraints --hardware H200") -> Case:
+    argv: list[str | Path] = [GEN, "--hardware", HARDWARE, "--python", PYTHON]
+    if root is not None:
+        argv += ["--root", root]
+    return Case(label=label, argv=argv, cwd=Path(tempfile.gettempdir()))
+
+
+def _check_case(root: Path | None = None) -> Case:
+    argv: list[str | Path] = [GEN, "lock", "--check"]
+    if root is not None:
+        argv += ["--root", root]
+    return Case(label="gen-constraints lock --check", argv=argv, cwd=Path(tempfile.gettempdir()))
+
+
+def _ratio_row(candidate: float, baseline: float, limit: float) -> tuple[str, str, str]:
+    ratio = candidate / baseline
+    return f"{ratio:.2f}x", f"<= {limit}x", verdict(ratio <= limit)
+
+
+def importtime(argv: Sequence[str], runs: int = 5) -> list[tuple[str, float, float]]:
+    """(module, median self ms, median cumulative ms) from ``python -X importtime``."""
+    samples: dict[str, list[tuple[int, int]]] = {}
+    for _ in range(runs):
+        err = subprocess.run(
+            [sys.executable, "-X", "importtime", *argv], env=ENV, capture_output=True, text=True
+        ).stderr
+        for match in re.finditer(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)", err):
+            samples.setdefault(match[4], []).append((int(match[1]), int(match[2])))
+    return [
+        (name, statistics.median(s for s, _ in v) / 1000, statistics.median(c for _, c in v) / 1000)
+        for name, v in samples.items()
+    ]
+
+
+def bench_emit(settings: Settings) -> Section:
+    base = Case(
+        label=f'python -c "{BASELINE_IMPORT}"', argv=[sys.executable, "-c", BASELINE_IMPORT]
+    )
+    emit, baseline = alternate([_emit_case(), base], settings.repeats(21))
+    ratio, target, ok = _ratio_row(emit.median, baseline.median, 1.5)
+    rows = [[emit.label, baseline.label, emit.ms, baseline.ms, ratio, target, ok]]
+    head = ["candidate", "baseline", "candidate median", "baseline median", "ratio", "target", ""]
+    probe = (
+        "from constraints_gen.cli import main; "
+        f"main(['--hardware', {str(HARDWARE)!r}, '--python', {PYTHON!r}])"
+    )
+    ours = importtime(["-c", probe], runs=3 if settings.quick else 7)
+    theirs = {name for name, _, _ in importtime(["-c", BASELINE_IMPORT], runs=3)}
+    extra = sorted((m for m in ours if m[0] not in theirs), key=lambda m: -m[1])
+    total = sum(m[1] for m in extra)
+    top = [[name, f"{own:.2f}", f"{cum:.2f}"] for name, own, cum in extra[:20]]
+    body = (
+        table(head, rows)
+        + "\n\nImports beyond the baseline's (`python -X importtime`, medians, ms), top 20 by"
+        f" self time; all of them together: {total:.1f} ms.\n\n"
+        + table(["module", "self ms", "cumulative ms"], top)
+    )
+    return Section(title="1. Emit vs. importing click and packaging", body=body)
+
+
+def bench_check(settings: Settings) -> Section:
+    check, emit = alternate([_check_case(), _emit_case()], settings.repeats(21))
+    ratio, target, ok = _ratio_row(check.median, emit.median, 2.0)
+    head = ["candidate", "baseline", "candidate median", "baseline median", "ratio", "target", ""]
+    body = table(head, [[check.label, emit.label, check.ms, emit.ms, ratio, target, ok]])
+    return Section(title="2. Freshness check of all built-in profiles vs. emit", body=body)
+
+
+def _single_uv_cases(root: Path) -> list[Case]:
+    """The exact ``uv pip compile`` that ``lock --offline`` runs for each target, in a folder."""
+    from constraints_gen.config import load_config
+    from constraints_gen.lock import LockOptions, uv_compile_args, write_inputs
+    from constraints_gen.profiles import load_profiles
+    from constraints_gen.project import find_project
+
+    project = find_project(root)
+    profiles = load_profiles(project.profiles_dir)
+    options = LockOptions(mirrors=load_config(root).mirrors, offline=True)
+    cases = []
+    for profile in profiles.profiles:
+        if not profile.commit_lock:
+            continue
+        for python in profile.pythons:
+            work = root.parent / "single" / f"{profile.name}-{python}"
+            work.mkdir(parents=True)
+            write_inputs(work, profile, profiles.manifest)
+            lock = project.lock_path(profile.name, python)
+            body = "".join(
+                line for line in lock.read_text().splitlines(True) if not line.startswith("# ")
+            )
+            out = work / "out.txt"
+            argv = uv_compile_args(profile, python, options)
+
+            def restore(out: Path = out, body: str = body) -> None:
+                out.write_text(body, encoding="utf-8")
+
+            label = f"uv pip compile {profile.name} (CPython {python})"
+            cases.append(Case(label=label, argv=argv, cwd=work, prepare=restore))
+    return cases
+
+
+def bench_relock(settings: Settings) -> Section:
+    root = copy_builtin(settings.tmp / "relock" / "root")
+    singles = _single_uv_cases(root)
+    solo = alternate(singles, 3)
+    slowest = max(range(len(singles)), key=lambda i: solo[i].median)
+    relock = Case(
+        label="gen-constraints lock --offline (all, after a manifest edit)",
+        argv=[GEN, "lock", "--root", root, "--offline"],
+        prepare=lambda: toggle_manifest(root),
+    )
+    lock, single = alternate([relock, singles[slowest]], settings.repeats(9))
+    ratio, target, ok = _ratio_row(lock.median, single.median, 1.2)
+    targets = len(singles)
+    head = [
+        "candidate",
+        "baseline (slowest single)",
+        "candidate",
+        "baseline",
+        "ratio",
+        "target",
+        "",
+    ]
+    rows = [[lock.label, single.label, lock.ms, single.ms, ratio, target, ok]]
+    each = [[t.label, t.ms] for t in solo]
+    total = sum(t.median for t in solo)
+    body = (
+        table(head, rows)
+        + f"\n\n{targets} targets, each compiled alone (medians of 3):\n\n"
+        + table(["single uv pip compile --offline", "median"], each)
+        + f"\n\nSum of the singles: {total * 1000:.1f} ms; the re-lock took"
+        f" {lock.median / total:.2f}x of that sum (parallel runs: `--jobs` defaults to the CPUs)."
+        + "\n\n"
+        + _piptools_gap(settings)
+    )
+    return Section(title="3. Re-lock after a manifest change (warm uv cache, offline)", body=body)
+
+
+def _piptools_gap(settings: Settings) -> str:
+    from support.project import make_project
+
+    root = make_project(settings.tmp / "piptools" / "root")
+    args: list[str | Path] = [GEN, "lock", "--force", "--root", root]
+    uv_case = Case(label="lock --force (uv)", argv=args)
+    pt_case = Case(
+        label="lock --force --resolver pip-tools", argv=[*args, "--resolver", "pip-tools"]
+    )
+    pt, uv = alternate([pt_case, uv_case], settings.repeats(6))
+    rows = [[pt.label, uv.label, pt.ms, uv.ms, f"{pt.median / uv.median:.1f}x"]]
+    return (
+        "pip-tools backend: pip-compile cannot run offline from a cache, and the built-in profiles"
+        " target other Pythons and download multi-GB wheels to hash, so the gap is measured on"
+        " the test suite's synthetic project instead (3 profiles, tiny local wheels as mirrors,"
+        f" CPython {PYTHON}):\n\n"
+        + table(["pip-tools", "uv", "pip-tools median", "uv median", "pip-tools / uv"], rows)
+    )
+
+
+def bench_scale(settings: Settings) -> Section:
+    sizes = (25, 50, 100) if settings.quick else (25, 50, 100, 200)
+    rows = []
+    curves: dict[str, list[float]] = {"emit": [], "check": []}
+    for size in sizes:
+        root = synthetic(settings.tmp / f"scale-{size}", size, 300)
+        emit, check = alternate([_emit_case(root), _check_case(root)], settings.repeats(9))
+        curves["emit"].append(emit.median)
+        curves["check"].append(check.median)
+        rows.append([size, emit.ms, check.ms])
+    verdicts = []
+    for name, times in curves.items():
+        first = (times[1] - times[0]) / (sizes[1] - sizes[0])
+        last = (times[-1] - times[-2]) / (sizes[-1] - sizes[-2])
+        ok = last <= 1.5 * max(first, 1e-4)  # the marginal cost per profile does not grow
+        verdicts.append(
+            [
+                name,
+                f"{first * 1e6:.0f} us",
+                f"{last * 1e6:.0f} us",
+                "last <= 1.5x first (linear)",
+                verdict(ok),
+            ]
+        )
+    body = (
+        "Synthetic profiles, each with a committed 300-package lock (CPython"
+        f" {PYTHON}):\n\n"
+        + table(["profiles", "emit median", "lock --check median"], rows)
+        + "\n\nCost per added profile (first segment vs. last segment of the curve):\n\n"
+        + table(["command", "first", "last", "target", ""], verdicts)
+    )
+    return Section(title="6. Scale: many profiles, 300-package locks", body=body)
+
+
+BENCHMARKS: dict[str, Callable[[Settings], Section]] = {
+    "emit": bench_emit,
+    "check": bench_check,
+    "relock": bench_relock,
+    "scale": bench_scale,
+}
+
+
+def render(sections: Sequence[Section], quick: bool, seconds: float) -> str:
+    from constraints_gen.runner import uv_bin
+
+    info = versions(uv_bin())
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `python bench/run.py"
+        + (" --quick" if quick else "")
+        + f"` in {seconds:.0f} s; do not edit by hand. Medians of runs taken alternately with"
+        " their baseline in one process (wall time of the whole command, from a spawned"
+        " process). Python bytecode caching is on, as in a real install.",
+        "",
+        table(["", "version"], list(info.items())),
+        "",
+    ]
+    notes = REPO / "bench" / "NOTES.md"
+    for section in sections:
+        lines += [f"## {section.title}", "", section.body, ""]
+    if notes.is_file():
+        lines += [notes.read_text(encoding="utf-8").rstrip(), ""]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("names", nargs="*", choices=[[], *BENCHMARKS], metavar="NAME")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller scale")
+    parser.add_argument("--output", type=Path, default=REPO / "BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "constraints_gen")])
+    run_once(_emit_case())  # fail fast when the tool itself is broken
+    start = time.perf_counter()
+    sections = []
+    with tempfile.TemporaryDirectory(prefix="cg-bench-") as tmp:
+        settings = Settings(quick=args.quick, tmp=Path(tmp))
+        for name in args.names or list(BENCHMARKS):
+            print(f"== {name}", file=sys.stderr, flush=True)
+            section = BENCHMARKS[name](settings)
+            print(f"## {section.title}\n\n{section.body}\n", flush=True)
+            sections.append(section)
+    args.output.write_text(render(sections, args.quick, time.perf_counter() - start))
+    print(f"wrote {args.output}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Projects the benchmarks run on: a copy of the built-in profiles, and synthetic ones."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from constraints_gen import lockfile
+from constraints_gen.profiles import load_profiles
+from constraints_gen.project import builtin_root
+
+REPO = Path(__file__).resolve().parent.parent
+HARDWARE = REPO / "tests" / "data" / "hardware" / "h200-real.json"
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+#: The manifest edit of the re-lock benchmark: same range, different text, so every lock is stale
+#: and the resolution is unchanged.
+MANIFEST_EDIT = ('datasets = ">=2.14"', 'datasets = ">=2.14.0"')
+
+
+def copy_builtin(dest: Path) -> Path:
+    """profiles/, generated/ and constraints-gen.toml of the built-in set, into ``dest``."""
+    root = builtin_root()
+    for name in ("profiles", "generated"):
+        shutil.copytree(root / name, dest / name, ignore=shutil.ignore_patterns(".lock", ".*.tmp"))
+    shutil.copyfile(root / "constraints-gen.toml", dest / "constraints-gen.toml")
+    return dest
+
+
+def toggle_manifest(root: Path) -> None:
+    """Flip the manifest between two spellings of one range (a change the fingerprint sees)."""
+    path = root / "profiles" / "manifest.toml"
+    text = path.read_text(encoding="utf-8")
+    old, new = MANIFEST_EDIT
+    text = text.replace(new, old) if new in text else text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+
+
+_PROFILE = """\
+name = "{name}"
+description = "synthetic profile {i}"
+
+[hardware]
+vendor = "nvidia"
+cuda = "12.{minor}"
+compute_capabilities = ["8.0", "9.0"]
+min_driver = "525.60.13"
+
+[target]
+platform = "x86_64-manylinux_2_28"
+python = ["{python}"]
+
+[pins]
+torch = "2.{i}.0"
+pkg-000 = "1.0.0"
+"""
+
+
+def synthetic(dest: Path, profiles: int, packages: int) -> Path:
+    """``profiles`` profiles, each with a fresh committed lock of ``packages`` packages."""
+    folder = dest / "profiles"
+    folder.mkdir(parents=True)
+    requirements = "".join(f'pkg-{j:03d} = ">=1"\n' for j in range(0, packages, 10))
+    (folder / "manifest.toml").write_text(
+        f'[requirements]\ntorch = ">=2"\n{requirements}', encoding="utf-8"
+    )
+    for i in range(profiles):
+        name = f"p{i:03d}"
+        text = _PROFILE.format(name=name, i=i, minor=i % 9, python=PYTHON)
+        (folder / f"{name}.toml").write_text(text, encoding="utf-8")
+    loaded = load_profiles(folder)
+    names = ["torch", *(f"pkg-{j:03d}" for j in range(packages - 1))]
+    for profile in loaded.profiles:
+        torch = profile.pin("torch")
+        assert torch is not None
+        head = lockfile.header(profile, loaded.manifest, PYTHON, f"lock {profile.name}")
+        body = "".join(
+            f"{pkg}=={torch.version if pkg == 'torch' else '1.0.0'} \\\n"
+            f"    --hash=sha256:{j:064x}  # via -r manifest.in\n"
+            for j, pkg in enumerate(names)
+        )
+        packs = lockfile.parse_lock(body)
+        out = dest / "generated" / profile.name
+        out.mkdir(parents=True)
+        (out / f"py{PYTHON}.lock.txt").write_text(head + body, encoding="utf-8")
+        constraints = lockfile.render_constraints(packs, profile, loaded.manifest, head)
+        (out / f"py{PYTHON}.constraints.txt").write_text(constraints, encoding="utf-8")
+    return dest
