@@ -108,8 +108,13 @@ def missing_wheels(lock: LockRef, wheelhouse: str) -> list[str]:
         if report is None:
             return [f"{p.name}=={p.version}" for p in lock.packages]
         only = report.locks[0]
-        bad = {m.name for m in only.corrupt} | {p.name for p in only.missing}
-        return [f"{p.name}=={p.version}" for p in lock.packages if p.name in bad]
+        corrupt = {m.name: m.filename for m in only.corrupt}
+        return [
+            f"{p.name}=={p.version}"
+            + (f" ({corrupt[p.name]} is corrupt: not the lock's hash)" if p.name in corrupt else "")
+            for p in lock.packages
+            if p.name in corrupt or p in only.missing
+        ]
     source = Source(location=wheelhouse, kind="index")
     target = lock.target()
 

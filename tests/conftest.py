@@ -15,14 +15,26 @@ sys.path.insert(0, str(TESTS))  # tests/support is importable as `support`
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _isolated_env(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     cache = tmp_path_factory.getbasetemp() / "uv-cache"
     monkeypatch.setenv("UV_CACHE_DIR", str(cache))
     monkeypatch.setenv("UV_NO_CONFIG", "1")
     monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
     monkeypatch.setenv("GEN_CONSTRAINTS_CACHE_DIR", str(tmp_path_factory.mktemp("gc-cache")))
-    for name in ("CUDA_VISIBLE_DEVICES", "GEN_CONSTRAINTS_HARDWARE", "GEN_CONSTRAINTS_ROOT",
-                 "UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS",
-                 "UV_CONSTRAINT", "UV_OVERRIDE", "PIP_CONSTRAINT", "VIRTUAL_ENV"):
+    for name in (
+        "CUDA_VISIBLE_DEVICES",
+        "GEN_CONSTRAINTS_HARDWARE",
+        "GEN_CONSTRAINTS_ROOT",
+        "UV_INDEX_URL",
+        "UV_DEFAULT_INDEX",
+        "UV_EXTRA_INDEX_URL",
+        "UV_FIND_LINKS",
+        "UV_CONSTRAINT",
+        "UV_OVERRIDE",
+        "PIP_CONSTRAINT",
+        "VIRTUAL_ENV",
+    ):
         monkeypatch.delenv(name, raising=False)
     yield

@@ -75,15 +75,19 @@ def _locks(
     every: bool,
     pythons: tuple[str, ...],
 ) -> tuple[Project, list[Profile], list[LockRef]]:
+    from constraints_gen.profiles import load_profiles
+    from constraints_gen.project import find_project
     from constraints_gen.wheelhouse import read_locks
 
     if every and names:
         raise click.UsageError("--all and --profile exclude each other")
-    project, profiles, chosen = choose_profile(root, hardware, names[0] if names else None)
-    if every:
-        selected = list(profiles.profiles)
+    if every or names:  # named: no hardware detection
+        project = find_project(root)
+        profiles = load_profiles(project.profiles_dir)
+        selected = list(profiles.profiles) if every else [profiles.get(n) for n in names]
     else:
-        selected = [profiles.get(n) for n in names] if names else [chosen]
+        project, _, chosen = choose_profile(root, hardware, None)
+        selected = [chosen]
     return project, selected, read_locks(project, selected, pythons)
 
 
