@@ -77,7 +77,7 @@ def test_fill_for_another_platform_takes_only_its_files(tmp_path: Path) -> None:
     with serve(tmp_path / "index") as url:
         make_project(
             tmp_path / "proj",
-            wheels,
+            None,
             requirements={"native": ">=1"},
             profiles={
                 "linux": ("x86_64-manylinux_2_28", {"torch": "2.5.1"}),

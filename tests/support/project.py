@@ -27,15 +27,16 @@ def _toml_table(values: Mapping[str, str]) -> str:
 
 def make_project(
     root: Path,
-    wheels: Path,
+    wheels: Path | None,
     *,
     requirements: Mapping[str, str],
     profiles: Mapping[str, tuple[str, Mapping[str, str]]],
     index: str | None = None,
 ) -> Path:
     """Write ``root/profiles`` (manifest + one CPU profile per name: (platform, pins)) and lock
-    each profile for the running CPython from the folder ``wheels`` only, or from the simple
-    index at the URL ``index`` (then uv writes the hashes of every wheel of a version)."""
+    each profile for the running CPython from the folder ``wheels`` (offline), and the simple index
+    at the URL ``index`` when given. uv 0.13.9 writes the hashes of every wheel of a version when
+    it reads an index, but only the chosen wheel's hash when a --find-links folder offers it."""
     folder = root / "profiles"
     folder.mkdir(parents=True)
     (folder / "manifest.toml").write_text("[requirements]\n" + _toml_table(requirements))
@@ -47,7 +48,8 @@ def make_project(
         )
     project = find_project(root)
     loaded = load_profiles(project.profiles_dir)
-    options = LockOptions(find_links=() if index else (str(wheels),), offline=index is None)
+    links = () if wheels is None else (str(wheels),)
+    options = LockOptions(find_links=links, offline=index is None)
     saved = os.environ.get("UV_DEFAULT_INDEX")
     os.environ["UV_DEFAULT_INDEX"] = index or "http://127.0.0.1:9/unused"
     try:
