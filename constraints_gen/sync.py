@@ -19,14 +19,11 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from constraints_gen import runner
 from constraints_gen.errors import ConstraintsGenError, ToolError
-from constraints_gen.fill import matches
-from constraints_gen.index_client import Source, list_files
 from constraints_gen.lockfile import LockedPackage
 from constraints_gen.wheelhouse import HashCache, LockRef, check
 
@@ -67,6 +64,18 @@ def interpreter(python: str | None) -> Path:
 
 
 def python_version(python: Path) -> str:
+    """X.Y of the target: from its venv's pyvenv.cfg when there is one, else by running it."""
+    cfg = python.parent.parent / "pyvenv.cfg"
+    if cfg.is_file():
+        for line in cfg.read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition("=")
+            parts = [*value.strip().split("."), "", ""]
+            if (
+                key.strip() in ("version_info", "version")
+                and parts[0].isdigit()
+                and parts[1].isdigit()
+            ):
+                return f"{parts[0]}.{parts[1]}"
     result = runner.run(
         [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
         hint="--python must name a working Python interpreter",
@@ -80,7 +89,9 @@ def uv_args(lock: Path, python: Path, wheelhouse: str, *, check: bool = False) -
     if "://" in wheelhouse:
         args += ["--index-url", wheelhouse]
     else:
-        args += ["--offline", "--no-index", "--find-links", wheelhouse]
+        args += ["--offline", "--no-index"]
+        if not check or Path(wheelhouse).is_dir():  # an environment in sync needs no wheels
+            args += ["--find-links", wheelhouse]
     args += ["--require-hashes", "--python", str(python)]
     if check:
         args += ["--check", "--output-format", "json"]
@@ -115,6 +126,11 @@ def missing_wheels(lock: LockRef, wheelhouse: str) -> list[str]:
             for p in lock.packages
             if p.name in corrupt or p in only.missing
         ]
+    from concurrent.futures import ThreadPoolExecutor
+
+    from constraints_gen.fill import matches  # urllib and friends: only for a served index
+    from constraints_gen.index_client import Source, list_files
+
     source = Source(location=wheelhouse, kind="index")
     target = lock.target()
 

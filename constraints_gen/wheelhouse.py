@@ -108,6 +108,8 @@ class HashCache:
         self._dirty = True
 
     def save(self) -> None:
+        if not self.folder.is_dir():
+            return
         present = {p.name for p in self.folder.glob("*.whl")}
         kept = {k: v for k, v in sorted(self._entries.items()) if k in present}
         if self._dirty or kept.keys() != self._entries.keys():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import platform
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -98,4 +97,3 @@ def test_incident_with_real_wheels(tmp_path: Path) -> None:
     )  # fmt: skip
     assert shown.stdout == "4.51.3 0.13.2 2.5.1+cu121\n"
     assert PY in (tmp_path / "proj/generated/demo" / f"py{PY}.lock.txt").name
-    shutil.rmtree(tmp_path / "wh")

@@ -91,6 +91,9 @@ def test_incident_end_to_end(tmp_path: Path) -> None:
     clean = gen("sync", "--check", *sync, cwd=tmp_path)
     assert (clean.returncode, clean.stdout) == (0, "")
     assert clean.stderr == f"gen-constraints: in sync ({WHERE}, 3 packages)\n"
+    no_wheels = gen("sync", "--check", *COMMON, "--python", "venv", "--wheelhouse", "nowhere",
+                    cwd=tmp_path)  # fmt: skip
+    assert no_wheels.returncode == 0  # an environment in sync needs no wheelhouse
 
     dry = gen("wheelhouse", "prune", "--dry-run", *COMMON, "--wheelhouse", "wh", cwd=tmp_path)
     assert (dry.returncode, dry.stdout) == (0, "transformers-4.57.3-py3-none-any.whl\n")
