@@ -19,7 +19,7 @@ from packaging.version import Version
 
 from constraints_gen.index_client import FetchError, RemoteFile, Source, download, list_files
 from constraints_gen.lockfile import LockedPackage
-from constraints_gen.wheelhouse import HashCache, LockRef, check, wanted
+from constraints_gen.wheelhouse import HashCache, LockRef, check, locked_hashes, wanted
 
 DEFAULT_JOBS = 8
 
@@ -38,10 +38,6 @@ class FillResult:
     errors: tuple[str, ...]
 
 
-def _hashes(package: LockedPackage) -> set[str]:
-    return {h.removeprefix("sha256:") for h in package.hashes if h.startswith("sha256:")}
-
-
 def matches(remote: RemoteFile, package: LockedPackage) -> bool:
     """Is ``remote`` a wheel of the locked version, with a locked hash (or none stated)?"""
     try:
@@ -50,7 +46,7 @@ def matches(remote: RemoteFile, package: LockedPackage) -> bool:
         return False
     if name != package.name or version != Version(package.version):
         return False
-    return remote.sha256 is None or remote.sha256 in _hashes(package)
+    return remote.sha256 is None or remote.sha256 in locked_hashes(package)
 
 
 def _fill_project(
@@ -78,7 +74,7 @@ def _fill_project(
             ]
             if ranked:
                 best = min(ranked, key=lambda pair: pair[0])[1]
-                chosen.setdefault(best.filename, (best, _hashes(package)))
+                chosen.setdefault(best.filename, (best, locked_hashes(package)))
             else:
                 still.append((lock, package))
         open_needs = still

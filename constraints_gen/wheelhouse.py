@@ -203,7 +203,8 @@ class Report:
         }
 
 
-def _hashes(package: LockedPackage) -> set[str]:
+def locked_hashes(package: LockedPackage) -> set[str]:
+    """The hex sha256s a lock allows for ``package``."""
     return {h.removeprefix("sha256:") for h in package.hashes if h.startswith("sha256:")}
 
 
@@ -222,7 +223,7 @@ def check(folder: Path, locks: Sequence[LockRef], cache: HashCache) -> Report:
         target = lock.target()
         missing, corrupt, wrong = [], [], []
         for package in lock.packages:
-            version, hashes = Version(package.version), _hashes(package)
+            version, hashes = Version(package.version), locked_hashes(package)
             good = False
             for wheel in (w for w in wheels if w.name == package.name):
                 if wheel.version == version:

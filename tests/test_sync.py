@@ -20,7 +20,8 @@ from support.index import serve, write_simple_index
 from support.project import PY, gen, make_venv, scenario_project
 
 from constraints_gen import runner
-from constraints_gen.sync import Change, parse_changes
+from constraints_gen.errors import ToolError
+from constraints_gen.sync import Change, check_drift, parse_changes
 
 pytestmark = pytest.mark.skipif(
     not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),
@@ -202,6 +203,16 @@ def test_no_target_environment(tmp_path: Path) -> None:
         "ERROR: no target environment: no --python given and no virtual environment is active\n"
         "TIP: name one: --python .venv/bin/python (or activate the venv)\n"
     )
+
+
+def test_a_failed_uv_run_shows_command_and_output(tmp_path: Path) -> None:
+    args = [runner.uv_bin(), "pip", "sync", "--check", "--output-format", "json", "--python",
+            sys.executable, str(tmp_path / "absent.txt")]  # fmt: skip
+    with pytest.raises(ToolError) as info:
+        check_drift(args)
+    message = info.value.message
+    assert message.startswith(f"uv failed with exit code 2\ncommand: {shlex.join(args)}\nstderr:\n")
+    assert "absent.txt" in message.split("stderr:\n", 1)[1]
 
 
 def test_parse_changes_pairs_uv_entries() -> None:
