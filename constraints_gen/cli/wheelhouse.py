@@ -77,14 +77,29 @@ def _locks(
 ) -> tuple[Project, list[Profile], list[LockRef]]:
     from constraints_gen.profiles import load_profiles
     from constraints_gen.project import find_project
-    from constraints_gen.wheelhouse import read_locks
+    from constraints_gen.wheelhouse import read_lock, read_locks
 
     if every and names:
         raise click.UsageError("--all and --profile exclude each other")
-    if every or names:  # named: no hardware detection
+    if every:  # every committed lock; a profile without one is skipped, with a notice
+        project = find_project(root)
+        selected = list(load_profiles(project.profiles_dir).profiles)
+        pairs = [(p, py) for p in selected for py in (pythons or p.pythons)]
+        for profile, python in pairs:
+            if not project.lock_path(profile.name, python).is_file():
+                click.echo(
+                    f"gen-constraints: profile {profile.name} has no lock for CPython {python};"
+                    f" skipped (create it: gen-constraints lock {profile.name})",
+                    err=True,
+                )
+        locks = [
+            read_lock(project, p, py) for p, py in pairs if project.lock_path(p.name, py).is_file()
+        ]
+        return project, selected, locks
+    if names:  # named: no hardware detection
         project = find_project(root)
         profiles = load_profiles(project.profiles_dir)
-        selected = list(profiles.profiles) if every else [profiles.get(n) for n in names]
+        selected = [profiles.get(n) for n in names]
     else:
         project, _, chosen = choose_profile(root, hardware, None)
         selected = [chosen]
