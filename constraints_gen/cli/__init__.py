@@ -15,6 +15,8 @@ from constraints_gen import __version__
 from constraints_gen.cli.core import detect_cmd, emit_options, explain_cmd, run_emit
 from constraints_gen.cli.env import env_cmd
 from constraints_gen.cli.lock import lock_cmd
+from constraints_gen.cli.sync import sync_cmd
+from constraints_gen.cli.wheelhouse import wheelhouse_cmd
 from constraints_gen.errors import EXIT_BUG, ConstraintsGenError
 
 EPILOG = """\b
@@ -56,12 +58,16 @@ cli.add_command(detect_cmd)
 cli.add_command(explain_cmd)
 cli.add_command(lock_cmd)
 cli.add_command(env_cmd)
+cli.add_command(wheelhouse_cmd)
+cli.add_command(sync_cmd)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI behind one error boundary."""
     try:
-        cli.main(args=argv, prog_name="gen-constraints", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="gen-constraints", standalone_mode=False)
+        if isinstance(code, int) and code:  # ctx.exit(n) / click.exceptions.Exit(n)
+            sys.exit(code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
