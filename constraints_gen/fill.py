@@ -56,13 +56,14 @@ def _fill_project(
     open_needs = list(needs)
     chosen: dict[str, tuple[RemoteFile, set[str]]] = {}
     errors: list[str] = []
+    unreadable: list[str] = []  # an error only if no other source had the file
     for source in sources:
         if not open_needs:
             break
         try:
             files = list_files(source, name)
         except FetchError as exc:
-            errors.append(exc.message)
+            unreadable.append(exc.message)
             continue
         still = []
         for lock, package in open_needs:
@@ -84,6 +85,8 @@ def _fill_project(
             f"{package.name} {package.version}: no wheel for {lock.target().describe()} with a"
             f" hash from {lock.path} in {where}"
         )
+    if open_needs:
+        errors += unreadable
     fetched = []
     for remote, expected in chosen.values():
         try:

@@ -224,3 +224,31 @@ def test_index_elsewhere_links_the_wheels(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / wheel.name).read_bytes() == wheel.read_bytes()
     assert (tmp_path / "out" / "simple" / "pkg" / "index.html").is_file()
+
+
+def test_fill_ignores_an_unreachable_index_when_another_source_has_the_files(
+    tmp_path: Path,
+) -> None:
+    _, wheels = scenario_project(tmp_path)
+    profile = tmp_path / "proj" / "profiles" / "demo.toml"
+    profile.write_text(
+        profile.read_text() + '[[indexes]]\nname = "down"\nurl = "http://127.0.0.1:9/simple"\n'
+    )
+    write_simple_index(sorted(wheels.glob("*.whl")), tmp_path / "index")
+    with serve(tmp_path / "index") as url:
+        done = gen("wheelhouse", "fill", *COMMON, "--index-url", f"{url}/simple", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "127.0.0.1:9" not in done.stderr
+    assert wheel_names(tmp_path / "wh") == LOCKED
+
+
+def test_fill_takes_a_profile_index_from_its_mirror(tmp_path: Path) -> None:
+    _, wheels = scenario_project(tmp_path)
+    profile = tmp_path / "proj" / "profiles" / "demo.toml"
+    profile.write_text(
+        profile.read_text() + '[[indexes]]\nname = "down"\nurl = "http://127.0.0.1:9/simple"\n'
+    )
+    (tmp_path / "proj" / "constraints-gen.toml").write_text(f'[mirrors]\ndown = "{wheels}"\n')
+    done = gen("wheelhouse", "fill", *COMMON, "--no-index", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert wheel_names(tmp_path / "wh") == LOCKED

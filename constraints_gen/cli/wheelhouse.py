@@ -154,15 +154,23 @@ def fill_cmd(
     Each file is checked against the lock's sha256 before it is kept; files already present and
     correct are skipped, so an interrupted fill resumes.
     """
+    from constraints_gen.config import DEFAULT_INDEX, is_local, load_config, mirrors_from_env
     from constraints_gen.fill import fill
     from constraints_gen.index_client import FetchError, Source, default_index
 
-    _, profiles, locks = _locks(root, hardware, names, every, pythons)
+    project, profiles, locks = _locks(root, hardware, names, every, pythons)
+    # Mirrors as `lock` takes them (constraints-gen.toml, $GEN_CONSTRAINTS_MIRRORS): a profile
+    # index may come from a URL elsewhere or a folder of wheels.
+    mirrors = {**load_config(project.root).mirrors, **mirrors_from_env()}
+
+    def source(where: str) -> Source:
+        return Source(location=where, kind="links" if is_local(where) else "index")
+
     sources = [Source(location=link, kind="links") for link in find_links]
-    indexes = dict.fromkeys(index.url for p in profiles for index in p.indexes)
-    sources += [Source(location=url, kind="index") for url in indexes]
+    indexes = dict.fromkeys(mirrors.get(i.name, i.url) for p in profiles for i in p.indexes)
+    sources += [source(where) for where in indexes]
     if not no_index:
-        sources.append(Source(location=index_url or default_index(), kind="index"))
+        sources.append(source(index_url or mirrors.get(DEFAULT_INDEX) or default_index()))
     result = fill(folder, locks, sources, jobs=jobs)
     size = sum(item.size for item in result.fetched)
     if as_json:
