@@ -188,7 +188,7 @@ def bench_relock(settings: Settings) -> Section:
 
 
 def _piptools_gap(settings: Settings) -> str:
-    from support.project import make_project
+    from support.lock_project import make_project
 
     root = make_project(settings.tmp / "piptools" / "root")
     args: list[str | Path] = [GEN, "lock", "--force", "--root", root]

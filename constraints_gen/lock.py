@@ -82,6 +82,15 @@ def uv_compile_args(profile: Profile, python: str, options: LockOptions) -> list
         "--python-version", python, "--python-platform", profile.platform,
         "--only-binary", ":all:", "--quiet",
     ]  # fmt: skip
+    args += source_args(profile, options)
+    if options.offline:
+        args.append("--offline")
+    return args
+
+
+def source_args(profile: Profile, options: LockOptions) -> list[str]:
+    """Where to look and what may move: the options uv and pip-compile share."""
+    args = []
     pypi = options.mirrors.get(DEFAULT_INDEX)  # the default index: a URL, or a folder
     if pypi is not None:
         args += ["--no-index", "--find-links", pypi] if is_local(pypi) else ["--index-url", pypi]
@@ -94,8 +103,6 @@ def uv_compile_args(profile: Profile, python: str, options: LockOptions) -> list
         args.append("--upgrade")
     for name in options.upgrade_packages:
         args += ["--upgrade-package", name]
-    if options.offline:
-        args.append("--offline")
     return args
 
 

@@ -18,9 +18,8 @@ import platform
 import sys
 from collections.abc import Mapping, Sequence
 
-from constraints_gen.config import DEFAULT_INDEX, is_local
 from constraints_gen.errors import ConstraintsGenError
-from constraints_gen.lock import LockOptions
+from constraints_gen.lock import LockOptions, source_args
 from constraints_gen.profiles import Profile
 
 #: pip settings that would change what pip-compile sees (None removes the variable).
@@ -75,16 +74,4 @@ def compile_args(profile: Profile, options: LockOptions) -> list[str]:
         "--no-emit-index-url", "--no-emit-find-links", "--no-emit-options", "--allow-unsafe",
         "--strip-extras", "--quiet", "--pip-args", "--only-binary=:all:",
     ]  # fmt: skip
-    pypi = options.mirrors.get(DEFAULT_INDEX)
-    if pypi is not None:
-        args += ["--no-index", "--find-links", pypi] if is_local(pypi) else ["--index-url", pypi]
-    for index in profile.indexes:
-        where = options.mirrors.get(index.name, index.url)
-        args += ["--find-links" if is_local(where) else "--extra-index-url", where]
-    for link in options.find_links:
-        args += ["--find-links", link]
-    if options.upgrade:
-        args.append("--upgrade")
-    for name in options.upgrade_packages:
-        args += ["--upgrade-package", name]
-    return args
+    return args + source_args(profile, options)

@@ -16,6 +16,20 @@ sys.path.insert(0, str(TESTS))  # tests/support is importable as `support`
 from support.stack import Stack, served_stack  # noqa: E402
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-network", action="store_true", help="Run tests marked `network`.")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``network`` (PyPI) run only with ``-m network`` or ``--run-network``."""
+    if config.getoption("--run-network") or "network" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="needs the internet: run with -m network or --run-network")
+    for item in items:
+        if "network" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch

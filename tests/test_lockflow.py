@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from support.project import PYTHON, edit, gen, make_project
+from support.lock_project import PYTHON, edit, gen, make_project
 
 from constraints_gen import lockfile
 from constraints_gen.config import load_config

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.project import PYTHON, edit, gen, make_project
+from support.lock_project import PYTHON, edit, gen, make_project
 from support.wheels import build_wheel
 
 from constraints_gen.lockfile import parse_lock

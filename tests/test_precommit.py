@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
-from support.project import PYTHON, edit, make_project
+from support.lock_project import PYTHON, edit, make_project
 
 PRE_COMMIT = Path(sys.executable).parent / "pre-commit"
 GIT_ENV = {

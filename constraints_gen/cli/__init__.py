@@ -22,6 +22,8 @@ from constraints_gen.errors import EXIT_BUG, ConstraintsGenError
 LAZY_COMMANDS: Mapping[str, str] = {
     "env": "constraints_gen.cli.env:env_cmd",
     "lock": "constraints_gen.cli.lock:lock_cmd",
+    "sync": "constraints_gen.cli.sync:sync_cmd",
+    "wheelhouse": "constraints_gen.cli.wheelhouse:wheelhouse_cmd",
 }
 
 
@@ -84,7 +86,9 @@ cli.add_command(explain_cmd)
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI behind one error boundary."""
     try:
-        cli.main(args=argv, prog_name="gen-constraints", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="gen-constraints", standalone_mode=False)
+        if isinstance(code, int) and code:  # ctx.exit(n) / click.exceptions.Exit(n)
+            sys.exit(code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

@@ -7,11 +7,15 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from constraints_gen.hardware import Hardware, load_hardware, parse_hardware
+
+if TYPE_CHECKING:
+    from constraints_gen.profiles import Profile, ProfileSet
+    from constraints_gen.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -80,6 +84,21 @@ def write_out(text: str) -> None:
     sys.stdout.flush()
 
 
+def choose_profile(
+    root: Path | None, hardware: Path | None, profile: str | None
+) -> tuple[Project, ProfileSet, Profile]:
+    """(project, profiles, profile): the named profile, else the best fit for this machine."""
+    from constraints_gen.profiles import load_profiles
+    from constraints_gen.project import find_project
+    from constraints_gen.selection import require_fit, select
+
+    project = find_project(root)
+    profiles = load_profiles(project.profiles_dir)
+    if profile is not None:
+        return project, profiles, profiles.get(profile)
+    return project, profiles, require_fit(select(profiles, get_hardware(hardware)))
+
+
 def resolve_emit(
     *,
     root: Path | None,
@@ -90,17 +109,8 @@ def resolve_emit(
 ) -> Any:
     """Select (or take) the profile and find its constraints; messages go to stderr."""
     from constraints_gen.emit import emit
-    from constraints_gen.profiles import load_profiles
-    from constraints_gen.project import find_project
-    from constraints_gen.selection import require_fit, select
 
-    project = find_project(root)
-    profiles = load_profiles(project.profiles_dir)
-    if profile is not None:
-        chosen = profiles.get(profile)
-    else:
-        selection = select(profiles, get_hardware(hardware))
-        chosen = require_fit(selection)
+    project, profiles, chosen = choose_profile(root, hardware, profile)
     result = emit(
         project,
         profiles,

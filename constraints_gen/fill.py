@@ -1,0 +1,132 @@
+"""Fill a wheelhouse: download every file the locks need for their targets, checked by hash.
+
+For each locked package the folder cannot install yet, the sources are asked in order (find-links,
+the profile's indexes, the default index) until one offers a wheel whose sha256 is in the lock and
+whose tags fit the lock's target; the best-ranked such wheel is downloaded (in parallel, one task
+per project), verified against the lock, and only then renamed into place. A re-run skips what is
+present and correct, so an interrupted fill resumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.version import Version
+
+from constraints_gen.index_client import FetchError, RemoteFile, Source, download, list_files
+from constraints_gen.lockfile import LockedPackage
+from constraints_gen.wheelhouse import HashCache, LockRef, check, locked_hashes, wanted
+
+DEFAULT_JOBS = 8
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fetched:
+    filename: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FillResult:
+    fetched: tuple[Fetched, ...]
+    already: int  # (lock, package) pairs the folder already covered
+    errors: tuple[str, ...]
+
+
+def matches(remote: RemoteFile, package: LockedPackage) -> bool:
+    """Is ``remote`` a wheel of the locked version, with a locked hash (or none stated)?"""
+    try:
+        name, version, _, _ = parse_wheel_filename(remote.filename)
+    except InvalidWheelFilename:
+        return False
+    if name != package.name or version != Version(package.version):
+        return False
+    return remote.sha256 is None or remote.sha256 in locked_hashes(package)
+
+
+def _fill_project(
+    name: str, needs: Sequence[tuple[LockRef, LockedPackage]], sources: Sequence[Source], dest: Path
+) -> tuple[list[Fetched], list[str]]:
+    """Fetch one project's files for every (lock, package) that needs one."""
+    open_needs = list(needs)
+    chosen: dict[str, tuple[RemoteFile, set[str]]] = {}
+    errors: list[str] = []
+    unreadable: list[str] = []  # an error only if no other source had the file
+    for source in sources:
+        if not open_needs:
+            break
+        try:
+            files = list_files(source, name)
+        except FetchError as exc:
+            unreadable.append(exc.message)
+            continue
+        still = []
+        for lock, package in open_needs:
+            target = lock.target()
+            ranked = [
+                (rank, remote)
+                for remote in files
+                if matches(remote, package) and (rank := target.rank(remote.filename)) is not None
+            ]
+            if ranked:
+                best = min(ranked, key=lambda pair: pair[0])[1]
+                chosen.setdefault(best.filename, (best, locked_hashes(package)))
+            else:
+                still.append((lock, package))
+        open_needs = still
+    where = ", ".join(s.location for s in sources) or "no source"
+    for lock, package in open_needs:
+        errors.append(
+            f"{package.name} {package.version}: no wheel for {lock.target().describe()} with a"
+            f" hash from {lock.path} in {where}"
+        )
+    if open_needs:
+        errors += unreadable
+    fetched = []
+    for remote, expected in chosen.values():
+        try:
+            _, sha, size = download(remote, dest, expected)
+        except FetchError as exc:
+            errors.append(exc.message)
+            continue
+        fetched.append(Fetched(filename=remote.filename, sha256=sha, size=size))
+    return fetched, errors
+
+
+def fill(
+    folder: Path, locks: Sequence[LockRef], sources: Sequence[Source], *, jobs: int = DEFAULT_JOBS
+) -> FillResult:
+    """Download what ``folder`` lacks for ``locks``; every other project still completes when one
+    fails (the errors are returned, not raised)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cache = HashCache(folder)
+    report = check(folder, locks, cache)
+    by_project: dict[str, list[tuple[LockRef, LockedPackage]]] = {}
+    for lock, package in wanted(report):
+        by_project.setdefault(package.name, []).append((lock, package))
+    total = sum(len(lock.packages) for lock in locks)
+    missing = sum(len(needs) for needs in by_project.values())
+    fetched: list[Fetched] = []
+    errors: list[str] = []
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [
+            pool.submit(_fill_project, name, needs, sources, folder)
+            for name, needs in sorted(by_project.items())
+        ]
+        for future in futures:
+            got, failed = future.result()
+            fetched += got
+            errors += failed
+    for item in fetched:
+        cache.remember(item.filename, item.sha256)
+    cache.save()
+    return FillResult(
+        fetched=tuple(sorted(fetched, key=lambda f: f.filename)),
+        already=total - missing,
+        errors=tuple(dict.fromkeys(errors)),
+    )

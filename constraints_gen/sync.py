@@ -1,0 +1,161 @@
+"""Make an environment match a profile's lock exactly, offline, with ``uv pip sync``.
+
+uv does the enforcing: it installs, replaces (local labels included: ``2.5.1+cu124`` is not
+``2.5.1+cu121``) and removes; this module only picks the lock for the target interpreter, builds
+the uv command, reports missing wheels before uv can call them a resolver error, and reads uv's
+``--check --output-format json`` report, which looks like (uv 0.13.9, schema "preview")::
+
+    {"schema": {"version": "preview"},
+     "changes": [{"name": "torch", "version": "2.5.1+cu124", "action": "uninstalled"},
+                 {"name": "torch", "version": "2.5.1+cu121", "action": "installed"}],
+     "dry_run": true}
+
+with exit code 1 when there are changes, 0 when there are none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from constraints_gen import runner
+from constraints_gen.errors import ConstraintsGenError, ToolError
+from constraints_gen.lockfile import LockedPackage
+from constraints_gen.wheelhouse import HashCache, LockRef, check
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Change:
+    name: str
+    old: str | None  # installed version, None when uv would install it fresh
+    new: str | None  # locked version, None when uv would remove it
+
+    @property
+    def action(self) -> str:
+        return "install" if self.old is None else "remove" if self.new is None else "replace"
+
+    def describe(self) -> str:
+        if self.old is None:
+            return f"+ {self.name} {self.new}"
+        if self.new is None:
+            return f"- {self.name} {self.old}"
+        return f"~ {self.name} {self.old} -> {self.new}"
+
+
+def interpreter(python: str | None) -> Path:
+    """The target: ``--python`` (an interpreter or a venv folder), else the active venv."""
+    where = python or os.environ.get("VIRTUAL_ENV")
+    if not where:
+        raise ConstraintsGenError(
+            "no target environment: no --python given and no virtual environment is active",
+            tip="name one: --python .venv/bin/python (or activate the venv)",
+        )
+    path = Path(where)
+    if path.is_dir():
+        scripts = "Scripts/python.exe" if sys.platform == "win32" else "bin/python"
+        path = path / scripts
+    if not path.exists():
+        raise ConstraintsGenError(f"{path}: no such interpreter")
+    return path
+
+
+def python_version(python: Path) -> str:
+    """X.Y of the target: from its venv's pyvenv.cfg when there is one, else by running it."""
+    cfg = python.parent.parent / "pyvenv.cfg"
+    if cfg.is_file():
+        for line in cfg.read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition("=")
+            parts = [*value.strip().split("."), "", ""]
+            if (
+                key.strip() in ("version_info", "version")
+                and parts[0].isdigit()
+                and parts[1].isdigit()
+            ):
+                return f"{parts[0]}.{parts[1]}"
+    result = runner.run(
+        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        hint="--python must name a working Python interpreter",
+    )
+    return result.stdout.strip()
+
+
+def uv_args(lock: Path, python: Path, wheelhouse: str, *, check: bool = False) -> list[str]:
+    """The uv command line: offline from a folder, or from a served index (a URL)."""
+    args = [runner.uv_bin(), "pip", "sync"]
+    if "://" in wheelhouse:
+        args += ["--index-url", wheelhouse]
+    else:
+        args += ["--offline", "--no-index"]
+        if not check or Path(wheelhouse).is_dir():  # an environment in sync needs no wheels
+            args += ["--find-links", wheelhouse]
+    args += ["--require-hashes", "--python", str(python)]
+    if check:
+        args += ["--check", "--output-format", "json"]
+    return [*args, str(lock)]
+
+
+def parse_changes(text: str) -> tuple[Change, ...]:
+    """Pair uv's installed/uninstalled entries into install, replace and remove (pure)."""
+    data = json.loads(text)
+    old: dict[str, str] = {}
+    new: dict[str, str] = {}
+    for entry in data["changes"]:
+        side = new if entry["action"] == "installed" else old
+        side[str(entry["name"])] = str(entry["version"])
+    return tuple(
+        Change(name=name, old=old.get(name), new=new.get(name)) for name in sorted({*old, *new})
+    )
+
+
+def missing_wheels(lock: LockRef, wheelhouse: str) -> list[str]:
+    """``name==version`` of each locked package the wheelhouse (folder or index) cannot serve."""
+    if "://" not in wheelhouse:
+        folder = Path(wheelhouse)
+        report = check(folder, [lock], HashCache(folder)) if folder.is_dir() else None
+        if report is None:
+            return [f"{p.name}=={p.version}" for p in lock.packages]
+        only = report.locks[0]
+        corrupt = {m.name: m.filename for m in only.corrupt}
+        return [
+            f"{p.name}=={p.version}"
+            + (f" ({corrupt[p.name]} is corrupt: not the lock's hash)" if p.name in corrupt else "")
+            for p in lock.packages
+            if p.name in corrupt or p in only.missing
+        ]
+    from concurrent.futures import ThreadPoolExecutor
+
+    from constraints_gen.fill import matches  # urllib and friends: only for a served index
+    from constraints_gen.index_client import Source, list_files
+
+    source = Source(location=wheelhouse, kind="index")
+    target = lock.target()
+
+    def lacks(package: LockedPackage) -> bool:
+        files = list_files(source, package.name)
+        return not any(
+            f.sha256 and matches(f, package) and target.rank(f.filename) is not None for f in files
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        flags = list(pool.map(lacks, lock.packages))
+    return [
+        f"{p.name}=={p.version}" for p, lacking in zip(lock.packages, flags, strict=True) if lacking
+    ]
+
+
+def check_drift(args: Sequence[str]) -> tuple[Change, ...]:
+    """Run ``uv pip sync --check`` (``args`` from :func:`uv_args` with check=True)."""
+    result = runner.run(args, ok_codes=(0, 1))
+    if result.returncode == 1 and not result.stdout.lstrip().startswith("{"):
+        raise ToolError(runner.describe_failure(result))
+    return parse_changes(result.stdout)
+
+
+def sync(args: Sequence[str]) -> str:
+    """Run ``uv pip sync``; return uv's report (its stderr)."""
+    result = runner.run(args, hint="uv's explanation is above")
+    return result.stderr

@@ -1,0 +1,237 @@
+"""``gen-constraints sync``: uv pip sync from a wheelhouse, drift checks, missing wheels.
+
+The end-to-end test replays the incident this project began with: the profile pins
+transformers 4.51.3, the venv holds 4.57.3 (inside the manifest range, so nothing replaced it) and
+a torch with the wrong local label, and the wheelhouse holds a stale 4.57.3 wheel.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support.index import serve, write_simple_index
+from support.sync_project import PY, gen, make_venv, scenario_project
+
+from constraints_gen import runner
+from constraints_gen.errors import ToolError
+from constraints_gen.sync import Change, check_drift, parse_changes
+
+pytestmark = pytest.mark.skipif(
+    not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),
+    reason="the scenario's profile targets x86_64-manylinux_2_28",
+)
+
+COMMON = ("--profile", "demo", "--root", "proj")
+INCIDENT = ["transformers==4.57.3", "torch==2.5.1+cu124", "peft==0.13.2", "extra==1.0"]
+DRIFT = "- extra 1.0\n~ torch 2.5.1+cu124 -> 2.5.1+cu121\n~ transformers 4.57.3 -> 4.51.3\n"
+WHERE = f"profile demo, CPython {PY}, venv/bin/python"
+
+
+def fill_from_index(tmp_path: Path, wheels: Path, folder: str = "wh") -> None:
+    write_simple_index(sorted(wheels.glob("*.whl")), tmp_path / "index")
+    with serve(tmp_path / "index") as url:
+        done = gen("wheelhouse", "fill", *COMMON, "--wheelhouse", folder,
+                   "--index-url", f"{url}/simple", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def test_incident_end_to_end(tmp_path: Path) -> None:
+    _, wheels = scenario_project(tmp_path)
+    fill_from_index(tmp_path, wheels)
+    shutil.copy(wheels / "transformers-4.57.3-py3-none-any.whl", tmp_path / "wh")
+    make_venv(tmp_path / "venv", wheels, INCIDENT)
+    sync = (*COMMON, "--python", "venv", "--wheelhouse", "wh")
+
+    check = gen("sync", "--check", *sync, "--json", cwd=tmp_path)
+    assert check.returncode == 1
+    assert json.loads(check.stdout) == {
+        "version": 1,
+        "profile": "demo",
+        "python": PY,
+        "environment": "venv/bin/python",
+        "lock": f"proj/generated/demo/py{PY}.lock.txt",
+        "wheelhouse": "wh",
+        "in_sync": False,
+        "applied": False,
+        "changes": [
+            {"name": "extra", "action": "remove", "installed": "1.0", "locked": None},
+            {"name": "torch", "action": "replace", "installed": "2.5.1+cu124",
+             "locked": "2.5.1+cu121"},
+            {"name": "transformers", "action": "replace", "installed": "4.57.3",
+             "locked": "4.51.3"},
+        ],
+    }  # fmt: skip
+    check = gen("sync", "--check", *sync, cwd=tmp_path)
+    assert (check.returncode, check.stdout) == (1, DRIFT)
+    assert check.stderr == (
+        f"gen-constraints: drift ({WHERE}): 0 to install, 2 to replace, 1 to remove\n"
+    )
+
+    house = gen("wheelhouse", "check", *COMMON, "--wheelhouse", "wh", cwd=tmp_path)
+    assert (house.returncode, house.stderr) == (0, "")
+    assert house.stdout == (
+        f"profile demo, CPython {PY} (x86_64-manylinux_2_28): installable, 3 locked packages\n"
+        "  wrong version: transformers-4.57.3-py3-none-any.whl"
+        " (transformers 4.57.3; locked 4.51.3)\n"
+    )
+
+    done = gen("sync", *sync, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, DRIFT)
+    assert done.stderr.endswith(
+        f"gen-constraints: synced ({WHERE}): 0 installed, 2 replaced, 1 removed\n"
+    )
+    assert " + transformers==4.51.3\n" in done.stderr  # uv's own report, passed on
+
+    clean = gen("sync", "--check", *sync, cwd=tmp_path)
+    assert (clean.returncode, clean.stdout) == (0, "")
+    assert clean.stderr == f"gen-constraints: in sync ({WHERE}, 3 packages)\n"
+    no_wheels = gen("sync", "--check", *COMMON, "--python", "venv", "--wheelhouse", "nowhere",
+                    cwd=tmp_path)  # fmt: skip
+    assert no_wheels.returncode == 0  # an environment in sync needs no wheelhouse
+
+    dry = gen("wheelhouse", "prune", "--dry-run", *COMMON, "--wheelhouse", "wh", cwd=tmp_path)
+    assert (dry.returncode, dry.stdout) == (0, "transformers-4.57.3-py3-none-any.whl\n")
+    assert dry.stderr == "wheelhouse wh: would remove 1 wheels\n"
+    assert (tmp_path / "wh" / "transformers-4.57.3-py3-none-any.whl").is_file()
+    pruned = gen("wheelhouse", "prune", *COMMON, "--wheelhouse", "wh", cwd=tmp_path)
+    assert (pruned.returncode, pruned.stdout) == (0, "transformers-4.57.3-py3-none-any.whl\n")
+    assert pruned.stderr == "wheelhouse wh: removed 1 wheels\n"
+    assert sorted(p.name for p in (tmp_path / "wh").glob("*.whl")) == [
+        "peft-0.13.2-py3-none-any.whl",
+        f"torch-2.5.1+cu121-cp{PY.replace('.', '')}-cp{PY.replace('.', '')}"
+        "-manylinux_2_28_x86_64.whl",
+        "transformers-4.51.3-py3-none-any.whl",
+    ]
+
+    imported = subprocess.run(
+        [tmp_path / "venv/bin/python", "-c", "import peft, transformers, torch;"
+         " print(peft.__version__, transformers.__version__, torch.__version__)"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert imported.stdout == "0.13.2 4.51.3 2.5.1+cu121\n"
+
+
+def test_missing_wheel_is_named_with_the_fix(tmp_path: Path) -> None:
+    _, wheels = scenario_project(tmp_path)
+    (tmp_path / "wh").mkdir()
+    for name in ("peft-0.13.2-py3-none-any.whl", "transformers-4.51.3-py3-none-any.whl"):
+        shutil.copy(wheels / name, tmp_path / "wh")
+    make_venv(tmp_path / "venv", wheels, INCIDENT)
+    expected = (
+        f"ERROR: wheelhouse wh lacks 1 wheels of profile demo (CPython {PY}):"
+        " torch==2.5.1+cu121\n"
+        "TIP: fill it: gen-constraints wheelhouse fill --profile demo --wheelhouse wh"
+        " --root proj\n"
+    )
+    for extra in ((), ("--check",)):  # uv alone would call this a resolver error
+        done = gen("sync", *extra, *COMMON, "--python", "venv", "--wheelhouse", "wh", cwd=tmp_path)
+        assert (done.returncode, done.stdout, done.stderr) == (2, "", expected)
+    house = gen("wheelhouse", "check", *COMMON, "--wheelhouse", "wh", cwd=tmp_path)
+    assert house.returncode == 1
+    assert house.stdout == (
+        f"profile demo, CPython {PY} (x86_64-manylinux_2_28): NOT installable, 3 locked packages\n"
+        "  missing: torch 2.5.1+cu121\n"
+    )
+    assert house.stderr == (
+        "ERROR: wheelhouse wh cannot install the lock of demo\n"
+        "TIP: fill it: gen-constraints wheelhouse fill --profile demo --wheelhouse wh"
+        " --root proj\n"
+    )
+
+
+def test_tampered_wheel_is_refused(tmp_path: Path) -> None:
+    _, wheels = scenario_project(tmp_path)
+    (tmp_path / "wh").mkdir()
+    for wheel in wheels.glob("*.whl"):
+        shutil.copy(wheel, tmp_path / "wh")
+    good = tmp_path / "wh" / "transformers-4.51.3-py3-none-any.whl"
+    good.write_bytes(good.read_bytes() + b"tampered")  # same name, other bytes
+    make_venv(tmp_path / "venv", wheels, INCIDENT)
+    done = gen("sync", *COMMON, "--python", "venv", "--wheelhouse", "wh", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        f"ERROR: wheelhouse wh lacks 1 wheels of profile demo (CPython {PY}):"
+        " transformers==4.51.3 (transformers-4.51.3-py3-none-any.whl is corrupt: not the lock's"
+        " hash)\n"
+    )
+    frozen = subprocess.run(
+        [runner.uv_bin(), "pip", "freeze", "--python", tmp_path / "venv/bin/python"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "transformers==4.57.3\n" in frozen.stdout  # nothing was touched
+
+
+def test_print_command(tmp_path: Path) -> None:
+    scenario_project(tmp_path)
+    make_venv(tmp_path / "venv", tmp_path / "wheels", [])
+    done = gen("sync", "--print-command", *COMMON, "--python", "venv", "--wheelhouse", "wh",
+               cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0
+    assert shlex.split(done.stdout) == [
+        runner.uv_bin(), "pip", "sync", "--offline", "--no-index", "--find-links", "wh",
+        "--require-hashes", "--python", "venv/bin/python", f"proj/generated/demo/py{PY}.lock.txt",
+    ]  # fmt: skip
+
+
+def test_sync_from_a_served_static_index(tmp_path: Path) -> None:
+    _, wheels = scenario_project(tmp_path)
+    fill_from_index(tmp_path, wheels)
+    index = gen("wheelhouse", "index", "public", "--wheelhouse", "wh", cwd=tmp_path)
+    assert index.returncode == 0
+    assert index.stderr == "wrote a PEP 503 index of 3 projects to public/simple\n"
+    make_venv(tmp_path / "venv", wheels, INCIDENT)
+    with serve(tmp_path / "public") as url:
+        sync = (*COMMON, "--python", "venv", "--wheelhouse", f"{url}/simple")
+        done = gen("sync", *sync, cwd=tmp_path)
+        assert (done.returncode, done.stdout) == (0, DRIFT), done.stderr
+        clean = gen("sync", "--check", *sync, cwd=tmp_path)
+        assert (clean.returncode, clean.stdout) == (0, "")
+
+
+def test_no_target_environment(tmp_path: Path) -> None:
+    scenario_project(tmp_path)
+    done = gen("sync", "--check", *COMMON, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        "ERROR: no target environment: no --python given and no virtual environment is active\n"
+        "TIP: name one: --python .venv/bin/python (or activate the venv)\n"
+    )
+
+
+def test_a_failed_uv_run_shows_command_and_output(tmp_path: Path) -> None:
+    args = [runner.uv_bin(), "pip", "sync", "--check", "--output-format", "json", "--python",
+            sys.executable, str(tmp_path / "absent.txt")]  # fmt: skip
+    with pytest.raises(ToolError) as info:
+        check_drift(args)
+    message = info.value.message
+    assert message.startswith(f"uv failed with exit code 2\ncommand: {shlex.join(args)}\nstderr:\n")
+    assert "absent.txt" in message.split("stderr:\n", 1)[1]
+
+
+def test_parse_changes_pairs_uv_entries() -> None:
+    # As uv 0.13.9 prints it for `uv pip sync --check --output-format json`.
+    text = json.dumps(
+        {
+            "schema": {"version": "preview"},
+            "changes": [
+                {"name": "extra", "version": "1.0", "action": "uninstalled"},
+                {"name": "peft", "version": "0.13.2", "action": "installed"},
+                {"name": "torch", "version": "2.5.1+cu124", "action": "uninstalled"},
+                {"name": "torch", "version": "2.5.1+cu121", "action": "installed"},
+            ],
+            "dry_run": True,
+        }
+    )
+    assert parse_changes(text) == (
+        Change(name="extra", old="1.0", new=None),
+        Change(name="peft", old=None, new="0.13.2"),
+        Change(name="torch", old="2.5.1+cu124", new="2.5.1+cu121"),
+    )
+    assert [c.action for c in parse_changes(text)] == ["remove", "install", "replace"]
