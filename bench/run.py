@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -241,10 +242,105 @@ def bench_scale(settings: Settings) -> Section:
     return Section(title="6. Scale: many profiles, 300-package locks", body=body)
 
 
+def bench_sync(settings: Settings) -> Section:
+    from support.sync_project import make_venv, scenario_project
+
+    root, wheels = scenario_project(settings.tmp / "sync")
+    venv = settings.tmp / "sync" / "venv"
+    make_venv(venv, wheels, [])
+    common = ["--root", str(root), "--profile", "demo", "--python", str(venv), "--wheelhouse"]
+    sync_args = [str(GEN), "sync", *common, str(wheels)]
+    run_once(Case(label="first sync", argv=sync_args))  # now the environment is in sync
+    rows = []
+    for extra in ([], ["--check"]):
+        ours = [*sync_args, *extra]
+        printed = subprocess.run(
+            [*ours, "--print-command"], env=ENV, capture_output=True, text=True, check=True
+        ).stdout
+        bare = shlex.split(printed)
+        label = "uv pip sync" + (" --check" if extra else "")
+        tool, uv = alternate(
+            [
+                Case(label="gen-constraints sync" + (" --check" if extra else ""), argv=ours),
+                Case(label=label, argv=bare),
+            ],
+            settings.repeats(21),
+        )
+        delta = tool.median - uv.median
+        rows.append([tool.label, uv.label, tool.ms, uv.ms, f"+{delta * 1000:.1f} ms", "<= +60 ms",
+                     verdict(delta <= 0.060)])  # fmt: skip
+    head = ["candidate", "baseline", "candidate median", "baseline median", "delta", "target", ""]
+    body = (
+        "An environment already in sync with a lock (the test suite's scenario: 4 packages);"
+        " the baseline is the uv command `--print-command` shows, run bare.\n\n" + table(head, rows)
+    )
+    return Section(title="4. sync of an environment already in sync vs. bare uv", body=body)
+
+
+def bench_wheelhouse(settings: Settings) -> Section:
+    from bench.scenarios import big_wheelhouse
+    from constraints_gen.wheelhouse import HASH_CACHE
+
+    count, size = (30, 1 << 20) if settings.quick else (100, 2 << 20)
+    root, folder = big_wheelhouse(settings.tmp / "wheelhouse", count, size)
+    cache = folder / HASH_CACHE
+    args: list[str | Path] = [GEN, "wheelhouse", "check", "--root", root, "--profile", "big"]
+    args += ["--wheelhouse", folder]
+    files = sorted(folder.glob("*.whl"))
+    total = sum(f.stat().st_size for f in files)
+    first, again, sha, emit = alternate(
+        [
+            Case(label="wheelhouse check (no hash cache)", argv=args,
+                 prepare=lambda: cache.unlink(missing_ok=True)),
+            Case(label="wheelhouse check (unchanged folder)", argv=args),
+            Case(label="sha256sum of the same files", argv=["sha256sum", *files]),
+            _emit_case(),
+        ],
+        settings.repeats(9),
+    )  # fmt: skip
+    # The process starts Python and imports click (about the emit time): time check() alone too.
+    probe = (
+        "import time; from pathlib import Path\n"
+        "from constraints_gen.profiles import load_profiles\n"
+        "from constraints_gen.project import find_project\n"
+        "from constraints_gen.wheelhouse import HashCache, check, read_locks\n"
+        f"root, folder = Path({str(root)!r}), Path({str(folder)!r})\n"
+        "start = time.perf_counter(); project = find_project(root)\n"
+        "profiles = load_profiles(project.profiles_dir)\n"
+        "check(folder, read_locks(project, [profiles.get('big')], ()), HashCache(folder))\n"
+        "print(time.perf_counter() - start)\n"
+    )
+    inner = statistics.median(
+        float(subprocess.run([sys.executable, "-c", probe], env=ENV, capture_output=True,
+                             text=True, check=True).stdout)
+        for _ in range(settings.repeats(9))
+    )  # fmt: skip
+    whole = sha.median / first.median
+    hashing = sha.median / max(first.median - again.median, 1e-9)  # less the fixed start-up
+    rows = [
+        [first.label, sha.label, first.ms, sha.ms,
+         f"hashing {hashing:.0%} of sha256sum's speed (whole command: {whole:.0%})",
+         ">= 80%", verdict(hashing >= 0.8)],
+        [again.label, "-", again.ms, "-", f"(the emit command: {emit.ms})", "< 50 ms",
+         verdict(again.median < 0.050)],
+        ["check() in-process, unchanged folder", "-", f"{inner * 1000:.1f} ms", "-",
+         "load profiles, read the lock, stat and compare", "< 50 ms", verdict(inner < 0.050)],
+    ]  # fmt: skip
+    head = ["candidate", "baseline", "candidate median", "baseline median", "result", "target", ""]
+    body = (
+        f"{count} wheels ({total / 2**20:.0f} MiB), all in one lock. The hashing speed is the"
+        " bytes over (first run - re-check): what the first run adds to a run that hashes"
+        " nothing, against the whole `sha256sum` command.\n\n" + table(head, rows)
+    )
+    return Section(title="5. wheelhouse check of a folder of wheels", body=body)
+
+
 BENCHMARKS: dict[str, Callable[[Settings], Section]] = {
     "emit": bench_emit,
     "check": bench_check,
     "relock": bench_relock,
+    "sync": bench_sync,
+    "wheelhouse": bench_wheelhouse,
     "scale": bench_scale,
 }
 

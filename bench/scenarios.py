@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 import sys
 from pathlib import Path
@@ -87,3 +88,22 @@ def synthetic(dest: Path, profiles: int, packages: int) -> Path:
         constraints = lockfile.render_constraints(packs, profile, loaded.manifest, head)
         (out / f"py{PYTHON}.constraints.txt").write_text(constraints, encoding="utf-8")
     return dest
+
+
+def big_wheelhouse(dest: Path, count: int, size: int) -> tuple[Path, Path]:
+    """(project root, wheelhouse): profile ``big`` locks ``count`` wheels of ``size`` bytes."""
+    from support.sync_project import make_project
+    from support.wheels import build_wheel
+
+    folder = dest / "wheelhouse"
+    names = ["torch", *(f"pkg{i:03d}" for i in range(count - 1))]
+    for i, name in enumerate(names):
+        payload = random.Random(i).randbytes(size).hex()[:size]  # incompressible text
+        build_wheel(folder, name, "1.0", files={f"{name}/data.txt": payload})
+    root = make_project(
+        dest / "proj",
+        folder,
+        requirements=dict.fromkeys(names, ">=1"),
+        profiles={"big": ("x86_64-manylinux_2_28", {"torch": "1.0"})},
+    )
+    return root, folder
