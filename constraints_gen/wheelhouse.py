@@ -13,15 +13,14 @@ the lock's target (its profile's platform and CPython). sha256s are cached in th
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import os
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
 
 from constraints_gen.errors import InputError
@@ -29,7 +28,9 @@ from constraints_gen.fsutil import atomic_write
 from constraints_gen.lockfile import LockedPackage, parse_lock
 from constraints_gen.profiles import Profile
 from constraints_gen.project import Project
-from constraints_gen.targets import Target, target_for
+
+if TYPE_CHECKING:
+    from constraints_gen.targets import Target
 
 HASH_CACHE = ".constraints-gen-hashes.json"
 
@@ -47,6 +48,10 @@ class LockRef:
         return f"profile {self.profile}, CPython {self.python}"
 
     def target(self) -> Target:
+        # Imported here: packaging.tags costs ~10 ms, and `sync` of an environment in sync
+        # never needs it (bench/: sync's budget).
+        from constraints_gen.targets import target_for
+
         return target_for(self.python, self.platform)
 
 
@@ -126,6 +131,8 @@ class Wheel:
 
 def scan(folder: Path) -> tuple[list[Wheel], list[str]]:
     """The folder's wheels, and the names of ``*.whl`` files that are not valid wheel names."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
     wheels, invalid = [], []
     for path in sorted(folder.glob("*.whl")):
         try:
@@ -281,6 +288,8 @@ def write_index(folder: Path, out: Path, cache: HashCache) -> list[str]:
     """Write a static PEP 503 index of ``folder``'s wheels: ``out/simple/<project>/index.html``
     linking to ``out/<wheel>#sha256=...``. When ``out`` is another folder, the wheels are linked
     (or copied) into it, so ``out`` is served as a whole. Returns the project names."""
+    import html  # only here: html.entities costs ~1 ms on every sync and check
+
     wheels, _ = scan(folder)
     projects: dict[str, list[str]] = {}
     for wheel in wheels:

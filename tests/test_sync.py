@@ -235,3 +235,20 @@ def test_parse_changes_pairs_uv_entries() -> None:
         Change(name="torch", old="2.5.1+cu124", new="2.5.1+cu121"),
     )
     assert [c.action for c in parse_changes(text)] == ["remove", "install", "replace"]
+
+
+def test_sync_in_sync_skips_wheel_tag_machinery(tmp_path: Path) -> None:
+    """An environment already in sync costs one `uv pip sync --check`: no packaging.tags."""
+    root, wheels = scenario_project(tmp_path)
+    make_venv(tmp_path / "venv", wheels, [])
+    args = ["sync", "--profile", "demo", "--root", str(root), "--python", str(tmp_path / "venv"),
+            "--wheelhouse", str(wheels)]  # fmt: skip
+    assert gen(*args, cwd=tmp_path).returncode == 0
+    probe = (
+        "import sys\nfrom constraints_gen.cli import main\n"
+        f"try:\n    main({args!r})\nexcept SystemExit as exit:\n"
+        "    heavy = sorted(m for m in ('packaging.tags', 'packaging.utils')"
+        " if m in sys.modules)\n    print(exit.code, heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout == "0 []\n", result.stderr
