@@ -26,7 +26,7 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and tests/suppo
     sys.path[:0] = [str(Path(__file__).resolve().parent.parent)]
 sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))
 
-from bench.harness import BIN, ENV, Case, alternate, run_once, table, verdict, versions
+from bench.harness import BIN, ENV, Case, alternate, run_once, table, together, verdict, versions
 from bench.scenarios import HARDWARE, PYTHON, REPO, copy_builtin, synthetic, toggle_manifest
 
 GEN = BIN / "gen-constraints"
@@ -88,7 +88,11 @@ def bench_emit(settings: Settings) -> Section:
     base = Case(
         label=f'python -c "{BASELINE_IMPORT}"', argv=[sys.executable, "-c", BASELINE_IMPORT]
     )
-    emit, baseline = alternate([_emit_case(), base], settings.repeats(21))
+    bare = Case(label="python -c pass", argv=[sys.executable, "-c", "pass"])
+    click_only = Case(label='python -c "import click"', argv=[sys.executable, "-c", "import click"])
+    emit, baseline, start, click = alternate(
+        [_emit_case(), base, bare, click_only], settings.repeats(21)
+    )
     ratio, target, ok = _ratio_row(emit.median, baseline.median, 1.5)
     rows = [[emit.label, baseline.label, emit.ms, baseline.ms, ratio, target, ok]]
     head = ["candidate", "baseline", "candidate median", "baseline median", "ratio", "target", ""]
@@ -101,8 +105,31 @@ def bench_emit(settings: Settings) -> Section:
     extra = sorted((m for m in ours if m[0] not in theirs), key=lambda m: -m[1])
     total = sum(m[1] for m in extra)
     top = [[name, f"{own:.2f}", f"{cum:.2f}"] for name, own, cum in extra[:20]]
+    budget = 1.5 * baseline.median
+    why = (
+        f"\n\nWhere the time goes: Python start-up {start.ms}, `import click`"
+        f" {(click.median - start.median) * 1000:.1f} ms more (both are in the baseline too);"
+        f" gen-constraints adds {(emit.median - baseline.median) * 1000:.1f} ms to the baseline."
+    )
+    if emit.median > budget:
+        why += (
+            f" MISS by {(emit.median - budget) * 1000:.1f} ms: the budget of 1.5x leaves"
+            f" {(budget - baseline.median) * 1000:.1f} ms for everything of ours, and our imports"
+            f" alone take about {total:.0f} ms (table below): the modules of the emit path"
+            " (profiles, manifest, hardware, selection, lockfile, project, emit) are mostly the"
+            " creation of their frozen dataclasses (a few hundred microseconds each on Python"
+            " 3.11) and their regular expressions; pathlib brings urllib.parse and ipaddress;"
+            " tomllib reads the profiles; hashlib (OpenSSL) computes the fingerprint that proves"
+            " the lock fresh; packaging.specifiers validates the manifest's ranges. Already off"
+            " this path: the subcommand modules (lock, env, sync, wheelhouse: a lazy click"
+            " group), uv's lookup, NVML (with --hardware), TOML writing, packaging.tags. Not"
+            " done: skipping the manifest's range validation when the selected lock's"
+            " fingerprint matches (it would save packaging.specifiers, not enough to pass, and"
+            " emit would stop reporting a bad range in a profile it does not use)."
+        )
     body = (
         table(head, rows)
+        + why
         + "\n\nImports beyond the baseline's (`python -X importtime`, medians, ms), top 20 by"
         f" self time; all of them together: {total:.1f} ms.\n\n"
         + table(["module", "self ms", "cumulative ms"], top)
@@ -161,7 +188,11 @@ def bench_relock(settings: Settings) -> Section:
         argv=[GEN, "lock", "--root", root, "--offline"],
         prepare=lambda: toggle_manifest(root),
     )
-    lock, single = alternate([relock, singles[slowest]], settings.repeats(9))
+    idle_case = Case(
+        label="lock with nothing stale", argv=[GEN, "lock", "--root", root, "--offline"]
+    )
+    lock, single, idle = alternate([relock, singles[slowest], idle_case], settings.repeats(9))
+    pair = together([singles[slowest], singles[slowest - 1]], settings.repeats(9))
     ratio, target, ok = _ratio_row(lock.median, single.median, 1.2)
     targets = len(singles)
     head = [
@@ -182,10 +213,35 @@ def bench_relock(settings: Settings) -> Section:
         + table(["single uv pip compile --offline", "median"], each)
         + f"\n\nSum of the singles: {total * 1000:.1f} ms; the re-lock took"
         f" {lock.median / total:.2f}x of that sum (parallel runs: `--jobs` defaults to the CPUs)."
+        + _relock_why(targets, total, single.median, pair.median, idle.median, ok)
         + "\n\n"
         + _piptools_gap(settings)
     )
     return Section(title="3. Re-lock after a manifest change (warm uv cache, offline)", body=body)
+
+
+def _relock_why(
+    targets: int, total: float, single: float, pair: float, idle: float, ok: str
+) -> str:
+    speedup = 2 * single / pair
+    floor = idle + total / max(speedup, 1.0)
+    text = (
+        f"\n\nTwo of these compiles started at once take {pair * 1000:.1f} ms, against"
+        f" {single * 1000:.1f} ms for one: a parallel speed-up of {speedup:.2f} where 2 would be"
+        f" perfect. `lock` with nothing stale takes {idle * 1000:.1f} ms (Python, click, loading"
+        " and checking the profiles, taking generated/.lock)."
+    )
+    if ok == "MISS":
+        text += (
+            f" MISS: {targets} targets are {targets} uv runs; at the speed-up this machine gives,"
+            f" the floor is about {idle * 1000:.0f} + {total * 1000:.0f} / {speedup:.2f} ="
+            f" {floor * 1000:.0f} ms, i.e. {floor / single:.1f}x the slowest single compile."
+            f" Within 1.2x needs about {targets / 1.2:.0f} cores that truly run in parallel (uv"
+            " has no multi-target compile to batch them into one run). What is ours is the"
+            " start-up and the per-target file work, the difference between the re-lock and"
+            " that floor."
+        )
+    return text
 
 
 def _piptools_gap(settings: Settings) -> str:
@@ -220,15 +276,16 @@ def bench_scale(settings: Settings) -> Section:
         rows.append([size, emit.ms, check.ms])
     verdicts = []
     for name, times in curves.items():
-        first = (times[1] - times[0]) / (sizes[1] - sizes[0])
+        # per added profile: over the curve up to its last point, and on its last segment
+        before = (times[-2] - times[0]) / (sizes[-2] - sizes[0])
         last = (times[-1] - times[-2]) / (sizes[-1] - sizes[-2])
-        ok = last <= 1.5 * max(first, 1e-4)  # the marginal cost per profile does not grow
+        ok = last <= 1.5 * max(before, 1e-5)  # the marginal cost does not grow: linear
         verdicts.append(
             [
                 name,
-                f"{first * 1e6:.0f} us",
-                f"{last * 1e6:.0f} us",
-                "last <= 1.5x first (linear)",
+                f"{before * 1e6:.0f} us ({sizes[0]} to {sizes[-2]})",
+                f"{last * 1e6:.0f} us ({sizes[-2]} to {sizes[-1]})",
+                "last <= 1.5x before (linear)",
                 verdict(ok),
             ]
         )
@@ -236,8 +293,9 @@ def bench_scale(settings: Settings) -> Section:
         "Synthetic profiles, each with a committed 300-package lock (CPython"
         f" {PYTHON}):\n\n"
         + table(["profiles", "emit median", "lock --check median"], rows)
-        + "\n\nCost per added profile (first segment vs. last segment of the curve):\n\n"
-        + table(["command", "first", "last", "target", ""], verdicts)
+        + "\n\nCost per added profile, on the last segment of the curve against the part"
+        " before it (single segments of 25 profiles are within the noise):\n\n"
+        + table(["command", "before", "last segment", "target", ""], verdicts)
     )
     return Section(title="6. Scale: many profiles, 300-package locks", body=body)
 
@@ -259,10 +317,11 @@ def bench_sync(settings: Settings) -> Section:
         ).stdout
         bare = shlex.split(printed)
         label = "uv pip sync" + (" --check" if extra else "")
-        tool, uv = alternate(
+        tool, uv, emit = alternate(
             [
                 Case(label="gen-constraints sync" + (" --check" if extra else ""), argv=ours),
                 Case(label=label, argv=bare),
+                _emit_case(),
             ],
             settings.repeats(21),
         )
@@ -274,6 +333,16 @@ def bench_sync(settings: Settings) -> Section:
         "An environment already in sync with a lock (the test suite's scenario: 4 packages);"
         " the baseline is the uv command `--print-command` shows, run bare.\n\n" + table(head, rows)
     )
+    if any(row[-1] == "MISS" for row in rows):
+        body += (
+            "\n\nMISS: both forms run exactly one uv command (`uv pip sync --check --output-format"
+            " json`, which in an environment in sync is also all `uv pip sync` would do), so the"
+            " delta is the Python side: start-up, click, loading the profiles, reading the lock"
+            " and uv's JSON report. The emit command alone, the same start-up and loading"
+            f" without uv, takes {emit.ms} here (see section 1 for its floor), already more than"
+            " the 60 ms allowed. Done: packaging.tags, the wheel-tag code and html are no longer"
+            " imported by sync."
+        )
     return Section(title="4. sync of an environment already in sync vs. bare uv", body=body)
 
 
@@ -327,10 +396,18 @@ def bench_wheelhouse(settings: Settings) -> Section:
          "load profiles, read the lock, stat and compare", "< 50 ms", verdict(inner < 0.050)],
     ]  # fmt: skip
     head = ["candidate", "baseline", "candidate median", "baseline median", "result", "target", ""]
+    recheck_why = (
+        ""
+        if again.median < 0.050
+        else "\n\nThe re-check as a command misses 50 ms because any gen-constraints command is"
+        f" a Python start-up with click and the profiles (the emit command: {emit.ms}); the"
+        f" check itself, once the process runs, takes {inner * 1000:.1f} ms: it stats each"
+        " file and reuses the hash remembered for its (size, mtime)."
+    )
     body = (
         f"{count} wheels ({total / 2**20:.0f} MiB), all in one lock. The hashing speed is the"
         " bytes over (first run - re-check): what the first run adds to a run that hashes"
-        " nothing, against the whole `sha256sum` command.\n\n" + table(head, rows)
+        " nothing, against the whole `sha256sum` command.\n\n" + table(head, rows) + recheck_why
     )
     return Section(title="5. wheelhouse check of a folder of wheels", body=body)
 
