@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import HARDWARE, REPO
 from support.stack import CU121_PROFILE, Stack, make_project
+from test_selection import BUILTIN_CASES
 
 from constraints_gen.emit import platform_matches
 
@@ -151,3 +152,22 @@ def test_on_demand_lock_failure_is_a_clear_error(tmp_path: Path, index_env: Stac
 )
 def test_platform_matches(target: str, system: str, machine: str, expected: bool) -> None:
     assert platform_matches(target, system, machine) is expected
+
+
+@pytest.mark.parametrize(("name", "expected"), BUILTIN_CASES)
+def test_each_hardware_file_emits_its_profiles_committed_lock(name: str, expected: str) -> None:
+    done = gen("--hardware", str(HARDWARE / f"{name}.json"), "--python", "3.11")
+    assert done.returncode == 0, done.stderr
+    committed = REPO / "generated" / expected / "py3.11.constraints.txt"
+    assert done.stdout == committed.read_text()
+    lock = committed.with_name("py3.11.lock.txt").read_text()
+    torch = next(line for line in done.stdout.splitlines() if line.startswith("torch=="))
+    assert f"{torch.split()[0]} \\\n    --hash=sha256:" in lock  # backed by the hashed lock
+
+
+@pytest.mark.parametrize("name", ["k80-r470", "rtx3090-r470"])
+def test_no_fit_hardware_prints_nothing(name: str) -> None:
+    done = gen("--hardware", str(HARDWARE / f"{name}.json"))
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.startswith("ERROR: no profile fits this machine (driver 470.256.02")

@@ -51,24 +51,25 @@ def profile_set(
     return load_profiles(directory)
 
 
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        ("gtx1080-r535", "cuda126"),  # 6.1: only the 12.6 build keeps sm_60
-        ("v100-r525", "cuda128"),  # 7.0 on R525 (CUDA 12.0): 12.x builds by minor-version compat
-        ("t4-r550", "cuda128"),
-        ("a100-r570", "cuda128"),
-        ("rtx4090-r560", "cuda128"),  # 8.9 runs sm_86 code
-        ("h200-real", "cuda130"),
-        ("b200-r575", "cuda128"),  # R575 is below the R580 that CUDA 13 needs
-        ("rtx5090-r580", "cuda130"),
-        ("gb10-r580", "cuda130"),  # 12.1 runs sm_120 code
-        ("b300-r580", "cuda130"),  # 10.3 runs sm_100 code
-        ("p100-h100-r580", "cuda126"),  # the only build with kernels for both 6.0 and 9.0
-        ("a100-rtx3090-r570", "cuda128"),
-        ("cpu", "cpu"),
-    ],
-)
+#: (hardware file, the built-in profile it must select), shared with tests/test_emit.py
+BUILTIN_CASES = [
+    ("gtx1080-r535", "cuda126"),  # 6.1: only the 12.6 build keeps sm_60
+    ("v100-r525", "cuda128"),  # 7.0 on R525 (CUDA 12.0): 12.x builds by minor-version compat
+    ("t4-r550", "cuda128"),
+    ("a100-r570", "cuda128"),
+    ("rtx4090-r560", "cuda128"),  # 8.9 runs sm_86 code
+    ("h200-real", "cuda130"),
+    ("b200-r575", "cuda128"),  # R575 is below the R580 that CUDA 13 needs
+    ("rtx5090-r580", "cuda130"),
+    ("gb10-r580", "cuda130"),  # 12.1 runs sm_120 code
+    ("b300-r580", "cuda130"),  # 10.3 runs sm_100 code
+    ("p100-h100-r580", "cuda126"),  # the only build with kernels for both 6.0 and 9.0
+    ("a100-rtx3090-r570", "cuda128"),
+    ("cpu", "cpu"),
+]
+
+
+@pytest.mark.parametrize(("name", "expected"), BUILTIN_CASES)
 def test_builtin_selection(builtin: ProfileSet, name: str, expected: str) -> None:
     selection = select(builtin, machine(name))
     assert selection.chosen is not None
