@@ -14,6 +14,7 @@ import click
 from constraints_gen.hardware import Hardware, load_hardware, parse_hardware
 
 if TYPE_CHECKING:
+    from constraints_gen.emit import Emitted
     from constraints_gen.profiles import Profile, ProfileSet
     from constraints_gen.project import Project
 
@@ -106,7 +107,7 @@ def resolve_emit(
     profile: str | None,
     python: str | None,
     strict: bool,
-) -> Any:
+) -> Emitted:
     """Select (or take) the profile and find its constraints; messages go to stderr."""
     from constraints_gen.emit import emit
 
@@ -140,7 +141,9 @@ def run_emit(
     write_out(result.text)
 
 
-def _lock_into(project: Any, profiles: Any, profile: Any, python: str, out: Path) -> Path:
+def _lock_into(
+    project: Project, profiles: ProfileSet, profile: Profile, python: str, out: Path
+) -> Path:
     from constraints_gen.config import load_config, mirrors_from_env
     from constraints_gen.lock import LockOptions, compile_one
 
