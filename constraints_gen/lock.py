@@ -196,10 +196,19 @@ def compile_many(
 
 
 def export_pylock(
-    profiles: ProfileSet, profile: Profile, python: str, options: LockOptions, dest: Path
+    profiles: ProfileSet,
+    profile: Profile,
+    python: str,
+    options: LockOptions,
+    dest: Path,
+    *,
+    tag_python: bool = False,
 ) -> Path:
-    """Write a PEP 751 ``pylock.<profile>.toml`` into ``dest`` (not into generated/)."""
-    target = dest / f"pylock.{profile.name}.toml"
+    """Write a PEP 751 ``pylock.<profile>.toml`` into ``dest`` (not into generated/);
+    ``pylock.<profile>-py311.toml`` with ``tag_python``, for one file per Python (PEP 751 names
+    allow no dot in the middle part)."""
+    suffix = "-py" + python.replace(".", "") if tag_python else ""
+    target = dest / f"pylock.{profile.name}{suffix}.toml"
     with tempfile.TemporaryDirectory(prefix="constraints-gen-") as tmp:
         work = Path(tmp)
         write_inputs(work, profile, profiles.manifest)

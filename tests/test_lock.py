@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -154,3 +155,26 @@ def test_pylock_export(tmp_path: Path, index_env: Stack) -> None:
     versions = {p["name"]: p["version"] for p in data["packages"]}
     assert versions["torch"] == "2.5.1+cu121"
     assert versions["transformers"] == "4.51.3"
+
+
+def test_pylock_for_several_pythons_writes_one_file_each(tmp_path: Path, index_env: Stack) -> None:
+    root = make_project(tmp_path, {"cu121": CU121_PROFILE})
+    done = subprocess.run(
+        [sys.executable, "-m", "constraints_gen", "lock", "cu121", "--format", "pylock",
+         "--python", "3.11", "--python", "3.12", "--output-dir", str(tmp_path / "out"),
+         "--mirror", f"pytorch-cu121={index_env.cu121_url}"],
+        cwd=root, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "pylock.cu121-py311.toml",
+        "pylock.cu121-py312.toml",
+    ]
+    assert (
+        done.stderr
+        == f"wrote {out / 'pylock.cu121-py311.toml'}\nwrote {out / 'pylock.cu121-py312.toml'}\n"
+    )
+    data = tomllib.loads((out / "pylock.cu121-py312.toml").read_text())
+    assert {p["name"]: p["version"] for p in data["packages"]}["torch"] == "2.5.1+cu121"
+    assert not (root / "generated").exists()

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from constraints_gen.cli.core import root_option, write_out
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError
+
+if TYPE_CHECKING:
+    from constraints_gen.lock import LockOptions
+    from constraints_gen.profiles import Profile, ProfileSet
 
 
 def _mirror(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
@@ -221,13 +226,21 @@ def _check(project: Any, profiles: Any, chosen: Any, pythons: tuple[str, ...]) -
 
 
 def _pylock(
-    profiles: Any, chosen: Any, pythons: tuple[str, ...], options: Any, output_dir: Path
+    profiles: ProfileSet,
+    chosen: Sequence[Profile],
+    pythons: tuple[str, ...],
+    options: LockOptions,
+    output_dir: Path,
 ) -> None:
+    """One pylock.<profile>.toml per profile; with several Pythons, pylock.<profile>-pyXY.toml."""
     from constraints_gen.lock import export_pylock
 
-    targets = [(p, py) for p in chosen for py in (pythons or p.pythons)]
-    if not targets:
+    targets = [(p, pythons or p.pythons) for p in chosen]
+    if not any(versions for _, versions in targets):
         raise ConstraintsGenError("nothing to lock: no profile or no target Python")
-    for profile, python in targets:
-        path = export_pylock(profiles, profile, python, options, output_dir)
-        click.echo(f"wrote {path}", err=True)
+    for profile, versions in targets:
+        for python in versions:
+            path = export_pylock(
+                profiles, profile, python, options, output_dir, tag_python=len(versions) > 1
+            )
+            click.echo(f"wrote {path}", err=True)
