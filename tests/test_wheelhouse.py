@@ -248,6 +248,11 @@ def test_fill_takes_a_profile_index_from_its_mirror(tmp_path: Path) -> None:
     profile.write_text(
         profile.read_text() + '[[indexes]]\nname = "down"\nurl = "http://127.0.0.1:9/simple"\n'
     )
+    by_flag = gen("wheelhouse", "fill", *COMMON, "--no-index", "--mirror", f"down={wheels}",
+                  cwd=tmp_path)  # fmt: skip
+    assert by_flag.returncode == 0, by_flag.stderr
+    assert wheel_names(tmp_path / "wh") == LOCKED
+    shutil.rmtree(tmp_path / "wh")
     (tmp_path / "proj" / "constraints-gen.toml").write_text(f'[mirrors]\ndown = "{wheels}"\n')
     done = gen("wheelhouse", "fill", *COMMON, "--no-index", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

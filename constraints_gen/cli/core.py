@@ -42,6 +42,25 @@ def hardware_option(func: F) -> F:
     )(func)
 
 
+def _mirrors(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    from constraints_gen.config import mirrors_from_env, parse_mirrors
+
+    return {**mirrors_from_env(), **parse_mirrors(values, "--mirror")}
+
+
+def mirror_option(func: F) -> F:
+    """``--mirror INDEX=URL|DIR`` (repeatable), merged over $GEN_CONSTRAINTS_MIRRORS: a dict."""
+    return click.option(
+        "--mirror",
+        multiple=True,
+        callback=_mirrors,
+        metavar="INDEX=URL|DIR",
+        help="Take a profile index (or pypi, the default index) from elsewhere: a URL, or a"
+        " folder of wheels. Wins over $GEN_CONSTRAINTS_MIRRORS and [mirrors] in"
+        " constraints-gen.toml.",
+    )(func)
+
+
 def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(func)
 

@@ -8,18 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from constraints_gen.cli.core import root_option, write_out
+from constraints_gen.cli.core import mirror_option, root_option, write_out
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError
 
 if TYPE_CHECKING:
     from constraints_gen.lock import LockOptions
     from constraints_gen.profiles import Profile, ProfileSet
-
-
-def _mirror(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
-    from constraints_gen.config import mirrors_from_env, parse_mirrors
-
-    return {**mirrors_from_env(), **parse_mirrors(values, "--mirror")}
 
 
 @click.command("lock")
@@ -60,14 +54,7 @@ def _mirror(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
     metavar="NAME",
     help="Allow this package to move to a newer version.",
 )
-@click.option(
-    "--mirror",
-    multiple=True,
-    callback=_mirror,
-    metavar="INDEX=URL|DIR",
-    help="Take a profile index (or pypi, the default index) from elsewhere: a URL, or a folder"
-    " of wheels. Wins over $GEN_CONSTRAINTS_MIRRORS and [mirrors] in constraints-gen.toml.",
-)
+@mirror_option
 @click.option(
     "--find-links",
     "-f",

@@ -13,6 +13,7 @@ from constraints_gen.cli.core import (
     choose_profile,
     hardware_option,
     json_option,
+    mirror_option,
     root_option,
     write_out,
 )
@@ -133,6 +134,7 @@ def wheelhouse_cmd() -> None:
               " $UV_INDEX_URL, $PIP_INDEX_URL, else PyPI).")  # fmt: skip
 @click.option("--no-index", is_flag=True, help="Use only --find-links and the profiles' indexes.")
 @click.option("--find-links", "-f", multiple=True, metavar="DIR|URL", help="Look here first.")
+@mirror_option
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=8, show_default=True,
               help="Parallel downloads.")  # fmt: skip
 @json_option
@@ -146,6 +148,7 @@ def fill_cmd(
     index_url: str | None,
     no_index: bool,
     find_links: tuple[str, ...],
+    mirror: dict[str, str],
     jobs: int,
     as_json: bool,
 ) -> None:
@@ -154,14 +157,14 @@ def fill_cmd(
     Each file is checked against the lock's sha256 before it is kept; files already present and
     correct are skipped, so an interrupted fill resumes.
     """
-    from constraints_gen.config import DEFAULT_INDEX, is_local, load_config, mirrors_from_env
+    from constraints_gen.config import DEFAULT_INDEX, is_local, load_config
     from constraints_gen.fill import fill
     from constraints_gen.index_client import FetchError, Source, default_index
 
     project, profiles, locks = _locks(root, hardware, names, every, pythons)
-    # Mirrors as `lock` takes them (constraints-gen.toml, $GEN_CONSTRAINTS_MIRRORS): a profile
-    # index may come from a URL elsewhere or a folder of wheels.
-    mirrors = {**load_config(project.root).mirrors, **mirrors_from_env()}
+    # Mirrors as `lock` takes them (--mirror, $GEN_CONSTRAINTS_MIRRORS, constraints-gen.toml):
+    # a profile index may come from a URL elsewhere or a folder of wheels.
+    mirrors = {**load_config(project.root).mirrors, **mirror}
 
     def source(where: str) -> Source:
         return Source(location=where, kind="links" if is_local(where) else "index")
