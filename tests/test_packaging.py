@@ -24,6 +24,7 @@ def test_non_editable_wheel_emits_from_its_builtin_data(tmp_path: Path) -> None:
     assert "constraints_gen/_builtin/profiles/cuda130.toml" in names
     assert "constraints_gen/_builtin/generated/cuda130/py3.11.lock.txt" in names
     assert "constraints_gen/py.typed" in names
+    assert not [n for n in names if "/." in n]  # no generated/.lock, no refresh .tmp files
     target = tmp_path / "site"
     install = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
