@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,6 +14,7 @@ from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError
 if TYPE_CHECKING:
     from constraints_gen.lock import LockOptions
     from constraints_gen.profiles import Profile, ProfileSet
+    from constraints_gen.project import Project
 
 
 @click.command("lock")
@@ -194,7 +195,9 @@ class StaleLocks(ConstraintsGenError):
     exit_code = EXIT_FAILURE
 
 
-def _check(project: Any, profiles: Any, chosen: Any, pythons: tuple[str, ...]) -> None:
+def _check(
+    project: Project, profiles: ProfileSet, chosen: Sequence[Profile], pythons: tuple[str, ...]
+) -> None:
     from constraints_gen.freshness import FRESH, check
 
     states = check(project, profiles, chosen, pythons)

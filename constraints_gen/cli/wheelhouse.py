@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -44,7 +46,27 @@ def wheelhouse_option(func: F) -> F:
     )(func)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockChoice:
+    """Which locks a wheelhouse command works on (the options of :func:`lock_options`)."""
+
+    root: Path | None
+    hardware: Path | None
+    names: tuple[str, ...]
+    every: bool
+    pythons: tuple[str, ...]
+
+
 def lock_options(func: F) -> F:
+    """The lock-choosing options, handed to the command as one ``choice: LockChoice``."""
+
+    @functools.wraps(func)
+    def bundled(**kwargs: Any) -> Any:
+        fields = ("root", "hardware", "names", "every", "pythons")
+        choice = LockChoice(**{name: kwargs.pop(name) for name in fields})
+        return func(choice=choice, **kwargs)
+
+    wrapped: Any = bundled
     for option in (
         root_option,
         hardware_option,
@@ -65,24 +87,19 @@ def lock_options(func: F) -> F:
         ),
         wheelhouse_option,
     ):
-        func = option(func)
-    return func
+        wrapped = option(wrapped)
+    return cast(F, wrapped)
 
 
-def _locks(
-    root: Path | None,
-    hardware: Path | None,
-    names: tuple[str, ...],
-    every: bool,
-    pythons: tuple[str, ...],
-) -> tuple[Project, list[Profile], list[LockRef]]:
+def _locks(choice: LockChoice) -> tuple[Project, list[Profile], list[LockRef]]:
     from constraints_gen.profiles import load_profiles
     from constraints_gen.project import find_project
     from constraints_gen.wheelhouse import read_lock, read_locks
 
-    if every and names:
+    root, names, pythons = choice.root, choice.names, choice.pythons
+    if choice.every and names:
         raise click.UsageError("--all and --profile exclude each other")
-    if every:  # every committed lock; a profile without one is skipped, with a notice
+    if choice.every:  # every committed lock; a profile without one is skipped, with a notice
         project = find_project(root)
         selected = list(load_profiles(project.profiles_dir).profiles)
         pairs = [(p, py) for p in selected for py in (pythons or p.pythons)]
@@ -102,7 +119,7 @@ def _locks(
         profiles = load_profiles(project.profiles_dir)
         selected = [profiles.get(n) for n in names]
     else:
-        project, _, chosen = choose_profile(root, hardware, None)
+        project, _, chosen = choose_profile(root, choice.hardware, None)
         selected = [chosen]
     return project, selected, read_locks(project, selected, pythons)
 
@@ -139,11 +156,7 @@ def wheelhouse_cmd() -> None:
               help="Parallel downloads.")  # fmt: skip
 @json_option
 def fill_cmd(
-    root: Path | None,
-    hardware: Path | None,
-    names: tuple[str, ...],
-    every: bool,
-    pythons: tuple[str, ...],
+    choice: LockChoice,
     folder: Path,
     index_url: str | None,
     no_index: bool,
@@ -161,7 +174,7 @@ def fill_cmd(
     from constraints_gen.fill import fill
     from constraints_gen.index_client import FetchError, Source, default_index
 
-    project, profiles, locks = _locks(root, hardware, names, every, pythons)
+    project, profiles, locks = _locks(choice)
     # Mirrors as `lock` takes them (--mirror, $GEN_CONSTRAINTS_MIRRORS, constraints-gen.toml):
     # a profile index may come from a URL elsewhere or a folder of wheels.
     mirrors = {**load_config(project.root).mirrors, **mirror}
@@ -230,11 +243,7 @@ def _render(report: Report) -> str:
 @lock_options
 @json_option
 def check_cmd(
-    root: Path | None,
-    hardware: Path | None,
-    names: tuple[str, ...],
-    every: bool,
-    pythons: tuple[str, ...],
+    choice: LockChoice,
     folder: Path,
     as_json: bool,
 ) -> None:
@@ -244,14 +253,14 @@ def check_cmd(
     """
     from constraints_gen.wheelhouse import HashCache, check
 
-    _, _, locks = _locks(root, hardware, names, every, pythons)
+    _, _, locks = _locks(choice)
     report = check(folder, locks, HashCache(folder))
     write_out(json.dumps(report.to_json(), indent=2) + "\n" if as_json else _render(report))
     if not report.ok:
         broken = sorted({r.lock.profile for r in report.locks if not r.installable})
         raise NotInstallable(
             f"wheelhouse {folder} cannot install the lock of {', '.join(broken)}",
-            tip=f"fill it: {fill_command(folder, root, broken)}",
+            tip=f"fill it: {fill_command(folder, choice.root, broken)}",
         )
 
 
@@ -260,11 +269,7 @@ def check_cmd(
 @click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
 @json_option
 def prune_cmd(
-    root: Path | None,
-    hardware: Path | None,
-    names: tuple[str, ...],
-    every: bool,
-    pythons: tuple[str, ...],
+    choice: LockChoice,
     folder: Path,
     dry_run: bool,
     as_json: bool,
@@ -272,7 +277,7 @@ def prune_cmd(
     """Remove wrong-version and unreferenced wheels (for a shared folder, prune with --all)."""
     from constraints_gen.wheelhouse import HashCache, check, prune
 
-    _, _, locks = _locks(root, hardware, names, every, pythons)
+    _, _, locks = _locks(choice)
     removed = prune(folder, check(folder, locks, HashCache(folder)), dry_run=dry_run)
     if as_json:
         payload = {"version": 1, "wheelhouse": str(folder), "dry_run": dry_run,
