@@ -17,6 +17,7 @@ from pathlib import Path
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
 
+from constraints_gen.download import SILENT, Client, Progress, redact, remove_stale_parts
 from constraints_gen.index_client import FetchError, RemoteFile, Source, download, list_files
 from constraints_gen.lockfile import LockedPackage
 from constraints_gen.wheelhouse import HashCache, LockRef, check, locked_hashes, wanted
@@ -50,7 +51,12 @@ def matches(remote: RemoteFile, package: LockedPackage) -> bool:
 
 
 def _fill_project(
-    name: str, needs: Sequence[tuple[LockRef, LockedPackage]], sources: Sequence[Source], dest: Path
+    name: str,
+    needs: Sequence[tuple[LockRef, LockedPackage]],
+    sources: Sequence[Source],
+    dest: Path,
+    client: Client,
+    progress: Progress,
 ) -> tuple[list[Fetched], list[str]]:
     """Fetch one project's files for every (lock, package) that needs one."""
     open_needs = list(needs)
@@ -61,7 +67,7 @@ def _fill_project(
         if not open_needs:
             break
         try:
-            files = list_files(source, name)
+            files = list_files(source, name, client)
         except FetchError as exc:
             unreadable.append(exc.message)
             continue
@@ -79,7 +85,7 @@ def _fill_project(
             else:
                 still.append((lock, package))
         open_needs = still
-    where = ", ".join(s.location for s in sources) or "no source"
+    where = ", ".join(redact(s.location) for s in sources) or "no source"
     for lock, package in open_needs:
         errors.append(
             f"{package.name} {package.version}: no wheel for {lock.target().describe()} with a"
@@ -90,7 +96,7 @@ def _fill_project(
     fetched = []
     for remote, expected in chosen.values():
         try:
-            _, sha, size = download(remote, dest, expected)
+            _, sha, size = download(remote, dest, expected, client, progress)
         except FetchError as exc:
             errors.append(exc.message)
             continue
@@ -99,11 +105,19 @@ def _fill_project(
 
 
 def fill(
-    folder: Path, locks: Sequence[LockRef], sources: Sequence[Source], *, jobs: int = DEFAULT_JOBS
+    folder: Path,
+    locks: Sequence[LockRef],
+    sources: Sequence[Source],
+    *,
+    jobs: int = DEFAULT_JOBS,
+    client: Client | None = None,
+    progress: Progress = SILENT,
 ) -> FillResult:
     """Download what ``folder`` lacks for ``locks``; every other project still completes when one
-    fails (the errors are returned, not raised)."""
+    fails (the errors are returned, not raised). ``client`` carries the timeouts, retries and
+    credentials (default: from the environment, see constraints_gen.download)."""
     folder.mkdir(parents=True, exist_ok=True)
+    client = client or Client(sources=[s.location for s in sources])
     cache = HashCache(folder)
     report = check(folder, locks, cache)
     by_project: dict[str, list[tuple[LockRef, LockedPackage]]] = {}
@@ -115,13 +129,14 @@ def fill(
     errors: list[str] = []
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [
-            pool.submit(_fill_project, name, needs, sources, folder)
+            pool.submit(_fill_project, name, needs, sources, folder, client, progress)
             for name, needs in sorted(by_project.items())
         ]
         for future in futures:
             got, failed = future.result()
             fetched += got
             errors += failed
+    remove_stale_parts(folder)  # what killed runs left and this run did not resume
     for item in fetched:
         cache.remember(item.filename, item.sha256)
     cache.save()

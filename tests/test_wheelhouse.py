@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -31,8 +32,13 @@ def test_fill_fetches_only_the_locked_files_and_resumes(tmp_path: Path) -> None:
         first = gen(*fill, cwd=tmp_path)
         assert (first.returncode, first.stdout) == (0, "")
         size = sum((wheels / name).stat().st_size for name in LOCKED)
-        assert first.stderr == "".join(f"fetched {name}\n" for name in LOCKED) + (
-            f"wheelhouse wh: fetched 3 files ({size} bytes), 0 locked packages already present\n"
+        *lines, summary = first.stderr.splitlines()
+        assert sorted(re.sub(r", [0-9.]+ \S+/s\)$", ")", line) for line in lines) == [
+            f"fetched {name} ({(wheels / name).stat().st_size} bytes)" for name in LOCKED
+        ]
+        assert summary == (
+            f"wheelhouse wh: fetched 3 files ({size / 1000:.1f} kB), 0 locked packages already"
+            " present"
         )
         assert wheel_names(tmp_path / "wh") == LOCKED
         again = gen(*fill, "--json", cwd=tmp_path)

@@ -154,6 +154,22 @@ def wheelhouse_cmd() -> None:
 @mirror_option
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=8, show_default=True,
               help="Parallel downloads.")  # fmt: skip
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
+              show_default=True, envvar="GEN_CONSTRAINTS_HTTP_TIMEOUT", metavar="SECONDS",
+              help="Wait this long to connect and for each answer."
+              " Also $GEN_CONSTRAINTS_HTTP_TIMEOUT.")  # fmt: skip
+@click.option("--stall-timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
+              show_default=True, envvar="GEN_CONSTRAINTS_STALL_TIMEOUT", metavar="SECONDS",
+              help="Retry a download that received under 1 kB in this time."
+              " Also $GEN_CONSTRAINTS_STALL_TIMEOUT.")  # fmt: skip
+@click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
+              envvar="GEN_CONSTRAINTS_HTTP_RETRIES", help="Retries of a request after a"
+              " connection error, timeout, stall, 429 or 5xx answer (with backoff; Retry-After"
+              " honoured). Also $GEN_CONSTRAINTS_HTTP_RETRIES.")  # fmt: skip
+@click.option("--deadline", type=click.FloatRange(min=0, min_open=True), default=None,
+              envvar="GEN_CONSTRAINTS_DEADLINE", metavar="SECONDS",
+              help="Give up on all downloads after this long (default: no limit)."
+              " Also $GEN_CONSTRAINTS_DEADLINE.")  # fmt: skip
 @json_option
 def fill_cmd(
     choice: LockChoice,
@@ -163,16 +179,27 @@ def fill_cmd(
     find_links: tuple[str, ...],
     mirror: dict[str, str],
     jobs: int,
+    timeout: float,
+    stall_timeout: float,
+    retries: int,
+    deadline: float | None,
     as_json: bool,
 ) -> None:
     """Download every wheel the locks need for their target platform and Python.
 
     Each file is checked against the lock's sha256 before it is kept; files already present and
-    correct are skipped, so an interrupted fill resumes.
+    correct are skipped, and a partial download (.NAME.part) resumes with an HTTP Range request,
+    so an interrupted fill resumes. Credentials for a private index come from the index URL
+    (https://USER:PASSWORD@HOST/simple) or ~/.netrc ($NETRC); they are never printed or written.
+    Progress goes to stderr: a live line on a terminal, one line per file otherwise.
     """
+    import sys
+
     from constraints_gen.config import DEFAULT_INDEX, is_local, load_config
+    from constraints_gen.download import Client, Settings
     from constraints_gen.fill import fill
     from constraints_gen.index_client import FetchError, Source, default_index
+    from constraints_gen.progress import StreamProgress, human_size, plural
 
     project, profiles, locks = _locks(choice)
     # Mirrors as `lock` takes them (--mirror, $GEN_CONSTRAINTS_MIRRORS, constraints-gen.toml):
@@ -187,7 +214,13 @@ def fill_cmd(
     sources += [source(where) for where in indexes]
     if not no_index:
         sources.append(source(index_url or mirrors.get(DEFAULT_INDEX) or default_index()))
-    result = fill(folder, locks, sources, jobs=jobs)
+    settings = Settings(timeout=timeout, stall=stall_timeout, retries=retries, deadline=deadline)
+    client = Client(settings, sources=[s.location for s in sources])
+    progress = StreamProgress(sys.stderr, live=sys.stderr.isatty())
+    try:
+        result = fill(folder, locks, sources, jobs=jobs, client=client, progress=progress)
+    finally:
+        progress.close()
     size = sum(item.size for item in result.fetched)
     if as_json:
         payload = {
@@ -200,11 +233,9 @@ def fill_cmd(
             "errors": list(result.errors),
         }
         write_out(json.dumps(payload, indent=2) + "\n")
-    for item in result.fetched:
-        click.echo(f"fetched {item.filename}", err=True)
     click.echo(
-        f"wheelhouse {folder}: fetched {len(result.fetched)} files ({size} bytes),"
-        f" {result.already} locked packages already present",
+        f"wheelhouse {folder}: fetched {plural(len(result.fetched), 'file')} ({human_size(size)}),"
+        f" {plural(result.already, 'locked package')} already present",
         err=True,
     )
     if result.errors:
