@@ -377,7 +377,7 @@ class Client:
                     break
                 target = urllib.parse.urljoin(current, location)
                 refused = self._allowed_redirect(current, target)
-                response.release_conn()
+                _finish(response)
                 if refused is not None:
                     raise FetchError(
                         f"{redact(url)}: refused {refused}: {redact(target)}",
@@ -408,7 +408,7 @@ class Client:
             yield response, current
         finally:
             if response is not None:
-                response.release_conn()
+                _finish(response)
 
     def get_page(self, url: str, *, accept: str, limit: int, progress: Progress = SILENT) -> Page:
         """The body of ``url`` (at most ``limit`` bytes), with retries."""
@@ -448,25 +448,32 @@ class Client:
         if credentials is not None:
             self._credentials.setdefault(_netloc(url), credentials)
         name = target.name
-        with _locked_part(target) as handle:
-            if target.is_file() and (sha := _sha256_file(target)) in expected:
-                return sha, target.stat().st_size  # a concurrent run fetched it meanwhile
-            try:
-                if url.startswith("file:"):
-                    sha, size = _copy_local(url, handle, expected, progress, name)
-                else:
-                    sha, size = self._fetch_into(url, _Part(handle), expected, progress, name)
-                handle.flush()
-                os.fsync(handle.fileno())
-                os.replace(_part_path(target), target)
-            except BaseException as exc:
-                if isinstance(exc, (KeyboardInterrupt, SystemExit)) and handle.tell() > 0:
-                    raise  # keep the part: the next run resumes it
-                _remove_part(target, handle)
-                progress.failed(name)
-                if isinstance(exc, FetchError) and not exc.message.startswith(name):
-                    raise FetchError(f"{name}: {exc.message}", tip=exc.tip) from None
-                raise
+        try:
+            with _locked_part(target) as handle:
+                if target.is_file() and (sha := _sha256_file(target)) in expected:
+                    _remove_part(target, handle)  # a concurrent run fetched it meanwhile
+                    return sha, target.stat().st_size
+                try:
+                    if url.startswith("file:"):
+                        sha, size = _copy_local(url, handle, expected, progress, name)
+                    else:
+                        sha, size = self._fetch_into(url, _Part(handle), expected, progress, name)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                    os.replace(_part_path(target), target)
+                except BaseException as exc:
+                    if isinstance(exc, (KeyboardInterrupt, SystemExit)) and handle.tell() > 0:
+                        raise  # keep the part: the next run resumes it
+                    _remove_part(target, handle)
+                    progress.failed(name)
+                    if isinstance(exc, FetchError) and not exc.message.startswith(name):
+                        raise FetchError(f"{name}: {exc.message}", tip=exc.tip) from None
+                    raise
+        except OSError as exc:  # the folder: read-only, full, missing
+            progress.failed(name)
+            raise FetchError(
+                f"{_part_path(target)}: cannot write ({exc.strerror or exc})"
+            ) from None
         progress.finished(name, size)
         return sha, size
 
@@ -474,6 +481,7 @@ class Client:
         self, url: str, part: _Part, expected: Collection[str], progress: Progress, name: str
     ) -> tuple[str, int]:
         shown = redact(url)
+        what = f"{name}: download from {shown}"
 
         def attempt() -> None:
             offset = part.size
@@ -489,11 +497,11 @@ class Client:
                     if response.status != 200:
                         raise _Retryable(f"HTTP {response.status} without a usable Content-Range")
                 progress.started(name, _total(response, part.size), part.size)
-                for chunk in _body(response, self, shown):
+                for chunk in _body(response, self, what):
                     part.write(chunk)
                     progress.advanced(name, len(chunk))
 
-        self._retrying(f"{name}: download from {shown}", attempt, progress)
+        self._retrying(what, attempt, progress)
         got = part.digest.hexdigest()
         if got not in expected and part.resumed:
             progress.note(f"{name}: the resumed file does not match the lock; downloading again")
@@ -531,6 +539,14 @@ class _Part:
         self.handle.write(chunk)
         self.digest.update(chunk)
         self.size += len(chunk)
+
+
+def _finish(response: urllib3.BaseHTTPResponse) -> None:
+    """Give the connection back for reuse when its body was read to the end; close it when not
+    (an unread or half-read body must not be read as the next answer)."""
+    if not response.closed:
+        response.close()
+    response.release_conn()
 
 
 def _set_read_timeout(response: urllib3.BaseHTTPResponse, seconds: float) -> None:
