@@ -43,7 +43,6 @@ from pathlib import Path
 from typing import IO, Protocol
 
 import urllib3
-from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import (
     ConnectTimeoutError,
     LocationParseError,
@@ -52,6 +51,7 @@ from urllib3.exceptions import (
     ReadTimeoutError,
     SSLError,
 )
+from urllib3.exceptions import HTTPError as Urllib3Error
 
 from constraints_gen import __version__
 from constraints_gen.errors import ConstraintsGenError
@@ -234,8 +234,8 @@ class _ProxyChooser(urllib3.PoolManager):
         parts = urllib.parse.urlsplit(url)
         proxy = self._proxies.get(parts.scheme)
         if proxy is not None and not urllib.request.proxy_bypass(parts.hostname or ""):
-            return proxy.urlopen(method, url, redirect=redirect, **kw)  # type: ignore[arg-type]
-        return super().urlopen(method, url, redirect=redirect, **kw)  # type: ignore[arg-type]
+            return proxy.urlopen(method, url, redirect=redirect, **kw)
+        return super().urlopen(method, url, redirect=redirect, **kw)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -288,9 +288,7 @@ class Client:
             limit = max(0.01, min(limit, left))
         return urllib3.Timeout(connect=min(self.settings.timeout, limit), read=limit)
 
-    def _retrying(
-        self, what: str, attempt: Callable[[], object], progress: Progress
-    ) -> None:
+    def _retrying(self, what: str, attempt: Callable[[], object], progress: Progress) -> None:
         """Call ``attempt`` until it returns, retrying on :class:`_Retryable` with backoff."""
         settings = self.settings
         for number in range(settings.retries + 1):
@@ -591,7 +589,7 @@ def _body(response: urllib3.BaseHTTPResponse, client: Client, what: str) -> Iter
     while True:
         client._check_deadline(what)
         try:
-            chunk = response.read1(_CHUNK)  # type: ignore[attr-defined]
+            chunk = response.read1(_CHUNK)
         except (Urllib3Error, OSError) as exc:
             reason = _reason(exc)
             if reason == "timed out":
@@ -604,9 +602,7 @@ def _body(response: urllib3.BaseHTTPResponse, client: Client, what: str) -> Iter
         window_bytes += len(chunk)
         if now - window_start >= stall:
             if window_bytes < MIN_PROGRESS:
-                raise _Retryable(
-                    f"stalled: {window_bytes} bytes in {now - window_start:.0f} s"
-                )
+                raise _Retryable(f"stalled: {window_bytes} bytes in {now - window_start:.0f} s")
             window_start, window_bytes = now, 0
 
 

@@ -165,14 +165,14 @@ def list_files(
             for path in sorted(folder.glob("*.whl"))
         ]
     if not _is_url(location):  # a static index on disk
-        page = Path(location) / project / "index.html"
-        if not page.is_file():
+        path = Path(location) / project / "index.html"
+        if not path.is_file():
             return []
         try:
-            body = page.read_bytes()
+            body = path.read_bytes()
         except OSError as exc:
-            raise FetchError(f"{page}: cannot read ({exc.strerror or exc})") from None
-        return parse_page(body, "text/html", page.resolve().as_uri())
+            raise FetchError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        return parse_page(body, "text/html", path.resolve().as_uri())
     client = client or Client(sources=[location])
     url = location if source.kind == "links" else f"{location.rstrip('/')}/{project}/"
     try:

@@ -159,6 +159,7 @@ def test_fill_and_sync_report_a_bad_index_without_a_traceback(
         assert re.search(rf"{re.escape(index)}/(torch|transformers|peft)/: ", done.stderr)
         assert message in done.stderr
         assert ":pw@" not in done.stderr
-    assert not (tmp_path / "wh").exists() or [
-        p.name for p in (tmp_path / "wh").iterdir() if p.suffix in (".whl", ".part")
-    ] == []
+    assert (
+        not (tmp_path / "wh").exists()
+        or [p.name for p in (tmp_path / "wh").iterdir() if p.suffix in (".whl", ".part")] == []
+    )

@@ -67,7 +67,8 @@ def _tag(dist: md.Distribution) -> str:
 def repack(name: str, dest: Path) -> Path:
     """Write a wheel of installed distribution ``name`` into ``dest``; return its path."""
     dist = md.distribution(name)
-    scripts = {ep.name for ep in dist.entry_points if ep.group in ("console_scripts", "gui_scripts")}
+    groups = ("console_scripts", "gui_scripts")
+    scripts = {ep.name for ep in dist.entry_points if ep.group in groups}
     project = canonicalize_name(dist.metadata["Name"]).replace("-", "_")
     data = f"{project}-{dist.version}.data"
     bin_dir = Path(sys.prefix) / ("Scripts" if sys.platform == "win32" else "bin")
@@ -93,9 +94,7 @@ def repack(name: str, dest: Path) -> Path:
             archive.writestr(info, content)
             digest = base64.urlsafe_b64encode(hashlib.sha256(content).digest()).rstrip(b"=")
             record.append(f"{arcname},sha256={digest.decode()},{len(content)}")
-        info_dir = next(
-            p.parts[0] for p in (dist.files or []) if p.parts[0].endswith(".dist-info")
-        )
+        info_dir = next(p.parts[0] for p in (dist.files or []) if p.parts[0].endswith(".dist-info"))
         record.append(f"{info_dir}/RECORD,,")
         archive.writestr(f"{info_dir}/RECORD", "\n".join(record) + "\n")
     return wheel
