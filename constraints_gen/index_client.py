@@ -9,8 +9,10 @@ A page is untrusted input: it is parsed with a size limit, every entry is checke
 shape, key by key; each file name must be a plain file name, no path separators or ``..`` once
 percent-decoded, since it names the file written into the wheelhouse), and a remote page may link
 only to http(s) URLs, never to ``file:`` ones. Any violation is an error naming the page and the
-entry. (pypi-simple would parse the same pages but brings beautifulsoup4 and requests; the stdlib
-HTMLParser reads a page of 100,000 links in about a second.)
+entry. pypi-simple 1.8 parses the same pages but was not taken: it brings beautifulsoup4, pydantic
+and requests (304 ms to import), takes 20 s for a page of 100,000 links where this parser takes
+6.6 s (same loaded 2-core machine; the stdlib HTMLParser alone 1.4 s), names a file by its link
+text and keeps ``file:`` links, so the checks below would still be ours.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ PYPI = "https://pypi.org/simple"
 INDEX_ENV = ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL")
 _ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
 _JSON = "application/vnd.pypi.simple.v1+json"
-MAX_PAGE = 200_000_000  # bytes; PyPI's largest project pages are a few MB
+MAX_PAGE = 64_000_000  # bytes; PyPI's largest project pages are a few MB
 _SEPARATORS = ("/", "\\", "\0")
 
 
