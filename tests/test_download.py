@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from support.faulty_server import Route, faulty_server
+from support.index import write_simple_index
+from support.sync_project import gen, scenario_project
 
 from constraints_gen.download import (
     Client,
@@ -405,3 +407,68 @@ def test_progress_on_a_terminal_redraws_one_line() -> None:
     text = out.getvalue()
     assert text.startswith("\r\x1b[K0 files done, 1 downloading: 0 bytes of 2.0 kB, ")
     assert f"\r\x1b[Kfetched {NAME} (2.0 kB, " in text
+
+
+FILL = ("wheelhouse", "fill", "--profile", "demo", "--root", "proj", "--wheelhouse", "wh")
+
+
+def served_scenario(tmp_path: Path) -> Path:
+    _, wheels = scenario_project(tmp_path)
+    write_simple_index(sorted(wheels.glob("*.whl")), tmp_path / "index")
+    return tmp_path / "index"
+
+
+def torch_route(index: Path, **faults: object) -> tuple[str, Route]:
+    wheel = next((index / "files").glob("torch-*.whl"))
+    return f"/files/{wheel.name}", Route(body=wheel.read_bytes(), **faults)  # type: ignore[arg-type]
+
+
+def test_fill_retries_resumes_and_reports_one_line_per_file(tmp_path: Path) -> None:
+    index = served_scenario(tmp_path)
+    path, route = torch_route(index, failures=[(503, {"Retry-After": "0"})], drops=1, cut_at=100)
+    with faulty_server(root=index) as server:
+        server.routes[path] = route
+        done = gen(*FILL, "--index-url", f"{server.url}/simple", "--retries", "2", cwd=tmp_path)
+        ranges = [s.headers.get("range") for s in server.seen if s.path == path]
+    assert done.returncode == 0, done.stderr
+    assert ranges == [None, None, "bytes=100-"]
+    lines = done.stderr.splitlines()
+    where = f"{path.rsplit('/', 1)[1]}: download from {server.url}{path}"
+    assert f"{where}: HTTP 503 Service Unavailable; retrying in 0.0 s" in lines
+    assert any(line.startswith(f"{where}: connection lost") for line in lines)
+    assert sum(line.startswith("fetched ") for line in lines) == 3
+    assert lines[-1].startswith("wheelhouse wh: fetched 3 files (")
+    assert sorted(p.name for p in (tmp_path / "wh").iterdir() if p.name.startswith(".")) == [
+        ".constraints-gen-hashes.json"
+    ]
+
+
+def test_fill_stops_at_the_deadline_and_leaves_no_part(tmp_path: Path) -> None:
+    index = served_scenario(tmp_path)
+    path, route = torch_route(index, trickle=0.05)
+    with faulty_server(root=index) as server:
+        server.routes[path] = route
+        done = gen(*FILL, "--index-url", f"{server.url}/simple", "--deadline", "0.5", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "the deadline of 0.5 s for all downloads passed" in done.stderr
+    assert not [p for p in (tmp_path / "wh").iterdir() if p.name.endswith(".part")]
+
+
+def test_fill_with_credentials_in_the_index_url_never_prints_them(tmp_path: Path) -> None:
+    index = served_scenario(tmp_path)
+    with faulty_server(root=index) as server:
+        for project in ("torch", "transformers", "peft"):
+            page = (index / "simple" / project / "index.html").read_bytes()
+            server.routes[f"/simple/{project}/"] = Route(
+                body=page, content_type="text/html", credentials="me:s3cret"
+            )
+        secret = server.url.replace("http://", "http://me:s3cret@") + "/simple"
+        done = gen(*FILL, "--index-url", secret, cwd=tmp_path)
+        wrong = gen(*FILL, "--index-url", secret.replace("s3cret", "nope"), "--wheelhouse",
+                    "wh2", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert wrong.returncode == 1
+    assert f"{server.url}/simple/torch/: HTTP 401 Unauthorized" in wrong.stderr
+    for run in (done, wrong):
+        assert "s3cret" not in run.stderr + run.stdout and "nope" not in run.stderr

@@ -7,9 +7,11 @@ from __future__ import annotations
 import base64
 import http.server
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 __all__ = ["FaultyServer", "Route", "faulty_server"]
@@ -37,8 +39,9 @@ class Seen:
 
 
 class FaultyServer:
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", root: Path | None = None) -> None:
         self.routes: dict[str, Route] = {}
+        self.root = root  # files served as they are for paths without a route
         self.seen: list[Seen] = []
         self.closing = threading.Event()
         server = self
@@ -51,7 +54,8 @@ class FaultyServer:
 
             def do_GET(self) -> None:
                 server.seen.append(Seen(self.path, {k.lower(): v for k, v in self.headers.items()}))
-                route = server.routes.get(self.path.split("?")[0])
+                path = self.path.split("?")[0]
+                route = server.routes.get(path) or server.file_route(path)
                 if route is None:
                     return self._answer(404, b"not found", {})
                 if route.silent:
@@ -122,6 +126,17 @@ class FaultyServer:
     def paths(self) -> list[str]:
         return [seen.path for seen in self.seen]
 
+    def file_route(self, path: str) -> Route | None:
+        if self.root is None:
+            return None
+        file = self.root / urllib.parse.unquote(path).lstrip("/")
+        if file.is_dir():
+            file = file / "index.html"
+        if not file.is_file() or self.root.resolve() not in file.resolve().parents:
+            return None
+        kind = "text/html" if file.suffix == ".html" else "application/octet-stream"
+        return Route(body=file.read_bytes(), content_type=kind)
+
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
@@ -131,9 +146,10 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 @contextmanager
-def faulty_server(host: str = "127.0.0.1") -> Iterator[FaultyServer]:
-    """Start a :class:`FaultyServer` on ``host`` (an ephemeral port); its base URL is ``.url``."""
-    state = FaultyServer(host)
+def faulty_server(host: str = "127.0.0.1", root: Path | None = None) -> Iterator[FaultyServer]:
+    """Start a :class:`FaultyServer` on ``host`` (an ephemeral port), serving the files under
+    ``root`` where no route is set; its base URL is ``.url``."""
+    state = FaultyServer(host, root)
     server = _Server((host, 0), state.handler)
     thread = threading.Thread(target=server.serve_forever, name="faulty-server", daemon=True)
     thread.start()
