@@ -34,6 +34,7 @@ import hashlib
 import netrc
 import os
 import random
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -77,6 +78,10 @@ class FetchError(ConstraintsGenError):
 
 class NotFound(FetchError):
     """HTTP 404/410: the index has no such page."""
+
+
+class Cancelled(BaseException):
+    """The run was interrupted (Ctrl-C in the main thread): stop, keep parts for a resume."""
 
 
 class _Retryable(Exception):
@@ -256,8 +261,13 @@ class Client:
         self._credentials: dict[str, tuple[str, str]] = {}
         self._trusted: set[str] = set()
         self._netrc = _load_netrc()
+        self._cancelled = threading.Event()
         for url in sources:
             self.trust(url)
+
+    def cancel(self) -> None:
+        """Make every download and wait of this client stop soon (at its next chunk)."""
+        self._cancelled.set()
 
     def trust(self, url: str) -> str:
         """Allow redirects to ``url``'s host, remember its credentials; return it without them."""
@@ -276,6 +286,8 @@ class Client:
         return self.settings.deadline - (time.monotonic() - self._started)
 
     def _check_deadline(self, what: str) -> None:
+        if self._cancelled.is_set():
+            raise Cancelled
         left = self.remaining()
         if left is not None and left <= 0:
             raise FetchError(
@@ -310,7 +322,7 @@ class Client:
                     self._check_deadline(what)
                     wait = max(0.0, left)
                 progress.note(f"{what}: {exc.reason}; retrying in {wait:.1f} s")
-                time.sleep(wait)
+                self._cancelled.wait(wait)
                 self._check_deadline(what)
 
     # -- requests ---------------------------------------------------------------------------
@@ -461,7 +473,8 @@ class Client:
                     os.fsync(handle.fileno())
                     os.replace(_part_path(target), target)
                 except BaseException as exc:
-                    if isinstance(exc, (KeyboardInterrupt, SystemExit)) and handle.tell() > 0:
+                    interrupted = (KeyboardInterrupt, SystemExit, Cancelled)
+                    if isinstance(exc, interrupted) and handle.tell() > 0:
                         raise  # keep the part: the next run resumes it
                     _remove_part(target, handle)
                     progress.failed(name)
@@ -658,7 +671,7 @@ def _locked_part(target: Path) -> Iterator[IO[bytes]]:
     operating system drops the lock when a run dies, so a killed run never blocks the next)."""
     part = _part_path(target)
     while True:
-        handle = part.open("a+b")
+        handle = part.open("a+b", buffering=0)  # what arrived is on disk for a resume
         try:
             if not _try_lock(handle):
                 _lock(handle)  # another run downloads it: wait, then reuse its result

@@ -132,10 +132,15 @@ def fill(
             pool.submit(_fill_project, name, needs, sources, folder, client, progress)
             for name, needs in sorted(by_project.items())
         ]
-        for future in futures:
-            got, failed = future.result()
-            fetched += got
-            errors += failed
+        try:
+            for future in futures:
+                got, failed = future.result()
+                fetched += got
+                errors += failed
+        except BaseException:  # Ctrl-C: stop the downloads now; their parts stay to resume
+            client.cancel()
+            pool.shutdown(cancel_futures=True)
+            raise
     remove_stale_parts(folder)  # what killed runs left and this run did not resume
     for item in fetched:
         cache.remember(item.filename, item.sha256)

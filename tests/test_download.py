@@ -8,7 +8,11 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +21,7 @@ from support.index import write_simple_index
 from support.sync_project import gen, scenario_project
 
 from constraints_gen.download import (
+    Cancelled,
     Client,
     FetchError,
     Settings,
@@ -314,6 +319,19 @@ def test_an_interrupted_download_keeps_its_part_for_the_next_run(tmp_path: Path)
     assert files(tmp_path) == [NAME]
 
 
+def test_cancel_stops_a_download_and_keeps_its_part(tmp_path: Path) -> None:
+    class CancelOnData(Recorder):
+        def advanced(self, filename: str, amount: int) -> None:
+            client.cancel()  # as fill does from the main thread on Ctrl-C
+
+    client = Client(Settings(timeout=2, stall=30, retries=0))
+    with faulty_server() as server:
+        server.routes["/f"] = Route(body=BODY, trickle=0.01)
+        with pytest.raises(Cancelled):
+            client.download(f"{server.url}/f", tmp_path / NAME, {SHA}, progress=CancelOnData())
+    assert files(tmp_path) == [f".{NAME}.part"]
+
+
 def test_stale_parts_are_removed_unless_another_run_holds_them(tmp_path: Path) -> None:
     (tmp_path / ".a.whl.part").write_bytes(b"a")
     (tmp_path / ".b.whl.part").write_bytes(b"b")
@@ -472,3 +490,36 @@ def test_fill_with_credentials_in_the_index_url_never_prints_them(tmp_path: Path
     assert f"{server.url}/simple/torch/: HTTP 401 Unauthorized" in wrong.stderr
     for run in (done, wrong):
         assert "s3cret" not in run.stderr + run.stdout and "nope" not in run.stderr
+
+
+def test_fill_interrupted_by_ctrl_c_resumes_on_the_next_run(tmp_path: Path) -> None:
+    index = served_scenario(tmp_path)
+    path, route = torch_route(index, trickle=0.01)
+    part = tmp_path / "wh" / f".{path.rsplit('/', 1)[1]}.part"
+    with faulty_server(root=index) as server:
+        server.routes[path] = route
+        args = [
+            sys.executable,
+            "-m",
+            "constraints_gen",
+            *FILL,
+            "--index-url",
+            f"{server.url}/simple",
+        ]
+        run = subprocess.Popen(args, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+        for _ in range(1000):  # until some bytes are in (10 s at most)
+            if (part.is_file() and part.stat().st_size > 10) or run.poll() is not None:
+                break
+            time.sleep(0.01)
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=30)
+        assert run.returncode == 130, stderr
+        kept = part.stat().st_size
+        assert kept > 10
+        route.trickle = None
+        done = gen(*FILL, "--index-url", f"{server.url}/simple", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert [s.headers.get("range") for s in server.seen if s.path == path][-1] == (
+            f"bytes={kept}-"
+        )
+    assert not part.exists()
