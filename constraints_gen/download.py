@@ -102,6 +102,16 @@ class Settings:
     backoff: float = 0.25  # first wait; doubles per attempt
     max_wait: float = 30.0  # cap on one backoff or Retry-After wait
 
+    def __post_init__(self) -> None:
+        for name, option in _OPTIONS.items():
+            value = getattr(self, name)
+            if value is not None and not 0 < value < 1e9 and not (name == "retries" and value == 0):
+                raise ConstraintsGenError(
+                    f"{option}: expected a finite number above 0, got {value}"
+                    if name != "retries"
+                    else f"{option}: expected 0 or more, got {value}"
+                )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Defaults, overridden by $GEN_CONSTRAINTS_HTTP_TIMEOUT, $GEN_CONSTRAINTS_STALL_TIMEOUT,
@@ -128,6 +138,16 @@ class Settings:
                 )
             values[field] = value
         return replace(cls(), **values)  # type: ignore[arg-type]
+
+
+_OPTIONS = {
+    "timeout": "--timeout",
+    "stall": "--stall-timeout",
+    "retries": "--retries",
+    "deadline": "--deadline",
+    "backoff": "backoff",
+    "max_wait": "max_wait",
+}
 
 
 class Progress(Protocol):

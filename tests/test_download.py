@@ -391,6 +391,18 @@ def test_settings_from_the_environment(env: dict[str, str], message: str) -> Non
         Settings.from_env(env)
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [("timeout", float("nan"), "--timeout: expected a finite number above 0, got nan"),
+     ("deadline", float("inf"), "--deadline: expected a finite number above 0, got inf"),
+     ("stall", 0.0, "--stall-timeout: expected a finite number above 0, got 0.0"),
+     ("retries", -1, "--retries: expected 0 or more, got -1")],
+)  # fmt: skip
+def test_settings_refuse_values_no_deadline_can_use(field: str, value: float, message: str) -> None:
+    with pytest.raises(FetchError.__mro__[1], match="^" + re.escape(message) + "$"):
+        Settings(**{field: value})  # type: ignore[arg-type]
+
+
 def test_settings_from_the_environment_apply() -> None:
     env = {"GEN_CONSTRAINTS_HTTP_TIMEOUT": "5", "GEN_CONSTRAINTS_HTTP_RETRIES": "0"}
     assert Settings.from_env(env) == Settings(timeout=5.0, retries=0)
