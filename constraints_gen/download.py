@@ -207,8 +207,10 @@ def _host(url: str) -> str:
 
 
 def _netloc(url: str) -> str:
+    """host:port, the default port filled in (credentials belong to one such origin)."""
     parts = urllib.parse.urlsplit(url)
-    return f"{(parts.hostname or '').lower()}:{parts.port or ''}"
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return f"{(parts.hostname or '').lower()}:{parts.port or default}"
 
 
 def _load_netrc() -> netrc.netrc | None:
@@ -636,7 +638,7 @@ def _body(response: urllib3.BaseHTTPResponse, client: Client, what: str) -> Iter
         window_bytes += len(chunk)
         if now - window_start >= stall:
             if window_bytes < MIN_PROGRESS:
-                raise _Retryable(f"stalled: {window_bytes} bytes in {now - window_start:.0f} s")
+                raise _Retryable(f"stalled: {window_bytes} bytes in {now - window_start:.1f} s")
             window_start, window_bytes = now, 0
 
 

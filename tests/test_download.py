@@ -188,7 +188,7 @@ def test_a_trickling_server_counts_as_stalled(tmp_path: Path) -> None:
     with faulty_server() as server:
         server.routes["/f"] = Route(body=BODY, trickle=0.02)
         settings = Settings(timeout=2, stall=0.3, retries=0)
-        with pytest.raises(FetchError, match=r": stalled: \d+ bytes in 0 s$"):
+        with pytest.raises(FetchError, match=r": stalled: \d+ bytes in \d+\.\d s$"):
             fetch(f"{server.url}/f", tmp_path, settings)
     assert files(tmp_path) == []
 
@@ -356,6 +356,14 @@ def test_local_files_are_copied_and_checked(tmp_path: Path) -> None:
     with pytest.raises(FetchError, match="hash mismatch"):
         Client(FAST).download(source.as_uri(), tmp_path / "wh" / "x.whl", {"00" * 32})
     assert files(tmp_path / "wh") == [NAME]
+
+
+def test_url_credentials_belong_to_one_origin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NETRC", "/nonexistent")
+    client = Client(FAST, sources=["https://u:p@h.example/simple"])
+    assert "Authorization" in client._headers("https://h.example:443/files/x.whl", {})
+    for other in ("http://h.example/x", "https://h.example:8443/x", "https://cdn.example/x"):
+        assert "Authorization" not in client._headers(other, {})
 
 
 @pytest.mark.parametrize(
