@@ -10,10 +10,11 @@ over), and is renamed into place only once its sha256 is one the lock allows.
 
 Credentials come the way pip and uv users keep them: ``user:password@`` in an index URL (sent only
 to that host) or the ``.netrc`` file (``$NETRC``, else ``~/.netrc``). They are never written
-anywhere, and every URL in a message goes through :func:`redact`. Redirects are followed only to
-the same host or to a host of an index or find-links URL the user configured, never from https
-to http and never to another scheme (pip and uv follow any redirect; a hostile index must not
-steer us to a local or internal address).
+anywhere, and every URL in a message goes through :func:`redact`; credentials go only to their own
+origin, never along a redirect to another. Redirects (pip and uv follow any) are followed for a
+page only to the same host or to the host of an index or find-links URL the user configured; for
+a file, whose bytes must match the lock's sha256, also to any https host (private registries
+redirect to object stores). Never from https to http, never to another scheme (``file:``).
 
 Library: urllib3 2 (maintained; the transport under pip's vendored requests): pooled keep-alive
 connections (one fill reads hundreds of pages), ``Timeout`` objects, ``read1`` for stall
@@ -361,14 +362,20 @@ class Client:
             headers["Authorization"] = f"Basic {token}"
         return headers
 
-    def _allowed_redirect(self, source: str, target: str) -> str | None:
-        """Why following ``source`` -> ``target`` is refused, or None when allowed."""
+    def _allowed_redirect(self, source: str, target: str, *, pinned: bool) -> str | None:
+        """Why following ``source`` -> ``target`` is refused, or None when allowed.
+
+        ``pinned``: the answer is checked against a lock's sha256 (a file download), so an https
+        redirect to any host is followed, as object stores behind private registries need; a
+        page (whose content is trusted) only stays on its host or goes to a configured one."""
         old, new = urllib.parse.urlsplit(source), urllib.parse.urlsplit(target)
         if new.scheme not in ("http", "https"):
             return f"a redirect to a {new.scheme or 'relative'} URL"
         if old.scheme == "https" and new.scheme == "http":
             return "a redirect from https to http"
         host = (new.hostname or "").lower()
+        if pinned and new.scheme == "https":
+            return None
         if host != (old.hostname or "").lower() and host not in self._trusted:
             return (
                 f"a redirect to another host ({host}), which is not one of the configured"
@@ -378,7 +385,7 @@ class Client:
 
     @contextmanager
     def _open(
-        self, url: str, *, headers: Mapping[str, str]
+        self, url: str, *, headers: Mapping[str, str], pinned: bool = False
     ) -> Iterator[tuple[urllib3.BaseHTTPResponse, str]]:
         """GET ``url``, following allowed redirects; yield (the response, its final URL) with the
         body unread. Raise :class:`_Retryable` for transient failures, :class:`FetchError` for the
@@ -409,7 +416,7 @@ class Client:
                 if not location:
                     break
                 target = urllib.parse.urljoin(current, location)
-                refused = self._allowed_redirect(current, target)
+                refused = self._allowed_redirect(current, target, pinned=pinned)
                 _finish(response)
                 if refused is not None:
                     raise FetchError(
@@ -520,7 +527,7 @@ class Client:
         def attempt() -> None:
             offset = part.size
             headers = {"Range": f"bytes={offset}-"} if offset else {}
-            with self._open(url, headers=headers) as (response, _):
+            with self._open(url, headers=headers, pinned=True) as (response, _):
                 if response.status == 416 and offset:  # nothing after offset: complete already?
                     if part.digest.hexdigest() in expected:
                         return

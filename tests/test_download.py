@@ -284,6 +284,25 @@ def test_redirects_stay_on_the_host_or_go_to_a_configured_one(tmp_path: Path) ->
     assert files(tmp_path) == ["d.whl", NAME]
 
 
+@pytest.mark.parametrize(
+    ("source", "target", "pinned", "refused"),
+    [("https://idx.example/f", "https://idx.example/g", False, None),
+     ("https://idx.example/f", "https://s3.example/g", False,
+      "a redirect to another host (s3.example), which is not one of the configured indexes or"
+      " find-links"),
+     ("https://idx.example/f", "https://s3.example/g", True, None),
+     ("https://idx.example/f", "https://mirror.example/g", False, None),
+     ("http://idx.example/f", "http://s3.example/g", True,
+      "a redirect to another host (s3.example), which is not one of the configured indexes or"
+      " find-links"),
+     ("https://idx.example/f", "http://idx.example/g", True, "a redirect from https to http"),
+     ("https://idx.example/f", "file:///etc/passwd", True, "a redirect to a file URL")],
+)  # fmt: skip
+def test_the_redirect_rule(source: str, target: str, pinned: bool, refused: str | None) -> None:
+    client = Client(FAST, sources=["https://idx.example/simple", "https://mirror.example/s"])
+    assert client._allowed_redirect(source, target, pinned=pinned) == refused
+
+
 def test_two_runs_fetching_one_file_share_it(tmp_path: Path) -> None:
     with faulty_server() as server:
         server.routes["/f"] = Route(body=BODY, trickle=None)
