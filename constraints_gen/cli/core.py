@@ -99,9 +99,10 @@ def get_hardware(path: Path | None) -> Hardware:
 
 
 def write_out(text: str) -> None:
-    """Write the whole text at once: nothing partial ever reaches stdout."""
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    """Write the whole text at once: nothing partial ever reaches stdout unnoticed."""
+    from constraints_gen.cli.output import write_out
+
+    write_out(text)
 
 
 def choose_profile(
