@@ -15,7 +15,6 @@ from pathlib import Path
 from constraints_gen.errors import InputError
 from constraints_gen.manifest import MANIFEST_NAME
 
-
 #: Called with the folder whenever the built-in profiles are used for want of a project, so that
 #: the user learns which folder a command works on (the CLI prints it on stderr).
 on_builtin: Callable[[Path], None] | None = None

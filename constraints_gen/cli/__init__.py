@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import click
 from click.core import ParameterSource
@@ -229,7 +228,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     output.VERBOSE = output.QUIET = False
     if "constraints_gen.runner" in sys.modules:  # a second main() in one process (tests)
-        sys.modules["constraints_gen.runner"].VERBOSE = False
+        from constraints_gen import runner
+
+        runner.VERBOSE = False
     project.on_builtin = lambda root: output.notice(
         f"no profiles/manifest.toml here or above; using the built-in profiles in {root}"
     )
