@@ -140,9 +140,9 @@ def resolve_emit(
         lock_on_demand=lambda p, py, out: _lock_into(project, profiles, p, py, out),
         notice=lambda message: click.echo(f"gen-constraints: {message}", err=True),
     )
-    click.echo(
-        f"gen-constraints: profile {chosen.name}, CPython {result.python} ({result.path})", err=True
-    )
+    from constraints_gen.cli.output import notice
+
+    notice(f"profile {chosen.name}, CPython {result.python} ({result.path})")
     return result
 
 
