@@ -56,7 +56,7 @@ def verbosity_options() -> list[click.Option]:
             is_flag=True,
             expose_value=False,
             callback=_set_flag,
-            help="Fewer messages on stderr: only warnings and errors.",
+            help="Fewer messages on stderr (errors always show).",
         ),
     ]
 
@@ -195,6 +195,9 @@ Examples:
   gen-constraints lock                        # re-lock the profiles whose inputs changed
   gen-constraints lock --check                # are the committed locks fresh? (exit 1: no)
   eval "$(gen-constraints env)"               # make pip and uv obey the constraints
+
+Options before a subcommand apply to it (gen-constraints --root R lock = gen-constraints lock
+--root R); one the subcommand does not take is a usage error. -v and -q go anywhere.
 """
 
 
