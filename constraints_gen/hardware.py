@@ -250,6 +250,8 @@ def parse_hardware(text: str, origin: str) -> Hardware:
         ) from None
     except RecursionError:
         raise InputError([f"{origin}: invalid JSON: nested too deeply"]) from None
+    except ValueError as exc:  # a number over Python's 4300-digit limit for int()
+        raise InputError([f"{origin}: invalid JSON: {exc}"]) from None
     return hardware_from_json(data, origin)
 
 
@@ -279,6 +281,18 @@ class _Problems:
 
 def _got(value: Any) -> str:
     return "missing" if value is _MISSING else f"got {_short(value)}"
+
+
+def is_plain_text(text: str) -> bool:
+    """Printable (no control characters, no terminal escapes) and encodable (no lone surrogates),
+    at most 200 characters: safe to print in messages and to write back as JSON."""
+    if len(text) > 200 or not text.isprintable():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _short(value: Any) -> str:
@@ -426,6 +440,9 @@ def _parse_gpu(raw: object, key: str, bad: Callable[[str, str], None]) -> Gpu | 
     if not isinstance(name, str) or not name:
         bad(f"{key}.name", "a GPU name string" + (" (missing)" if name is _MISSING else ""))
         ok = False
+    elif not is_plain_text(name):
+        bad(f"{key}.name", f"printable text, got {_short(name)}")
+        ok = False
     if vendor not in VENDORS:
         bad(f"{key}.vendor", f"one of {', '.join(VENDORS)} (got {_short(vendor)})")
         return None
@@ -460,7 +477,7 @@ def _parse_gpu(raw: object, key: str, bad: Callable[[str, str], None]) -> Gpu | 
     elif isinstance(memory, int) and memory < 0:
         bad(f"{key}.memory_mib", f"a non-negative integer or null, got {memory}")
         ok = False
-    if uuid is not None and (not isinstance(uuid, str) or not uuid):
+    if uuid is not None and (not isinstance(uuid, str) or not uuid or not is_plain_text(uuid)):
         bad(f"{key}.uuid", f"a string or null, got {_short(uuid)}")
         ok = False
     if not isinstance(mig, bool):

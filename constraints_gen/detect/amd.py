@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from constraints_gen.detect.found import Found, key_values, read_text
-from constraints_gen.hardware import Gpu
+from constraints_gen.hardware import Gpu, is_plain_text
 
 TOPOLOGY = Path("sys/class/kfd/kfd/topology/nodes")
 #: Where libdrm keeps its table (distribution packages, then AMD's own packages).
@@ -149,16 +149,17 @@ def _name(
     device = root / "sys/class/drm" / f"renderD{props.get('drm_render_minor', '')}" / "device"
     if device_id is not None:
         revision = _int((read_text(device / "revision") or "").strip(), base=16)
-        if revision is not None and (device_id, revision) in names:
-            return names[(device_id, revision)]
+        known = names.get((device_id, revision)) if revision is not None else None
+        if known and is_plain_text(known):
+            return known
         same_device = [name for (dev, _rev), name in names.items() if dev == device_id]
-        if same_device and len(set(same_device)) == 1:
+        if same_device and len(set(same_device)) == 1 and is_plain_text(same_device[0]):
             return same_device[0]
     product = (read_text(device / "product_name") or "").strip()
-    if product and product.isprintable():
+    if product and is_plain_text(product):
         return product
     asic = (read_text(node / "name") or "").strip()
-    return f"AMD {asic} ({gfx})" if asic and asic.isprintable() else f"AMD GPU ({gfx})"
+    return f"AMD {asic} ({gfx})" if asic and is_plain_text(asic[:100]) else f"AMD GPU ({gfx})"
 
 
 def _int(text: str | None, base: int = 10) -> int | None:

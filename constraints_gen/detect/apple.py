@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from constraints_gen.detect.found import Found
-from constraints_gen.hardware import Gpu
+from constraints_gen.hardware import Gpu, is_plain_text
 
 #: Runs a command and returns its stdout; raises on failure (default: the one runner wrapper).
 Run = Callable[[Sequence[str]], str]
@@ -36,7 +36,7 @@ def detect(run: Run | None = None) -> Found:
     brand = sysctl("machdep.cpu.brand_string", run)
     memsize = sysctl("hw.memsize", run)
     notes = []
-    name = brand if brand and brand.isprintable() and brand.startswith("Apple") else None
+    name = brand if brand and is_plain_text(brand) and brand.startswith("Apple") else None
     if name is None:
         notes.append(f"sysctl machdep.cpu.brand_string gave {brand!r}: chip name unknown")
     memory = (

@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from constraints_gen.detect.found import Found, read_text
-from constraints_gen.hardware import Gpu
+from constraints_gen.hardware import Gpu, is_plain_text
 
 DEVICES = Path("sys/bus/pci/devices")
 PCI_IDS = (
@@ -83,15 +83,15 @@ def _name(root: Path, device_id: str) -> str:
             with (root / relative).open(encoding="utf-8", errors="replace") as handle:
                 in_intel = False
                 for line in handle:
+                    if line.startswith("#"):
+                        continue
                     if not line.startswith("\t"):
                         if in_intel:
                             break
                         in_intel = line.startswith("8086 ")
                     elif in_intel and line.startswith(f"\t{device_id} "):
-                        name = line[len(device_id) + 1 :].strip()
-                        return (
-                            f"Intel {name}" if name.isprintable() else f"Intel GPU 8086:{device_id}"
-                        )
+                        full = f"Intel {line[len(device_id) + 1 :].strip()}"
+                        return full if is_plain_text(full) else f"Intel GPU 8086:{device_id}"
         except OSError:
             continue
         break

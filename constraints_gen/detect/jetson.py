@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from constraints_gen.detect.found import Found, key_values, read_text
-from constraints_gen.hardware import Gpu
+from constraints_gen.hardware import Gpu, is_plain_text
 
 RELEASE = Path("etc/nv_tegra_release")
 MODEL = Path("proc/device-tree/model")
@@ -57,6 +57,8 @@ def detect(root: Path = Path("/")) -> Jetson:
         )
         return Jetson(l4t=None, found=Found(problems=(problem,)))
     model = (read_text(root / MODEL) or "").replace("\x00", "").strip()
+    if not is_plain_text(model):
+        model = ""
     cc = next((cc for word, cc in FAMILIES if re.search(rf"\b{word}\b", model)), None)
     if cc is None:
         known = ", ".join(word for word, _ in FAMILIES)

@@ -22,7 +22,7 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 from constraints_gen.errors import ConstraintsGenError
-from constraints_gen.hardware import Gpu, is_driver_version
+from constraints_gen.hardware import Gpu, is_driver_version, is_plain_text
 
 #: NVML return codes that mean "no NVIDIA GPU here" (nvml.h: NVML_ERROR_DRIVER_NOT_LOADED = 9,
 #: NVML_ERROR_LIBRARY_NOT_FOUND = 12); pynvml raises them as NVMLError_<CamelName> classes.
@@ -191,8 +191,8 @@ def _read_gpu(nvml: Any, index: int) -> Gpu:
     )
     _check(isinstance(total, int) and total >= 0, "nvmlDeviceGetMemoryInfo", total, "bytes", index)
     uuid = _text(_query("nvmlDeviceGetUUID", lambda: nvml.nvmlDeviceGetUUID(handle), index))
-    _check(bool(uuid), "nvmlDeviceGetUUID", uuid, "a GPU-... UUID", index)
-    _check(bool(name), "nvmlDeviceGetName", name, "a GPU name", index)
+    _check(bool(uuid) and is_plain_text(uuid), "nvmlDeviceGetUUID", uuid, "a GPU-... UUID", index)
+    _check(bool(name) and is_plain_text(name), "nvmlDeviceGetName", name, "a GPU name", index)
     mig = _mig_enabled(nvml, handle, index)
     return Gpu(
         index=index,
