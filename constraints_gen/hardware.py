@@ -229,6 +229,11 @@ def decode_json_bytes(data: bytes, origin: str) -> str:
                 [f"{origin}: starts with a {name} byte order mark; expected UTF-8 without one"],
                 tip="save the file as UTF-8 without BOM (PowerShell: Out-File -Encoding utf8NoBOM)",
             )
+    nul = data.find(b"\x00")  # valid UTF-8, but never in JSON text: UTF-16 or UTF-32, no BOM
+    if nul >= 0:
+        raise InputError(
+            [f"{origin}: byte {nul}: a NUL byte (UTF-16 or UTF-32 text?); expected UTF-8 JSON"]
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

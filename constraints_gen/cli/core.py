@@ -84,7 +84,7 @@ def get_hardware(path: Path | None) -> Hardware:
         return load_hardware(path)
     env = os.environ.get(HARDWARE_ENV)
     if env:
-        if env.lstrip().startswith("{"):
+        if env.lstrip().startswith(("{", "[")):  # JSON text, not a path
             return parse_hardware(env, f"${HARDWARE_ENV}")
         return load_hardware(Path(env))
     from constraints_gen.detect import detect
