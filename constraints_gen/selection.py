@@ -83,7 +83,8 @@ def evaluate(profile: Profile, hardware: Hardware) -> Verdict:
         )
     if not hardware.gpus_of("nvidia"):
         return Verdict(profile=profile, fits=False, reasons=("no NVIDIA GPU visible",))
-    assert hardware.driver_version is not None and hardware.cuda_driver_version is not None
+    if hardware.driver_version is None or hardware.cuda_driver_version is None:  # Jetson, no NVML
+        return Verdict(profile=profile, fits=False, reasons=("no NVIDIA driver version known",))
     assert profile.min_driver is not None and profile.cuda is not None
     fits, driver_fits, reasons = True, True, []
     cuda = f"CUDA {profile.cuda_text} build"

@@ -521,3 +521,36 @@ def test_detection_imports_only_this_platforms_probes() -> None:
     assert "constraints_gen.runner" not in names  # no subprocess on Linux
     if sys.platform == "linux":
         assert "constraints_gen.detect.amd" in names and "constraints_gen.detect.intel" in names
+
+
+def test_every_detected_kind_replays_through_explain(tmp_path: Path) -> None:
+    """What detect writes, --hardware reads and selection judges: no traceback for any kind
+    (exit 0 or 1: whether a profile fits depends on the profiles, not on detection)."""
+    jetson_hw = detect(
+        root=jetson_root(tmp_path / "jetson", ORIN_RELEASE, "NVIDIA Jetson AGX Orin"),
+        platform=LINUX_AARCH64,
+        nvml_module=NO_NVML,
+        environ={},
+    ).hardware
+    amd_hw = detect(
+        root=intel_root(amd_root(tmp_path / "amd")),
+        platform=LINUX_X86_64,
+        nvml_module=NO_NVML,
+        environ={},
+    ).hardware
+    mac = Platform(system="darwin", machine="aarch64", os_version="14.5")
+    apple_hw = detect(root=NO_ROOT, platform=mac, run=sysctl(M3)).hardware
+    for name, hardware in (("jetson", jetson_hw), ("amd", amd_hw), ("apple", apple_hw)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(hardware.to_json()), encoding="utf-8")
+        done = subprocess.run(
+            [sys.executable, "-m", "constraints_gen", "explain", "--hardware", str(path)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode in (0, 1), (name, done.stderr)
+        assert "Traceback" not in done.stderr and "BUG" not in done.stderr
+        assert done.stdout.startswith(hardware.platform.describe())
