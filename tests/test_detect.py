@@ -554,3 +554,17 @@ def test_every_detected_kind_replays_through_explain(tmp_path: Path) -> None:
         assert done.returncode in (0, 1), (name, done.stderr)
         assert "Traceback" not in done.stderr and "BUG" not in done.stderr
         assert done.stdout.startswith(hardware.platform.describe())
+
+
+def test_an_intel_mac_is_a_cpu_machine_and_rosetta_is_named() -> None:
+    intel_mac = Platform(system="darwin", machine="x86_64", os_version="14.5")
+    plain = detect(root=NO_ROOT, platform=intel_mac, run=sysctl({})).hardware
+    assert plain.is_cpu and plain.source == "no GPU: none found"
+    rosetta = detect(
+        root=NO_ROOT, platform=intel_mac, run=sysctl({"sysctl.proc_translated": "1"})
+    ).hardware
+    assert rosetta.is_cpu
+    assert rosetta.source == (
+        "no GPU: this Python runs under Rosetta 2 on Apple Silicon: an arm64 Python would get"
+        " the Apple GPU (MPS)"
+    )

@@ -24,6 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from constraints_gen.detect.found import Found
 from constraints_gen.errors import ConstraintsGenError
 from constraints_gen.hardware import Gpu, Hardware, Platform
 
@@ -67,7 +68,7 @@ def detect(
     driver: str | None = None
     cuda: str | None = None
 
-    def add(source: str, found: Any) -> None:
+    def add(source: str, found: Found) -> None:
         start = max((gpu.index for gpu in gpus), default=-1) + 1
         gpus.extend(replace(gpu, index=start + i) for i, gpu in enumerate(found.gpus))
         absent.extend([found.absent] if found.absent else [])
@@ -111,6 +112,14 @@ def detect(
             if real is not None and real != platform.os_version:
                 platform = replace(platform, os_version=real)
         add("sysctl", apple.detect(run))
+    elif platform.system == "darwin":
+        from constraints_gen.detect import apple
+
+        if apple.sysctl("sysctl.proc_translated", run or apple.default_run) == "1":
+            absent.append(
+                "this Python runs under Rosetta 2 on Apple Silicon: an arm64 Python would get"
+                " the Apple GPU (MPS)"
+            )
     if not gpus and problems:
         raise ConstraintsGenError(
             "no GPU found, and a probe failed, so this may be a GPU machine: "

@@ -17,7 +17,7 @@ from constraints_gen.hardware import Gpu, is_plain_text
 Run = Callable[[Sequence[str]], str]
 
 
-def _run(args: Sequence[str]) -> str:
+def default_run(args: Sequence[str]) -> str:
     from constraints_gen import runner
 
     return runner.run(list(args)).stdout
@@ -32,7 +32,7 @@ def sysctl(name: str, run: Run) -> str | None:
 
 
 def detect(run: Run | None = None) -> Found:
-    run = run or _run
+    run = run or default_run
     brand = sysctl("machdep.cpu.brand_string", run)
     memsize = sysctl("hw.memsize", run)
     notes = []
@@ -51,4 +51,4 @@ def detect(run: Run | None = None) -> Found:
 def macos_version(run: Run | None = None) -> str | None:
     """``kern.osproductversion`` (``"14.5"``): the real version where Python reports ``10.16``
     (a Python built against an old SDK sees the compatibility version on macOS 11 and later)."""
-    return sysctl("kern.osproductversion", run or _run)
+    return sysctl("kern.osproductversion", run or default_run)
