@@ -568,3 +568,20 @@ def test_an_intel_mac_is_a_cpu_machine_and_rosetta_is_named() -> None:
         "no GPU: this Python runs under Rosetta 2 on Apple Silicon: an arm64 Python would get"
         " the Apple GPU (MPS)"
     )
+
+
+def test_a_failed_probe_beside_found_gpus_is_a_warning(tmp_path: Path) -> None:
+    from test_nvml import FakeNvml
+
+    write(tmp_path, "sys/class/kfd/kfd/topology/nodes/1/properties", "simd_count 256\n")
+    detected = detect(
+        root=tmp_path,
+        platform=LINUX_X86_64,
+        nvml_module=cast(ModuleType, FakeNvml()),
+        environ={},
+    )
+    assert [gpu.vendor for gpu in detected.hardware.gpus] == ["nvidia", "nvidia"]
+    assert detected.problems == (
+        "AMD KFD node 1: a GPU node without a gfx_target_version (None);"
+        " the kernel may be too old to report it",
+    )
