@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import codecs
 import json
-import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
@@ -38,15 +37,27 @@ SYSTEMS: Final[tuple[str, ...]] = get_args(System)
 MACHINES: Final[tuple[str, ...]] = get_args(Machine)
 VENDORS: Final[tuple[str, ...]] = get_args(Vendor)
 
-_CC = re.compile(r"^(\d+)\.(\d+)$")
-# NVIDIA drivers are "580.159.04" on Linux, "581.57" on Windows; NVML has returned two-part
-# versions on Windows and three-part ones on Linux. Anything else is refused at detection.
-_DRIVER = re.compile(r"^\d+(\.\d+){0,2}$")
-_GFX = re.compile(r"^gfx[0-9a-f]+$")
-_PCI_ID = re.compile(r"^8086:[0-9a-f]{4}$")
-_GLIBC = re.compile(r"^\d+\.\d+$")
-_L4T = re.compile(r"^\d+\.\d+(\.\d+)?$")
-_OS_VERSION = re.compile(r"^\d+(\.\d+){0,3}$")
+_HEX = frozenset("0123456789abcdef")
+
+
+def _dotted(text: str, fewest: int, most: int) -> bool:
+    """``"580.159.04"`` with ``fewest`` to ``most`` ASCII numbers (no regular expression: this
+    module is on emit's path, where compiling patterns at import costs start-up time)."""
+    parts = text.split(".")
+    return text.isascii() and fewest <= len(parts) <= most and all(p.isdigit() for p in parts)
+
+
+def _is_cc(text: str) -> bool:  # "9.0"
+    return _dotted(text, 2, 2)
+
+
+def _is_gfx(text: str) -> bool:  # "gfx942", "gfx90a", "gfx1100"
+    return text.startswith("gfx") and len(text) > 3 and _HEX.issuperset(text[3:])
+
+
+def _is_intel_pci_id(text: str) -> bool:  # "8086:56a0"
+    return len(text) == 9 and text.startswith("8086:") and _HEX.issuperset(text[5:])
+
 
 #: Reading more problems than this helps nobody: the rest is counted, not listed.
 MAX_PROBLEMS = 50
@@ -54,15 +65,16 @@ MAX_PROBLEMS = 50
 
 def parse_cc(text: str) -> tuple[int, int]:
     """``"9.0"`` -> ``(9, 0)``; raises ValueError on anything else."""
-    match = _CC.match(text)
-    if match is None or not text.isascii():
+    if not _is_cc(text):
         raise ValueError(text)
-    return int(match[1]), int(match[2])
+    major, minor = text.split(".")
+    return int(major), int(minor)
 
 
 def is_driver_version(text: str) -> bool:
     """``"580.159.04"``, ``"581.57"``, ``"580"``: yes; ``"580.159.04-beta"``, ``"abc"``: no."""
-    return text.isascii() and _DRIVER.match(text) is not None
+    # NVIDIA drivers are "580.159.04" on Linux, "581.57" on Windows.
+    return _dotted(text, 1, 3)
 
 
 def driver_tuple(text: str) -> tuple[int, ...]:
@@ -229,6 +241,11 @@ def decode_json_bytes(data: bytes, origin: str) -> str:
                 [f"{origin}: starts with a {name} byte order mark; expected UTF-8 without one"],
                 tip="save the file as UTF-8 without BOM (PowerShell: Out-File -Encoding utf8NoBOM)",
             )
+    nul = data.find(b"\x00")  # valid UTF-8, but never in JSON text: UTF-16 or UTF-32, no BOM
+    if nul >= 0:
+        raise InputError(
+            [f"{origin}: byte {nul}: a NUL byte (UTF-16 or UTF-32 text?); expected UTF-8 JSON"]
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -250,17 +267,24 @@ def parse_hardware(text: str, origin: str) -> Hardware:
         ) from None
     except RecursionError:
         raise InputError([f"{origin}: invalid JSON: nested too deeply"]) from None
+    except ValueError as exc:  # a number over Python's 4300-digit limit for int()
+        raise InputError([f"{origin}: invalid JSON: {exc}"]) from None
     return hardware_from_json(data, origin)
 
 
 _MISSING: Any = object()
 
 
-@dataclass(slots=True)
 class _Problems:
-    origin: str
-    found: list[str] = field(default_factory=list)
-    more: int = 0
+    """Problems of one file, the first MAX_PROBLEMS listed, the rest counted (a plain class: a
+    dataclass costs emit start-up time to create)."""
+
+    __slots__ = ("found", "more", "origin")
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+        self.found: list[str] = []
+        self.more = 0
 
     def bad(self, key: str, expected: str) -> None:
         self.add(f"{self.origin}: {key}: expected {expected}")
@@ -279,6 +303,18 @@ class _Problems:
 
 def _got(value: Any) -> str:
     return "missing" if value is _MISSING else f"got {_short(value)}"
+
+
+def is_plain_text(text: str) -> bool:
+    """Printable (no control characters, no terminal escapes) and encodable (no lone surrogates),
+    at most 200 characters: safe to print in messages and to write back as JSON."""
+    if len(text) > 200 or not text.isprintable():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _short(value: Any) -> str:
@@ -302,9 +338,7 @@ def hardware_from_json(data: Any, origin: str) -> Hardware:
         bad("driver_version", f'a driver version string like "580.159.04", got {_short(driver)}')
     if cuda is _MISSING:
         bad("cuda_driver_version", 'a CUDA version like "13.0", or null (missing)')
-    elif cuda is not None and (
-        not isinstance(cuda, str) or not _CC.match(cuda) or not cuda.isascii()
-    ):
+    elif cuda is not None and (not isinstance(cuda, str) or not _is_cc(cuda)):
         bad("cuda_driver_version", f'a CUDA version like "13.0", got {_short(cuda)}')
     gpus: list[Gpu] = []
     if gpus_raw is _MISSING or not isinstance(gpus_raw, list):
@@ -382,15 +416,13 @@ def _parse_platform(raw: Any, bad: Callable[[str, str], None]) -> Platform | Non
         bad("platform.machine", f"one of {', '.join(MACHINES)} ({_got(machine)})")
         ok = False
     texts: dict[str, str | None] = {}
-    for key, pattern, example in (
-        ("os_version", _OS_VERSION, '"14.5" or "10.0.26100"'),
-        ("glibc", _GLIBC, '"2.39"'),
-        ("l4t", _L4T, '"36.4.3"'),
+    for key, (fewest, most), example in (
+        ("os_version", (1, 4), '"14.5" or "10.0.26100"'),
+        ("glibc", (2, 2), '"2.39"'),
+        ("l4t", (2, 3), '"36.4.3"'),
     ):
         value = raw.get(key)
-        if value is not None and (
-            not isinstance(value, str) or not value.isascii() or not pattern.match(value)
-        ):
+        if value is not None and (not isinstance(value, str) or not _dotted(value, fewest, most)):
             bad(f"platform.{key}", f"a version like {example}, or null (got {_short(value)})")
             ok = False
         texts[key] = value if isinstance(value, str) else None
@@ -426,6 +458,9 @@ def _parse_gpu(raw: object, key: str, bad: Callable[[str, str], None]) -> Gpu | 
     if not isinstance(name, str) or not name:
         bad(f"{key}.name", "a GPU name string" + (" (missing)" if name is _MISSING else ""))
         ok = False
+    elif not is_plain_text(name):
+        bad(f"{key}.name", f"printable text, got {_short(name)}")
+        ok = False
     if vendor not in VENDORS:
         bad(f"{key}.vendor", f"one of {', '.join(VENDORS)} (got {_short(vendor)})")
         return None
@@ -441,15 +476,15 @@ def _parse_gpu(raw: object, key: str, bad: Callable[[str, str], None]) -> Gpu | 
             ok = False
     if vendor == "nvidia":
         cc_value = raw.get("compute_capability", _MISSING)
-        if not isinstance(cc_value, str) or not _CC.match(cc_value) or not cc_value.isascii():
+        if not isinstance(cc_value, str) or not _is_cc(cc_value):
             bad(f"{key}.compute_capability", f'a string like "9.0" ({_got(cc_value)})')
             ok = False
         else:
             cc = parse_cc(cc_value)
-    elif vendor == "amd" and (not isinstance(gfx, str) or not _GFX.match(gfx)):
+    elif vendor == "amd" and (not isinstance(gfx, str) or not _is_gfx(gfx)):
         bad(f"{key}.gfx", f'a gfx target like "gfx942" ({_got(raw.get("gfx", _MISSING))})')
         ok = False
-    elif vendor == "intel" and (not isinstance(pci_id, str) or not _PCI_ID.match(pci_id)):
+    elif vendor == "intel" and (not isinstance(pci_id, str) or not _is_intel_pci_id(pci_id)):
         got = _got(raw.get("pci_id", _MISSING))
         bad(f"{key}.pci_id", f'an Intel PCI id like "8086:56a0" ({got})')
         ok = False
@@ -460,7 +495,7 @@ def _parse_gpu(raw: object, key: str, bad: Callable[[str, str], None]) -> Gpu | 
     elif isinstance(memory, int) and memory < 0:
         bad(f"{key}.memory_mib", f"a non-negative integer or null, got {memory}")
         ok = False
-    if uuid is not None and (not isinstance(uuid, str) or not uuid):
+    if uuid is not None and (not isinstance(uuid, str) or not uuid or not is_plain_text(uuid)):
         bad(f"{key}.uuid", f"a string or null, got {_short(uuid)}")
         ok = False
     if not isinstance(mig, bool):
