@@ -26,6 +26,9 @@ A profile file (``profiles/<name>.toml``; keys other than these are errors)::
     [[indexes]]                      # extra indexes some pins come from
     name = "pytorch-cu121"
     url = "https://download.pytorch.org/whl/cu121"
+
+    [verify]                         # optional: what `gen-constraints verify` imports
+    imports = ["torch", "transformers", "peft"]  # default: the pinned stack's top-level modules
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ from constraints_gen.names import canonical_name, is_valid_name
 from constraints_gen.tomlio import read_toml, type_name
 
 _TOP = {"name", "description", "extends", "abstract", "hardware", "target", "pins", "indexes"}
+_TOP |= {"verify"}
+_VERIFY = {"imports"}
 _HARDWARE = {"vendor", "cuda", "compute_capabilities", "ptx", "min_driver"}
 _TARGET = {"platform", "python", "commit_lock"}
 _PIN = {"version", "override", "reason"}
@@ -83,6 +88,7 @@ class Profile:
     pins: tuple[Pin, ...]
     indexes: tuple[Index, ...]
     inputs: tuple[tuple[str, Any], ...]  # (file name, parsed data) of the chain, for fingerprints
+    verify_imports: tuple[str, ...] | None = None  # [verify] imports; None: the default modules
 
     @property
     def cuda_text(self) -> str | None:
@@ -162,6 +168,7 @@ def _check_file(path: Path, data: dict[str, Any], problems: list[str]) -> bool:
                 f"{path}: {table}.{key}: unknown key (expected one of {', '.join(sorted(allowed))})"
             )
     _check_hardware(data.get("hardware", {}), bad)
+    _check_verify(path, data.get("verify", {}), bad, problems)
     _check_target(data.get("target", {}), bad)
     _check_pins(path, data.get("pins", {}), bad, problems)
     indexes = data.get("indexes", [])
@@ -194,6 +201,21 @@ def _check_hardware(hw: Any, bad: Any) -> None:
         for i, cc in enumerate(ccs):
             if not _valid(parse_cc, cc):
                 bad(f"hardware.compute_capabilities[{i}]", f'a string like "9.0" (got {cc!r})')
+
+
+def _check_verify(path: Path, verify: Any, bad: Any, problems: list[str]) -> None:
+    if not isinstance(verify, dict):
+        bad("verify", "a table", verify)
+        return
+    for key in sorted(set(verify) - _VERIFY):
+        problems.append(f"{path}: verify.{key}: unknown key (expected imports)")
+    imports = verify.get("imports", [])
+    if not isinstance(imports, list):
+        bad("verify.imports", 'an array of module names like ["torch", "peft"]', imports)
+        return
+    for i, module in enumerate(imports):
+        if not (isinstance(module, str) and all(p.isidentifier() for p in module.split("."))):
+            bad(f"verify.imports[{i}]", f'a module name like "torch.cuda" (got {module!r})')
 
 
 def _check_target(target: Any, bad: Any) -> None:
@@ -273,7 +295,9 @@ def _merge(chain: list[tuple[Path, dict[str, Any]]], problems: list[str]) -> Pro
     target: dict[str, Any] = {}
     pins: dict[str, Pin] = {}
     indexes: dict[str, Index] = {}
+    imports: list[str] | None = None
     for file, data in reversed(chain):  # parents first, children override
+        imports = data.get("verify", {}).get("imports", imports)
         hardware.update(data.get("hardware", {}))
         target.update(data.get("target", {}))
         for raw_name, value in data.get("pins", {}).items():
@@ -321,7 +345,11 @@ def _merge(chain: list[tuple[Path, dict[str, Any]]], problems: list[str]) -> Pro
         commit_lock=bool(target.get("commit_lock", True)),
         pins=tuple(sorted(pins.values(), key=lambda pin: pin.name)),
         indexes=tuple(indexes.values()),
-        inputs=tuple((file.name, data) for file, data in chain),
+        # [verify] only says what to check after installing: it does not make a lock stale.
+        inputs=tuple(
+            (file.name, {k: v for k, v in data.items() if k != "verify"}) for file, data in chain
+        ),
+        verify_imports=None if imports is None else tuple(imports),
     )
 
 
