@@ -232,9 +232,7 @@ def top_level_modules(dist: Installed) -> tuple[str, ...]:
             elif root.endswith((".py", ".so", ".pyd")):
                 names.append(root.split(".", 1)[0])
     return tuple(
-        dict.fromkeys(
-            name for name in names if name.isidentifier() and not name.startswith("_")
-        )
+        dict.fromkeys(name for name in names if name.isidentifier() and not name.startswith("_"))
     )
 
 

@@ -104,7 +104,7 @@ def installed(names: list[str], deep: bool) -> dict[str, Any]:
         }
         if deep and files is not None:
             hashed = [entry for entry in files if entry.hash is not None]
-            results = pool.map(lambda entry: _check_file(dist, entry), hashed)
+            results = pool.map(_check_file, [dist] * len(hashed), hashed)
             record["checked"] = len(hashed)
             record["bad"] = [result for result in results if result is not None]
         found.append(record)
@@ -134,11 +134,11 @@ def _torch() -> dict[str, Any]:
             name = str(torch.cuda.get_device_name(index))
             major, minor = torch.cuda.get_device_capability(index)
             device = {"index": index, "name": name, "capability": [int(major), int(minor)]}
-            _step("running a tiny operation on GPU %d %s" % (index, name))
+            _step(f"running a tiny operation on GPU {index} {name}")
             try:
-                value = float((torch.ones(4, device="cuda:%d" % index) + 1).sum().item())
+                value = float((torch.ones(4, device=f"cuda:{index}") + 1).sum().item())
                 torch.cuda.synchronize(index)
-                device["op_error"] = None if value == 8.0 else "ones(4) + 1 summed to %r" % value
+                device["op_error"] = None if value == 8.0 else f"ones(4) + 1 summed to {value}"
             except BaseException as exc:
                 device["op_error"] = _error(exc)
             devices.append(device)

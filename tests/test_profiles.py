@@ -111,7 +111,7 @@ def test_bad_toml_reports_line_and_column(tmp_path: Path) -> None:
         (
             GPU + "[extra]\n",
             "extra: unknown key (expected one of abstract, description, extends, hardware,"
-            " indexes, name, pins, target)",
+            " indexes, name, pins, target, verify)",
         ),
         (
             GPU.replace('cuda = "12.8"', 'cuda = "12.8"\narch = "sm_80"'),
@@ -238,7 +238,7 @@ def test_problems_in_several_files_come_in_one_error(tmp_path: Path) -> None:
         load_profiles(d)
     assert info.value.problems == (
         f"{d / 'cpu.toml'}: colour: unknown key (expected one of abstract, description, extends,"
-        " hardware, indexes, name, pins, target)",
+        " hardware, indexes, name, pins, target, verify)",
         f"{d / 'gpu.toml'}: hardware.cuda: expected a CUDA version like \"12.8\" (got 'twelve')",
         f"{d / 'manifest.toml'}: requirements.peft: invalid version specifier '~=>1'"
         ' (expected PEP 440, e.g. ">=4.51.3,!=4.52.*")',
@@ -285,5 +285,5 @@ def test_a_broken_parent_is_reported_once_not_as_missing(tmp_path: Path) -> None
         load_profiles(folder)
     assert info.value.problems == (
         f"{folder / 'base.toml'}: colour: unknown key (expected one of abstract, description,"
-        " extends, hardware, indexes, name, pins, target)",
+        " extends, hardware, indexes, name, pins, target, verify)",
     )

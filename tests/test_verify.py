@@ -325,7 +325,7 @@ H200 = {
     "cuda_driver_version": "12.8",
     "gpus": [{"index": 0, "name": "NVIDIA H200", "compute_capability": "9.0"}],
 }
-CPU = {"driver_version": None, "cuda_driver_version": None, "gpus": []}
+CPU: dict[str, Any] = {"driver_version": None, "cuda_driver_version": None, "gpus": []}
 GPU_WHERE = f"profile gpu, CPython {PY}, venv/bin/python"
 
 
@@ -363,9 +363,7 @@ def verify_gpu(tmp_path: Path, hardware: str, standin: Mapping[str, Any]) -> Any
     return gen("verify", *args, "--no-deep", cwd=tmp_path)
 
 
-def test_gpu_architecture_covered_or_named(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_gpu_architecture_covered_or_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STANDIN_TORCH", "{}")
     gpu_project(tmp_path, monkeypatch)
     covered = verify_gpu(tmp_path, "h200.json", {"arch_list": ["sm_80", "sm_90"]})
@@ -419,8 +417,16 @@ def test_gpu_architecture_covered_or_named(
             " torch.cuda.is_available() is False; The NVIDIA driver on your system is too old\n",
         ),
         (
-            {"devices": [{"name": "NVIDIA H200", "cc": [9, 0], "error": "CUDA error: no kernel"
-                          " image is available for execution on the device"}]},
+            {
+                "devices": [
+                    {
+                        "name": "NVIDIA H200",
+                        "cc": [9, 0],
+                        "error": "CUDA error: no kernel"
+                        " image is available for execution on the device",
+                    }
+                ]
+            },
             "gpu: GPU 0 NVIDIA H200 (compute capability 9.0): a tiny operation failed:"
             " RuntimeError: CUDA error: no kernel image is available for execution on the"
             " device\n",
@@ -496,10 +502,9 @@ def test_verify_key_in_profiles(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         load_profiles(folder)
     assert info.value.problems == (
-        f"{folder}/base.toml: verify.imports[1]: expected a module name like \"torch.cuda\""
+        f'{folder}/base.toml: verify.imports[1]: expected a module name like "torch.cuda"'
         " (got 'torch-cuda')",
-        f"{folder}/base.toml: verify.imports[2]: expected a module name like \"torch.cuda\""
-        " (got 3)",
+        f'{folder}/base.toml: verify.imports[2]: expected a module name like "torch.cuda" (got 3)',
         f"{folder}/child.toml: verify.import: unknown key (expected imports)",
         f"{folder}/child.toml: verify.imports: expected an array of module names like"
         ' ["torch", "peft"], got a string',

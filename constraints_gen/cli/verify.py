@@ -1,4 +1,4 @@
-"""``gen-constraints verify``: is the environment exactly the lock, does it import, does torch run?"""
+"""``gen-constraints verify``: is the environment the lock, does it import, does torch run?"""
 
 from __future__ import annotations
 
