@@ -192,7 +192,7 @@ def check_installed(
             findings.append(Finding(check="installed", subject=name, message=message, repair=name))
             continue
         if len(dists) > 1:
-            where = "; ".join(f"{d.version} in {d.location}" for d in dists)
+            where = "; ".join(f"{d.version} in {d.location}" for d in sorted(dists, key=str))
             message = f"{name} is installed {len(dists)} times ({where}); locked {want}"
             findings.append(Finding(check="installed", subject=name, message=message, repair=name))
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import sys
 import textwrap
 from collections.abc import Mapping
@@ -193,6 +194,38 @@ def test_failing_import_is_named(tmp_path: Path) -> None:
         "import: import transformers failed: ImportError: half-written\n"
     )
     assert done.stderr.endswith(f"gen-constraints: NOT verified ({WHERE}): 2 failures\n")
+
+
+def test_sync_fails_when_verify_fails_and_reinstall_cannot_help(tmp_path: Path) -> None:
+    site = synced(tmp_path)
+    demo = tmp_path / "proj" / "profiles" / "demo.toml"
+    demo.write_text(demo.read_text() + '[verify]\nimports = ["peft", "absent"]\n')
+    done = gen("sync", *COMMON, "--wheelhouse", "wheels", cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.endswith(
+        "gen-constraints: import: import absent failed: ModuleNotFoundError: No module named"
+        f" 'absent'\ngen-constraints: NOT verified ({WHERE}): 1 failures\n"
+    )
+    assert "reinstalling" not in done.stderr
+    assert (site / "peft" / "__init__.py").is_file()
+
+
+def test_a_leftover_second_install_is_named(tmp_path: Path) -> None:
+    site = synced(tmp_path)
+    left = site / "transformers-4.57.3.dist-info"  # as a killed replacement can leave it
+    shutil.copytree(site / "transformers-4.51.3.dist-info", left)
+    for name in ("METADATA", "RECORD"):  # copies: editing them leaves uv's cache alone
+        (left / name).write_text((left / name).read_text().replace("4.51.3", "4.57.3"))
+    done = gen("verify", *COMMON, "--no-deep", cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (
+        1,
+        f"installed: transformers is installed 2 times (4.51.3 in {site}/transformers-4.51.3"
+        f".dist-info; 4.57.3 in {left}); locked 4.51.3\n",
+    )
+    repaired = gen("sync", *COMMON, "--wheelhouse", "wheels", cwd=tmp_path)
+    assert repaired.returncode == 0, repaired.stderr
+    again = gen("verify", *COMMON, cwd=tmp_path)
+    assert (again.returncode, again.stdout) == (0, ""), again.stderr
 
 
 def test_crashing_import_is_a_failure_not_a_crash(tmp_path: Path) -> None:
