@@ -14,19 +14,22 @@ import shutil
 import sys
 import textwrap
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.index import serve, write_simple_index
 from support.sync_project import PY, TORCH_TAG, gen, make_venv, scenario_project
 from support.wheels import build_wheel
 
 from constraints_gen.errors import InputError
+from constraints_gen.hardware import parse_hardware
 from constraints_gen.lock import LockOptions, compile_one
 from constraints_gen.lockfile import fingerprint
 from constraints_gen.profiles import load_profiles
 from constraints_gen.project import find_project
-from constraints_gen.verify import arch_covers
+from constraints_gen.verify import Device, TorchInfo, arch_covers, check_gpu
 
 pytestmark = pytest.mark.skipif(
     not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),
@@ -37,6 +40,7 @@ COMMON = ("--profile", "demo", "--root", "proj", "--python", "venv")
 LOCKED = ["torch==2.5.1+cu121", "transformers==4.51.3", "peft==0.13.2"]
 WHERE = f"profile demo, CPython {PY}, venv/bin/python"
 SITE = f"venv/lib/python{PY}/site-packages"
+REPO = Path(__file__).parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -155,6 +159,19 @@ def test_half_written_package_fails_and_sync_repairs_it(tmp_path: Path) -> None:
     assert (site / "transformers" / "__init__.py").is_file()
     again = gen("verify", *COMMON, cwd=tmp_path)
     assert (again.returncode, again.stdout) == (0, ""), again.stderr
+
+
+def test_repair_from_a_served_index(tmp_path: Path) -> None:
+    site = synced(tmp_path)
+    write_simple_index(sorted((tmp_path / "wheels").glob("*.whl")), tmp_path / "index")
+    (site / "peft" / "__init__.py").write_text("# half-written\n")  # in place: uv's cache too
+    with serve(tmp_path / "index") as url:
+        done = gen("sync", *COMMON, "--wheelhouse", f"{url}/simple", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "gen-constraints: reinstalling peft\n" in done.stderr
+    assert (
+        site / "peft" / "__init__.py"
+    ).read_text() == "import transformers\n__version__ = '0.13.2'\n"
 
 
 @pytest.mark.parametrize("edit", ["same-size", "longer"])
@@ -496,6 +513,31 @@ def test_gpu_build_mismatch_is_named(
 )
 def test_arch_rule(arch_list: list[str], capability: tuple[int, int], runs: str | None) -> None:
     assert arch_covers(arch_list, capability) == runs
+
+
+def test_pypi_torch_has_no_label_in_the_lock_but_one_in_its_version() -> None:
+    """PyPI's torch 2.10.0 says 2.10.0 in METADATA (so in the lock) and 2.10.0+cu128 at run time;
+    a build of another CUDA or another version is named."""
+    profile = load_profiles(REPO / "profiles").get("cuda128")
+    h200 = parse_hardware(json.dumps(H200), "h200.json")
+    device = Device(index=0, name="NVIDIA H200", capability=(9, 0), op_error=None)
+    pypi = TorchInfo(
+        error=None,
+        version="2.10.0+cu128",
+        cuda="12.8",
+        available=True,
+        arch_list=("sm_80", "sm_90", "sm_100", "sm_120"),
+        devices=(device,),
+    )
+    assert check_gpu(profile, "2.10.0", h200, pypi) == ((), ("GPU 0 NVIDIA H200",))
+    other = replace(pypi, version="2.10.1+cu126", cuda="12.6")
+    findings, passed = check_gpu(profile, "2.10.0", h200, other)
+    assert [f.message for f in findings] == [
+        "torch.__version__ is 2.10.1+cu126, the lock has torch 2.10.0",
+        "torch 2.10.1+cu126 is built for CUDA 12.6 (torch.version.cuda), profile cuda128 needs"
+        " CUDA 12.8",
+    ]
+    assert passed == ("GPU 0 NVIDIA H200",)  # the GPU itself ran the operation
 
 
 def test_verify_key_in_profiles(tmp_path: Path) -> None:
