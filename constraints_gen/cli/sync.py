@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -15,6 +16,7 @@ from constraints_gen.cli.core import (
     root_option,
     write_out,
 )
+from constraints_gen.cli.verify import NO_DEEP_HELP, verify_synced
 from constraints_gen.cli.wheelhouse import WHEELHOUSE_ENV, fill_command
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
 
@@ -38,6 +40,7 @@ from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
 )
 @click.option("--check", is_flag=True, help="Only report drift (exit 1); change nothing.")
 @click.option("--print-command", is_flag=True, help="Print the uv command line instead.")
+@click.option("--no-deep", is_flag=True, help=NO_DEEP_HELP)
 @json_option
 def sync_cmd(
     root: Path | None,
@@ -47,13 +50,15 @@ def sync_cmd(
     wheelhouse: str,
     check: bool,
     print_command: bool,
+    no_deep: bool,
     as_json: bool,
 ) -> None:
     """Install the profile's exact lock into an environment with `uv pip sync`, from the wheelhouse.
 
     uv installs, replaces (local labels count: 2.5.1+cu124 is not 2.5.1+cu121) and removes
-    packages until the environment is the lock; --check only reports that drift.
-    Exit 0 in sync, 1 drift (--check), 2 errors.
+    packages until the environment is the lock; --check only reports that drift. Then it runs
+    `gen-constraints verify` and reinstalls any package whose files differ from its RECORD.
+    Exit 0 in sync (and verified), 1 drift (--check) or not verified, 2 errors.
 
     \b
     Examples:
@@ -62,7 +67,7 @@ def sync_cmd(
       gen-constraints sync --wheelhouse https://wheels.example/llm/simple
       gen-constraints sync --print-command             # the uv command, for your own scripts
     """
-    from constraints_gen import lockfile, sync
+    from constraints_gen import lockfile, sync, verify
     from constraints_gen.wheelhouse import read_lock
 
     project, profiles, chosen = choose_profile(root, hardware, profile)
@@ -122,6 +127,15 @@ def sync_cmd(
         write_out(json.dumps(payload, indent=2) + "\n")
     else:
         write_out("".join(c.describe() + "\n" for c in changes))
+    if not check:  # what uv installed, checked in the target; half-written packages reinstalled
+
+        def reinstall(names: Sequence[str]) -> None:
+            require_wheels()
+            args = verify.reinstall_args(sync.uv_args(lock.path, target, wheelhouse), names)
+            click.echo(sync.sync(args).rstrip("\n"), err=True)
+
+        verify_synced(chosen, profiles.manifest, lock.packages, target, version, hardware,
+                      deep=not no_deep, reinstall=reinstall)  # fmt: skip
     where = f"profile {chosen.name}, CPython {version}, {target}"
     if not changes:
         click.echo(f"gen-constraints: in sync ({where}, {len(lock.packages)} packages)", err=True)
