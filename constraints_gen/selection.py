@@ -57,6 +57,8 @@ def _cc(cc: tuple[int, int]) -> str:
 def gpu_verdict(profile: Profile, gpu: Gpu) -> tuple[bool, str]:
     """Does ``profile``'s build have kernels for ``gpu``? With the reason."""
     cc = gpu.compute_capability
+    if cc is None:
+        return False, f"GPU {gpu.index} {gpu.name}: a {gpu.vendor} GPU, not NVIDIA"
     label = f"GPU {gpu.index} {gpu.name} (compute capability {gpu.cc})"
     same_major = [arch for arch in profile.compute_capabilities if arch[0] == cc[0] and arch <= cc]
     if same_major:
@@ -79,7 +81,7 @@ def evaluate(profile: Profile, hardware: Hardware) -> Verdict:
                 f"a CPU build on a GPU machine: used only when named (--profile {profile.name})",
             ),
         )
-    if hardware.is_cpu:
+    if not hardware.gpus_of("nvidia"):
         return Verdict(profile=profile, fits=False, reasons=("no NVIDIA GPU visible",))
     assert hardware.driver_version is not None and hardware.cuda_driver_version is not None
     assert profile.min_driver is not None and profile.cuda is not None
