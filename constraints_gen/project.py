@@ -28,11 +28,17 @@ class Project:
     def generated_dir(self) -> Path:
         return self.root / "generated"
 
-    def lock_path(self, profile: str, python: str) -> Path:
-        return self.generated_dir / profile / f"py{python}.lock.txt"
+    def lock_path(self, profile: str, python: str, platform: str | None = None) -> Path:
+        """``generated/<profile>/py3.X.lock.txt``; with ``platform`` (a profile for several
+        platforms, :attr:`Profile.layout_platform`): ``generated/<profile>/<platform>/...``."""
+        return self._folder(profile, platform) / f"py{python}.lock.txt"
 
-    def constraints_path(self, profile: str, python: str) -> Path:
-        return self.generated_dir / profile / f"py{python}.constraints.txt"
+    def constraints_path(self, profile: str, python: str, platform: str | None = None) -> Path:
+        return self._folder(profile, platform) / f"py{python}.constraints.txt"
+
+    def _folder(self, profile: str, platform: str | None) -> Path:
+        folder = self.generated_dir / profile
+        return folder if platform is None else folder / platform
 
 
 def _is_root(path: Path) -> bool:
