@@ -55,7 +55,7 @@ def platform_env(profile: Profile) -> dict[str, str | None]:
     (default 13.0): a profile's ``min_macos`` sets it, so macosx_14_0 wheels resolve."""
     if profile.min_macos is None or not profile.platform.endswith("apple-darwin"):
         return {}
-    return {"MACOSX_DEPLOYMENT_TARGET": "%d.%d" % profile.min_macos}
+    return {"MACOSX_DEPLOYMENT_TARGET": "{}.{}".format(*profile.min_macos)}
 
 
 def command_for(profile: Profile) -> str:

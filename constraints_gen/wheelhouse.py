@@ -58,7 +58,7 @@ class LockRef:
 
 def macos_text(profile: Profile) -> str | None:
     """The profile's oldest macOS as uv's MACOSX_DEPLOYMENT_TARGET spells it, or None."""
-    return None if profile.min_macos is None else "%d.%d" % profile.min_macos
+    return None if profile.min_macos is None else "{}.{}".format(*profile.min_macos)
 
 
 def read_lock(project: Project, profile: Profile, python: str) -> LockRef:
