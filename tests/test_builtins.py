@@ -99,9 +99,13 @@ def test_explain_json_names_the_selection(name: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(("name", "profile", "reason"), NO_FIT)
-def test_explain_json_no_fit_exits_1(name: str, profile: str, reason: str) -> None:
+def test_no_fit_emits_nothing_and_explains(name: str, profile: str, reason: str) -> None:
+    emitted = gen("--hardware", HARDWARE / f"{name}.json", "--python", "3.12", cwd=REPO)
+    assert (emitted.returncode, emitted.stdout) == (1, "")
+    assert emitted.stderr.startswith("ERROR: no profile fits this machine")
+    line = next(t for t in emitted.stderr.splitlines() if t.startswith(f"  {profile}: "))
+    assert reason in line
     done = gen("explain", "--json", "--hardware", HARDWARE / f"{name}.json", cwd=REPO)
-    assert done.returncode == 1, done.stderr
     report = json.loads(done.stdout)
     assert report["selected"] is None
     entry = next(p for p in report["profiles"] if p["name"] == profile)
