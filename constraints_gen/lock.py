@@ -64,7 +64,10 @@ def command_for(profile: Profile) -> str:
 
 def write_inputs(work: Path, profile: Profile, manifest: Manifest) -> None:
     """Write manifest.in, pins.txt and overrides.txt for one profile into ``work``."""
-    names = sorted({req.name for req in manifest.requirements} | {p.name for p in profile.pins})
+    names = sorted(
+        ({req.name for req in manifest.requirements} | {p.name for p in profile.pins})
+        - set(profile.excluded)  # pinned to false: not in this build
+    )
     requirements = []
     for name in names:
         pin, req = profile.pin(name), manifest.get(name)

@@ -13,7 +13,7 @@ from support.index import serve, write_simple_index
 from support.sync_project import gen
 from support.wheels import build_wheel
 
-from constraints_gen.errors import NoFitError
+from constraints_gen.errors import InputError, NoFitError
 from constraints_gen.hardware import load_hardware
 from constraints_gen.lock import LockOptions, compile_one
 from constraints_gen.profiles import ProfileSet, load_profiles
@@ -30,6 +30,7 @@ SELECTS = [
     ("win-gtx1080-r581", "win_cu126"),  # Pascal: only the CUDA 12.6 build has 6.1 kernels
     ("win-laptop-cpu", "cpu_windows"),
     ("mac-m3-macos14", "mps"),
+    ("mac-m1-macos13", "mps_macos12"),  # torch 2.12+ wheels need macOS 14
     ("mi300x", "rocm72"),  # gfx942
     ("mi355x", "rocm72"),  # gfx950
     ("rx7900xtx", "rocm72"),  # gfx1100
@@ -42,7 +43,7 @@ SELECTS = [
 NO_FIT = [
     ("gb200-r570-aarch64", "cuda130_aarch64", "580.65.06"),  # the driver CUDA 13 needs
     ("rx6600xt-gfx1032", "rocm72", "gfx1032"),  # no ROCm build lists gfx1032
-    ("mac-m1-macos13", "mps", "14.0"),  # torch 2.15 wheels need macOS 14
+    ("mac-m1-macos11", "mps_macos12", "12.0"),  # the stack needs macOS 12
 ]
 
 
@@ -88,7 +89,7 @@ def test_no_fit_says_why(builtin: ProfileSet, name: str, profile: str, reason: s
     assert reason in caught.value.message
 
 
-@pytest.mark.parametrize(("name", "expected"), [*SELECTS[:3], SELECTS[8]])
+@pytest.mark.parametrize(("name", "expected"), [*SELECTS[:3], SELECTS[9]])
 def test_explain_json_names_the_selection(name: str, expected: str) -> None:
     done = gen("explain", "--json", "--hardware", HARDWARE / f"{name}.json", cwd=REPO)
     assert done.returncode == 0, done.stderr
@@ -119,6 +120,7 @@ EMITS = [
     ("graviton-cpu", "cpu_linux_aarch64", "3.13"),
     ("win-laptop-cpu", "cpu_windows", "3.14"),
     ("mac-m3-macos14", "mps", "3.12"),
+    ("mac-m1-macos13", "mps_macos12", "3.11"),
     ("h200-real", "cuda130", "3.14"),
     ("rtx4090-r560", "cuda128", "3.13"),
     ("gtx1080-r535", "cuda126", "3.13"),
@@ -145,6 +147,8 @@ def test_cpu_and_mac_locks_carry_no_cuda_packages(python: str) -> None:
         names = locked(profile, python)
         assert "torch" in names
         assert not [n for n in names if n.startswith(("nvidia-", "cuda-", "triton"))], profile
+    assert "bitsandbytes" in locked("mps", python)  # macosx_14_0_arm64 wheels
+    assert "bitsandbytes" not in locked("mps_macos12", python)  # none for macOS 12-13
     assert locked("cuda130_aarch64", python)["cuda-toolkit"].startswith("13.0")
 
 
@@ -200,3 +204,47 @@ def test_wheelhouse_fill_for_macos_takes_only_files_that_install_there(tmp_path:
         "purelib-2.0-py3-none-any.whl",
         "torch-2.15.0-cp312-none-macosx_14_0_arm64.whl",
     ]
+
+
+TARGET = '[target]\nplatforms = ["x86_64-manylinux_2_28"]\npython = ["3.12"]\n'
+
+
+def test_a_pin_set_to_false_leaves_the_package_out(tmp_path: Path) -> None:
+    """``name = false`` in [pins] drops a package the manifest (or a parent) asks for: the lock
+    has no such package; without it, the same lock has it."""
+    wheels = tmp_path / "wheels"
+    build_wheel(wheels, "torch", "2.11.0")
+    build_wheel(wheels, "quant", "0.50.2")
+    root = tmp_path / "proj"
+    (root / "profiles").mkdir(parents=True)
+    (root / "profiles" / "manifest.toml").write_text(
+        '[requirements]\ntorch = ">=2.5"\nquant = ">=0.45"\n'
+    )
+    for name, extra in (("with", ""), ("without", "quant = false\n")):
+        (root / "profiles" / f"{name}.toml").write_text(
+            f'name = "{name}"\n[hardware]\nvendor = "cpu"\n{TARGET}'
+            f'[pins]\ntorch = "2.11.0"\n{extra}'
+        )
+    project = find_project(root)
+    profiles = load_profiles(project.profiles_dir)
+    assert profiles.get("without").excluded == ("quant",)
+    options = LockOptions(find_links=(str(wheels),), offline=True)
+    for name in ("with", "without"):
+        compile_one(project, profiles, profiles.get(name), "3.12", options)
+    with_text = (root / "generated" / "with" / "py3.12.lock.txt").read_text()
+    without_text = (root / "generated" / "without" / "py3.12.lock.txt").read_text()
+    assert "quant==0.50.2" in with_text
+    assert "quant" not in without_text.split("# Fingerprint")[1]
+    assert "torch==2.11.0" in without_text
+
+
+def test_a_pin_set_to_true_is_an_error(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    (root / "profiles").mkdir(parents=True)
+    (root / "profiles" / "manifest.toml").write_text('[requirements]\ntorch = ">=2.5"\n')
+    (root / "profiles" / "p.toml").write_text(
+        f'name = "p"\n[hardware]\nvendor = "cpu"\n{TARGET}[pins]\ntorch = true\n'
+    )
+    with pytest.raises(InputError) as caught:
+        load_profiles(root / "profiles")
+    assert "pins.torch: expected an exact version" in str(caught.value)
