@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -248,3 +250,90 @@ def test_a_pin_set_to_true_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         load_profiles(root / "profiles")
     assert "pins.torch: expected an exact version" in str(caught.value)
+
+
+# On-demand built-ins (their indexes are not reachable here): each real profile file, locked on
+# demand from local stand-in indexes. (profile, CPython, torch wheel tag on the profile's index)
+ON_DEMAND = [
+    ("win_cu126", "3.12", "cp312-cp312-win_amd64"),
+    ("win_cu128", "3.12", "cp312-cp312-win_amd64"),
+    ("win_cu130", "3.13", "cp313-cp313-win_amd64"),
+    ("rocm72", "3.12", "cp312-cp312-manylinux_2_28_x86_64"),
+    ("xpu", "3.11", "cp311-cp311-manylinux_2_28_x86_64"),
+    ("jetson_jp6", "3.10", "cp310-cp310-linux_aarch64"),
+]
+
+
+def stand_in_project(tmp_path: Path, profile: str) -> Path:
+    """A project holding the real built-in ``profile`` (and its parent) and the real manifest."""
+    root = tmp_path / "proj"
+    (root / "profiles").mkdir(parents=True)
+    for name in (profile, "llm-stack", "manifest"):
+        text = (REPO / "profiles" / f"{name}.toml").read_text(encoding="utf-8")
+        (root / "profiles" / f"{name}.toml").write_text(text, encoding="utf-8")
+    return root
+
+
+def stand_in_pypi(tmp_path: Path, profile: str) -> Path:
+    """Pure-Python stand-ins of the stack at the profile's pinned versions, no torch."""
+    profiles = load_profiles(REPO / "profiles")
+    wheels = tmp_path / "pypi-wheels"
+    for pin in profiles.get(profile).pins:
+        if pin.name != "torch":
+            build_wheel(wheels, pin.name, pin.version)
+    return write_simple_index(sorted(wheels.glob("*.whl")), tmp_path / "pypi")
+
+
+@pytest.mark.parametrize(("profile", "python", "tag"), ON_DEMAND)
+def test_on_demand_builtin_locks_from_its_index(
+    tmp_path: Path, profile: str, python: str, tag: str
+) -> None:
+    root = stand_in_project(tmp_path, profile)
+    loaded = load_profiles(root / "profiles").get(profile)
+    torch = loaded.pin("torch")
+    assert torch is not None and not loaded.commit_lock
+    index = loaded.indexes[0].name
+    stand_in_pypi(tmp_path, profile)
+    build_wheel(tmp_path / "torch-index", "torch", torch.version, tag=tag)
+    write_simple_index(sorted((tmp_path / "torch-index").glob("*.whl")), tmp_path / "torch")
+    with serve(tmp_path / "pypi") as pypi, serve(tmp_path / "torch") as torch_index:
+        env = {"UV_DEFAULT_INDEX": f"{pypi}/simple"}
+        env["GEN_CONSTRAINTS_MIRRORS"] = f"{index}={torch_index}/simple"
+        done = gen_env(root, env, "--profile", profile, "--python", python)
+    assert done.returncode == 0, done.stderr
+    assert f"torch=={torch.version} " in done.stdout  # the local label, exactly
+    assert "locking it into" in done.stderr
+
+
+@pytest.mark.parametrize(("profile", "python", "tag"), ON_DEMAND[:1] + ON_DEMAND[3:4])
+def test_on_demand_builtin_refuses_another_build_variant(
+    tmp_path: Path, profile: str, python: str, tag: str
+) -> None:
+    """The profile's index offers the same torch with another local label only: no lock."""
+    root = stand_in_project(tmp_path, profile)
+    loaded = load_profiles(root / "profiles").get(profile)
+    torch = loaded.pin("torch")
+    assert torch is not None
+    stand_in_pypi(tmp_path, profile)
+    other = torch.version.split("+")[0] + "+cpu"
+    build_wheel(tmp_path / "torch-index", "torch", other, tag=tag)
+    write_simple_index(sorted((tmp_path / "torch-index").glob("*.whl")), tmp_path / "torch")
+    with serve(tmp_path / "pypi") as pypi, serve(tmp_path / "torch") as torch_index:
+        env = {"UV_DEFAULT_INDEX": f"{pypi}/simple"}
+        env["GEN_CONSTRAINTS_MIRRORS"] = f"{loaded.indexes[0].name}={torch_index}/simple"
+        done = gen_env(root, env, "--profile", profile, "--python", python)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert f"profile {profile}, CPython {python}" in done.stderr
+    assert f"torch=={torch.version}" in done.stderr  # the exact build it could not find
+
+
+def gen_env(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "constraints_gen", "--root", str(root), *args],
+        cwd=root,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
