@@ -128,8 +128,8 @@ def compile_one(
 ) -> LockResult:
     """Resolve one (profile, Python) pair and write its two files (into ``out_dir`` if given)."""
     manifest = profiles.manifest
-    lock_path = project.lock_path(profile.name, python)
-    constraints_path = project.constraints_path(profile.name, python)
+    lock_path = project.lock_path(profile.name, python, profile.layout_platform)
+    constraints_path = project.constraints_path(profile.name, python, profile.layout_platform)
     if out_dir is not None:
         lock_path, constraints_path = out_dir / lock_path.name, out_dir / constraints_path.name
     env: dict[str, str | None] = {key: "" for key in _LEAKY_ENV if key in os.environ}

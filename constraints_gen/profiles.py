@@ -29,6 +29,9 @@ A profile file (``profiles/<name>.toml``; keys other than these are errors)::
     name = "pytorch-cu121"
     url = "https://download.pytorch.org/whl/cu121"
 
+    [verify]                         # optional: what `gen-constraints verify` imports
+    imports = ["torch", "transformers", "peft"]  # default: the pinned stack's top-level modules
+
     # Where one platform's build differs: [platform.<uv platform>.hardware|target|pins|indexes]
     [platform.aarch64-manylinux_2_28.hardware]
     compute_capabilities = ["8.0", "9.0", "10.0", "11.0", "12.0"]
@@ -88,8 +91,9 @@ from constraints_gen.uvplatforms import parse_uv_platform
 
 _TOP = {
     "name", "description", "extends", "abstract", "hardware", "target", "pins", "indexes",
-    "platform",
+    "platform", "verify",
 }  # fmt: skip
+_VERIFY = {"imports"}
 _HARDWARE = {
     "vendor", "cuda", "compute_capabilities", "ptx", "min_driver", "rocm", "gfx_targets",
     "min_macos", "l4t",
@@ -177,6 +181,7 @@ class Profile:
     abstract: bool
     builds: tuple[Build, ...]  # one per platform, in the order of target.platforms
     platform: str
+    verify_imports: tuple[str, ...] | None = None  # [verify] imports; None: the default modules
 
     @property
     def build(self) -> Build:
@@ -347,6 +352,7 @@ def _check_file(path: Path, data: dict[str, Any], problems: list[str]) -> bool:
     if "abstract" in data and not isinstance(data["abstract"], bool):
         bad("abstract", "true or false", data["abstract"])
     _check_tables(path, "", data, _HARDWARE, _TARGET, bad, problems)
+    _check_verify(path, data.get("verify", {}), bad, problems)
     target = data.get("target", {})
     if isinstance(target, dict):
         _check_platform_keys(target, bad)
@@ -385,6 +391,21 @@ def _unknown(
         problems.append(
             f"{path}: {prefix}{key}: unknown key (expected one of {', '.join(sorted(allowed))})"
         )
+
+
+def _check_verify(path: Path, verify: Any, bad: Bad, problems: list[str]) -> None:
+    if not isinstance(verify, dict):
+        bad("verify", "a table", verify)
+        return
+    for key in sorted(set(verify) - _VERIFY):
+        problems.append(f"{path}: verify.{key}: unknown key (expected imports)")
+    imports = verify.get("imports", [])
+    if not isinstance(imports, list):
+        bad("verify.imports", 'an array of module names like ["torch", "peft"]', imports)
+        return
+    for i, module in enumerate(imports):
+        if not (isinstance(module, str) and all(p.isidentifier() for p in module.split("."))):
+            bad(f"verify.imports[{i}]", f'a module name like "torch.cuda" (got {module!r})')
 
 
 def _check_extends(path: Path, parent: object, bad: Bad) -> None:
@@ -639,6 +660,9 @@ def _merge(chain: list[tuple[Path, dict[str, Any]]], problems: list[str]) -> Pro
                 )
     if platforms is None or len(builds) != len(platforms):
         return None
+    imports: list[str] | None = None
+    for _, data in reversed(chain):  # parents first, children override
+        imports = data.get("verify", {}).get("imports", imports)
     return Profile(
         name=path.stem,
         description=str(own.get("description", "")),
@@ -647,6 +671,7 @@ def _merge(chain: list[tuple[Path, dict[str, Any]]], problems: list[str]) -> Pro
         abstract=False,
         builds=tuple(builds),
         platform=platforms[0],
+        verify_imports=None if imports is None else tuple(imports),
     )
 
 
@@ -746,11 +771,12 @@ def _macos(text: str) -> tuple[int, int]:
 
 def _as_read(data: dict[str, Any], platform: str) -> dict[str, Any]:
     """A file's data as one platform's build reads it: without the platform list and the other
-    platforms' tables. A file that uses neither is returned as it is (old fingerprints hold)."""
+    platforms' tables, and without [verify] (what to check after installing does not make a lock
+    stale). A file that uses none of these reads as before (old fingerprints hold)."""
     target = data.get("target", {})
+    out = {key: value for key, value in data.items() if key != "verify"}
     if "platform" not in data and "platforms" not in target:
-        return data
-    out = dict(data)
+        return out
     if "platforms" in target:
         out["target"] = {k: v for k, v in target.items() if k != "platforms"}
     tables = data.get("platform", {})

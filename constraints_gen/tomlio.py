@@ -66,12 +66,15 @@ def _decode_problem(raw: bytes) -> str | None:
                 f"starts with a {name} byte order mark; expected UTF-8 without one"
                 " (save the file as UTF-8 without BOM)"
             )
+    nul = raw.find(b"\x00")
+    if nul >= 0:  # valid UTF-8, but never in TOML: UTF-16 text without its byte order mark
+        line = raw.count(b"\n", 0, nul) + 1
+        return f"line {line}, byte {nul}: a NUL byte (it looks like UTF-16); TOML files are UTF-8"
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        looks = " (it looks like UTF-16)" if b"\x00" in raw[:4] else ""
-        return f"line {line}, byte {exc.start}: not UTF-8{looks}; TOML files are UTF-8"
+        return f"line {line}, byte {exc.start}: not UTF-8; TOML files are UTF-8"
     return None
 
 

@@ -480,3 +480,44 @@ def test_emit_reads_this_platforms_lock_of_a_multi_platform_profile(tmp_path: Pa
     # naming another machine's Python keeps the profile's first platform (its own lock)
     other = emit(project, profiles, profiles.get("c"), python=python, strict=True)
     assert other.text.endswith("torch==2.14.1\n")
+
+
+def test_lock_and_check_each_platform_of_a_profile(tmp_path: Path) -> None:
+    """Real uv, tiny pure-Python wheels: one profile locked for three platforms, each into its
+    own folder; a table for one platform makes only that platform's lock stale."""
+    from support.lock_project import PYTHON, edit, gen, make_project
+
+    root = make_project(tmp_path / "proj")
+    assert gen("lock", "--root", root, "gamma").returncode == 0
+    gamma = root / "profiles" / "gamma.toml"
+    platforms = ["x86_64-manylinux_2_28", "aarch64-manylinux_2_28", "aarch64-apple-darwin"]
+    edit(gamma, 'platform = "x86_64-manylinux_2_28"', f"platforms = {json.dumps(platforms)}")
+    edit(gamma, 'torch = "2.0.0"', 'torch = "2.0.0"\ntinylib = "1.0"')
+    with gamma.open("a", encoding="utf-8") as handle:
+        handle.write('\n[platform.aarch64-manylinux_2_28.pins]\ntinylib = "1.1"\n')
+    check = gen("lock", "--check", "--root", root, "gamma")
+    assert check.returncode == 1
+    assert check.stderr.splitlines()[0] == (
+        f"gamma [x86_64-manylinux_2_28] (CPython {PYTHON}): missing: no generated/gamma/"
+        f"x86_64-manylinux_2_28/py{PYTHON}.lock.txt; generated/gamma/py{PYTHON}.lock.txt is"
+        " from when the profile had one platform: a profile for several keeps each one's locks"
+        " in generated/gamma/<platform>/ (lock it, then delete the old files)"
+    )
+    assert gen("lock", "--root", root, "gamma").returncode == 0
+    assert gen("lock", "--check", "--root", root, "gamma").returncode == 0
+    versions = {}
+    for platform in platforms:
+        text = (root / "generated" / "gamma" / platform / f"py{PYTHON}.lock.txt").read_text()
+        assert text.splitlines()[0].endswith(f"CPython {PYTHON}, {platform}. Do not edit.")
+        versions[platform] = [line for line in text.splitlines() if line.startswith("tinylib==")]
+    assert versions == {
+        "x86_64-manylinux_2_28": ["tinylib==1.0 \\"],
+        "aarch64-manylinux_2_28": ["tinylib==1.1 \\"],
+        "aarch64-apple-darwin": ["tinylib==1.0 \\"],
+    }
+    edit(gamma, 'tinylib = "1.1"', 'tinylib = "1.0"')  # the aarch64 table only
+    check = gen("lock", "--check", "--root", root, "gamma")
+    assert check.returncode == 1
+    assert check.stderr.splitlines()[:-2] == [
+        f"gamma [aarch64-manylinux_2_28] (CPython {PYTHON}): stale: profile gamma.toml changed"
+    ]

@@ -111,7 +111,7 @@ def test_bad_toml_reports_line_and_column(tmp_path: Path) -> None:
         (
             GPU + "[extra]\n",
             "extra: unknown key (expected one of abstract, description, extends, hardware,"
-            " indexes, name, pins, platform, target)",
+            " indexes, name, pins, platform, target, verify)",
         ),
         (
             GPU.replace('cuda = "12.8"', 'cuda = "12.8"\narch = "sm_80"'),
@@ -239,7 +239,7 @@ def test_problems_in_several_files_come_in_one_error(tmp_path: Path) -> None:
         load_profiles(d)
     assert info.value.problems == (
         f"{d / 'cpu.toml'}: colour: unknown key (expected one of abstract, description, extends,"
-        " hardware, indexes, name, pins, platform, target)",
+        " hardware, indexes, name, pins, platform, target, verify)",
         f"{d / 'gpu.toml'}: hardware.cuda: expected a CUDA version like \"12.8\" (got 'twelve')",
         f"{d / 'manifest.toml'}: requirements.peft: invalid version specifier '~=>1'"
         ' (expected PEP 440, e.g. ">=4.51.3,!=4.52.*")',
@@ -286,7 +286,7 @@ def test_a_broken_parent_is_reported_once_not_as_missing(tmp_path: Path) -> None
         load_profiles(folder)
     assert info.value.problems == (
         f"{folder / 'base.toml'}: colour: unknown key (expected one of abstract, description,"
-        " extends, hardware, indexes, name, pins, platform, target)",
+        " extends, hardware, indexes, name, pins, platform, target, verify)",
     )
 
 
@@ -569,4 +569,17 @@ def test_a_pin_outside_the_range_in_a_platform_table_names_its_key(tmp_path: Pat
         f" outside the manifest range !=4.52.*,>=4.51.3 ({d / 'manifest.toml'}:"
         ' requirements.transformers); if deliberate, write transformers = { version = "4.52.1",'
         " override = true }",
+    )
+
+
+def test_verify_imports_are_read_and_not_a_lock_input(tmp_path: Path) -> None:
+    gpu = GPU + '[verify]\nimports = ["torch", "torch.cuda"]\n'
+    d = write(tmp_path, {"base": BASE, "gpu": gpu})
+    profile = load_profiles(d).get("gpu")
+    assert profile.verify_imports == ("torch", "torch.cuda")
+    assert "verify" not in dict(profile.inputs)["gpu.toml"]
+    bad = write(tmp_path / "bad", {"base": BASE, "gpu": GPU + '[verify]\nimports = ["no-pe"]\n'})
+    assert problems(bad) == (
+        f'{bad / "gpu.toml"}: verify.imports[0]: expected a module name like "torch.cuda"'
+        " (got 'no-pe')",
     )
