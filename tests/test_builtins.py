@@ -27,6 +27,7 @@ SELECTS = [
     ("gh200-r580-aarch64", "cuda130_aarch64"),  # 9.0 on aarch64, R580
     ("dgx-spark-gb10", "cuda130_aarch64"),  # 12.1 runs the sm_120 code
     ("jetson-orin-jp62", "jetson_jp6"),  # L4T 36.4.3, 8.7
+    ("jetson-thor-jp7", "jetson_jp7"),  # L4T 38.2: SBSA CUDA 13 build, not cuda130_aarch64
     ("win-rtx4090-r566", "win_cu128"),  # R565: no CUDA 13; 12.8 is the newest CUDA that fits
     ("win-rtx5090-r581", "win_cu130"),  # R580: CUDA 13
     ("win-gtx1080-r581", "win_cu126"),  # Pascal: only the CUDA 12.6 build has 6.1 kernels
@@ -91,7 +92,7 @@ def test_no_fit_says_why(builtin: ProfileSet, name: str, profile: str, reason: s
     assert reason in caught.value.message
 
 
-@pytest.mark.parametrize(("name", "expected"), [*SELECTS[:3], SELECTS[9]])
+@pytest.mark.parametrize(("name", "expected"), [*SELECTS[:4], SELECTS[10]])
 def test_explain_json_names_the_selection(name: str, expected: str) -> None:
     done = gen("explain", "--json", "--hardware", HARDWARE / f"{name}.json", cwd=REPO)
     assert done.returncode == 0, done.stderr
@@ -119,6 +120,7 @@ def test_no_fit_emits_nothing_and_explains(name: str, profile: str, reason: str)
 # One emit per committed profile, from a readout of its machine (another platform: --python).
 EMITS = [
     ("gh200-r580-aarch64", "cuda130_aarch64", "3.12"),
+    ("jetson-thor-jp7", "jetson_jp7", "3.12"),
     ("graviton-cpu", "cpu_linux_aarch64", "3.13"),
     ("win-laptop-cpu", "cpu_windows", "3.14"),
     ("mac-m3-macos14", "mps", "3.12"),
