@@ -50,13 +50,24 @@ class LockResult:
     changed: bool
 
 
+def platform_env(profile: Profile) -> dict[str, str | None]:
+    """uv reads the oldest macOS of an ``*-apple-darwin`` target from MACOSX_DEPLOYMENT_TARGET
+    (default 13.0): a profile's ``min_macos`` sets it, so macosx_14_0 wheels resolve."""
+    if profile.min_macos is None or not profile.platform.endswith("apple-darwin"):
+        return {}
+    return {"MACOSX_DEPLOYMENT_TARGET": "{}.{}".format(*profile.min_macos)}
+
+
 def command_for(profile: Profile) -> str:
     return f"gen-constraints lock {profile.name}"
 
 
 def write_inputs(work: Path, profile: Profile, manifest: Manifest) -> None:
     """Write manifest.in, pins.txt and overrides.txt for one profile into ``work``."""
-    names = sorted({req.name for req in manifest.requirements} | {p.name for p in profile.pins})
+    names = sorted(
+        ({req.name for req in manifest.requirements} | {p.name for p in profile.pins})
+        - set(profile.excluded)  # pinned to false: not in this build
+    )
     requirements = []
     for name in names:
         pin, req = profile.pin(name), manifest.get(name)
@@ -122,6 +133,7 @@ def compile_one(
     if out_dir is not None:
         lock_path, constraints_path = out_dir / lock_path.name, out_dir / constraints_path.name
     env: dict[str, str | None] = {key: "" for key in _LEAKY_ENV if key in os.environ}
+    env.update(platform_env(profile))
     args = uv_compile_args(profile, python, options)
     if options.resolver == "pip-tools":
         from constraints_gen import piptools
@@ -256,6 +268,7 @@ def export_pylock(
         runner.run(
             [*args, "--format", "pylock.toml"],
             cwd=work,
+            env=platform_env(profile),
             hint=f"profile {profile.name} (CPython {python}) did not resolve",
         )
         atomic_write(target, (work / target.name).read_bytes())

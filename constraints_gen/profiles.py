@@ -22,6 +22,8 @@ A profile file (``profiles/<name>.toml``; keys other than these are errors)::
     [pins]                           # exact versions, local labels allowed ("2.5.1+cu121")
     torch = "2.14.1"
     transformers = { version = "4.51.3", override = true, reason = "..." }
+    bitsandbytes = false             # not in this build (no wheels for its platform): drops
+                                     # the parent's pin and the manifest's range
 
     [[indexes]]                      # extra indexes some pins come from
     name = "pytorch-cu121"
@@ -164,6 +166,7 @@ class Build:
     pins: tuple[Pin, ...]
     indexes: tuple[Index, ...]
     inputs: tuple[tuple[str, Any], ...]  # what this build reads: (file name, parsed data)
+    excluded: tuple[str, ...] = ()  # packages set to false in [pins]: not in this build
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -259,6 +262,10 @@ class Profile:
     @property
     def indexes(self) -> tuple[Index, ...]:
         return self.build.indexes
+
+    @property
+    def excluded(self) -> tuple[str, ...]:
+        return self.build.excluded
 
     @property
     def inputs(self) -> tuple[tuple[str, Any], ...]:
@@ -563,6 +570,8 @@ def _check_pins(path: Path, prefix: str, pins: Any, bad: Bad, problems: list[str
             if not isinstance(value.get("reason", ""), str):
                 bad(f"{key}.reason", "a string", value["reason"])
             key, value = f"{key}.version", value.get("version")
+        elif value is False:
+            continue  # not in this build
         if not _valid(Version, value):
             bad(key, f'an exact version like "2.5.1" or "2.5.1+cu121" (got {value!r})')
 
@@ -675,6 +684,7 @@ def _build(
     hardware: dict[str, Any] = {}
     target: dict[str, Any] = {}
     pins: dict[str, Pin] = {}
+    excluded: set[str] = set()
     indexes: dict[str, Index] = {}
     for file, data in reversed(chain):  # parents first, children override
         specific = data.get("platform", {}).get(platform, {}) if platform else {}
@@ -684,8 +694,13 @@ def _build(
                 {k: v for k, v in layer.get("target", {}).items() if k in _PLATFORM_TARGET}
             )
             for raw_name, value in layer.get("pins", {}).items():
-                table = value if isinstance(value, dict) else {"version": value}
                 name = canonical_name(raw_name)
+                if value is False:
+                    pins.pop(name, None)
+                    excluded.add(name)
+                    continue
+                excluded.discard(name)
+                table = value if isinstance(value, dict) else {"version": value}
                 pins[name] = Pin(
                     name=name,
                     version=str(Version(table["version"])),
@@ -743,6 +758,7 @@ def _build(
             pins=tuple(sorted(pins.values(), key=lambda pin: pin.name)),
             indexes=tuple(indexes.values()),
             inputs=tuple((file.name, _as_read(data, platform)) for file, data in chain),
+            excluded=tuple(sorted(excluded)),
         ),
         missing,
     )

@@ -42,6 +42,7 @@ class LockRef:
     platform: str
     path: Path
     packages: tuple[LockedPackage, ...]
+    macos: str | None = None  # the profile's min_macos: which macOS wheels fit
 
     @property
     def label(self) -> str:
@@ -52,7 +53,12 @@ class LockRef:
         # never needs it (bench/: sync's budget).
         from constraints_gen.targets import target_for
 
-        return target_for(self.python, self.platform)
+        return target_for(self.python, self.platform, self.macos)
+
+
+def macos_text(profile: Profile) -> str | None:
+    """The profile's oldest macOS as uv's MACOSX_DEPLOYMENT_TARGET spells it, or None."""
+    return None if profile.min_macos is None else "{}.{}".format(*profile.min_macos)
 
 
 def read_lock(project: Project, profile: Profile, python: str) -> LockRef:
@@ -66,6 +72,7 @@ def read_lock(project: Project, profile: Profile, python: str) -> LockRef:
         profile=profile.name,
         python=python,
         platform=profile.platform,
+        macos=macos_text(profile),
         path=path,
         packages=parse_lock(path.read_text(encoding="utf-8")),
     )
