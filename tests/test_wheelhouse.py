@@ -12,7 +12,7 @@ from support.index import serve, write_simple_index
 from support.sync_project import CP, PY, gen, make_project, scenario_project
 from support.wheels import build_wheel, sha256_of
 
-from constraints_gen.wheelhouse import HASH_CACHE
+from constraints_gen.wheelhouse import FOLDER_LOCK, HASH_CACHE
 
 COMMON = ("--profile", "demo", "--root", "proj", "--wheelhouse", "wh")
 TORCH = f"torch-2.5.1+cu121-{CP}-{CP}-manylinux_2_28_x86_64.whl"
@@ -20,7 +20,7 @@ LOCKED = ["peft-0.13.2-py3-none-any.whl", TORCH, "transformers-4.51.3-py3-none-a
 
 
 def wheel_names(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name != HASH_CACHE)
+    return sorted(p.name for p in folder.iterdir() if p.name not in (HASH_CACHE, FOLDER_LOCK))
 
 
 def test_fill_fetches_only_the_locked_files_and_resumes(tmp_path: Path) -> None:
@@ -38,7 +38,8 @@ def test_fill_fetches_only_the_locked_files_and_resumes(tmp_path: Path) -> None:
         again = gen(*fill, "--json", cwd=tmp_path)
     assert again.returncode == 0
     assert json.loads(again.stdout) == {
-        "version": 1, "wheelhouse": "wh", "fetched": [], "already_present": 3, "errors": [],
+        "version": 1, "wheelhouse": "wh", "fetched": [], "already_present": 3,
+        "wrong_version": [], "pruned": [], "errors": [],
     }  # fmt: skip
     assert again.stderr == (
         "wheelhouse wh: fetched 0 files (0 bytes), 3 locked packages already present\n"
@@ -106,8 +107,8 @@ def test_fill_for_another_platform_takes_only_its_files(tmp_path: Path) -> None:
                 cwd=tmp_path)  # fmt: skip
     assert (check.returncode, check.stderr) == (0, "")
     assert check.stdout == (
-        f"profile linux, CPython {PY} (x86_64-manylinux_2_28): installable, 2 locked packages\n"
-        f"profile mac, CPython {PY} (aarch64-apple-darwin): installable, 2 locked packages\n"
+        f"profile linux, CPython {PY} (x86_64-manylinux_2_28): exact, 2 locked packages\n"
+        f"profile mac, CPython {PY} (aarch64-apple-darwin): exact, 2 locked packages\n"
     )
 
 
@@ -137,6 +138,7 @@ def test_check_classifies_and_caches_hashes(tmp_path: Path) -> None:
                 "lock": f"proj/generated/demo/py{PY}.lock.txt",
                 "packages": 3,
                 "installable": False,
+                "exact": False,
                 "missing": [{"name": "torch", "version": "2.5.1+cu121"}],
                 "corrupt": [
                     {"file": TORCH, "name": "torch", "version": "2.5.1+cu121",
@@ -149,6 +151,7 @@ def test_check_classifies_and_caches_hashes(tmp_path: Path) -> None:
             }
         ],
         "unreferenced": ["extra-1.0-py3-none-any.whl"],
+        "ignored": [],
         "hashed": 3,
     }  # fmt: skip
     text = gen(*check, cwd=tmp_path)
@@ -166,8 +169,15 @@ def test_check_classifies_and_caches_hashes(tmp_path: Path) -> None:
 
     torch.write_bytes(good_torch)  # repaired: new size and mtime, so it is read again
     repaired = gen(*check, "--json", cwd=tmp_path)
-    assert repaired.returncode == 0
+    assert repaired.returncode == 1  # installable, but the wrong-version wheel is still there
     assert json.loads(repaired.stdout)["hashed"] == 1
+    assert json.loads(repaired.stdout)["locks"][0]["installable"] is True
+    assert repaired.stderr == (
+        "ERROR: wheelhouse wh holds 1 wrong-version wheels"
+        " (transformers-4.57.3-py3-none-any.whl)\n"
+        "TIP: remove them: gen-constraints wheelhouse fill --prune --profile demo --wheelhouse wh"
+        " --root proj\n"
+    )
     cache = json.loads((house / HASH_CACHE).read_text())
     assert cache["version"] == 1
     assert sorted(cache["files"]) == LOCKED  # only locked name+versions are ever hashed
@@ -187,6 +197,7 @@ def test_prune_json_and_usage_errors(tmp_path: Path) -> None:
         "wheelhouse": "wh",
         "dry_run": False,
         "removed": ["extra-1.0-py3-none-any.whl", "transformers-4.57.3-py3-none-any.whl"],
+        "failed": [],
     }
     assert wheel_names(tmp_path / "wh") == LOCKED
     both = gen("wheelhouse", "check", "--all", *COMMON, cwd=tmp_path)
