@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import IO
 
 TEMP_GLOB = ".*.tmp"
+#: The process's umask, read once (setting it is the only way to read it): written files get
+#: 0o666 less it, as open() would give them, not mkstemp's 0o600 (others read index pages).
+_UMASK = os.umask(0o077)
+os.umask(_UMASK)
 
 
 def atomic_write(path: Path, data: str | bytes) -> None:
@@ -24,6 +28,8 @@ def atomic_write(path: Path, data: str | bytes) -> None:
     raw = data.encode() if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
             handle.flush()
