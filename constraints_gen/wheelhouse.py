@@ -127,17 +127,22 @@ class HashCache:
         self._entries: dict[str, list[object]] = entries if isinstance(entries, dict) else {}
 
     def sha256(self, name: str) -> str:
-        stat = (self.folder / name).stat()
-        key = [stat.st_size, stat.st_mtime_ns]
-        entry = self._entries.get(name)
-        if isinstance(entry, list) and len(entry) == 3 and entry[:2] == key:
-            return str(entry[2])
-        digest = hashlib.sha256()
-        with (self.folder / name).open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
+        path = self.folder / name
+        try:
+            stat = path.stat()  # before reading: a file changed meanwhile is read again next time
+            key: list[object] = [stat.st_size, stat.st_mtime_ns]
+            entry = self._entries.get(name)
+            if isinstance(entry, list) and len(entry) == 3 and entry[:2] == key:
+                return str(entry[2])
+            digest = hashlib.sha256()
+            with path.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+        except OSError as exc:
+            raise ConstraintsGenError(f"{path}: cannot read ({exc.strerror or exc})") from None
         self.hashed += 1
-        self.remember(name, digest.hexdigest())
+        self._entries[name] = [*key, digest.hexdigest()]
+        self._dirty = True
         return digest.hexdigest()
 
     def remember(self, name: str, sha256: str) -> None:

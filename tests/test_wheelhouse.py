@@ -268,3 +268,34 @@ def test_fill_takes_a_profile_index_from_its_mirror(tmp_path: Path) -> None:
     done = gen("wheelhouse", "fill", *COMMON, "--no-index", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert wheel_names(tmp_path / "wh") == LOCKED
+
+
+def test_fill_reports_wrong_version_wheels_and_prune_removes_them(tmp_path: Path) -> None:
+    _, wheels = scenario_project(tmp_path)
+    (tmp_path / "wh").mkdir()
+    stale = "transformers-4.57.3-py3-none-any.whl"
+    for name in (stale, "extra-1.0-py3-none-any.whl"):  # the seed's state, and a stranger
+        shutil.copy(wheels / name, tmp_path / "wh")
+    fill = ("wheelhouse", "fill", *COMMON, "--no-index", "--find-links", "wheels")
+    kept = gen(*fill, cwd=tmp_path)
+    assert (kept.returncode, kept.stdout) == (0, "")
+    assert kept.stderr.endswith(
+        f"gen-constraints: wheelhouse wh holds 1 wrong-version wheels of locked packages: {stale}"
+        " (remove them: add --prune)\n"
+    )
+    assert stale in wheel_names(tmp_path / "wh")
+    check = gen("wheelhouse", "check", *COMMON, cwd=tmp_path)
+    assert check.returncode == 1  # installable, not exact
+    pruned = gen(*fill, "--prune", "--json", cwd=tmp_path)
+    assert pruned.returncode == 0, pruned.stderr
+    assert json.loads(pruned.stdout) == {
+        "version": 1, "wheelhouse": "wh", "fetched": [], "already_present": 3,
+        "wrong_version": [stale], "pruned": [stale], "errors": [],
+    }  # fmt: skip
+    assert pruned.stderr == (
+        f"removed {stale} (wrong version)\n"
+        "wheelhouse wh: fetched 0 files (0 bytes), 3 locked packages already present\n"
+    )
+    assert wheel_names(tmp_path / "wh") == sorted([*LOCKED, "extra-1.0-py3-none-any.whl"])
+    exact = gen("wheelhouse", "check", *COMMON, cwd=tmp_path)
+    assert (exact.returncode, exact.stderr) == (0, "")  # another package's wheel is no misfit
