@@ -76,7 +76,9 @@ def read_lock(profile: Profile, python: str, path: Path) -> LockRef:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise InputError(
             [f"{path}: cannot read the lock of {profile.name}, CPython {python} ({reason})"],
-            tip=f"regenerate it: gen-constraints lock {profile.name} --python {python}",
+            tip=f"regenerate it: gen-constraints lock {profile.name} --python {python}"
+            if profile.commit_lock  # `lock` refuses the others: their lock is made when used
+            else f"remove it, and it is locked again on demand when used: rm -r {path}",
         ) from None
     return LockRef(
         profile=profile.name,
