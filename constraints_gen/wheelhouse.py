@@ -391,6 +391,16 @@ def write_index(folder: Path, out: Path, cache: HashCache) -> list[str]:
     """Write a static PEP 503 index of ``folder``'s wheels: ``out/simple/<project>/index.html``
     linking to ``out/<wheel>#sha256=...``. When ``out`` is another folder, the wheels are linked
     (or copied) into it, so ``out`` is served as a whole. Returns the project names."""
+    try:
+        return _write_index(folder, out, cache)
+    except OSError as exc:
+        where = exc.filename or out
+        raise ConstraintsGenError(
+            f"{where}: cannot write the index ({exc.strerror or exc})"
+        ) from None
+
+
+def _write_index(folder: Path, out: Path, cache: HashCache) -> list[str]:
     import html  # only here: html.entities costs ~1 ms on every sync and check
 
     wheels, _ = scan(folder)
@@ -413,14 +423,26 @@ def write_index(folder: Path, out: Path, cache: HashCache) -> list[str]:
 
 
 def _place(source: Path, dest: Path) -> None:
-    if dest.is_file() and dest.stat().st_size == source.stat().st_size:
-        return
+    """``dest`` becomes ``source``'s bytes: a hard link, else a copy (with its mtime), swapped in
+    whole. An existing link to it, or a copy of the same size and mtime, is kept."""
+    if dest.is_file():
+        here, there = source.stat(), dest.stat()
+        if os.path.samestat(here, there) or (
+            (here.st_size, here.st_mtime_ns) == (there.st_size, there.st_mtime_ns)
+        ):
+            return
     dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.unlink(missing_ok=True)
+    temp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    temp.unlink(missing_ok=True)
     try:
-        os.link(source, dest)
-    except OSError:
-        shutil.copyfile(source, dest)
+        try:
+            os.link(source, temp)
+        except OSError:
+            shutil.copy2(source, temp)
+        os.replace(temp, dest)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 def wanted(report: Report) -> Iterable[tuple[LockRef, LockedPackage]]:

@@ -289,3 +289,46 @@ def test_index_pages_get_the_umask_permissions(tmp_path: Path, umask: int, mode:
     pages = sorted((tmp_path / "out" / "simple").rglob("index.html"))
     assert len(pages) == 5  # the root page and 4 projects
     assert {oct(page.stat().st_mode & 0o777) for page in pages} == {oct(mode)}
+
+
+# -- `wheelhouse index` into a folder that is in the way -------------------------------------------
+
+
+def simple_is_a_file(out: Path) -> str:
+    out.mkdir()
+    (out / "simple").write_text("not a folder\n")
+    return f"ERROR: {out / 'simple'}"
+
+
+def a_page_folder_is_a_file(out: Path) -> str:
+    (out / "simple").mkdir(parents=True)
+    (out / "simple" / "peft").write_text("not a folder\n")
+    return f"ERROR: {out / 'simple' / 'peft'}"
+
+
+IN_THE_WAY: list[Callable[[Path], str]] = [simple_is_a_file, a_page_folder_is_a_file]
+
+
+@pytest.mark.parametrize("spoil", IN_THE_WAY, ids=[f.__name__ for f in IN_THE_WAY])
+def test_index_into_a_folder_in_the_way_is_an_error(
+    tmp_path: Path, spoil: Callable[[Path], str]
+) -> None:
+    folder = house(tmp_path)
+    expected = spoil(tmp_path / "out")
+    before = snapshot(folder, own=False)
+    done = gen("wheelhouse", "index", tmp_path / "out", "--wheelhouse", "wh", cwd=tmp_path)
+    no_bug(done)
+    assert done.returncode == 2
+    assert done.stderr.startswith(expected), done.stderr
+    assert snapshot(folder, own=False) == before
+    assert not list((tmp_path / "out").rglob(".*.tmp"))  # nothing partial left
+
+
+def test_index_elsewhere_replaces_a_stale_copy_of_the_same_size(tmp_path: Path) -> None:
+    folder = house(tmp_path)
+    stale = tmp_path / "out" / LOCKED[0]
+    stale.parent.mkdir()
+    stale.write_bytes(bytes(len((folder / LOCKED[0]).read_bytes())))  # same size, other bytes
+    done = gen("wheelhouse", "index", "out", "--wheelhouse", "wh", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert stale.read_bytes() == (folder / LOCKED[0]).read_bytes()  # what the page's hash says
