@@ -265,3 +265,23 @@ def test_sync_in_sync_skips_wheel_tag_machinery(tmp_path: Path) -> None:
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.stdout == "0 []\n", result.stderr
+
+
+def test_drift_from_a_served_index_that_lacks_a_wheel(tmp_path: Path) -> None:
+    _, wheels = scenario_project(tmp_path)
+    (tmp_path / "wh").mkdir()
+    for name in ("peft-0.13.2-py3-none-any.whl", "transformers-4.51.3-py3-none-any.whl"):
+        shutil.copy(wheels / name, tmp_path / "wh")
+    assert gen("wheelhouse", "index", "public", "--wheelhouse", "wh", cwd=tmp_path).returncode == 0
+    make_venv(tmp_path / "venv", wheels, INCIDENT)
+    with serve(tmp_path / "public") as url:
+        check = gen("sync", "--check", *COMMON, "--python", "venv", "--wheelhouse",
+                    f"{url}/simple", cwd=tmp_path)  # fmt: skip
+    assert (check.returncode, check.stdout) == (1, DRIFT), check.stderr
+    assert check.stderr == (
+        f"gen-constraints: drift ({WHERE}): 0 to install, 2 to replace, 1 to remove\n"
+        f"gen-constraints: wheelhouse {url}/simple lacks 1 wheels of profile demo (CPython {PY}):"
+        " torch==2.5.1+cu121\n"
+        f"TIP: fill it: gen-constraints wheelhouse fill --profile demo --python {PY}"
+        " --wheelhouse DIR --root proj, then `gen-constraints wheelhouse index DIR` and serve DIR\n"
+    )

@@ -85,10 +85,10 @@ def sync_cmd(
         return
 
     def lacking_error(missing: dict[str, str]) -> ConstraintsGenError:
-        fix = fill_command(Path(wheelhouse), root, [chosen.name], version)
-        if "://" in wheelhouse:
-            fix = f"{fix.replace(f'--wheelhouse {wheelhouse}', '--wheelhouse DIR')}, then"
-            fix += " `gen-constraints wheelhouse index DIR` and serve DIR"
+        served = "://" in wheelhouse  # fill a folder, then index and serve it
+        fix = fill_command(Path("DIR" if served else wheelhouse), root, [chosen.name], version)
+        if served:
+            fix += ", then `gen-constraints wheelhouse index DIR` and serve DIR"
         return ConstraintsGenError(
             f"wheelhouse {wheelhouse} lacks {len(missing)} wheels of profile {chosen.name}"
             f" (CPython {version}): {', '.join(missing.values())}",
