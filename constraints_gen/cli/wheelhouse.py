@@ -379,6 +379,11 @@ def index_cmd(out: Path, folder: Path) -> None:
 
     Serve OUT with any web server or object store; then, on each machine:
     gen-constraints sync --wheelhouse https://HOST/PATH/simple
+
+    \b
+    Examples:
+      gen-constraints wheelhouse index wheelhouse          # pages beside the wheels
+      gen-constraints wheelhouse index /srv/www/wheels --wheelhouse /data/wheels
     """
     from constraints_gen.wheelhouse import HashCache, write_index
 
