@@ -17,6 +17,7 @@ from constraints_gen.errors import ConstraintsGenError
 from constraints_gen.locate import locate_lock
 from constraints_gen.profiles import Profile, ProfileSet
 from constraints_gen.project import Project
+from constraints_gen.uvplatforms import parse_uv_platform
 
 _ARCH_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}
 
@@ -46,22 +47,12 @@ def platform_matches(
     system = (system or sys.platform).lower()
     machine = (machine or platform.machine()).lower()
     machine = _ARCH_ALIASES.get(machine, machine)
-    target = uv_platform.lower()
-    if target in ("linux", "windows", "macos"):  # uv's shorthands target x86_64 (aarch64 on macOS)
-        target = {
-            "linux": "x86_64-linux",
-            "windows": "x86_64-windows",
-            "macos": "aarch64-apple-darwin",
-        }[target]
-    arch, _, rest = target.partition("-")
-    os_name = (
-        "darwin"
-        if ("darwin" in rest or "macos" in rest)
-        else "win32"
-        if "windows" in rest
-        else "linux"
-    )
-    return arch == machine and system.startswith(os_name)
+    try:
+        spec = parse_uv_platform(uv_platform)
+    except ValueError:
+        return False
+    prefix = {"linux": "linux", "windows": "win32", "darwin": "darwin"}[spec.system]
+    return spec.machine == machine and system.startswith(prefix)
 
 
 def emit(
@@ -76,12 +67,16 @@ def emit(
     """Build the whole constraints text for ``profile`` (nothing is printed here)."""
     explicit = python is not None
     python = python or running_python()
-    if not explicit and not platform_matches(profile.platform):
-        raise ConstraintsGenError(
-            f"profile {profile.name} is locked for {profile.platform}; this machine is"
-            f" {sys.platform} {platform.machine()}",
-            tip="to write constraints for another machine, name its Python: --python X.Y",
-        )
+    if not explicit:
+        here = [name for name in profile.platforms if platform_matches(name)]
+        if not here:
+            raise ConstraintsGenError(
+                f"profile {profile.name} is locked for {', '.join(profile.platforms)}; this"
+                f" machine is {sys.platform} {platform.machine()}",
+                tip="to write constraints for another machine, name its Python: --python X.Y",
+            )
+        if profile.platform not in here:  # a profile for several platforms: this one's build
+            profile = profile.for_platform(here[0])
     expected = lockfile.fingerprint(profile, profiles.manifest, python)
     located = locate_lock(project, profiles, profile, python, notice=notice)
     path, on_demand = located.constraints_path, located.on_demand

@@ -44,11 +44,12 @@ def locate_lock(
     notice: Callable[[str], None] = lambda message: None,
     make: bool = True,
 ) -> Located:
-    """The lock of ``profile`` for CPython ``python``: committed, cached, else made on demand
-    (only when ``make``; with ``mirrors``, else the project's constraints-gen.toml and
-    $GEN_CONSTRAINTS_MIRRORS). Raises InputError, with a tip that works, when there is none."""
-    lock_path = project.lock_path(profile.name, python)
-    constraints_path = project.constraints_path(profile.name, python)
+    """The lock of ``profile`` (on its ``platform``, one of :meth:`Profile.views`) for CPython
+    ``python``: committed, cached, else made on demand (only when ``make``; with ``mirrors``,
+    else the project's constraints-gen.toml and $GEN_CONSTRAINTS_MIRRORS). Raises InputError,
+    with a tip that works, when there is none."""
+    lock_path = project.lock_path(profile.name, python, profile.layout_platform)
+    constraints_path = project.constraints_path(profile.name, python, profile.layout_platform)
     if lock_path.is_file() or constraints_path.is_file():
         return Located(lock_path=lock_path, constraints_path=constraints_path, on_demand=False)
     cached = on_demand_dir(profiles, profile, python)

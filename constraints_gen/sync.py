@@ -30,6 +30,7 @@ from pathlib import Path
 from constraints_gen import runner
 from constraints_gen.errors import ConstraintsGenError, ToolError
 from constraints_gen.lockfile import LockedPackage
+from constraints_gen.profiles import Profile
 from constraints_gen.wheelhouse import HashCache, LockRef, check
 
 
@@ -86,6 +87,15 @@ def python_version(python: Path) -> str:
         hint="--python must name a working Python interpreter",
     )
     return result.stdout.strip()
+
+
+def machine_view(profile: Profile) -> Profile:
+    """The profile's build for this machine, as emit picks it (a profile for several
+    platforms); the profile itself when none or its own platform matches."""
+    from constraints_gen.emit import platform_matches
+
+    here = [name for name in profile.platforms if platform_matches(name)]
+    return profile.for_platform(here[0]) if here and profile.platform not in here else profile
 
 
 def uv_args(lock: Path, python: Path, wheelhouse: str, *, check: bool = False) -> list[str]:

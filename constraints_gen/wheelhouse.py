@@ -99,11 +99,11 @@ def read_locks(
     mirrors: Mapping[str, str] | None = None,
     notice: Notice = _quiet,
 ) -> list[LockRef]:
-    """The locks of ``selected`` (for ``pythons``, else each profile's target Pythons), found as
-    emit finds them: committed, cached, or (``make``) made on demand. All are read before any
-    caller acts, so a command whose locks fail to read changes nothing."""
+    """The locks of ``selected`` on each of their platforms (for ``pythons``, else each profile's
+    target Pythons), found as emit finds them: committed, cached, or (``make``) made on demand.
+    All are read before any caller acts, so a command whose locks fail to read changes nothing."""
     locks = []
-    for profile in selected:
+    for profile in (view for chosen in selected for view in chosen.views()):
         for python in pythons or profile.pythons:
             located = locate_lock(
                 project, profiles, profile, python, mirrors=mirrors, notice=notice, make=make

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -15,7 +16,9 @@ from constraints_gen.cli.core import (
     root_option,
     write_out,
 )
-from constraints_gen.cli.wheelhouse import WHEELHOUSE_ENV, fill_command, notice
+from constraints_gen.cli.output import notice
+from constraints_gen.cli.verify import NO_DEEP_HELP, verify_synced
+from constraints_gen.cli.wheelhouse import WHEELHOUSE_ENV, fill_command
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
 
 
@@ -38,6 +41,7 @@ from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
 )
 @click.option("--check", is_flag=True, help="Only report drift (exit 1); change nothing.")
 @click.option("--print-command", is_flag=True, help="Print the uv command line instead.")
+@click.option("--no-deep", is_flag=True, help=NO_DEEP_HELP)
 @json_option
 def sync_cmd(
     root: Path | None,
@@ -47,6 +51,7 @@ def sync_cmd(
     wheelhouse: str,
     check: bool,
     print_command: bool,
+    no_deep: bool,
     as_json: bool,
 ) -> None:
     """Install the profile's exact lock into an environment with `uv pip sync`, from the wheelhouse.
@@ -54,8 +59,10 @@ def sync_cmd(
     uv installs, replaces (local labels count: 2.5.1+cu124 is not 2.5.1+cu121) and removes
     packages until the environment is the lock; --check only reports that drift, and does so
     even when the wheelhouse lacks wheels (it then names them, and the command that fetches
-    them). A profile without a committed lock is locked on demand first, exactly as emit does.
-    Exit 0 in sync, 1 drift (--check), 2 errors (a wheelhouse that lacks wheels, for sync).
+    them). Then it runs `gen-constraints verify` and reinstalls any package whose files differ
+    from its RECORD. A profile without a committed lock is locked on demand first, exactly as
+    emit does. Exit 0 in sync (and verified), 1 drift (--check) or not verified, 2 errors (for
+    sync, a wheelhouse that lacks wheels).
 
     \b
     Examples:
@@ -64,11 +71,12 @@ def sync_cmd(
       gen-constraints sync --wheelhouse https://wheels.example/llm/simple
       gen-constraints sync --print-command             # the uv command, for your own scripts
     """
-    from constraints_gen import lockfile, sync
+    from constraints_gen import lockfile, sync, verify
     from constraints_gen.locate import locate_lock
     from constraints_gen.wheelhouse import read_lock
 
     project, profiles, chosen = choose_profile(root, hardware, profile)
+    chosen = sync.machine_view(chosen)
     target = sync.interpreter(python)
     version = sync.python_version(target)
     located = locate_lock(project, profiles, chosen, version, notice=notice)
@@ -129,6 +137,18 @@ def sync_cmd(
         write_out(json.dumps(payload, indent=2) + "\n")
     else:
         write_out("".join(c.describe() + "\n" for c in changes))
+    if not check and (applied or not changes):  # what uv installed, checked in the target;
+        # half-written packages reinstalled
+
+        def reinstall(names: Sequence[str]) -> None:
+            lacking = sync.missing_wheels(lock, wheelhouse, notice)
+            if lacking:
+                raise lacking_error(lacking)
+            args = verify.reinstall_args(sync.uv_args(lock.path, target, wheelhouse), names)
+            click.echo(sync.sync(args).rstrip("\n"), err=True)
+
+        verify_synced(chosen, profiles.manifest, lock.packages, target, version, hardware,
+                      deep=not no_deep, reinstall=reinstall)  # fmt: skip
     where = f"profile {chosen.name}, CPython {version}, {target}"
     if not changes:
         click.echo(f"gen-constraints: in sync ({where}, {len(lock.packages)} packages)", err=True)

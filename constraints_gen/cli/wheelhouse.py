@@ -19,6 +19,7 @@ from constraints_gen.cli.core import (
     root_option,
     write_out,
 )
+from constraints_gen.cli.output import notice
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError
 
 if TYPE_CHECKING:
@@ -89,10 +90,6 @@ def lock_options(func: F) -> F:
     ):
         wrapped = option(wrapped)
     return cast(F, wrapped)
-
-
-def notice(message: str) -> None:
-    click.echo(f"gen-constraints: {message}", err=True)
 
 
 def _locks(
