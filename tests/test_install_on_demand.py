@@ -2,7 +2,8 @@
 ``cuda121_ampere``), end to end against the loopback stand-in of PyPI and of the PyTorch cu121
 index (which serves ``torch 2.5.1+cu121``): the seed's state (a stale transformers wheel in the
 wheelhouse, wrong versions installed) to exact, with no tip that leads to `lock`, which refuses
-such a profile.
+such a profile; then `verify` is green, a package's deleted file makes it fail, and `sync`
+repairs it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ HOUSE = ("--profile", "cu121", "--wheelhouse", "wh", "--root", "proj")
 DRIFT = "~ torch 2.5.1 -> 2.5.1+cu121\n~ transformers 4.57.3 -> 4.51.3\n"
 WHERE = f"profile cu121, CPython {PY}, venv/bin/python"
 STALE = "transformers-4.57.3-py3-none-any.whl"
+
+
+@pytest.fixture(autouse=True)
+def _own_uv_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """uv hard-links installed files to its cache: keep this test's damage to itself."""
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
 
 
 def test_on_demand_profile_from_the_seeds_state_to_exact(tmp_path: Path, index_env: Stack) -> None:
@@ -108,6 +115,18 @@ def test_on_demand_profile_from_the_seeds_state_to_exact(tmp_path: Path, index_e
     clean = gen("sync", "--check", *SYNC, cwd=tmp_path)
     assert (clean.returncode, clean.stdout) == (0, "")
     assert clean.stderr == f"gen-constraints: in sync ({WHERE}, 4 packages)\n"
+    verify = ("verify", "--profile", "cu121", "--root", "proj", "--python", "venv")
+    verified = gen(*verify, cwd=tmp_path)
+    assert (verified.returncode, verified.stdout) == (0, ""), verified.stderr
+    site = tmp_path / f"venv/lib/python{PY}/site-packages"
+    (site / "transformers" / "__init__.py").unlink()  # a package left half-written
+    broken = gen(*verify, cwd=tmp_path)
+    assert broken.returncode == 1
+    assert "transformers/__init__.py (missing)" in broken.stdout
+    repaired = gen("sync", *SYNC, cwd=tmp_path)
+    assert repaired.returncode == 0, repaired.stderr
+    assert "gen-constraints: reinstalling transformers\n" in repaired.stderr
+    assert gen(*verify, cwd=tmp_path).returncode == 0
     versions = subprocess.run(
         [tmp_path / "venv/bin/python", "-c",
          "import torch, transformers; print(torch.__version__, transformers.__version__)"],
