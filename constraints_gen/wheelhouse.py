@@ -290,6 +290,14 @@ def check(folder: Path, locks: Sequence[LockRef], cache: HashCache) -> Report:
         for w in wheels
         if (w.name, w.version) in locked_versions
     }
+    # A lock made from a folder of wheels holds only its own platform's hash: a file is corrupt
+    # for a lock whose target it fits when no lock holds its hash (uv would pick it and refuse
+    # it), never because it is another lock's file or another platform's.
+    allowed: dict[tuple[str, Version], set[str]] = {}
+    for lock in locks:
+        for package in lock.packages:
+            key = (package.name, Version(package.version))
+            allowed.setdefault(key, set()).update(locked_hashes(package))
     reports = []
     for lock in locks:
         target = lock.target()
@@ -300,10 +308,11 @@ def check(folder: Path, locks: Sequence[LockRef], cache: HashCache) -> Report:
             for wheel in (w for w in wheels if w.name == package.name):
                 if wheel.version == version:
                     sha = digests[wheel.filename]
-                    if sha not in hashes:
+                    fits = target.rank(wheel.filename) is not None
+                    if sha in hashes:
+                        good = good or fits
+                    elif fits and sha not in allowed[(wheel.name, version)]:
                         corrupt.append(_misfit(wheel, package, sha))
-                    elif target.rank(wheel.filename) is not None:
-                        good = True
                 elif (wheel.name, wheel.version) not in locked_versions:
                     wrong.append(_misfit(wheel, package))
             if not good:

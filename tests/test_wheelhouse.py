@@ -299,3 +299,33 @@ def test_fill_reports_wrong_version_wheels_and_prune_removes_them(tmp_path: Path
     assert wheel_names(tmp_path / "wh") == sorted([*LOCKED, "extra-1.0-py3-none-any.whl"])
     exact = gen("wheelhouse", "check", *COMMON, cwd=tmp_path)
     assert (exact.returncode, exact.stderr) == (0, "")  # another package's wheel is no misfit
+
+
+def test_a_profile_for_several_platforms_fills_and_checks_each(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    tags = {"x86_64-manylinux_2_28": f"{CP}-{CP}-manylinux_2_28_x86_64",
+            "aarch64-apple-darwin": f"{CP}-{CP}-macosx_11_0_arm64"}  # fmt: skip
+    for tag in tags.values():
+        build_wheel(wheels, "native", "1.0", tag=tag)
+    build_wheel(wheels, "torch", "2.5.1")
+    (tmp_path / "proj" / "profiles").mkdir(parents=True)
+    (tmp_path / "proj" / "profiles" / "manifest.toml").write_text(
+        '[requirements]\nnative = ">=1"\n'
+    )
+    (tmp_path / "proj" / "profiles" / "multi.toml").write_text(
+        'name = "multi"\n[hardware]\nvendor = "cpu"\n[target]\n'
+        f'platforms = {json.dumps(list(tags))}\npython = ["{PY}"]\n[pins]\ntorch = "2.5.1"\n'
+    )
+    locked = gen("lock", "--root", "proj", "--offline", "--find-links", wheels, cwd=tmp_path)
+    assert locked.returncode == 0, locked.stderr
+    args = ("--profile", "multi", "--root", "proj", "--wheelhouse", "wh")
+    done = gen("wheelhouse", "fill", *args, "--no-index", "--find-links", "wheels", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert wheel_names(tmp_path / "wh") == sorted(
+        [*(f"native-1.0-{t}.whl" for t in tags.values()), "torch-2.5.1-py3-none-any.whl"]
+    )
+    check = gen("wheelhouse", "check", *args, cwd=tmp_path)
+    assert (check.returncode, check.stderr) == (0, ""), check.stdout + check.stderr
+    assert check.stdout == "".join(
+        f"profile multi, CPython {PY} ({platform}): exact, 2 locked packages\n" for platform in tags
+    )
