@@ -14,8 +14,9 @@ from pathlib import Path
 
 from constraints_gen import lockfile
 from constraints_gen.errors import ConstraintsGenError
+from constraints_gen.locate import locate_lock
 from constraints_gen.profiles import Profile, ProfileSet
-from constraints_gen.project import Project, cache_dir
+from constraints_gen.project import Project
 from constraints_gen.uvplatforms import parse_uv_platform
 
 _ARCH_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}
@@ -61,7 +62,6 @@ def emit(
     *,
     python: str | None = None,
     strict: bool = False,
-    lock_on_demand: Callable[[Profile, str, Path], Path] | None = None,
     notice: Callable[[str], None] = lambda message: None,
 ) -> Emitted:
     """Build the whole constraints text for ``profile`` (nothing is printed here)."""
@@ -78,22 +78,8 @@ def emit(
         if profile.platform not in here:  # a profile for several platforms: this one's build
             profile = profile.for_platform(here[0])
     expected = lockfile.fingerprint(profile, profiles.manifest, python)
-    path = project.constraints_path(profile.name, python, profile.layout_platform)
-    on_demand = False
-    if not path.is_file():
-        cached = cache_dir() / "locks" / profile.name / expected.removeprefix("sha256:")[:16]
-        path = cached / path.name
-        if not path.is_file():
-            if lock_on_demand is None:
-                raise ConstraintsGenError(
-                    f"profile {profile.name} has no lock for CPython {python}"
-                )
-            notice(
-                f"profile {profile.name} has no committed lock for CPython {python};"
-                f" locking it into {cached}"
-            )
-            path = lock_on_demand(profile, python, cached)
-        on_demand = True
+    located = locate_lock(project, profiles, profile, python, notice=notice)
+    path, on_demand = located.constraints_path, located.on_demand
     text = path.read_text(encoding="utf-8")
     stale = lockfile.read_fingerprint(text) != expected
     if stale:

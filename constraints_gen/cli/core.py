@@ -137,7 +137,6 @@ def resolve_emit(
         chosen,
         python=python,
         strict=strict,
-        lock_on_demand=lambda p, py, out: _lock_into(project, profiles, p, py, out),
         notice=lambda message: click.echo(f"gen-constraints: {message}", err=True),
     )
     from constraints_gen.cli.output import notice
@@ -158,18 +157,6 @@ def run_emit(
         root=root, hardware=hardware, profile=profile, python=python, strict=strict
     )
     write_out(result.text)
-
-
-def _lock_into(
-    project: Project, profiles: ProfileSet, profile: Profile, python: str, out: Path
-) -> Path:
-    from constraints_gen.config import load_config, mirrors_from_env
-    from constraints_gen.lock import LockOptions, compile_one
-
-    mirrors = {**load_config(project.root).mirrors, **mirrors_from_env()}
-    options = LockOptions(mirrors=mirrors)
-    result = compile_one(project, profiles, profile, python, options, out_dir=out)
-    return result.constraints_path
 
 
 @click.command("detect")

@@ -64,12 +64,16 @@ def verify_cmd(
       gen-constraints verify --no-deep                # versions and imports only: fast
     """
     from constraints_gen import sync
+    from constraints_gen.cli.output import notice as say
+    from constraints_gen.locate import locate_lock
     from constraints_gen.wheelhouse import read_lock
 
     project, profiles, chosen = choose_profile(root, hardware, profile)
+    chosen = sync.machine_view(chosen)
     target = sync.interpreter(python)
     version = sync.python_version(target)
-    lock = read_lock(project, chosen, version)
+    located = locate_lock(project, profiles, chosen, version, notice=say)
+    lock = read_lock(chosen, version, located.lock_path)
     report = run_verify(
         chosen, profiles.manifest, lock.packages, target, version, hardware, deep=not no_deep
     )
