@@ -31,9 +31,11 @@ class TargetState:
         return self.state in (STALE, MISSING)
 
     def describe(self) -> str:
+        platform = self.profile.layout_platform  # named when the profile has several
+        name = self.profile.name if platform is None else f"{self.profile.name} [{platform}]"
         if self.state == ON_DEMAND:
-            return f"{self.profile.name}: not locked (locked on demand)"
-        where = f"{self.profile.name} (CPython {self.python})"
+            return f"{name}: not locked (locked on demand)"
+        where = f"{name} (CPython {self.python})"
         if self.state == FRESH:
             return f"{where}: fresh"
         return f"{where}: {self.state}: " + "; ".join(self.reasons)
@@ -45,17 +47,26 @@ def target_state(
     """Compare the lock and constraints.txt of one (profile, Python) with their inputs."""
     manifest = profiles.manifest
     texts = {}
+    platform = profile.layout_platform
     for path in (
-        project.lock_path(profile.name, python),
-        project.constraints_path(profile.name, python),
+        project.lock_path(profile.name, python, platform),
+        project.constraints_path(profile.name, python, platform),
     ):
         try:
             with path.open(encoding="utf-8") as handle:
                 texts[path] = handle.read(2000)
         except FileNotFoundError:
             shown = path.relative_to(project.root) if path.is_relative_to(project.root) else path
+            reasons = [f"no {shown}"]
+            old = project.lock_path(profile.name, python)
+            if platform is not None and old.is_file():  # the profile had one platform before
+                reasons.append(
+                    f"{old.relative_to(project.root)} is from when the profile had one platform:"
+                    f" a profile for several keeps each one's locks in"
+                    f" generated/{profile.name}/<platform>/ (lock it, then delete the old files)"
+                )
             return TargetState(
-                profile=profile, python=python, state=MISSING, reasons=(f"no {shown}",)
+                profile=profile, python=python, state=MISSING, reasons=tuple(reasons)
             )
     lock_text, constraints_text = texts.values()
     reasons = lockfile.stale_reasons(lock_text, profile, manifest, python)
@@ -71,12 +82,13 @@ def check(
     chosen: Sequence[Profile],
     pythons: Sequence[str] = (),
 ) -> list[TargetState]:
-    """The state of every target of ``chosen`` (each profile's Pythons, or ``pythons``)."""
+    """The state of every target of ``chosen``: each platform of each profile, and its Pythons
+    (or ``pythons``)."""
     states: list[TargetState] = []
-    for profile in chosen:
-        if not profile.commit_lock:
-            states.append(TargetState(profile=profile, python=None, state=ON_DEMAND))
+    for view in (view for profile in chosen for view in profile.views()):  # each platform
+        if not view.commit_lock:
+            states.append(TargetState(profile=view, python=None, state=ON_DEMAND))
             continue
-        for python in pythons or profile.pythons:
-            states.append(target_state(project, profiles, profile, python))
+        for python in pythons or view.pythons:
+            states.append(target_state(project, profiles, view, python))
     return states
