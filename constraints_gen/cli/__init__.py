@@ -133,6 +133,12 @@ def _forward(
                 f" see `{path} --help`",
                 ctx=ctx,
             )
+        if target.metavar != option.metavar:  # same word, another meaning (X.Y vs an interpreter)
+            raise click.UsageError(
+                f"{name} before `{path}` means {option.metavar}, but `{path}` takes"
+                f" {name} {target.metavar}; give it after `{path}`",
+                ctx=ctx,
+            )
         words = _raw(option, value)
         if target.name in opts:
             raw = opts[target.name]
