@@ -6,7 +6,6 @@ committed lock for this Python is locked on demand into the user cache (a notice
 
 from __future__ import annotations
 
-import platform
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +43,8 @@ def platform_matches(
     uv_platform: str, system: str | None = None, machine: str | None = None
 ) -> bool:
     """Does this machine match a uv ``--python-platform`` such as ``x86_64-manylinux_2_28``?"""
+    import platform  # 4 ms: only when no Python is named
+
     system = (system or sys.platform).lower()
     machine = (machine or platform.machine()).lower()
     machine = _ARCH_ALIASES.get(machine, machine)
@@ -70,6 +71,8 @@ def emit(
     if not explicit:
         here = [name for name in profile.platforms if platform_matches(name)]
         if not here:
+            import platform
+
             raise ConstraintsGenError(
                 f"profile {profile.name} is locked for {', '.join(profile.platforms)}; this"
                 f" machine is {sys.platform} {platform.machine()}",

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from constraints_gen.errors import InputError
-from constraints_gen.manifest import MANIFEST_NAME
+
+#: manifest.MANIFEST_NAME, not imported from there: that module loads packaging and tomllib, and
+#: emit's cache finds the project before deciding whether it needs them
+MANIFEST_NAME = "manifest.toml"
 
 #: Called with the folder whenever the built-in profiles are used for want of a project, so that
 #: the user learns which folder a command works on (the CLI prints it on stderr).

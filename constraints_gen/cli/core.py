@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -10,10 +9,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from constraints_gen.hardware import Hardware, load_hardware, parse_hardware
-
 if TYPE_CHECKING:
     from constraints_gen.emit import Emitted
+    from constraints_gen.hardware import Hardware
     from constraints_gen.profiles import Profile, ProfileSet
     from constraints_gen.project import Project
 
@@ -79,6 +77,8 @@ def emit_options(func: F) -> F:
 
 
 def get_hardware(path: Path | None) -> Hardware:
+    from constraints_gen.hardware import load_hardware, parse_hardware
+
     if path is not None:
         return load_hardware(path)
     env = os.environ.get(HARDWARE_ENV)
@@ -105,14 +105,14 @@ def write_out(text: str) -> None:
 
 
 def choose_profile(
-    root: Path | None, hardware: Path | None, profile: str | None
+    root: Path | None, hardware: Path | None, profile: str | None, project: Project | None = None
 ) -> tuple[Project, ProfileSet, Profile]:
     """(project, profiles, profile): the named profile, else the best fit for this machine."""
     from constraints_gen.profiles import load_profiles
     from constraints_gen.project import find_project
     from constraints_gen.selection import require_fit, select
 
-    project = find_project(root)
+    project = project or find_project(root)
     profiles = load_profiles(project.profiles_dir)
     if profile is not None:
         return project, profiles, profiles.get(profile)
@@ -126,19 +126,20 @@ def resolve_emit(
     profile: str | None,
     python: str | None,
     strict: bool,
+    project: Project | None = None,
+    notices: list[str] | None = None,
 ) -> Emitted:
-    """Select (or take) the profile and find its constraints; messages go to stderr."""
+    """Select (or take) the profile and find its constraints; messages go to stderr (and to
+    ``notices``)."""
     from constraints_gen.emit import emit
 
-    project, profiles, chosen = choose_profile(root, hardware, profile)
-    result = emit(
-        project,
-        profiles,
-        chosen,
-        python=python,
-        strict=strict,
-        notice=lambda message: click.echo(f"gen-constraints: {message}", err=True),
-    )
+    def echo(message: str) -> None:
+        click.echo(f"gen-constraints: {message}", err=True)
+        if notices is not None:
+            notices.append(message)
+
+    project, profiles, chosen = choose_profile(root, hardware, profile, project)
+    result = emit(project, profiles, chosen, python=python, strict=strict, notice=echo)
     from constraints_gen.cli.output import notice
 
     notice(f"profile {chosen.name}, CPython {result.python} ({result.path})")
@@ -153,9 +154,40 @@ def run_emit(
     python: str | None,
     strict: bool,
 ) -> None:
-    result = resolve_emit(
-        root=root, hardware=hardware, profile=profile, python=python, strict=strict
+    """Emit, served from constraints_gen.emitcache when none of its inputs changed."""
+    from constraints_gen import emitcache
+    from constraints_gen.cli.output import notice
+    from constraints_gen.project import find_project
+
+    project = find_project(root)
+    env = os.environ.get(HARDWARE_ENV) if hardware is None else None
+    found = emitcache.command_key(
+        project, hardware=hardware, profile=profile, python=python, strict=strict, hardware_env=env
     )
+    if found is not None:
+        key, files = found
+        hit = emitcache.load(key)
+        if hit is not None:
+            text, messages, final = hit
+            for message in messages:
+                click.echo(f"gen-constraints: {message}", err=True)
+            notice(final)
+            write_out(text)
+            return
+        before = tuple(emitcache.snapshot(path) for path in files)
+    notices: list[str] = []
+    result = resolve_emit(
+        root=root,
+        hardware=hardware,
+        profile=profile,
+        python=python,
+        strict=strict,
+        project=project,
+        notices=notices,
+    )
+    if found is not None and not result.on_demand:
+        final = f"profile {result.profile.name}, CPython {result.python} ({result.path})"
+        emitcache.store(found[0], before, str(result.path), result.text, (tuple(notices), final))
     write_out(result.text)
 
 
@@ -182,6 +214,8 @@ def detect_cmd(as_json: bool) -> None:
         click.echo(f"gen-constraints: warning: {problem}", err=True)
     hardware = detected.hardware
     if as_json:
+        import json
+
         write_out(json.dumps(hardware.to_json(), indent=2) + "\n")
     else:
         write_out(hardware.describe() + "\n")
@@ -206,6 +240,8 @@ def explain_cmd(root: Path | None, hardware: Path | None, as_json: bool) -> None
     profiles = load_profiles(find_project(root).profiles_dir)
     selection = select(profiles, get_hardware(hardware))
     if as_json:
+        import json
+
         write_out(json.dumps({"version": 1, **selection.to_json()}, indent=2) + "\n")
         return
     lines = [selection.hardware.describe(), ""]
