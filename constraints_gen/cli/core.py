@@ -40,6 +40,8 @@ def hardware_option(func: F) -> F:
 
 
 def _mirrors(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    if not values and not os.environ.get("GEN_CONSTRAINTS_MIRRORS", "").strip(", "):
+        return {}  # nothing to parse: config.py (and tomllib) stay unloaded, as lock --check wants
     from constraints_gen.config import mirrors_from_env, parse_mirrors
 
     return {**mirrors_from_env(), **parse_mirrors(values, "--mirror")}
@@ -154,19 +156,19 @@ def run_emit(
     python: str | None,
     strict: bool,
 ) -> None:
-    """Emit, served from constraints_gen.emitcache when none of its inputs changed."""
-    from constraints_gen import emitcache
+    """Emit, served from constraints_gen.resultcache when none of its inputs changed."""
+    from constraints_gen import resultcache
     from constraints_gen.cli.output import notice
     from constraints_gen.project import find_project
 
     project = find_project(root)
     env = os.environ.get(HARDWARE_ENV) if hardware is None else None
-    found = emitcache.command_key(
+    found = resultcache.emit_key(
         project, hardware=hardware, profile=profile, python=python, strict=strict, hardware_env=env
     )
     if found is not None:
         key, files = found
-        hit = emitcache.load(key)
+        hit = resultcache.load(key)
         if hit is not None:
             text, messages, final = hit
             for message in messages:
@@ -174,7 +176,7 @@ def run_emit(
             notice(final)
             write_out(text)
             return
-        before = tuple(emitcache.snapshot(path) for path in files)
+        before = tuple(resultcache.snapshot(path) for path in files)
     notices: list[str] = []
     result = resolve_emit(
         root=root,
@@ -186,8 +188,11 @@ def run_emit(
         notices=notices,
     )
     if found is not None and not result.on_demand:
-        final = f"profile {result.profile.name}, CPython {result.python} ({result.path})"
-        emitcache.store(found[0], before, str(result.path), result.text, (tuple(notices), final))
+        read = resultcache.snapshot(str(result.path))  # still the text emitted?
+        if read[5] is not None and resultcache.universal(read[5]) == result.text:
+            final = f"profile {result.profile.name}, CPython {result.python} ({result.path})"
+            value = (result.text, tuple(notices), final)
+            resultcache.store(found[0], before, value, after=(read,))
     write_out(result.text)
 
 

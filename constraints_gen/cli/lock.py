@@ -116,8 +116,6 @@ def lock_cmd(
       gen-constraints lock cpu --mirror pytorch-cpu=/opt/wheels --force
       gen-constraints lock cuda130 --format pylock --output-dir .
     """
-    from constraints_gen.config import load_config
-    from constraints_gen.profiles import load_profiles
     from constraints_gen.project import find_project
 
     if names and all_:
@@ -126,11 +124,14 @@ def lock_cmd(
     if check and (relock_flags or mirror or find_links or offline or fmt != "requirements"):
         raise click.UsageError("--check takes only profile names, --all, --python and --root")
     project = find_project(root)
+    if check:
+        _check(project, names, pythons)
+        return
+    from constraints_gen.config import load_config
+    from constraints_gen.profiles import load_profiles
+
     profiles = load_profiles(project.profiles_dir)
     chosen = [profiles.get(name) for name in names] if names else list(profiles.profiles)
-    if check:
-        _check(project, profiles, chosen, pythons)
-        return
     if project.builtin and fmt == "requirements":
         raise ConstraintsGenError(
             f"no project here: {project.root} holds the built-in profiles of the installed"
@@ -220,24 +221,48 @@ class StaleLocks(ConstraintsGenError):
     exit_code = EXIT_FAILURE
 
 
-def _check(
-    project: Project, profiles: ProfileSet, chosen: Sequence[Profile], pythons: tuple[str, ...]
-) -> None:
-    from constraints_gen.freshness import FRESH, check
+def _check(project: Project, names: tuple[str, ...], pythons: tuple[str, ...]) -> None:
+    """Report every target's freshness; an all-fresh report is served from
+    constraints_gen.resultcache when no profile, lock or constraints file changed."""
+    from constraints_gen import resultcache
 
+    files = resultcache.profile_files(project)
+    key = ("check", *resultcache.code_key(), str(project.root), names, pythons, tuple(files))
+    hit = resultcache.load(key)
+    if hit is not None:
+        for line in hit:
+            click.echo(line, err=True)
+        return
+    before = tuple(resultcache.snapshot(path) for path in files)
+    from constraints_gen.freshness import FRESH, check
+    from constraints_gen.profiles import load_profiles
+
+    profiles = load_profiles(project.profiles_dir)
+    chosen = [profiles.get(name) for name in names] if names else list(profiles.profiles)
+    targets = [  # every file the check reads, taken before it reads them
+        resultcache.snapshot(str(path))
+        for view in (view for profile in chosen for view in profile.views() if view.commit_lock)
+        for python in pythons or view.pythons
+        for path in (
+            project.lock_path(view.name, python, view.layout_platform),
+            project.constraints_path(view.name, python, view.layout_platform),
+        )
+    ]
     states = check(project, profiles, chosen, pythons)
     bad = [state for state in states if state.needs_lock]
-    for state in states:
-        if state.state != FRESH:
-            click.echo(state.describe(), err=True)
+    lines = [state.describe() for state in states if state.state != FRESH]
+    for line in lines:
+        click.echo(line, err=True)
     locks = sum(1 for state in states if state.python is not None)
     if bad:
-        names = " ".join(dict.fromkeys(state.profile.name for state in bad))
+        stale = " ".join(dict.fromkeys(state.profile.name for state in bad))
         raise StaleLocks(
             f"{len(bad)} of {locks} locks are stale or missing",
-            tip=f"refresh them: gen-constraints lock {names}",
+            tip=f"refresh them: gen-constraints lock {stale}",
         )
-    click.echo(f"gen-constraints: all {locks} locks are fresh", err=True)
+    fresh = f"gen-constraints: all {locks} locks are fresh"
+    click.echo(fresh, err=True)
+    resultcache.store(key, (*before, *targets), (*lines, fresh))
 
 
 def _pylock(

@@ -1,7 +1,9 @@
-"""A cache of emit's answer: the default command skips loading the profiles when nothing changed.
+"""A cache of the answers of emit and ``lock --check``: they skip loading the profiles when
+nothing changed.
 
-Emit's answer (the constraints text and its messages) depends only on what it reads, so a cache
-entry records every input and is served only when all of them are still the same:
+An answer (emit's constraints text and messages; the report of ``lock --check`` when every lock is
+fresh) depends only on what the command reads, so a cache entry records every input and is served
+only when all of them are still the same. For emit:
 
 - the command: --profile, --python (else this interpreter and machine), --strict, the project;
 - the code: this package's version and the identity (size, mtime) of each of its modules;
@@ -10,11 +12,14 @@ entry records every input and is served only when all of them are still the same
 - the files: every ``profiles/*.toml`` (the listing too: a new profile can change the selection),
   the readout file, and the constraints file the answer came from.
 
+For ``lock --check``: the profile names and Pythons asked for, the code, every ``profiles/*.toml``
+and every lock and constraints file checked (whole files).
+
 Each file is compared by identity (device, inode, size, mtime) AND by content (the entry holds
 its bytes): an edit that keeps size and mtime is still seen, so a stale answer is never served.
 Only answers from a committed lock are cached (an on-demand lock lives in the user cache), and
 only when the files did not change while the answer was computed. The entries live in the user
-cache (``cache_dir()/emit``); a cache that cannot be read or written is simply not used.
+cache (``cache_dir()/answers``); a cache that cannot be read or written is simply not used.
 
 Imports nothing beyond the standard library's cheapest modules: a hit must cost less than
 parsing the profiles.
@@ -57,7 +62,12 @@ def _code_identity() -> tuple[tuple[str, int, int], ...]:
     return tuple(sorted(found))
 
 
-def command_key(
+def code_key() -> tuple[Any, ...]:
+    """The format of the entries, the package's version and the identity of its modules."""
+    return (_FORMAT, __version__, _code_identity())
+
+
+def emit_key(
     project: Project,
     *,
     hardware: Path | None,
@@ -67,7 +77,7 @@ def command_key(
     hardware_env: str | None,
 ) -> tuple[tuple[Any, ...], tuple[str, ...]] | None:
     """(key, input files) of one emit, or None when it cannot be cached (live detection)."""
-    files = [str(project.profiles_dir / name) for name in _profile_files(project.profiles_dir)]
+    files = profile_files(project)
     readout: object = None
     if profile is None:
         if hardware is not None:
@@ -80,9 +90,8 @@ def command_key(
             return None
     here = None if python is not None else (sys.version_info[:2], sys.platform, _machine())
     key = (
-        _FORMAT,
-        __version__,
-        _code_identity(),
+        "emit",
+        *code_key(),
         str(project.root),
         project.builtin,
         profile,
@@ -95,8 +104,10 @@ def command_key(
     return key, tuple(files)
 
 
-def _profile_files(folder: Path) -> list[str]:
-    return sorted(name for name in os.listdir(folder) if name.endswith(".toml"))
+def profile_files(project: Project) -> list[str]:
+    """Every ``profiles/*.toml`` (what load_profiles reads), sorted."""
+    folder = project.profiles_dir
+    return [str(folder / name) for name in sorted(os.listdir(folder)) if name.endswith(".toml")]
 
 
 def snapshot(path: str) -> Snapshot:
@@ -124,46 +135,38 @@ def _still(entry: Snapshot) -> bool:
 def _entry_path(key: tuple[Any, ...]) -> Path:
     import zlib
 
-    return cache_dir() / "emit" / f"{zlib.crc32(repr(key).encode()):08x}.marshal"
+    return cache_dir() / "answers" / f"{key[0]}-{zlib.crc32(repr(key).encode()):08x}.marshal"
 
 
-def load(key: tuple[Any, ...]) -> tuple[str, tuple[str, ...], str] | None:
-    """(text, emit's notices, its closing notice) when every input is unchanged."""
+def load(key: tuple[Any, ...]) -> Any:
+    """The value stored under ``key`` when every input is unchanged, else None."""
     try:
-        data = marshal.loads(_entry_path(key).read_bytes())
-        stored_key, inputs, value = data
+        stored_key, inputs, value = marshal.loads(_entry_path(key).read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
         return None
     if stored_key != key or not all(_still(entry) for entry in inputs):
         return None
-    text, (notices, final) = value
-    return text, tuple(notices), final
+    return value
 
 
 def store(
-    key: tuple[Any, ...],
-    before: tuple[Snapshot, ...],
-    constraints: str,
-    text: str,
-    messages: tuple[tuple[str, ...], str],
+    key: tuple[Any, ...], before: tuple[Snapshot, ...], value: Any, after: tuple[Snapshot, ...] = ()
 ) -> None:
-    """Remember an answer computed from the files snapshotted ``before``, unless they changed
-    meanwhile or the constraints file no longer holds ``text``; never raises."""
+    """Remember ``value``, computed from the files snapshotted ``before`` (and ``after``, taken
+    once it was computed), unless they changed meanwhile; never raises. ``value`` is made of
+    what marshal writes (str, tuples, numbers, None)."""
     try:
-        after = snapshot(constraints)
-        if after[5] is None or _universal(after[5]) != text:
-            return
         if any(snapshot(entry[0]) != entry for entry in before):
             return
         path = _entry_path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temp.write_bytes(marshal.dumps((key, (*before, after), (text, messages))))
+        temp.write_bytes(marshal.dumps((key, (*before, *after), value)))
         os.replace(temp, path)
-    except (OSError, UnicodeDecodeError, ValueError):
+    except (OSError, ValueError):
         return
 
 
-def _universal(content: bytes) -> str:
+def universal(content: bytes) -> str:
     """The text ``Path.read_text`` gives for ``content`` (universal newlines)."""
     return content.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")

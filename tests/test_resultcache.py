@@ -1,4 +1,4 @@
-"""Emit's answer cache: served only when every input is unchanged, by identity AND content."""
+"""The answer cache of emit and lock --check: served only when every input is unchanged."""
 
 from __future__ import annotations
 
@@ -26,8 +26,11 @@ def project(tmp_path: Path) -> Path:
 
 
 def emit(root: Path, *args: str, hardware: Path = H200) -> tuple[int, str, str, list[str]]:
+    return run(["--root", str(root), "--hardware", str(hardware), "--python", "3.11", *args])
+
+
+def run(argv: list[str]) -> tuple[int, str, str, list[str]]:
     """(exit code, stdout, stderr, the heavy modules the process imported)."""
-    argv = ["--root", str(root), "--hardware", str(hardware), "--python", "3.11", *args]
     probe = (
         "import io, sys\nfrom constraints_gen.cli import main\nsys.stdout = io.StringIO()\n"
         f"try:\n    main({argv!r})\nexcept SystemExit as exit:\n"
@@ -116,3 +119,51 @@ def test_a_new_profile_file_is_seen(tmp_path: Path) -> None:
     assert code == 2
     assert out == ""
     assert "broken.toml" in err
+
+
+def check(root: Path) -> tuple[int, str, str, list[str]]:
+    return run(["lock", "--check", "--root", str(root)])
+
+
+def test_lock_check_served_when_nothing_changed(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(REPO / "profiles", root / "profiles")
+    shutil.copytree(REPO / "generated", root / "generated")
+    first, second = check(root), check(root)
+    assert first[0] == 0, first[2]
+    assert "locks are fresh" in first[2]
+    assert first[3] == list(HEAVY[:3])
+    assert second[:3] == first[:3]
+    assert second[3] == []
+
+
+def test_lock_check_sees_edits_with_same_size_and_mtime(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(REPO / "profiles", root / "profiles")
+    shutil.copytree(REPO / "generated", root / "generated")
+    assert check(root)[0] == check(root)[0] == 0
+    lock = root / "generated/cuda130/py3.11.lock.txt"
+    fingerprint = next(x for x in lock.read_text().splitlines() if x.startswith("# Fingerprint:"))
+    digit = fingerprint[-1]
+    same_stat_edit(lock, fingerprint, fingerprint[:-1] + ("0" if digit != "0" else "1"))
+    code, _, err, heavy = check(root)
+    assert code == 1 and "cuda130 (CPython 3.11): stale" in err
+    assert heavy == list(HEAVY[:3])
+    same_stat_edit(lock, fingerprint[:-1] + ("0" if digit != "0" else "1"), fingerprint)
+    assert check(root)[0] == 0
+    assert check(root)[3] == []
+    profile = root / "profiles" / "cpu.toml"
+    pin = next(x for x in profile.read_text().splitlines() if x.startswith("torch = "))
+    same_stat_edit(profile, pin, pin.replace("2.", "3.", 1))
+    code, _, err, _ = check(root)
+    assert code == 1 and "cpu (CPython" in err
+
+
+def test_lock_check_sees_a_deleted_lock(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(REPO / "profiles", root / "profiles")
+    shutil.copytree(REPO / "generated", root / "generated")
+    assert check(root)[0] == check(root)[0] == 0
+    (root / "generated/cuda130/py3.12.lock.txt").unlink()
+    code, _, err, _ = check(root)
+    assert code == 1 and "missing" in err
