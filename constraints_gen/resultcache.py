@@ -12,6 +12,10 @@ only when all of them are still the same. For emit:
 - the files: every ``profiles/*.toml`` (the listing too: a new profile can change the selection),
   the readout file, and the constraints file the answer came from.
 
+For ``sync --check`` in an environment already in sync: the lock it picks (the profile's, for the
+target's Python, read from its pyvenv.cfg) and what it says of it, keyed like emit's plus the
+target and its pyvenv.cfg, with the lock file as an input; uv still checks the environment.
+
 For ``lock --check``: the profile names and Pythons asked for, the code, every ``profiles/*.toml``
 and every lock and constraints file checked (whole files).
 
@@ -67,16 +71,10 @@ def code_key() -> tuple[Any, ...]:
     return (_FORMAT, __version__, _code_identity())
 
 
-def emit_key(
-    project: Project,
-    *,
-    hardware: Path | None,
-    profile: str | None,
-    python: str | None,
-    strict: bool,
-    hardware_env: str | None,
-) -> tuple[tuple[Any, ...], tuple[str, ...]] | None:
-    """(key, input files) of one emit, or None when it cannot be cached (live detection)."""
+def _selection(
+    project: Project, hardware: Path | None, profile: str | None, hardware_env: str | None
+) -> tuple[list[str], object] | None:
+    """(files, readout text) that choose the profile; None for live detection (not cached)."""
     files = profile_files(project)
     readout: object = None
     if profile is None:
@@ -88,6 +86,23 @@ def emit_key(
             files.append(hardware_env)
         else:
             return None
+    return files, readout
+
+
+def emit_key(
+    project: Project,
+    *,
+    hardware: Path | None,
+    profile: str | None,
+    python: str | None,
+    strict: bool,
+    hardware_env: str | None,
+) -> tuple[tuple[Any, ...], tuple[str, ...]] | None:
+    """(key, input files) of one emit, or None when it cannot be cached (live detection)."""
+    found = _selection(project, hardware, profile, hardware_env)
+    if found is None:
+        return None
+    files, readout = found
     here = None if python is not None else (sys.version_info[:2], sys.platform, _machine())
     key = (
         "emit",
@@ -97,6 +112,37 @@ def emit_key(
         profile,
         python,
         strict,
+        readout,
+        here,
+        tuple(files),
+    )
+    return key, tuple(files)
+
+
+def sync_key(
+    project: Project,
+    *,
+    hardware: Path | None,
+    profile: str | None,
+    hardware_env: str | None,
+    target: Path,
+) -> tuple[tuple[Any, ...], tuple[str, ...]] | None:
+    """(key, input files) of the lock ``sync`` picks for ``target`` (a venv's interpreter: its
+    pyvenv.cfg gives the Python version), or None when that cannot be cached."""
+    found = _selection(project, hardware, profile, hardware_env)
+    config = target.parent.parent / "pyvenv.cfg"
+    if found is None or not config.is_file():
+        return None
+    files, readout = found
+    files.append(str(config))
+    here = (sys.platform, _machine())
+    key = (
+        "sync",
+        *code_key(),
+        str(project.root),
+        project.builtin,
+        profile,
+        str(target),
         readout,
         here,
         tuple(files),

@@ -22,16 +22,18 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from constraints_gen import runner
 from constraints_gen.errors import ConstraintsGenError, ToolError
-from constraints_gen.lockfile import LockedPackage
-from constraints_gen.profiles import Profile
-from constraints_gen.wheelhouse import HashCache, LockRef, check
+
+if TYPE_CHECKING:  # imported where used: a no-op sync --check served from the cache loads neither
+    from constraints_gen.lockfile import LockedPackage
+    from constraints_gen.profiles import Profile
+    from constraints_gen.wheelhouse import LockRef
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,6 +134,8 @@ def missing_wheels(
     """name -> ``name==version`` (and why) of each locked package the wheelhouse (folder or
     index) cannot serve."""
     if "://" not in wheelhouse:
+        from constraints_gen.wheelhouse import HashCache, check
+
         folder = Path(wheelhouse)
         if not folder.is_dir():
             return {p.name: f"{p.name}=={p.version}" for p in lock.packages}
@@ -183,6 +187,8 @@ def drift_without(
     """The drift of ``python`` from ``lock`` when the wheelhouse lacks the wheels of ``lacking``
     (names): uv checks the lock without them (it decides, by its own rules, what it would
     remove), and each lacking package counts by the version uv finds installed."""
+    import tempfile
+
     from packaging.version import Version
 
     kept = [p for p in lock.packages if p.name not in lacking]

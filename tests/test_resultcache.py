@@ -167,3 +167,38 @@ def test_lock_check_sees_a_deleted_lock(tmp_path: Path) -> None:
     (root / "generated/cuda130/py3.12.lock.txt").unlink()
     code, _, err, _ = check(root)
     assert code == 1 and "missing" in err
+
+
+def test_sync_check_served_while_uv_still_checks_the_environment(tmp_path: Path) -> None:
+    from support.sync_project import make_venv, scenario_project
+
+    from constraints_gen.runner import uv_bin
+
+    root, wheels = scenario_project(tmp_path)
+    venv = tmp_path / "venv"
+    make_venv(venv, wheels, [])
+    base = ["sync", "--root", str(root), "--profile", "demo", "--python", str(venv)]
+    base += ["--wheelhouse", str(wheels)]
+    assert run(base)[0] == 0  # installs: now the environment is the lock
+    shutil.rmtree(os.environ["GEN_CONSTRAINTS_CACHE_DIR"])
+    first, second = run([*base, "--check"]), run([*base, "--check"])
+    assert first[0] == 0 and "in sync" in first[2], first[2]
+    assert set(HEAVY[:3]) <= set(first[3])
+    assert second[:3] == first[:3]
+    assert second[3] == []  # served: no profile loaded
+    # drift is never served: uv runs on every call
+    subprocess.run(
+        [uv_bin(), "pip", "uninstall", "-q", "--python", str(venv / "bin/python"), "peft"],
+        check=True,
+    )
+    code, out, err, _ = run([*base, "--check"])
+    assert code == 1 and "+ peft 0.13.2" in out and "drift" in err
+    assert run(base)[0] == 0
+    assert run([*base, "--check"])[3] == []
+    # a lock edited with its size and mtime kept is read again: its fingerprint no longer fits
+    lock = next((root / "generated" / "demo").glob("py*.lock.txt"))
+    fingerprint = next(x for x in lock.read_text().splitlines() if x.startswith("# Fingerprint:"))
+    same_stat_edit(lock, fingerprint, fingerprint[:-1] + ("0" if fingerprint[-1] != "0" else "1"))
+    code, _, err, heavy = run([*base, "--check"])
+    assert code == 0 and "is stale" in err
+    assert set(HEAVY[:3]) <= set(heavy)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 HARDWARE_ENV = "GEN_CONSTRAINTS_HARDWARE"
+WHEELHOUSE_ENV = "GEN_CONSTRAINTS_WHEELHOUSE"  # here, not in cli/wheelhouse.py: sync needs it cheap
 
 
 def root_option(func: F) -> F:

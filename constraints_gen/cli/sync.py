@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import click
 
 from constraints_gen.cli.core import (
+    HARDWARE_ENV,
+    WHEELHOUSE_ENV,
     choose_profile,
     hardware_option,
     json_option,
@@ -18,7 +21,6 @@ from constraints_gen.cli.core import (
 )
 from constraints_gen.cli.output import notice
 from constraints_gen.cli.verify import NO_DEEP_HELP, verify_synced
-from constraints_gen.cli.wheelhouse import WHEELHOUSE_ENV, fill_command
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
 
 
@@ -71,28 +73,52 @@ def sync_cmd(
       gen-constraints sync --wheelhouse https://wheels.example/llm/simple
       gen-constraints sync --print-command             # the uv command, for your own scripts
     """
-    from constraints_gen import lockfile, sync, verify
+    from constraints_gen import resultcache, sync
+    from constraints_gen.project import find_project
+
+    project = find_project(root)
+    try:
+        target: Path | None = sync.interpreter(python)
+    except ConstraintsGenError:
+        target = None  # said below, after any error in choosing the profile
+    plan = None
+    if target is not None and not print_command:
+        env = os.environ.get(HARDWARE_ENV) if hardware is None else None
+        plan = resultcache.sync_key(
+            project, hardware=hardware, profile=profile, hardware_env=env, target=target
+        )
+    if plan and target and check and not as_json and _served(plan[0], target, wheelhouse):
+        return
+    before = () if plan is None else tuple(resultcache.snapshot(path) for path in plan[1])
+    from constraints_gen import lockfile, verify
     from constraints_gen.locate import locate_lock
     from constraints_gen.wheelhouse import read_lock
 
-    project, profiles, chosen = choose_profile(root, hardware, profile)
+    project, profiles, chosen = choose_profile(root, hardware, profile, project)
     chosen = sync.machine_view(chosen)
     target = sync.interpreter(python)
     version = sync.python_version(target)
     located = locate_lock(project, profiles, chosen, version, notice=notice)
+    read = resultcache.snapshot(str(located.lock_path))
     lock = read_lock(chosen, version, located.lock_path)
     expected = lockfile.fingerprint(chosen, profiles.manifest, version)
+    warning = ""
     if not located.on_demand and not lockfile.lock_is_fresh(lock.path, expected):
-        click.echo(
+        warning = (
             f"gen-constraints: warning: {lock.path} is stale (refresh: gen-constraints lock"
-            f" {chosen.name})",
-            err=True,
+            f" {chosen.name})"
         )
+        click.echo(warning, err=True)
+    if plan is not None and not located.on_demand:
+        value = (chosen.name, version, str(lock.path), warning, len(lock.packages))
+        resultcache.store(plan[0], (*before, read), value)
     if print_command:
         write_out(shlex.join(sync.uv_args(lock.path, target, wheelhouse, check=check)) + "\n")
         return
 
     def lacking_error(missing: dict[str, str]) -> ConstraintsGenError:
+        from constraints_gen.cli.wheelhouse import fill_command
+
         served = "://" in wheelhouse  # fill a folder, then index and serve it
         fix = fill_command(Path("DIR" if served else wheelhouse), root, [chosen.name], version)
         if served:
@@ -169,3 +195,27 @@ def sync_cmd(
         error = lacking_error(missing)
         click.echo(f"gen-constraints: {error.message}\nTIP: {error.tip}", err=True)
     raise click.exceptions.Exit(EXIT_FAILURE)
+
+
+def _served(key: tuple[object, ...], target: Path, wheelhouse: str) -> bool:
+    """sync --check from the lock the cache remembers for this target: True when uv finds the
+    environment in sync (said, as the whole path says it); else nothing is said and the whole
+    path runs (drift and missing wheels are explained there)."""
+    from constraints_gen import resultcache, sync
+
+    hit = resultcache.load(key)
+    if hit is None:
+        return False
+    name, version, lock, warning, packages = hit
+    try:
+        changes = sync.check_drift(sync.uv_args(Path(lock), target, wheelhouse, check=True))
+    except ToolError:
+        return False
+    if changes:
+        return False
+    if warning:
+        click.echo(warning, err=True)
+    write_out("")
+    where = f"profile {name}, CPython {version}, {target}"
+    click.echo(f"gen-constraints: in sync ({where}, {packages} packages)", err=True)
+    return True

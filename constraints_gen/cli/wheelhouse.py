@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import click
 
 from constraints_gen.cli.core import (
+    WHEELHOUSE_ENV,
     choose_profile,
     hardware_option,
     json_option,
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from constraints_gen.wheelhouse import LockRef, Report
 
 F = TypeVar("F", bound=Callable[..., Any])
-WHEELHOUSE_ENV = "GEN_CONSTRAINTS_WHEELHOUSE"
 
 
 class NotInstallable(ConstraintsGenError):
