@@ -113,22 +113,3 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
-
-
-def together(cases: Sequence[Case], repeats: int) -> Timing:
-    """Wall time of starting every case at once and waiting for all (their parallel speed-up)."""
-    runs = []
-    for _ in range(repeats):
-        for case in cases:
-            if case.prepare is not None:
-                case.prepare()
-        start = time.perf_counter()
-        procs = [
-            subprocess.Popen([str(a) for a in c.argv], cwd=c.cwd, env=ENV,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for c in cases
-        ]  # fmt: skip
-        for proc in procs:
-            proc.wait()
-        runs.append(time.perf_counter() - start)
-    return Timing(label=" & ".join(c.label for c in cases), runs=tuple(runs))
