@@ -16,6 +16,10 @@ For ``sync --check`` in an environment already in sync: the lock it picks (the p
 target's Python, read from its pyvenv.cfg) and what it says of it, keyed like emit's plus the
 target and its pyvenv.cfg, with the lock file as an input; uv still checks the environment.
 
+For ``wheelhouse check`` of a folder that holds what the locks need: the profiles, readout and
+locks as above, the folder's hash cache by content, and the folder itself by identity (each
+entry's name, inode, size, mtime and ctime; see :func:`folder_state`).
+
 For ``lock --check``: the profile names and Pythons asked for, the code, every ``profiles/*.toml``
 and every lock and constraints file checked (whole files).
 
@@ -40,8 +44,9 @@ from typing import Any
 from constraints_gen import __version__
 from constraints_gen.project import Project, cache_dir
 
-_FORMAT = 1
-#: (path, device, inode, size, mtime_ns, content); content None: the file did not exist
+_FORMAT = 2
+#: (path, device, inode, size, mtime_ns, content); content None: the file did not exist (size
+#: -1) or could not be read (size -2)
 Snapshot = tuple[str, int, int, int, int, bytes | None]
 
 
@@ -71,7 +76,7 @@ def code_key() -> tuple[Any, ...]:
     return (_FORMAT, __version__, _code_identity())
 
 
-def _selection(
+def selection_files(
     project: Project, hardware: Path | None, profile: str | None, hardware_env: str | None
 ) -> tuple[list[str], object] | None:
     """(files, readout text) that choose the profile; None for live detection (not cached)."""
@@ -99,7 +104,7 @@ def emit_key(
     hardware_env: str | None,
 ) -> tuple[tuple[Any, ...], tuple[str, ...]] | None:
     """(key, input files) of one emit, or None when it cannot be cached (live detection)."""
-    found = _selection(project, hardware, profile, hardware_env)
+    found = selection_files(project, hardware, profile, hardware_env)
     if found is None:
         return None
     files, readout = found
@@ -129,7 +134,7 @@ def sync_key(
 ) -> tuple[tuple[Any, ...], tuple[str, ...]] | None:
     """(key, input files) of the lock ``sync`` picks for ``target`` (a venv's interpreter: its
     pyvenv.cfg gives the Python version), or None when that cannot be cached."""
-    found = _selection(project, hardware, profile, hardware_env)
+    found = selection_files(project, hardware, profile, hardware_env)
     config = target.parent.parent / "pyvenv.cfg"
     if found is None or not config.is_file():
         return None
@@ -163,6 +168,8 @@ def snapshot(path: str) -> Snapshot:
             content: bytes | None = handle.read()
     except FileNotFoundError:
         return (path, 0, 0, -1, 0, None)
+    except OSError:  # a folder, no permission...: an entry with it is never served
+        return (path, 0, 0, -2, 0, None)
     return (path, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, content)
 
 
@@ -172,7 +179,9 @@ def _still(entry: Snapshot) -> bool:
     try:
         stat = os.stat(path)
     except FileNotFoundError:
-        return entry[5] is None
+        return entry[3] == -1
+    except OSError:
+        return False
     if (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns) != entry[1:5]:
         return False
     return snapshot(path) == entry
@@ -184,30 +193,61 @@ def _entry_path(key: tuple[Any, ...]) -> Path:
     return cache_dir() / "answers" / f"{key[0]}-{zlib.crc32(repr(key).encode()):08x}.marshal"
 
 
+def folder_state(
+    folder: Path, skip: str = ""
+) -> tuple[str, str, tuple[tuple[str, int, int, int, int, int], ...]]:
+    """A folder of wheels by identity only: each entry's name, device, inode, size, mtime and
+    ctime (hashing gigabytes would cost what the cache saves), but the entry named ``skip``
+    (the folder's hash cache: an input by content). A write or an mtime reset moves the ctime;
+    ``wheelhouse check`` itself trusts a wheel's hash by (size, mtime)."""
+    entries = []
+    for entry in os.scandir(folder):
+        if entry.name == skip:
+            continue
+        stat = entry.stat(follow_symlinks=False)
+        entries.append(
+            (entry.name, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns,
+             stat.st_ctime_ns)
+        )  # fmt: skip
+    return str(folder), skip, tuple(sorted(entries))
+
+
 def load(key: tuple[Any, ...]) -> Any:
     """The value stored under ``key`` when every input is unchanged, else None."""
     try:
-        stored_key, inputs, value = marshal.loads(_entry_path(key).read_bytes())
+        stored_key, inputs, folders, value = marshal.loads(_entry_path(key).read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
         return None
     if stored_key != key or not all(_still(entry) for entry in inputs):
+        return None
+    try:
+        if any(folder_state(Path(state[0]), state[1]) != state for state in folders):
+            return None
+    except OSError:
         return None
     return value
 
 
 def store(
-    key: tuple[Any, ...], before: tuple[Snapshot, ...], value: Any, after: tuple[Snapshot, ...] = ()
+    key: tuple[Any, ...],
+    before: tuple[Snapshot, ...],
+    value: Any,
+    after: tuple[Snapshot, ...] = (),
+    folders: tuple[tuple[Any, ...], ...] = (),
 ) -> None:
     """Remember ``value``, computed from the files snapshotted ``before`` (and ``after``, taken
-    once it was computed), unless they changed meanwhile; never raises. ``value`` is made of
-    what marshal writes (str, tuples, numbers, None)."""
+    once it was computed) and the ``folders`` (:func:`folder_state`, taken before), unless they
+    changed meanwhile; never raises. ``value`` is made of what marshal writes (str, tuples,
+    numbers, None)."""
     try:
         if any(snapshot(entry[0]) != entry for entry in before):
+            return
+        if any(folder_state(Path(state[0]), state[1]) != state for state in folders):
             return
         path = _entry_path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temp.write_bytes(marshal.dumps((key, (*before, *after), value)))
+        temp.write_bytes(marshal.dumps((key, (*before, *after), folders, value)))
         os.replace(temp, path)
     except (OSError, ValueError):
         return

@@ -202,3 +202,43 @@ def test_sync_check_served_while_uv_still_checks_the_environment(tmp_path: Path)
     code, _, err, heavy = run([*base, "--check"])
     assert code == 0 and "is stale" in err
     assert set(HEAVY[:3]) <= set(heavy)
+
+
+def test_wheelhouse_check_served_only_for_the_same_locks_and_folder(tmp_path: Path) -> None:
+    from support.sync_project import scenario_project
+
+    root, wheels = scenario_project(tmp_path)
+    folder = tmp_path / "clean"
+    folder.mkdir()
+    for pattern in ("peft-*", "transformers-4.51.3-*", "torch-2.5.1+cu121-*"):
+        for wheel in wheels.glob(pattern):
+            shutil.copyfile(wheel, folder / wheel.name)
+    argv = ["wheelhouse", "check", "--root", str(root), "--profile", "demo"]
+    argv += ["--wheelhouse", str(folder)]
+    first, second = run(argv), run(argv)
+    assert first[0] == 0 and "exact, 3 locked packages" in first[1], first[2]
+    assert set(HEAVY[:3]) <= set(first[3])
+    assert second[:3] == first[:3]
+    assert second[3] == []  # served
+    # a wheel more: the folder changed, the report says so
+    shutil.copyfile(next(wheels.glob("extra-*")), folder / "extra-1.0-py3-none-any.whl")
+    code, out, _, heavy = run(argv)
+    assert code == 0 and "unreferenced: extra-1.0" in out
+    assert set(HEAVY[:3]) <= set(heavy)
+    (folder / "extra-1.0-py3-none-any.whl").unlink()
+    assert run(argv)[:2] == first[:2]
+    assert run(argv)[3] == []
+    # the lock edited with its size and mtime kept: a locked hash no wheel has
+    lock = next((root / "generated" / "demo").glob("py*.lock.txt"))
+    line = next(x for x in lock.read_text().splitlines() if "--hash=sha256:" in x)
+    digest = line.split("--hash=sha256:")[1][:64]
+    same_stat_edit(lock, digest, digest[:-1] + ("0" if digest[-1] != "0" else "1"))
+    code, out, err, heavy = run(argv)
+    assert code == 1, (out, err)
+    assert set(HEAVY[:3]) <= set(heavy)
+    # a wheel gone
+    same_stat_edit(lock, digest[:-1] + ("0" if digest[-1] != "0" else "1"), digest)
+    assert run(argv)[0] == 0
+    next(folder.glob("peft-*")).unlink()
+    code, out, _, _ = run(argv)
+    assert code == 1 and "missing" in out

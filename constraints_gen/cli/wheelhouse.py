@@ -93,7 +93,11 @@ def lock_options(func: F) -> F:
 
 
 def _locks(
-    choice: LockChoice, *, make: bool, mirrors: dict[str, str] | None = None
+    choice: LockChoice,
+    *,
+    make: bool,
+    mirrors: dict[str, str] | None = None,
+    project: Project | None = None,
 ) -> tuple[Project, list[Profile], list[LockRef]]:
     """The chosen profiles and their locks, found as emit finds them (committed, cached, else
     made on demand when ``make``); every lock is read before the command acts."""
@@ -104,12 +108,12 @@ def _locks(
     if choice.every and choice.names:
         raise click.UsageError("--all and --profile exclude each other")
     if choice.every or choice.names:  # named: no hardware detection
-        project = find_project(choice.root)
+        project = project or find_project(choice.root)
         profiles = load_profiles(project.profiles_dir)
         names = choice.names
         selected = list(profiles.profiles) if choice.every else [profiles.get(n) for n in names]
     else:
-        project, profiles, chosen = choose_profile(choice.root, choice.hardware, None)
+        project, profiles, chosen = choose_profile(choice.root, choice.hardware, None, project)
         selected = [chosen]
     locks = read_locks(
         project, profiles, selected, choice.pythons, make=make, mirrors=mirrors, notice=notice
@@ -333,13 +337,38 @@ def check_cmd(
       gen-constraints wheelhouse check
       gen-constraints wheelhouse check --all --json --wheelhouse /srv/wheels
     """
-    from constraints_gen.wheelhouse import HashCache, check
+    from constraints_gen import resultcache
+    from constraints_gen.project import find_project
 
-    _, _, locks = _locks(choice, make=False)
+    project = find_project(choice.root)
+    plan = _check_key(project, choice, folder, as_json)
+    if plan is not None:
+        hit = resultcache.load(plan[0])
+        if hit is not None:  # the same locks, the same folder: the same report
+            write_out(hit)
+            return
+    before = () if plan is None else tuple(resultcache.snapshot(path) for path in plan[1])
+    from constraints_gen.lockfile import parse_lock
+    from constraints_gen.wheelhouse import HASH_CACHE, HashCache, check
+
+    state = None
+    if plan is not None and folder.is_dir():
+        state = resultcache.folder_state(folder, skip=HASH_CACHE)
+
+    _, _, locks = _locks(choice, make=False, project=project)
     cache = HashCache(folder, notice)
     report = check(folder, locks, cache)
     cache.save()
-    write_out(json.dumps(report.to_json(), indent=2) + "\n" if as_json else _render(report))
+    text = json.dumps(report.to_json(), indent=2) + "\n" if as_json else _render(report)
+    if plan is not None and state is not None and report.ok:
+        read = tuple(resultcache.snapshot(str(lock.path)) for lock in locks)
+        if all(  # each snapshot holds the very lock the report was made from
+            entry[5] is not None and parse_lock(resultcache.universal(entry[5])) == lock.packages
+            for entry, lock in zip(read, locks, strict=True)
+        ):
+            after = (*read, resultcache.snapshot(str(cache.path)))
+            resultcache.store(plan[0], before, text, after=after, folders=(state,))
+    write_out(text)
     if not report.ok:
         broken = sorted({r.lock.profile for r in report.locks if not r.installable})
         inexact = sorted({r.lock.profile for r in report.locks if not r.exact})
@@ -354,6 +383,44 @@ def check_cmd(
             f"wheelhouse {folder} {' and '.join(problems)}",
             tip=f"{'fill it' if broken else 'remove them'}: {fix}",
         )
+
+
+def _check_key(
+    project: Project, choice: LockChoice, folder: Path, as_json: bool
+) -> tuple[tuple[object, ...], tuple[str, ...]] | None:
+    """(key, input files) of a ``wheelhouse check`` answer; None when the profile is chosen by
+    live detection (not cached)."""
+    import os
+    import sys
+
+    from constraints_gen import resultcache
+    from constraints_gen.cli.core import HARDWARE_ENV
+
+    if choice.every or choice.names:
+        files: list[str] | None = resultcache.profile_files(project)
+        readout: object = None
+    else:
+        env = os.environ.get(HARDWARE_ENV) if choice.hardware is None else None
+        found = resultcache.selection_files(project, choice.hardware, None, env)
+        if found is None:
+            return None
+        files, readout = found
+    assert files is not None
+    key = (
+        "wheelhouse-check",
+        *resultcache.code_key(),
+        str(project.root),
+        project.builtin,
+        choice.names,
+        choice.every,
+        choice.pythons,
+        readout,
+        (sys.version_info[:2], sys.platform),
+        str(folder),
+        as_json,
+        tuple(files),
+    )
+    return key, tuple(files)
 
 
 @wheelhouse_cmd.command("prune")
