@@ -78,6 +78,10 @@ def test_constraints_edited_with_same_size_and_mtime_are_not_served(tmp_path: Pa
     assert code == 0
     assert "torch==2.14.9" in out and "torch==2.14.1" not in out
     assert heavy == list(HEAVY)
+    assert emit(root)[3] == []
+    lock = root / "generated/cuda130/py3.11.lock.txt"  # an input too: the constraints' lock
+    same_stat_edit(lock, "torch==2.14.1", "torch==2.14.8")
+    assert emit(root)[3] == list(HEAVY)
 
 
 def test_profile_edited_with_same_size_and_mtime_makes_the_lock_stale(tmp_path: Path) -> None:

@@ -193,7 +193,10 @@ def run_emit(
         if read[5] is not None and resultcache.universal(read[5]) == result.text:
             final = f"profile {result.profile.name}, CPython {result.python} ({result.path})"
             value = (result.text, tuple(notices), final)
-            resultcache.store(found[0], before, value, after=(read,))
+            chosen = result.profile  # its lock too: what emit trusts the constraints by
+            lock = project.lock_path(chosen.name, result.python, chosen.layout_platform)
+            after = (read, resultcache.snapshot(str(lock)))
+            resultcache.store(found[0], before, value, after=after)
     write_out(result.text)
 
 
