@@ -282,18 +282,39 @@ def bench_relock(settings: Settings) -> Section:
         f" parallel shell, {gap * 1000:+.1f} ms, is Python, click, loading and checking the"
         f" profiles, taking generated/.lock and writing each target's files: `lock` with"
         f" nothing stale takes {idle.ms}."
-        + ("" if ok == "PASS" else _relock_why(gap, idle.median, shell.median))
+        + ("" if ok == "PASS" else _relock_why(gap, idle.median, shell.median, len(singles), root))
         + "\n\n"
         + _piptools_gap(settings)
     )
     return Section(title="3. Re-lock after a manifest change (warm uv cache, offline)", body=body)
 
 
-def _relock_why(gap: float, idle: float, shell: float) -> str:
+def _atomic_write_cost(folder: Path, size: int, runs: int = 15) -> float:
+    """Median seconds of one constraints_gen.fsutil.atomic_write (temp, fsync, rename)."""
+    from constraints_gen.fsutil import atomic_write
+
+    path, data, times = folder / "probe.txt", "x" * size, []
+    for _ in range(runs):
+        start = time.perf_counter()
+        atomic_write(path, data)
+        times.append(time.perf_counter() - start)
+    path.unlink()
+    return statistics.median(times)
+
+
+def _relock_why(gap: float, idle: float, shell: float, targets: int, root: Path) -> str:
+    size = statistics.median(p.stat().st_size for p in (root / "generated").rglob("py*.txt"))
+    write = _atomic_write_cost(root / "generated", int(size))
     return (
         f" MISS by {(gap - 0.2 * shell) * 1000:.0f} ms: the budget leaves"
         f" {0.2 * shell * 1000:.0f} ms (0.2x the shell) for our side, and our fixed cost alone"
-        f" (the idle `lock`) is {idle * 1000:.0f} ms."
+        f" (the idle `lock`) is {idle * 1000:.0f} ms. Per target, a worker then writes the lock"
+        " and its constraints.txt with atomic_write (temp file, fsync, rename: no half-written"
+        f" file after a crash), {write * 1000:.1f} ms each on this disk (measured), so"
+        f" {targets} targets hold their uv slots {2 * targets * write * 1000:.0f} ms in all"
+        " while no uv runs in them. What it would take: write on a thread of its own (the uv"
+        " slots go straight to the next target) or one sync for all files before the renames;"
+        " both change lock.py's compile_one, which the lock integrity work changes now."
     )
 
 
@@ -338,13 +359,16 @@ def bench_scale(settings: Settings) -> Section:
         # per added profile: over the curve up to its last point, and on its last segment
         before = (times[-2] - times[0]) / (sizes[-2] - sizes[0])
         last = (times[-1] - times[-2]) / (sizes[-1] - sizes[-2])
-        ok = last <= 1.5 * max(before, 1e-5)  # the marginal cost does not grow: linear
+        # linear: the marginal cost does not grow; a flat curve (per profile less than the
+        # noise, 5% of its first point over the last segment) is linear too
+        floor = 0.05 * times[0] / (sizes[-1] - sizes[-2])
+        ok = last <= 1.5 * max(before, floor)
         verdicts.append(
             [
                 name,
                 f"{before * 1e6:.0f} us ({sizes[0]} to {sizes[-2]})",
                 f"{last * 1e6:.0f} us ({sizes[-2]} to {sizes[-1]})",
-                "last <= 1.5x before (linear)",
+                "last <= 1.5x max(before, noise)",
                 verdict(ok),
             ]
         )
@@ -360,6 +384,10 @@ def bench_scale(settings: Settings) -> Section:
         " the last segment of each curve against the part before it (single segments of 25"
         " profiles are within the noise):\n\n"
         + table(["command", "before", "last segment", "target", ""], verdicts)
+        + "\n\nnoise: 5% of the curve's first point spread over the last segment (a cached"
+        " answer costs the same for any number of profiles). After an edit, emit parses and"
+        " validates every profile: its cost per profile is the TOML parse and the model of one"
+        " profile, and the re-validation of the manifest against each."
     )
     return Section(title="6. Scale: many profiles, 300-package locks", body=body)
 
