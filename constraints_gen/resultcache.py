@@ -174,17 +174,8 @@ def snapshot(path: str) -> Snapshot:
 
 
 def _still(entry: Snapshot) -> bool:
-    """Is the file as recorded: identity first (cheap), then content?"""
-    path = entry[0]
-    try:
-        stat = os.stat(path)
-    except FileNotFoundError:
-        return entry[3] == -1
-    except OSError:
-        return False
-    if (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns) != entry[1:5]:
-        return False
-    return snapshot(path) == entry
+    """Is the file as recorded: the same identity and the same content (one open, one read)?"""
+    return snapshot(entry[0]) == entry
 
 
 def _entry_path(key: tuple[Any, ...]) -> Path:
