@@ -47,7 +47,11 @@ class Timing:
 
     @property
     def ms(self) -> str:
-        return f"{self.median * 1000:.1f} ms"
+        """The median, and the spread of the runs: their interquartile range."""
+        if len(self.runs) < 4:
+            return f"{self.median * 1000:.1f} ms"
+        low, _, high = statistics.quantiles(self.runs, n=4)
+        return f"{self.median * 1000:.1f} ms ({low * 1000:.0f}-{high * 1000:.0f})"
 
 
 def run_once(case: Case) -> float:

@@ -645,7 +645,10 @@ def render(sections: Sequence[Section], quick: bool, seconds: float) -> str:
         + (" --quick" if quick else "")
         + f"` in {seconds:.0f} s; do not edit by hand. Medians of runs taken alternately with"
         " their baseline in one process (wall time of the whole command, from a spawned"
-        " process). Python bytecode caching is on, as in a real install.",
+        " process), with the interquartile range of the runs in brackets: this machine is"
+        " shared and noisy, so a verdict within the spread of its budget can flip between runs."
+        " Python"
+        " bytecode caching is on, as in a real install.",
         "",
         table(["", "version"], list(info.items())),
         "",
