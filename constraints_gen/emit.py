@@ -32,6 +32,8 @@ class Emitted:
     text: str  # the whole constraints.txt
     stale: bool
     on_demand: bool
+    #: the option lines that make uv and pip find the pins' indexes (mirrors applied), as in text
+    index_options: tuple[str, ...] = ()
 
 
 def running_python() -> str:
@@ -99,8 +101,19 @@ def emit(
             )
             path = lock_on_demand(profile, python, cached)
         on_demand = True
-    text = path.read_text(encoding="utf-8")
-    stale = lockfile.read_fingerprint(text) != expected
+    regenerate = f"gen-constraints lock {profile.name} --python {python}"
+    if on_demand:  # a cached on-demand lock is made again by deleting it and emitting
+        regenerate = f"rm -r {path.parent} && gen-constraints --profile {profile.name}"
+    _, constraints = lockfile.read_pair(lockfile.lock_beside(path), path, regenerate=regenerate)
+    text = constraints.text
+    options: tuple[str, ...] = ()
+    if constraints.indexes:
+        from constraints_gen.config import load_config, mirrors_from_env
+
+        mirrors = {**load_config(project.root).mirrors, **mirrors_from_env()}
+        text = lockfile.emitted_text(constraints, mirrors)
+        options = tuple(lockfile.index_options(constraints.indexes, mirrors))
+    stale = constraints.header.fingerprint != expected
     if stale:
         message = (
             f"{path} is stale: profile {profile.name} or the manifest changed since it was locked"
@@ -109,5 +122,11 @@ def emit(
             raise StaleLockError(message, tip=f"refresh it: gen-constraints lock {profile.name}")
         notice(f"warning: {message} (refresh: gen-constraints lock {profile.name})")
     return Emitted(
-        profile=profile, python=python, path=path, text=text, stale=stale, on_demand=on_demand
+        profile=profile,
+        python=python,
+        path=path,
+        text=text,
+        stale=stale,
+        on_demand=on_demand,
+        index_options=options,
     )

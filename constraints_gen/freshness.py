@@ -10,12 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from constraints_gen import lockfile
+from constraints_gen.lockfile import LockIntegrityError
 from constraints_gen.profiles import Profile, ProfileSet
 from constraints_gen.project import Project
 
 FRESH = "fresh"
 STALE = "stale"
 MISSING = "missing"
+CORRUPT = "corrupt"
 ON_DEMAND = "on-demand"
 
 
@@ -23,12 +25,13 @@ ON_DEMAND = "on-demand"
 class TargetState:
     profile: Profile
     python: str | None  # None for a profile that is locked on demand
-    state: str  # FRESH, STALE, MISSING or ON_DEMAND
+    state: str  # FRESH, STALE, MISSING, CORRUPT or ON_DEMAND
     reasons: tuple[str, ...] = ()
+    error: LockIntegrityError | None = None  # why a CORRUPT target's files are refused
 
     @property
     def needs_lock(self) -> bool:
-        return self.state in (STALE, MISSING)
+        return self.state in (STALE, MISSING, CORRUPT)
 
     def describe(self) -> str:
         if self.state == ON_DEMAND:
@@ -42,25 +45,35 @@ class TargetState:
 def target_state(
     project: Project, profiles: ProfileSet, profile: Profile, python: str
 ) -> TargetState:
-    """Compare the lock and constraints.txt of one (profile, Python) with their inputs."""
-    manifest = profiles.manifest
-    texts = {}
-    for path in (
-        project.lock_path(profile.name, python),
-        project.constraints_path(profile.name, python),
-    ):
-        try:
-            with path.open(encoding="utf-8") as handle:
-                texts[path] = handle.read(2000)
-        except FileNotFoundError:
+    """Compare the lock and constraints.txt of one (profile, Python) with their inputs.
+
+    Both files are read whole and verified (:func:`lockfile.read_pair`): an edited, cut or
+    disagreeing pair is CORRUPT, a pair written in another lock format is STALE.
+    """
+    lock_path = project.lock_path(profile.name, python)
+    constraints_path = project.constraints_path(profile.name, python)
+    for path in (lock_path, constraints_path):
+        if not path.exists():
             shown = path.relative_to(project.root) if path.is_relative_to(project.root) else path
             return TargetState(
                 profile=profile, python=python, state=MISSING, reasons=(f"no {shown}",)
             )
-    lock_text, constraints_text = texts.values()
-    reasons = lockfile.stale_reasons(lock_text, profile, manifest, python)
-    if not reasons and lockfile.stale_reasons(constraints_text, profile, manifest, python):
-        reasons = ["constraints.txt does not match its lock (an interrupted run?)"]
+    regenerate = f"gen-constraints lock {profile.name} --python {python}"
+    try:
+        lock, _ = lockfile.read_pair(lock_path, constraints_path, regenerate=regenerate)
+    except lockfile.LockFormatError as exc:
+        reason = f"written in lock format {exc.found}, this tool writes {lockfile.FORMAT}"
+        return TargetState(
+            profile=profile,
+            python=python,
+            state=STALE,
+            reasons=(f"{reason}: run gen-constraints lock",),
+        )
+    except lockfile.LockIntegrityError as exc:
+        return TargetState(
+            profile=profile, python=python, state=CORRUPT, reasons=exc.problems, error=exc
+        )
+    reasons = lockfile.stale_reasons(lock.header, profile, profiles.manifest, python)
     state = STALE if reasons else FRESH
     return TargetState(profile=profile, python=python, state=state, reasons=tuple(reasons))
 
@@ -70,8 +83,14 @@ def check(
     profiles: ProfileSet,
     chosen: Sequence[Profile],
     pythons: Sequence[str] = (),
+    *,
+    refuse_corrupt: bool = False,
 ) -> list[TargetState]:
-    """The state of every target of ``chosen`` (each profile's Pythons, or ``pythons``)."""
+    """The state of every target of ``chosen`` (each profile's Pythons, or ``pythons``).
+
+    With ``refuse_corrupt`` (``lock --check``), files that fail their integrity check raise one
+    :class:`LockIntegrityError` listing them all (exit 2), rather than a state.
+    """
     states: list[TargetState] = []
     for profile in chosen:
         if not profile.commit_lock:
@@ -79,4 +98,10 @@ def check(
             continue
         for python in pythons or profile.pythons:
             states.append(target_state(project, profiles, profile, python))
+    corrupt = [state.error for state in states if state.error is not None]
+    if refuse_corrupt and corrupt:
+        raise lockfile.LockIntegrityError(
+            [problem for error in corrupt for problem in error.problems],
+            tip=corrupt[0].tip if len(corrupt) == 1 else "regenerate them: gen-constraints lock",
+        )
     return states

@@ -130,7 +130,7 @@ def compile_one(
     with tempfile.TemporaryDirectory(prefix="constraints-gen-") as tmp:
         work = Path(tmp)
         write_inputs(work, profile, manifest)
-        if lock_path.is_file():  # uv keeps the versions of an existing output unless upgrading
+        if _verifies(lock_path):  # uv keeps the versions of an existing output unless upgrading
             shutil.copyfile(lock_path, work / "out.txt")
         try:
             runner.run(
@@ -145,10 +145,10 @@ def compile_one(
                 f"profile {profile.name}, CPython {python}: {exc.message}", tip=exc.tip
             ) from None
         body = (work / "out.txt").read_text(encoding="utf-8")
-    packages = lockfile.parse_lock(body)
+    packages = lockfile.parse_lock(body, f"uv's lock for profile {profile.name}")
     check_exact(profile, packages, python)
     head = lockfile.header(profile, manifest, python, command_for(profile))
-    lock_text = head + body
+    lock_text = lockfile.seal(head, body)
     old = lock_path.read_text(encoding="utf-8") if lock_path.is_file() else None
     atomic_write(lock_path, lock_text)
     atomic_write(constraints_path, lockfile.render_constraints(packages, profile, manifest, head))
@@ -160,6 +160,18 @@ def compile_one(
         packages=len(packages),
         changed=old != lock_text,
     )
+
+
+def _verifies(lock_path: Path) -> bool:
+    """Is the existing lock intact (worth keeping its versions)? An edited one is not used;
+    one in an older lock format is (it cannot be verified, but its versions are the ones kept)."""
+    try:
+        lockfile.read_lock(lock_path)
+    except lockfile.LockFormatError:
+        return True
+    except ConstraintsGenError:
+        return False
+    return True
 
 
 def check_exact(profile: Profile, packages: Sequence[lockfile.LockedPackage], python: str) -> None:

@@ -25,7 +25,7 @@ from packaging.version import Version
 
 from constraints_gen.errors import InputError
 from constraints_gen.fsutil import atomic_write
-from constraints_gen.lockfile import LockedPackage, parse_lock
+from constraints_gen.lockfile import LockedPackage, read_verified_lock
 from constraints_gen.profiles import Profile
 from constraints_gen.project import Project
 
@@ -67,7 +67,7 @@ def read_lock(project: Project, profile: Profile, python: str) -> LockRef:
         python=python,
         platform=profile.platform,
         path=path,
-        packages=parse_lock(path.read_text(encoding="utf-8")),
+        packages=read_verified_lock(path).packages,
     )
 
 

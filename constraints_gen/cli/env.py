@@ -41,4 +41,4 @@ def env_cmd(
     result = resolve_emit(
         root=root, hardware=hardware, profile=profile, python=python, strict=strict
     )
-    write_out(env_lines(result.path, shell))
+    write_out(env_lines(result.path, shell, result.index_options))

@@ -200,7 +200,7 @@ def _check(
 ) -> None:
     from constraints_gen.freshness import FRESH, check
 
-    states = check(project, profiles, chosen, pythons)
+    states = check(project, profiles, chosen, pythons, refuse_corrupt=True)
     bad = [state for state in states if state.needs_lock]
     for state in states:
         if state.state != FRESH:
