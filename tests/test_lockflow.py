@@ -56,7 +56,8 @@ def test_first_lock_writes_every_profile(root: Path) -> None:
         root, ("alpha", "locked"), ("beta", "locked"), ("gamma", "locked")
     )
     text = (root / "generated" / "beta" / f"py{PY}.constraints.txt").read_text()
-    assert text.splitlines()[4:] == [
+    assert text.splitlines()[5:] == [
+        "# Index pytorch-test: https://download.pytorch.org/whl/test",
         "tinydep==1.0      # dependency of tinylib, torch",
         "tinylib==1.0      # profile pin (base.toml)",
         "torch==2.1.0+cpu  # profile pin (beta.toml)",
@@ -109,8 +110,19 @@ def test_check_manifest_change(locked: Path) -> None:
     )
 
 
-def test_check_tool_version_change(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_new_tool_version_keeps_locks_fresh(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lockfile, "__version__", "0.0.9")
+    project = Project(root=root, builtin=False)
+    profiles = load_profiles(project.profiles_dir)
+    options = LockOptions(mirrors=load_config(root).mirrors)
+    refresh(project, profiles, [profiles.get("gamma")], options)
+    monkeypatch.undo()
+    result = gen("lock", "--check", "gamma", "--root", root)
+    assert (result.returncode, result.stderr) == (0, "gen-constraints: all 1 locks are fresh\n")
+
+
+def test_check_reports_a_lock_format_change(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lockfile, "FORMAT", 2)
     project = Project(root=root, builtin=False)
     profiles = load_profiles(project.profiles_dir)
     options = LockOptions(mirrors=load_config(root).mirrors)
@@ -119,8 +131,12 @@ def test_check_tool_version_change(root: Path, monkeypatch: pytest.MonkeyPatch) 
     result = gen("lock", "--check", "gamma", "--root", root)
     assert result.returncode == 1
     assert result.stderr.splitlines()[0] == (
-        f"gamma (CPython {PY}): stale: it was made by constraints_gen 0.0.9, this is 0.1.0"
+        f"gamma (CPython {PY}): stale: written in lock format 2, this tool writes 3:"
+        " run gen-constraints lock"
     )
+    relock = gen("lock", "gamma", "--root", root)
+    assert relock.returncode == 0, relock.stderr
+    assert gen("lock", "--check", "gamma", "--root", root).returncode == 0
 
 
 def test_check_missing_and_on_demand(locked: Path) -> None:
@@ -359,7 +375,12 @@ def test_env_lines(locked: Path, shell: str, template: str) -> None:
     result = gen("env", "--root", locked, "--profile", "gamma", "--shell", shell)
     assert result.returncode == 0
     assert result.stdout == "".join(
-        template.format(var=var, path=path) + "\n" for var in ("UV_CONSTRAINT", "PIP_CONSTRAINT")
+        template.format(var=var, path=value) + "\n"
+        for var, value in (
+            ("UV_CONSTRAINT", path),
+            ("PIP_CONSTRAINT", path),
+            ("PIP_BUILD_CONSTRAINT", "/dev/null"),
+        )
     )
 
 
