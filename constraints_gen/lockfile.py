@@ -260,7 +260,10 @@ def _parse_lock(text: str, where: str) -> tuple[tuple[LockedPackage, ...], tuple
             packages.append(LockedPackage(**current))  # type: ignore[arg-type]
             current = None
 
-    for number, line in enumerate(text.split("\n"), start=1):
+    lines = text.split("\n")
+    if lines[-1] == "":  # the final newline ends the last line
+        lines.pop()
+    for number, line in enumerate(lines, start=1):
         stripped = line.strip()
         bad = f"{where}: line {number}: {stripped[:80]!r}"
         if more:
