@@ -75,3 +75,28 @@ def env_lines(constraints: Path, shell: str, index_options: Sequence[str] = ()) 
         else:
             lines.append(f"export {name}={quoted}")
     return "\n".join(lines) + "\n"
+
+
+def pip_without_build_constraints() -> str | None:
+    """The version of the active environment's pip ($VIRTUAL_ENV, else this interpreter's) when
+    it is older than 25.3, the first with build constraints; None when newer or not found."""
+    import importlib.metadata
+
+    venv = os.environ.get("VIRTUAL_ENV")
+    try:
+        if venv:
+            found = sorted(Path(venv).glob("lib*/python*/site-packages/pip-*.dist-info"))
+            found += sorted(Path(venv).glob("Lib/site-packages/pip-*.dist-info"))
+            if not found:
+                return None
+            version = found[-1].name.removeprefix("pip-").removesuffix(".dist-info")
+        else:
+            version = importlib.metadata.version("pip")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    parts = version.split(".")
+    try:
+        major, minor = int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+    except ValueError:
+        return None
+    return version if (major, minor) < (25, 3) else None

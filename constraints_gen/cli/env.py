@@ -29,6 +29,12 @@ def env_cmd(
 ) -> None:
     """Print the shell lines that make pip and uv obey the selected profile's constraints.
 
+    UV_CONSTRAINT and PIP_CONSTRAINT name the constraints; for a profile whose pins come from
+    another index (the PyTorch CPU index), UV_EXTRA_INDEX_URL and PIP_EXTRA_INDEX_URL (or
+    *_FIND_LINKS for a mirror folder) name it, replacing those set in pip.conf or uv.toml.
+    PIP_BUILD_CONSTRAINT (empty) keeps the constraints out of pip's build environments (pip
+    25.3 and later; a note says when the active environment's pip is older).
+
     \b
     Examples:
       eval "$(gen-constraints env)"                          # bash, zsh
@@ -36,9 +42,12 @@ def env_cmd(
       gen-constraints env --shell powershell | Out-String | Invoke-Expression
     """
     from constraints_gen.cli.core import resolve_emit
-    from constraints_gen.shellenv import env_lines
+    from constraints_gen.shellenv import NOTE, env_lines, pip_without_build_constraints
 
     result = resolve_emit(
         root=root, hardware=hardware, profile=profile, python=python, strict=strict
     )
     write_out(env_lines(result.path, shell, result.index_options))
+    old_pip = pip_without_build_constraints()
+    if old_pip is not None:
+        click.echo(f"gen-constraints: note: pip {old_pip}: {NOTE}", err=True)
