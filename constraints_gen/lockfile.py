@@ -199,7 +199,9 @@ def _parse_header(path: Path, text: str, regenerate: str | None) -> tuple[Header
     if len(matches) < 4 or not all(matches[:4]):
         raise _refuse(path, "it has no constraints_gen header", regenerate)
     found = matches[4] if len(matches) == HEAD_LINES else None
-    fmt = int(found["format"]) if found is not None else 2
+    if found is None and len(lines) >= HEAD_LINES and lines[4].startswith("# Integrity"):
+        raise _refuse(path, "its integrity line is damaged", regenerate)
+    fmt = int(found["format"]) if found is not None else 2  # format 2 had no integrity line
     if fmt != FORMAT:
         tip = regenerate or regenerate_command(path)
         raise LockFormatError(
