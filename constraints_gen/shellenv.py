@@ -8,10 +8,12 @@ folder of wheels). These replace an extra index or find-links set in pip.conf or
 
 pip applies ``PIP_CONSTRAINT`` to the isolated build environments of packages it builds from
 source too, so a package outside the lock whose build needs, say, a setuptools the lock pins
-otherwise would fail to build. pip 25.3 added build constraints: once any is given
-(``PIP_BUILD_CONSTRAINT``), ``PIP_CONSTRAINT`` no longer reaches build environments (always so
-since pip 26.2). We set ``PIP_BUILD_CONSTRAINT`` to an empty file (the null device), which pip
-before 25.3 ignores (it has no such option); with such a pip the caveat stays (see ``NOTE``).
+otherwise fails to build. Measured with each pip (a tiny sdist whose build needs a backend
+version the constraints exclude, tests/test_env.py): pip 26.2 and later never apply it to builds;
+pip 25.3 to 26.1 do unless ``PIP_USE_FEATURE=build-constraint`` (``PIP_BUILD_CONSTRAINT`` alone
+does not help: the child pip still inherits ``PIP_CONSTRAINT``); pip before 25.3 always do and
+reject that feature name. So ``env`` sets ``PIP_USE_FEATURE`` only for a pip 25.3 to 26.1 in
+the active environment, and notes the caveat for an older one (:data:`NOTE`).
 uv never applies ``UV_CONSTRAINT`` to builds (it has ``UV_BUILD_CONSTRAINT`` for that).
 """
 
@@ -27,7 +29,8 @@ SHELLS = ("bash", "zsh", "sh", "fish", "powershell")
 VARIABLES = ("UV_CONSTRAINT", "PIP_CONSTRAINT")
 NOTE = (
     "pip before 25.3 also applies PIP_CONSTRAINT to build environments: a package outside the"
-    " lock whose build needs a version the constraints exclude fails there; use pip >= 25.3 or uv"
+    " lock whose build needs a version the constraints exclude fails to build; upgrade pip"
+    " (26.2 or later) or use uv"
 )
 
 
@@ -37,8 +40,11 @@ def _quote(value: str, shell: str) -> str:
     return "'" + value.replace("'", "'\\''") + "'"
 
 
-def variables(constraints: Path, index_options: Sequence[str] = ()) -> dict[str, str]:
-    """Variable -> value: the constraints for pip and uv, and the indexes their pins need."""
+def variables(
+    constraints: Path, index_options: Sequence[str] = (), pip: tuple[int, int] | None = None
+) -> dict[str, str]:
+    """Variable -> value: the constraints for pip and uv, the indexes their pins need, and for
+    a ``pip`` (major, minor) from 25.3 to 26.1 the feature that keeps builds unconstrained."""
     value = str(constraints.resolve())
     if any(char.isspace() for char in value):
         raise ConstraintsGenError(
@@ -47,7 +53,8 @@ def variables(constraints: Path, index_options: Sequence[str] = ()) -> dict[str,
             tip="move the project to a path without spaces, or pass -c PATH to each install",
         )
     values = dict.fromkeys(VARIABLES, value)
-    values["PIP_BUILD_CONSTRAINT"] = os.devnull
+    if pip is not None and (25, 3) <= pip < (26, 2):
+        values["PIP_USE_FEATURE"] = "build-constraint"
     urls = [o.split(None, 1)[1] for o in index_options if o.startswith("--extra-index-url ")]
     links = [o.split(None, 1)[1] for o in index_options if o.startswith("--find-links ")]
     for where in (*urls, *links):
@@ -63,10 +70,15 @@ def variables(constraints: Path, index_options: Sequence[str] = ()) -> dict[str,
     return values
 
 
-def env_lines(constraints: Path, shell: str, index_options: Sequence[str] = ()) -> str:
+def env_lines(
+    constraints: Path,
+    shell: str,
+    index_options: Sequence[str] = (),
+    pip: tuple[int, int] | None = None,
+) -> str:
     """The lines to ``eval`` (bash, zsh, sh), ``source`` (fish) or ``Invoke-Expression``."""
     lines = []
-    for name, value in variables(constraints, index_options).items():
+    for name, value in variables(constraints, index_options, pip).items():
         quoted = _quote(value, shell)
         if shell == "fish":
             lines.append(f"set -gx {name} {quoted}")
@@ -77,26 +89,26 @@ def env_lines(constraints: Path, shell: str, index_options: Sequence[str] = ()) 
     return "\n".join(lines) + "\n"
 
 
-def pip_without_build_constraints() -> str | None:
-    """The version of the active environment's pip ($VIRTUAL_ENV, else this interpreter's) when
-    it is older than 25.3, the first with build constraints; None when newer or not found."""
+def active_pip() -> tuple[int, int] | None:
+    """(major, minor) of the active environment's pip ($VIRTUAL_ENV, else this interpreter's),
+    read from its metadata (running pip would cost a second); None when there is none."""
     import importlib.metadata
 
     venv = os.environ.get("VIRTUAL_ENV")
-    try:
-        if venv:
-            found = sorted(Path(venv).glob("lib*/python*/site-packages/pip-*.dist-info"))
-            found += sorted(Path(venv).glob("Lib/site-packages/pip-*.dist-info"))
-            if not found:
-                return None
-            version = found[-1].name.removeprefix("pip-").removesuffix(".dist-info")
-        else:
+    if venv:
+        found = [
+            *Path(venv).glob("lib*/python*/site-packages/pip-*.dist-info"),
+            *Path(venv).glob("Lib/site-packages/pip-*.dist-info"),
+        ]
+        if not found:
+            return None
+        version = max(found).name.removeprefix("pip-").removesuffix(".dist-info")
+    else:
+        try:
             version = importlib.metadata.version("pip")
-    except importlib.metadata.PackageNotFoundError:
+        except importlib.metadata.PackageNotFoundError:
+            return None
+    parts = [*version.split("."), "0"]
+    if not (parts[0].isdigit() and parts[1].isdigit()):
         return None
-    parts = version.split(".")
-    try:
-        major, minor = int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
-    except ValueError:
-        return None
-    return version if (major, minor) < (25, 3) else None
+    return int(parts[0]), int(parts[1])

@@ -243,14 +243,18 @@ def test_env_constraints_do_not_reach_uv_builds(world: World, tmp_path: Path) ->
 
 
 @pytest.mark.network
-def test_env_constraints_do_not_reach_pip_builds(world: World, tmp_path: Path) -> None:
-    """pip >= 25.3 with env's PIP_BUILD_CONSTRAINT builds "outside" with tinybackend 1.0 although
-    PIP_CONSTRAINT pins tinybackend 2.0 (needs a new pip from PyPI, hence the network mark)."""
-    exported = gen("env", "--root", world.root, "--profile", "cpu", env=_clean_env()).stdout
+@pytest.mark.parametrize("pip", ["pip==25.3", "pip==26.1", "pip>=26.2"])
+def test_env_constraints_do_not_reach_pip_builds(world: World, tmp_path: Path, pip: str) -> None:
+    """With pip 25.3 or later in the active environment, "outside" builds with tinybackend 1.0
+    although PIP_CONSTRAINT pins tinybackend 2.0 (these pips come from PyPI: network)."""
     python = _venv(tmp_path / "pip")
-    got = _run(_uv_install(python, "pip>=25.3"), _clean_env())
+    got = _run([*_uv_install(python, pip), "--index-url", "https://pypi.org/simple"], _clean_env())
     assert got.returncode == 0, got.stderr
-    script = f"{exported}\n{python} -m pip install --no-cache-dir --no-index --find-links"
+    env = _clean_env(VIRTUAL_ENV=str(python.parent.parent))
+    exported = gen("env", "--root", world.root, "--profile", "cpu", env=env)
+    assert exported.returncode == 0 and "note" not in exported.stderr, exported.stderr
+    assert ("PIP_USE_FEATURE" in exported.stdout) is (pip != "pip>=26.2")
+    script = f"{exported.stdout}\n{python} -m pip install --no-cache-dir --no-index --find-links"
     done = _run(["bash", "-c", f"{script} {world.wheels} {world.sdist}"], _clean_env())
     assert done.returncode == 0, done.stderr
     assert _installed(python)["outside"] == "1.0"
@@ -265,7 +269,9 @@ def test_env_notes_that_an_old_pip_constrains_builds(world: World, tmp_path: Pat
                                  text=True, check=True).stdout.split()[1]  # fmt: skip
     if tuple(int(p) for p in pip_version.split(".")[:2]) >= (25, 3):
         pytest.skip(f"pip {pip_version} has build constraints")
+    assert "PIP_USE_FEATURE" not in exported.stdout  # pip < 25.3 rejects the feature name
     outcome = _build_outside(world, python, exported.stdout, "pip")
     assert not outcome.startswith("0\n"), outcome
     assert "tinybackend" in outcome
-    assert f"gen-constraints: note: pip {pip_version}: " in exported.stderr
+    major, minor = pip_version.split(".")[:2]
+    assert f"gen-constraints: note: pip {major}.{minor}: pip before 25.3" in exported.stderr

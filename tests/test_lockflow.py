@@ -376,11 +376,7 @@ def test_env_lines(locked: Path, shell: str, template: str) -> None:
     assert result.returncode == 0
     assert result.stdout == "".join(
         template.format(var=var, path=value) + "\n"
-        for var, value in (
-            ("UV_CONSTRAINT", path),
-            ("PIP_CONSTRAINT", path),
-            ("PIP_BUILD_CONSTRAINT", "/dev/null"),
-        )
+        for var, value in (("UV_CONSTRAINT", path), ("PIP_CONSTRAINT", path))
     )
 
 

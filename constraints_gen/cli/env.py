@@ -32,8 +32,8 @@ def env_cmd(
     UV_CONSTRAINT and PIP_CONSTRAINT name the constraints; for a profile whose pins come from
     another index (the PyTorch CPU index), UV_EXTRA_INDEX_URL and PIP_EXTRA_INDEX_URL (or
     *_FIND_LINKS for a mirror folder) name it, replacing those set in pip.conf or uv.toml.
-    PIP_BUILD_CONSTRAINT (empty) keeps the constraints out of pip's build environments (pip
-    25.3 and later; a note says when the active environment's pip is older).
+    pip 26.2 and later keep PIP_CONSTRAINT out of build environments; for pip 25.3 to 26.1 in
+    the active environment PIP_USE_FEATURE=build-constraint does it; an older pip is noted.
 
     \b
     Examples:
@@ -42,12 +42,12 @@ def env_cmd(
       gen-constraints env --shell powershell | Out-String | Invoke-Expression
     """
     from constraints_gen.cli.core import resolve_emit
-    from constraints_gen.shellenv import NOTE, env_lines, pip_without_build_constraints
+    from constraints_gen.shellenv import NOTE, active_pip, env_lines
 
     result = resolve_emit(
         root=root, hardware=hardware, profile=profile, python=python, strict=strict
     )
-    write_out(env_lines(result.path, shell, result.index_options))
-    old_pip = pip_without_build_constraints()
-    if old_pip is not None:
-        click.echo(f"gen-constraints: note: pip {old_pip}: {NOTE}", err=True)
+    pip = active_pip()
+    write_out(env_lines(result.path, shell, result.index_options, pip))
+    if pip is not None and pip < (25, 3):
+        click.echo(f"gen-constraints: note: pip {pip[0]}.{pip[1]}: {NOTE}", err=True)
