@@ -209,8 +209,8 @@ def _parse_header(path: Path, text: str, regenerate: str | None) -> tuple[Header
             tip=f"regenerate it: {tip}",
             found=fmt,
         )
-    assert found is not None and len(lines) > HEAD_LINES
-    body = lines[HEAD_LINES]
+    assert found is not None
+    body = lines[HEAD_LINES] if len(lines) > HEAD_LINES else ""  # "": cut after the header
     if hashlib.sha256(body.encode("utf-8")).hexdigest() != found["body"]:
         raise _refuse(
             path, "its body does not match the digest in its header (edited or cut)", regenerate

@@ -71,6 +71,7 @@ TAMPERS: list[tuple[str, Path, Callable[[bytes], bytes], str]] = [
     ("emptied-lock", LOCK, lambda data: b"", "it is empty"),
     ("emptied-constraints", CONSTRAINTS, lambda data: b"", "it is empty"),
     ("truncated-in-header", LOCK, lambda data: data[: data.index(b"body sha256:") + 20], "damaged"),
+    ("cut-after-header", LOCK, lambda data: b"\n".join(data.split(b"\n")[:5]), "digest"),
     ("truncated-lock", LOCK, lambda data: data[: len(data) * 4 // 5], "does not match the digest"),
     ("header-only-lock", LOCK, lambda data: b"".join(data.splitlines(True)[:5]), "digest"),
     ("edited-line-lock", LOCK, _replace("tinylib==1.0", "tinylib==1.1"), "digest"),
