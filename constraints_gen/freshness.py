@@ -1,7 +1,10 @@
-"""Are the committed locks fresh? TOML parsing and fingerprints only: no resolver, no network.
+"""Are the committed locks fresh? TOML, file digests and fingerprints only: no resolver, no
+network.
 
 This is what ``gen-constraints lock --check`` runs (in pre-commit and CI), and what ``lock``
-uses to re-lock only the targets whose inputs changed.
+uses to re-lock only the targets whose inputs changed. Each generated file is read whole and
+verified (:mod:`constraints_gen.lockfile`): a tampered pair is CORRUPT (``lock`` rewrites it,
+``lock --check`` refuses it with exit 2), a pair in an older lock format is STALE.
 """
 
 from __future__ import annotations

@@ -128,6 +128,8 @@ READERS: list[tuple[str, Callable[[Path], list[str | Path]], int]] = [
                                        "--wheelhouse", root / "wh"], 0),
     ("wheelhouse-prune", lambda root: ["wheelhouse", "prune", "--root", root, "--profile", "beta",
                                        "--wheelhouse", root / "wh"], 0),
+    ("wheelhouse-prune-all", lambda root: ["wheelhouse", "prune", "--all", "--root", root,
+                                           "--wheelhouse", root / "wh"], 0),
     ("wheelhouse-fill", lambda root: ["wheelhouse", "fill", "--root", root, "--profile", "beta",
                                       "--wheelhouse", root / "wh", "--no-index"], 0),
 ]  # fmt: skip
