@@ -376,7 +376,7 @@ def bench_wheelhouse(settings: Settings) -> Section:
         f"root, folder = Path({str(root)!r}), Path({str(folder)!r})\n"
         "start = time.perf_counter(); project = find_project(root)\n"
         "profiles = load_profiles(project.profiles_dir)\n"
-        "check(folder, read_locks(project, [profiles.get('big')], ()), HashCache(folder))\n"
+        "check(folder, read_locks(project, profiles, [profiles.get('big')]), HashCache(folder))\n"
         "print(time.perf_counter() - start)\n"
     )
     inner = statistics.median(

@@ -14,8 +14,10 @@ from pathlib import Path
 
 from constraints_gen import lockfile
 from constraints_gen.errors import ConstraintsGenError
+from constraints_gen.locate import locate_lock
 from constraints_gen.profiles import Profile, ProfileSet
-from constraints_gen.project import Project, cache_dir
+from constraints_gen.project import Project
+from constraints_gen.uvplatforms import parse_uv_platform
 
 _ARCH_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}
 
@@ -47,22 +49,12 @@ def platform_matches(
     system = (system or sys.platform).lower()
     machine = (machine or platform.machine()).lower()
     machine = _ARCH_ALIASES.get(machine, machine)
-    target = uv_platform.lower()
-    if target in ("linux", "windows", "macos"):  # uv's shorthands target x86_64 (aarch64 on macOS)
-        target = {
-            "linux": "x86_64-linux",
-            "windows": "x86_64-windows",
-            "macos": "aarch64-apple-darwin",
-        }[target]
-    arch, _, rest = target.partition("-")
-    os_name = (
-        "darwin"
-        if ("darwin" in rest or "macos" in rest)
-        else "win32"
-        if "windows" in rest
-        else "linux"
-    )
-    return arch == machine and system.startswith(os_name)
+    try:
+        spec = parse_uv_platform(uv_platform)
+    except ValueError:
+        return False
+    prefix = {"linux": "linux", "windows": "win32", "darwin": "darwin"}[spec.system]
+    return spec.machine == machine and system.startswith(prefix)
 
 
 def emit(
@@ -72,39 +64,28 @@ def emit(
     *,
     python: str | None = None,
     strict: bool = False,
-    lock_on_demand: Callable[[Profile, str, Path], Path] | None = None,
     notice: Callable[[str], None] = lambda message: None,
 ) -> Emitted:
     """Build the whole constraints text for ``profile`` (nothing is printed here)."""
     explicit = python is not None
     python = python or running_python()
-    if not explicit and not platform_matches(profile.platform):
-        raise ConstraintsGenError(
-            f"profile {profile.name} is locked for {profile.platform}; this machine is"
-            f" {sys.platform} {platform.machine()}",
-            tip="to write constraints for another machine, name its Python: --python X.Y",
-        )
-    expected = lockfile.fingerprint(profile, profiles.manifest, python)
-    path = project.constraints_path(profile.name, python)
-    on_demand = False
-    if not path.is_file():
-        cached = cache_dir() / "locks" / profile.name / expected.removeprefix("sha256:")[:16]
-        path = cached / path.name
-        if not path.is_file():
-            if lock_on_demand is None:
-                raise ConstraintsGenError(
-                    f"profile {profile.name} has no lock for CPython {python}"
-                )
-            notice(
-                f"profile {profile.name} has no committed lock for CPython {python};"
-                f" locking it into {cached}"
+    if not explicit:
+        here = [name for name in profile.platforms if platform_matches(name)]
+        if not here:
+            raise ConstraintsGenError(
+                f"profile {profile.name} is locked for {', '.join(profile.platforms)}; this"
+                f" machine is {sys.platform} {platform.machine()}",
+                tip="to write constraints for another machine, name its Python: --python X.Y",
             )
-            path = lock_on_demand(profile, python, cached)
-        on_demand = True
+        if profile.platform not in here:  # a profile for several platforms: this one's build
+            profile = profile.for_platform(here[0])
+    expected = lockfile.fingerprint(profile, profiles.manifest, python)
+    located = locate_lock(project, profiles, profile, python, notice=notice)
+    path, on_demand = located.constraints_path, located.on_demand
     regenerate = f"gen-constraints lock {profile.name} --python {python}"
     if on_demand:  # a cached on-demand lock is made again by deleting it and emitting
         regenerate = f"rm -r {path.parent} && gen-constraints --profile {profile.name}"
-    _, constraints = lockfile.read_pair(lockfile.lock_beside(path), path, regenerate=regenerate)
+    _, constraints = lockfile.read_pair(located.lock_path, path, regenerate=regenerate)
     text = constraints.text
     options: tuple[str, ...] = ()
     if constraints.indexes:

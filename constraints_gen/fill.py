@@ -4,12 +4,16 @@ For each locked package the folder cannot install yet, the sources are asked in 
 the profile's indexes, the default index) until one offers a wheel whose sha256 is in the lock and
 whose tags fit the lock's target; the best-ranked such wheel is downloaded (in parallel, one task
 per project), verified against the lock, and only then renamed into place. A re-run skips what is
-present and correct, so an interrupted fill resumes.
+present and correct, so an interrupted fill resumes. A fill holds the folder's lock, so two fills
+into one folder take turns (the second finds the first one's files and skips them).
+
+Wheels of a locked package at a version no lock holds are reported; with ``prune`` they are
+removed first, so that one fill takes a folder to exactly what the locks need.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +21,18 @@ from pathlib import Path
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
 
+from constraints_gen.download import SILENT, Client, Progress, redact, remove_stale_parts
 from constraints_gen.index_client import FetchError, RemoteFile, Source, download, list_files
 from constraints_gen.lockfile import LockedPackage
-from constraints_gen.wheelhouse import HashCache, LockRef, check, locked_hashes, wanted
+from constraints_gen.wheelhouse import (
+    HashCache,
+    LockRef,
+    check,
+    folder_lock,
+    locked_hashes,
+    prune,
+    wanted,
+)
 
 DEFAULT_JOBS = 8
 
@@ -36,6 +49,8 @@ class FillResult:
     fetched: tuple[Fetched, ...]
     already: int  # (lock, package) pairs the folder already covered
     errors: tuple[str, ...]
+    wrong_version: tuple[str, ...] = ()  # wrong-version wheels found (removed when pruned)
+    pruned: tuple[str, ...] = ()
 
 
 def matches(remote: RemoteFile, package: LockedPackage) -> bool:
@@ -50,7 +65,12 @@ def matches(remote: RemoteFile, package: LockedPackage) -> bool:
 
 
 def _fill_project(
-    name: str, needs: Sequence[tuple[LockRef, LockedPackage]], sources: Sequence[Source], dest: Path
+    name: str,
+    needs: Sequence[tuple[LockRef, LockedPackage]],
+    sources: Sequence[Source],
+    dest: Path,
+    client: Client,
+    progress: Progress,
 ) -> tuple[list[Fetched], list[str]]:
     """Fetch one project's files for every (lock, package) that needs one."""
     open_needs = list(needs)
@@ -61,7 +81,7 @@ def _fill_project(
         if not open_needs:
             break
         try:
-            files = list_files(source, name)
+            files = list_files(source, name, client)
         except FetchError as exc:
             unreadable.append(exc.message)
             continue
@@ -79,7 +99,7 @@ def _fill_project(
             else:
                 still.append((lock, package))
         open_needs = still
-    where = ", ".join(s.location for s in sources) or "no source"
+    where = ", ".join(redact(s.location) for s in sources) or "no source"
     for lock, package in open_needs:
         errors.append(
             f"{package.name} {package.version}: no wheel for {lock.target().describe()} with a"
@@ -90,7 +110,7 @@ def _fill_project(
     fetched = []
     for remote, expected in chosen.values():
         try:
-            _, sha, size = download(remote, dest, expected)
+            _, sha, size = download(remote, dest, expected, client, progress)
         except FetchError as exc:
             errors.append(exc.message)
             continue
@@ -99,13 +119,55 @@ def _fill_project(
 
 
 def fill(
-    folder: Path, locks: Sequence[LockRef], sources: Sequence[Source], *, jobs: int = DEFAULT_JOBS
+    folder: Path,
+    locks: Sequence[LockRef],
+    sources: Sequence[Source],
+    *,
+    jobs: int = DEFAULT_JOBS,
+    prune_wrong: bool = False,
+    notice: Callable[[str], None] = lambda message: None,
+    client: Client | None = None,
+    progress: Progress = SILENT,
 ) -> FillResult:
-    """Download what ``folder`` lacks for ``locks``; every other project still completes when one
-    fails (the errors are returned, not raised)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    cache = HashCache(folder)
+    """Download what ``folder`` lacks for ``locks`` (removing wrong-version wheels first when
+    ``prune_wrong``), holding the folder's lock; every other project still completes when one
+    fails (the errors are returned, not raised). ``client`` carries the timeouts, retries and
+    credentials (default: from the environment, see constraints_gen.download)."""
+
+    def waiting() -> None:
+        notice(f"waiting for another run that holds the lock of wheelhouse {folder}")
+
+    client = client or Client(sources=[s.location for s in sources])
+    with folder_lock(folder, waiting):
+        return _fill(
+            folder,
+            locks,
+            sources,
+            jobs=jobs,
+            prune_wrong=prune_wrong,
+            notice=notice,
+            client=client,
+            progress=progress,
+        )
+
+
+def _fill(
+    folder: Path,
+    locks: Sequence[LockRef],
+    sources: Sequence[Source],
+    *,
+    jobs: int,
+    prune_wrong: bool,
+    notice: Callable[[str], None],
+    client: Client,
+    progress: Progress,
+) -> FillResult:
+    cache = HashCache(folder, notice)
     report = check(folder, locks, cache)
+    wrong = report.wrong_version
+    pruned = prune(folder, wrong, dry_run=False, notice=notice) if prune_wrong else None
+    for name in pruned.removed if pruned is not None else ():
+        progress.note(f"removed {name} (wrong version)")  # before the downloads' lines
     by_project: dict[str, list[tuple[LockRef, LockedPackage]]] = {}
     for lock, package in wanted(report):
         by_project.setdefault(package.name, []).append((lock, package))
@@ -115,18 +177,28 @@ def fill(
     errors: list[str] = []
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [
-            pool.submit(_fill_project, name, needs, sources, folder)
+            pool.submit(_fill_project, name, needs, sources, folder, client, progress)
             for name, needs in sorted(by_project.items())
         ]
-        for future in futures:
-            got, failed = future.result()
-            fetched += got
-            errors += failed
+        try:
+            for future in futures:
+                got, failed = future.result()
+                fetched += got
+                errors += failed
+        except BaseException:  # Ctrl-C: stop the downloads now; their parts stay to resume
+            client.cancel()
+            pool.shutdown(cancel_futures=True)
+            raise
+    remove_stale_parts(folder)  # what killed runs left and this run did not resume
     for item in fetched:
         cache.remember(item.filename, item.sha256)
     cache.save()
+    if pruned is not None:
+        errors += [f"cannot remove {failure}" for failure in pruned.failed]
     return FillResult(
         fetched=tuple(sorted(fetched, key=lambda f: f.filename)),
         already=total - missing,
         errors=tuple(dict.fromkeys(errors)),
+        wrong_version=wrong,
+        pruned=pruned.removed if pruned is not None else (),
     )

@@ -37,9 +37,11 @@ class TargetState:
         return self.state in (STALE, MISSING, CORRUPT)
 
     def describe(self) -> str:
+        platform = self.profile.layout_platform  # named when the profile has several
+        name = self.profile.name if platform is None else f"{self.profile.name} [{platform}]"
         if self.state == ON_DEMAND:
-            return f"{self.profile.name}: not locked (locked on demand)"
-        where = f"{self.profile.name} (CPython {self.python})"
+            return f"{name}: not locked (locked on demand)"
+        where = f"{name} (CPython {self.python})"
         if self.state == FRESH:
             return f"{where}: fresh"
         return f"{where}: {self.state}: " + "; ".join(self.reasons)
@@ -53,13 +55,22 @@ def target_state(
     Both files are read whole and verified (:func:`lockfile.read_pair`): an edited, cut or
     disagreeing pair is CORRUPT, a pair written in another lock format is STALE.
     """
-    lock_path = project.lock_path(profile.name, python)
-    constraints_path = project.constraints_path(profile.name, python)
+    platform = profile.layout_platform
+    lock_path = project.lock_path(profile.name, python, platform)
+    constraints_path = project.constraints_path(profile.name, python, platform)
     for path in (lock_path, constraints_path):
         if not path.exists():
             shown = path.relative_to(project.root) if path.is_relative_to(project.root) else path
+            reasons = [f"no {shown}"]
+            old = project.lock_path(profile.name, python)
+            if platform is not None and old.is_file():  # the profile had one platform before
+                reasons.append(
+                    f"{old.relative_to(project.root)} is from when the profile had one platform:"
+                    f" a profile for several keeps each one's locks in"
+                    f" generated/{profile.name}/<platform>/ (lock it, then delete the old files)"
+                )
             return TargetState(
-                profile=profile, python=python, state=MISSING, reasons=(f"no {shown}",)
+                profile=profile, python=python, state=MISSING, reasons=tuple(reasons)
             )
     regenerate = f"gen-constraints lock {profile.name} --python {python}"
     try:
@@ -89,18 +100,19 @@ def check(
     *,
     refuse_corrupt: bool = False,
 ) -> list[TargetState]:
-    """The state of every target of ``chosen`` (each profile's Pythons, or ``pythons``).
+    """The state of every target of ``chosen``: each platform of each profile, and its Pythons
+    (or ``pythons``).
 
     With ``refuse_corrupt`` (``lock --check``), files that fail their integrity check raise one
     :class:`LockIntegrityError` listing them all (exit 2), rather than a state.
     """
     states: list[TargetState] = []
-    for profile in chosen:
-        if not profile.commit_lock:
-            states.append(TargetState(profile=profile, python=None, state=ON_DEMAND))
+    for view in (view for profile in chosen for view in profile.views()):  # each platform
+        if not view.commit_lock:
+            states.append(TargetState(profile=view, python=None, state=ON_DEMAND))
             continue
-        for python in pythons or profile.pythons:
-            states.append(target_state(project, profiles, profile, python))
+        for python in pythons or view.pythons:
+            states.append(target_state(project, profiles, view, python))
     corrupt = [state.error for state in states if state.error is not None]
     if refuse_corrupt and corrupt:
         raise lockfile.LockIntegrityError(

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from constraints_gen import lockfile, runner
 from constraints_gen.config import DEFAULT_INDEX, is_local
-from constraints_gen.errors import ConstraintsGenError, ToolError
+from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
 from constraints_gen.fsutil import atomic_write
 from constraints_gen.manifest import Manifest
 from constraints_gen.profiles import Profile, ProfileSet
@@ -50,13 +50,24 @@ class LockResult:
     changed: bool
 
 
+def platform_env(profile: Profile) -> dict[str, str | None]:
+    """uv reads the oldest macOS of an ``*-apple-darwin`` target from MACOSX_DEPLOYMENT_TARGET
+    (default 13.0): a profile's ``min_macos`` sets it, so macosx_14_0 wheels resolve."""
+    if profile.min_macos is None or not profile.platform.endswith("apple-darwin"):
+        return {}
+    return {"MACOSX_DEPLOYMENT_TARGET": "{}.{}".format(*profile.min_macos)}
+
+
 def command_for(profile: Profile) -> str:
     return f"gen-constraints lock {profile.name}"
 
 
 def write_inputs(work: Path, profile: Profile, manifest: Manifest) -> None:
     """Write manifest.in, pins.txt and overrides.txt for one profile into ``work``."""
-    names = sorted({req.name for req in manifest.requirements} | {p.name for p in profile.pins})
+    names = sorted(
+        ({req.name for req in manifest.requirements} | {p.name for p in profile.pins})
+        - set(profile.excluded)  # pinned to false: not in this build
+    )
     requirements = []
     for name in names:
         pin, req = profile.pin(name), manifest.get(name)
@@ -117,11 +128,12 @@ def compile_one(
 ) -> LockResult:
     """Resolve one (profile, Python) pair and write its two files (into ``out_dir`` if given)."""
     manifest = profiles.manifest
-    lock_path = project.lock_path(profile.name, python)
-    constraints_path = project.constraints_path(profile.name, python)
+    lock_path = project.lock_path(profile.name, python, profile.layout_platform)
+    constraints_path = project.constraints_path(profile.name, python, profile.layout_platform)
     if out_dir is not None:
         lock_path, constraints_path = out_dir / lock_path.name, out_dir / constraints_path.name
     env: dict[str, str | None] = {key: "" for key in _LEAKY_ENV if key in os.environ}
+    env.update(platform_env(profile))
     args = uv_compile_args(profile, python, options)
     if options.resolver == "pip-tools":
         from constraints_gen import piptools
@@ -191,6 +203,24 @@ def check_exact(profile: Profile, packages: Sequence[lockfile.LockedPackage], py
         )
 
 
+class LockFailed(ConstraintsGenError):
+    """Some targets of :func:`compile_many` failed: ``failures`` holds each one's error,
+    ``results`` the targets that were locked all the same."""
+
+    exit_code = EXIT_FAILURE
+
+    def __init__(
+        self,
+        *,
+        results: Sequence[LockResult],
+        failures: Sequence[ConstraintsGenError],
+        total: int,
+    ) -> None:
+        super().__init__(f"{len(failures)} of {total} locks failed")
+        self.results = tuple(results)
+        self.failures = tuple(failures)
+
+
 def compile_many(
     project: Project,
     profiles: ProfileSet,
@@ -199,12 +229,32 @@ def compile_many(
     *,
     jobs: int | None = None,
 ) -> list[LockResult]:
-    """Lock several (profile, Python) pairs in parallel; results in the order given."""
+    """Lock several (profile, Python) pairs in parallel; results in the order given.
+
+    Every target runs to its end: when any fails, :class:`LockFailed` carries every failure (in
+    the order given) and the results of the others."""
     workers = max(1, min(len(targets), jobs or os.cpu_count() or 1))
     runner.uv_bin()  # resolve the binary in this thread, before the pool (see uv_bin)
+    results: list[LockResult] = []
+    failures: list[ConstraintsGenError] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(compile_one, project, profiles, p, py, options) for p, py in targets]
-        return [future.result() for future in futures]
+        for (profile, python), future in zip(targets, futures, strict=True):
+            try:
+                results.append(future.result())
+            except ConstraintsGenError as exc:
+                failures.append(exc)
+            except OSError as exc:  # a full disk, an unwritable generated/: name the file
+                where = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+                failures.append(
+                    ConstraintsGenError(
+                        f"profile {profile.name}, CPython {python}: cannot write"
+                        f" {' -> '.join(where) or 'its files'}: {exc.strerror or exc}"
+                    )
+                )
+    if failures:
+        raise LockFailed(results=results, failures=failures, total=len(targets))
+    return results
 
 
 def export_pylock(
@@ -230,6 +280,7 @@ def export_pylock(
         runner.run(
             [*args, "--format", "pylock.toml"],
             cwd=work,
+            env=platform_env(profile),
             hint=f"profile {profile.name} (CPython {python}) did not resolve",
         )
         atomic_write(target, (work / target.name).read_bytes())

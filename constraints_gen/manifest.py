@@ -39,6 +39,23 @@ class Manifest:
         return next((req for req in self.requirements if req.name == name), None)
 
 
+def duplicate_names(path: Path, key: str, table: dict[str, Any]) -> list[str]:
+    """Problems for keys of ``table`` that name one package (PEP 503: ``Torch`` and ``torch``,
+    ``torch_audio`` and ``torch-audio``): the last would silently win."""
+    seen: dict[str, str] = {}
+    problems = []
+    for name in table:
+        if not isinstance(name, str) or not is_valid_name(name):
+            continue
+        first = seen.setdefault(canonical_name(name), name)
+        if first != name:
+            problems.append(
+                f"{path}: {key}.{first}, {key}.{name}: the same package"
+                f" ({canonical_name(name)}, PEP 503); keep one"
+            )
+    return problems
+
+
 def parse_manifest(path: Path, problems: list[str]) -> Manifest | None:
     """Parse the manifest, appending every problem to ``problems``."""
     data = read_toml(path, problems)
@@ -52,6 +69,7 @@ def parse_manifest(path: Path, problems: list[str]) -> Manifest | None:
     if not isinstance(table, dict):
         problems.append(f'{path}: requirements: expected a table of name = "specifier"')
         table = {}
+    problems += duplicate_names(path, "requirements", table)
     for raw_name, raw_spec in table.items():
         key = f"requirements.{raw_name}"
         if not is_valid_name(raw_name):

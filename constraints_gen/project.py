@@ -8,11 +8,16 @@ wheel as ``constraints_gen/_builtin``, or the checkout this package runs from).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from constraints_gen.errors import InputError
 from constraints_gen.manifest import MANIFEST_NAME
+
+#: Called with the folder whenever the built-in profiles are used for want of a project, so that
+#: the user learns which folder a command works on (the CLI prints it on stderr).
+on_builtin: Callable[[Path], None] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,11 +33,17 @@ class Project:
     def generated_dir(self) -> Path:
         return self.root / "generated"
 
-    def lock_path(self, profile: str, python: str) -> Path:
-        return self.generated_dir / profile / f"py{python}.lock.txt"
+    def lock_path(self, profile: str, python: str, platform: str | None = None) -> Path:
+        """``generated/<profile>/py3.X.lock.txt``; with ``platform`` (a profile for several
+        platforms, :attr:`Profile.layout_platform`): ``generated/<profile>/<platform>/...``."""
+        return self._folder(profile, platform) / f"py{python}.lock.txt"
 
-    def constraints_path(self, profile: str, python: str) -> Path:
-        return self.generated_dir / profile / f"py{python}.constraints.txt"
+    def constraints_path(self, profile: str, python: str, platform: str | None = None) -> Path:
+        return self._folder(profile, platform) / f"py{python}.constraints.txt"
+
+    def _folder(self, profile: str, platform: str | None) -> Path:
+        folder = self.generated_dir / profile
+        return folder if platform is None else folder / platform
 
 
 def _is_root(path: Path) -> bool:
@@ -57,7 +68,10 @@ def find_project(root: Path | None = None, cwd: Path | None = None) -> Project:
     for folder in (start, *start.parents):
         if _is_root(folder):
             return Project(root=folder, builtin=False)
-    return Project(root=builtin_root(), builtin=True)
+    builtin = builtin_root()
+    if on_builtin is not None:
+        on_builtin(builtin)
+    return Project(root=builtin, builtin=True)
 
 
 def cache_dir() -> Path:

@@ -1,36 +1,57 @@
 """Which profile runs on this machine, and why.
 
-A profile fits an NVIDIA machine when (shared FACTS.md sections 2-3, from NVIDIA's CUDA
-compatibility guide and GPU tables):
-- the driver is at least the profile's ``min_driver`` and its CUDA driver version has the build's
-  major version or a newer one (minor-version compatibility: a 12.8 build runs on a 12.x driver
-  from R525 on; a 13.x build needs R580);
-- every visible GPU has kernels in the build: machine code for X.y runs on X.z with z >= y (same
-  major only), or the build carries PTX for its newest architecture and the GPU is newer still.
+A profile fits only if one of its platforms is the machine's (system and machine; a manylinux
+platform also needs glibc at least its floor, when the readout knows the glibc; on macOS the
+machine's version must be at least the build's ``min_macos``). The rest depends on the vendor:
 
-A CPU profile fits a machine with no visible NVIDIA GPU; on a GPU machine, only when named.
+- ``nvidia`` (shared FACTS.md sections 2-3, from NVIDIA's CUDA compatibility guide and GPU
+  tables): the driver is at least the profile's ``min_driver`` and its CUDA driver version has
+  the build's major version or a newer one (minor-version compatibility); every visible NVIDIA GPU
+  has kernels in the build: machine code for X.y runs on X.z with z >= y (same major only), or the
+  build carries PTX for its newest architecture and the GPU is newer still. Never on a Jetson
+  (L4T set): PyPI's aarch64 builds do not run on JetPack 6 Orin.
+- ``jetson``: the machine is a Jetson whose L4T release is in the build's ``l4t`` range, and every
+  NVIDIA GPU has kernels in the build (as above).
+- ``amd``: every AMD GPU's gfx target is one the ROCm build lists (no fallback).
+- ``intel``: an Intel GPU is visible (the XPU build). ``apple``: an Apple GPU (the MPS build).
+- ``cpu``: a machine with no GPU of any vendor; on a GPU machine, only when named.
 
-Rule for the best fit (deterministic): the newest CUDA build the machine can run, then the newest
-torch, then the profile name in alphabetical order.
+On a machine with GPUs of several vendors a build must serve every GPU of its own vendor; the
+others are listed as ignored.
+
+Rule for the best fit (deterministic), among the profiles that fit: a GPU build over a CPU build;
+then the build that serves more of the machine's GPUs; then the vendor, in the order nvidia,
+jetson, amd, intel, apple; then the newest CUDA or ROCm version; then the newest torch; then the
+profile name in alphabetical order. Profiles that do not fit follow, in the same order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from packaging.version import Version
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
 
 from constraints_gen.errors import NoFitError
-from constraints_gen.hardware import Gpu, Hardware, driver_tuple
+from constraints_gen.hardware import Gpu, Hardware, Vendor, driver_tuple
 from constraints_gen.profiles import Profile, ProfileSet
+from constraints_gen.uvplatforms import parse_uv_platform
+
+_VENDOR_ORDER = ("nvidia", "jetson", "amd", "intel", "apple", "cpu")
+#: profile vendor -> the GPUs its build serves
+_GPU_VENDOR: dict[str, Vendor] = {
+    "nvidia": "nvidia", "jetson": "nvidia", "amd": "amd", "intel": "intel", "apple": "apple",
+}  # fmt: skip
+_LABEL = {"nvidia": "NVIDIA", "amd": "AMD", "intel": "Intel", "apple": "Apple"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Verdict:
-    profile: Profile
+    profile: Profile  # as seen on the machine's platform when it is one of the profile's
     fits: bool
     reasons: tuple[str, ...]  # why it fits, or every reason it does not
     driver_only: bool = False  # it would fit with a newer driver
+    served: int = 0  # how many of the machine's GPUs the build serves
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,10 +65,40 @@ class Selection:
             "hardware": self.hardware.to_json(),
             "selected": None if self.chosen is None else self.chosen.name,
             "profiles": [
-                {"name": v.profile.name, "fits": v.fits, "reasons": list(v.reasons)}
+                {
+                    "name": v.profile.name,
+                    "fits": v.fits,
+                    "reasons": list(v.reasons),
+                    "build": build_json(v.profile),
+                }
                 for v in self.verdicts
             ],
         }
+
+
+def build_json(profile: Profile) -> dict[str, object]:
+    """What the profile's build is, on the platform it is seen on."""
+    torch = profile.pin("torch")
+    archs = (
+        list(profile.gfx_targets)
+        if profile.vendor == "amd"
+        else [_cc(cc) for cc in profile.compute_capabilities]
+    )
+    macos = profile.min_macos
+    return {
+        "vendor": profile.vendor,
+        "torch": None if torch is None else torch.version,
+        "cuda": profile.cuda_text,
+        "rocm": profile.rocm,
+        "archs": archs,
+        "ptx": profile.ptx,
+        "tegra": profile.vendor == "jetson",
+        "l4t": profile.l4t,
+        "min_driver": profile.min_driver,
+        "min_macos": None if macos is None else f"{macos[0]}.{macos[1]}",
+        "platform": profile.platform,
+        "platforms": list(profile.platforms),
+    }
 
 
 def _cc(cc: tuple[int, int]) -> str:
@@ -56,7 +107,20 @@ def _cc(cc: tuple[int, int]) -> str:
 
 def gpu_verdict(profile: Profile, gpu: Gpu) -> tuple[bool, str]:
     """Does ``profile``'s build have kernels for ``gpu``? With the reason."""
+    if gpu.vendor == "amd":
+        label = f"GPU {gpu.index} {gpu.name} ({gpu.gfx})"
+        if gpu.gfx in profile.gfx_targets:
+            return True, f"{label}: runs the ROCm {profile.rocm} build's {gpu.gfx} code"
+        built = " ".join(profile.gfx_targets)
+        return False, (
+            f"{label}: the ROCm {profile.rocm} build has no kernels for it (built for {built});"
+            " ROCm builds have no fallback"
+        )
+    if gpu.vendor in ("intel", "apple"):
+        kind = "XPU" if gpu.vendor == "intel" else "MPS"
+        return True, f"GPU {gpu.index} {gpu.name}: runs the {kind} build"
     cc = gpu.compute_capability
+    assert cc is not None
     label = f"GPU {gpu.index} {gpu.name} (compute capability {gpu.cc})"
     same_major = [arch for arch in profile.compute_capabilities if arch[0] == cc[0] and arch <= cc]
     if same_major:
@@ -68,65 +132,184 @@ def gpu_verdict(profile: Profile, gpu: Gpu) -> tuple[bool, str]:
     return False, f"{label}: the build has no kernels for it (built for {built})"
 
 
-def evaluate(profile: Profile, hardware: Hardware) -> Verdict:
-    if profile.vendor == "cpu":
-        if hardware.is_cpu:
-            return Verdict(profile=profile, fits=True, reasons=("no NVIDIA GPU: CPU build",))
-        return Verdict(
-            profile=profile,
-            fits=False,
-            reasons=(
-                f"a CPU build on a GPU machine: used only when named (--profile {profile.name})",
-            ),
-        )
-    if hardware.is_cpu:
-        return Verdict(profile=profile, fits=False, reasons=("no NVIDIA GPU visible",))
-    assert hardware.driver_version is not None and hardware.cuda_driver_version is not None
-    assert profile.min_driver is not None and profile.cuda is not None
-    fits, driver_fits, reasons = True, True, []
-    cuda = f"CUDA {profile.cuda_text} build"
-    if driver_tuple(hardware.driver_version) < driver_tuple(profile.min_driver):
-        driver_fits = False
-        reasons.append(
-            f"driver {hardware.driver_version} is older than {profile.min_driver},"
-            f" the oldest that runs the {cuda}"
-        )
-    else:
-        reasons.append(f"driver {hardware.driver_version} >= {profile.min_driver} for the {cuda}")
-    driver_cuda = tuple(int(p) for p in hardware.cuda_driver_version.split("."))
-    if driver_cuda[0] < profile.cuda[0]:
-        driver_fits = False
-        reasons.append(
-            f"the driver supports CUDA {hardware.cuda_driver_version}, older than the"
-            f" {profile.cuda[0]}.x that the {cuda} needs"
-        )
-    for gpu in hardware.gpus:
-        ok, reason = gpu_verdict(profile, gpu)
-        fits = fits and ok
-        reasons.append(reason)
-    return Verdict(
-        profile=profile,
-        fits=fits and driver_fits,
-        reasons=tuple(reasons),
-        driver_only=fits and not driver_fits,
+def platform_verdict(profile: Profile, hardware: Hardware) -> tuple[Profile, bool, str]:
+    """(the profile on the machine's platform, does that platform fit, the reason)."""
+    here = hardware.platform
+    for candidate in profile.views():
+        spec = parse_uv_platform(candidate.platform)
+        if (spec.system, spec.machine) != (here.system, here.machine):
+            continue
+        build = f"platform {candidate.platform}"
+        if spec.glibc is not None:
+            need = f"{spec.glibc[0]}.{spec.glibc[1]}"
+            have = _version_tuple(here.glibc)
+            if have is None:
+                return candidate, True, f"{build}: glibc unknown, assumed >= {need}"
+            if have < spec.glibc:
+                return (
+                    candidate,
+                    False,
+                    (f"{build}: glibc {here.glibc} is older than the {need} its wheels need"),
+                )
+            return candidate, True, f"{build}: glibc {here.glibc} >= {need}"
+        if spec.system == "darwin" and candidate.min_macos is not None:
+            need = _cc(candidate.min_macos)
+            have = _version_tuple(here.os_version)
+            if have is None:
+                return (
+                    candidate,
+                    False,
+                    (f"{build}: macOS version unknown; its wheels need macOS {need} or newer"),
+                )
+            if have < candidate.min_macos:
+                return (
+                    candidate,
+                    False,
+                    (
+                        f"{build}: macOS {here.os_version} is older than {need}, the oldest its"
+                        " wheels install on"
+                    ),
+                )
+            return candidate, True, f"{build}: macOS {here.os_version} >= {need}"
+        return candidate, True, build
+    return (
+        profile,
+        False,
+        (f"built for {', '.join(profile.platforms)}; this machine is {here.system} {here.machine}"),
     )
 
 
-def rank_key(profile: Profile) -> tuple[tuple[int, int], Version]:
-    """Sort key, highest best: newest CUDA build, then newest torch (ties: name, A to Z)."""
-    return (profile.cuda or (0, 0), profile.torch_version or Version("0"))
+def _version_tuple(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    parts = text.split(".")
+    try:
+        return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+    except ValueError:
+        return None
+
+
+def evaluate(profile: Profile, hardware: Hardware) -> Verdict:
+    view, platform_fits, platform_reason = platform_verdict(profile, hardware)
+    if not platform_fits:
+        return Verdict(profile=view, fits=False, reasons=(platform_reason,))
+    fits, driver_only, served, reasons = _vendor_verdict(view, hardware)
+    return Verdict(
+        profile=view,
+        fits=fits,
+        reasons=(platform_reason, *reasons),
+        driver_only=driver_only,
+        served=served,
+    )
+
+
+def _vendor_verdict(profile: Profile, hardware: Hardware) -> tuple[bool, bool, int, list[str]]:
+    """(fits, fits but for the driver, GPUs served, reasons) for the profile's vendor."""
+    vendor = profile.vendor
+    if vendor == "cpu":
+        if hardware.is_cpu:
+            return True, False, 0, ["no GPU: CPU build"]
+        named = f"a CPU build on a GPU machine: used only when named (--profile {profile.name})"
+        return False, False, 0, [named]
+    gpu_vendor = _GPU_VENDOR[vendor]
+    gpus = hardware.gpus_of(gpu_vendor)
+    if not gpus:
+        return False, False, 0, [f"no {_LABEL[gpu_vendor]} GPU visible"]
+    fits, driver_fits, reasons = True, True, list[str]()
+    l4t = hardware.platform.l4t
+    if vendor == "nvidia" and l4t is not None:
+        return (
+            False,
+            False,
+            0,
+            [
+                f"a Jetson (L4T {l4t}): needs a jetson build; PyPI's aarch64 CUDA builds do not"
+                " run on JetPack"
+            ],
+        )
+    if vendor == "jetson":
+        fits = _l4t_fits(profile, l4t, reasons)
+    if vendor == "nvidia":
+        driver_fits = _driver_fits(profile, hardware, reasons)
+    for gpu in gpus:
+        ok, reason = gpu_verdict(profile, gpu)
+        fits = fits and ok
+        reasons.append(reason)
+    reasons += [
+        f"ignores GPU {gpu.index} {gpu.name} ({_LABEL[gpu.vendor]}): this is a {vendor} build"
+        for gpu in hardware.gpus
+        if gpu.vendor != gpu_vendor
+    ]
+    return fits and driver_fits, fits and not driver_fits, len(gpus), reasons
+
+
+def _l4t_fits(profile: Profile, l4t: str | None, reasons: list[str]) -> bool:
+    if l4t is None:
+        reasons.append("not a Jetson (no L4T release): a Jetson build")
+        return False
+    assert profile.l4t is not None
+    try:
+        inside = SpecifierSet(profile.l4t).contains(Version(l4t), prereleases=True)
+    except InvalidVersion:
+        inside = False
+    if inside:
+        reasons.append(f"L4T {l4t} is in the build's range {profile.l4t}")
+    else:
+        reasons.append(f"L4T {l4t} is outside the build's range {profile.l4t}")
+    return inside
+
+
+def _driver_fits(profile: Profile, hardware: Hardware, reasons: list[str]) -> bool:
+    assert profile.min_driver is not None and profile.cuda is not None
+    cuda = f"CUDA {profile.cuda_text} build"
+    driver, cuda_driver = hardware.driver_version, hardware.cuda_driver_version
+    if driver is None or cuda_driver is None:
+        reasons.append(
+            f"the NVIDIA driver version is unknown; the {cuda} needs {profile.min_driver}"
+        )
+        return False
+    fits = True
+    if driver_tuple(driver) < driver_tuple(profile.min_driver):
+        fits = False
+        reasons.append(
+            f"driver {driver} is older than {profile.min_driver}, the oldest that runs the {cuda}"
+        )
+    else:
+        reasons.append(f"driver {driver} >= {profile.min_driver} for the {cuda}")
+    if int(cuda_driver.split(".")[0]) < profile.cuda[0]:
+        fits = False
+        reasons.append(
+            f"the driver supports CUDA {cuda_driver}, older than the"
+            f" {profile.cuda[0]}.x that the {cuda} needs"
+        )
+    return fits
+
+
+def rank_key(verdict: Verdict) -> tuple[bool, bool, int, int, tuple[int, ...], Version]:
+    """Sort key, highest best (ties: name, A to Z); see the module's rule."""
+    profile = verdict.profile
+    toolkit = profile.cuda or tuple(int(p) for p in (profile.rocm or "0").split("."))
+    return (
+        verdict.fits,
+        profile.vendor != "cpu",
+        verdict.served if verdict.fits else 0,
+        -_VENDOR_ORDER.index(profile.vendor),
+        toolkit,
+        profile.torch_version or Version("0"),
+    )
 
 
 def select(profiles: ProfileSet, hardware: Hardware, *, name: str | None = None) -> Selection:
     """Choose the best fitting profile, or the named one; raise NoFitError when none can run."""
     by_name = sorted(profiles.profiles, key=lambda p: p.name)
-    ordered = sorted(by_name, key=rank_key, reverse=True)  # stable: ties keep name order
-    verdicts = tuple(evaluate(profile, hardware) for profile in ordered)
-    verdicts = tuple(sorted(verdicts, key=lambda v: not v.fits))  # stable: fits first, by rank
+    verdicts = [evaluate(profile, hardware) for profile in by_name]
+    ordered = tuple(sorted(verdicts, key=rank_key, reverse=True))  # stable: ties keep names
     if name is not None:
-        return Selection(hardware=hardware, verdicts=verdicts, chosen=profiles.get(name))
-    chosen = next((v.profile for v in verdicts if v.fits), None)
-    return Selection(hardware=hardware, verdicts=verdicts, chosen=chosen)
+        named = profiles.get(name)
+        view = next((v.profile for v in ordered if v.profile.name == named.name), named)
+        return Selection(hardware=hardware, verdicts=ordered, chosen=view)
+    chosen = next((v.profile for v in ordered if v.fits), None)
+    return Selection(hardware=hardware, verdicts=ordered, chosen=chosen)
 
 
 def require_fit(selection: Selection) -> Profile:
@@ -144,13 +327,16 @@ def require_fit(selection: Selection) -> Profile:
     tips += [
         f"use a CPU build explicitly: --profile {v.profile.name}"
         for v in selection.verdicts
-        if v.profile.vendor == "cpu"
+        if v.profile.vendor == "cpu" and platform_verdict(v.profile, hw)[1]
     ]
     raise NoFitError("\n".join(lines), tip="; or ".join(tips) or None)
 
 
 def _machine(hw: Hardware) -> str:
+    platform = hw.platform.describe()
     if hw.is_cpu:
-        return "no NVIDIA GPU"
-    gpus = ", ".join(f"{g.name} {g.cc}" for g in hw.gpus)
-    return f"driver {hw.driver_version}, CUDA {hw.cuda_driver_version}, {gpus}"
+        return f"no GPU; {platform}"
+    gpus = ", ".join(f"{g.name} {g.arch}".rstrip() for g in hw.gpus)
+    if hw.gpus_of("nvidia") and hw.driver_version is not None:
+        return f"driver {hw.driver_version}, CUDA {hw.cuda_driver_version}, {gpus}; {platform}"
+    return f"{gpus}; {platform}"

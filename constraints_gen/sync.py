@@ -11,6 +11,10 @@ the uv command, reports missing wheels before uv can call them a resolver error,
      "dry_run": true}
 
 with exit code 1 when there are changes, 0 when there are none.
+
+uv needs the wheels of what it would install even to report drift; when the wheelhouse lacks
+some, :func:`drift_without` asks uv about the rest of the lock and compares each lacking package
+by its installed version, so drift is reported without those wheels.
 """
 
 from __future__ import annotations
@@ -18,13 +22,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from constraints_gen import runner
 from constraints_gen.errors import ConstraintsGenError, ToolError
 from constraints_gen.lockfile import LockedPackage
+from constraints_gen.profiles import Profile
 from constraints_gen.wheelhouse import HashCache, LockRef, check
 
 
@@ -83,6 +89,15 @@ def python_version(python: Path) -> str:
     return result.stdout.strip()
 
 
+def machine_view(profile: Profile) -> Profile:
+    """The profile's build for this machine, as emit picks it (a profile for several
+    platforms); the profile itself when none or its own platform matches."""
+    from constraints_gen.emit import platform_matches
+
+    here = [name for name in profile.platforms if platform_matches(name)]
+    return profile.for_platform(here[0]) if here and profile.platform not in here else profile
+
+
 def uv_args(lock: Path, python: Path, wheelhouse: str, *, check: bool = False) -> list[str]:
     """The uv command line: offline from a folder, or from a served index (a URL)."""
     args = [runner.uv_bin(), "pip", "sync"]
@@ -111,21 +126,26 @@ def parse_changes(text: str) -> tuple[Change, ...]:
     )
 
 
-def missing_wheels(lock: LockRef, wheelhouse: str) -> list[str]:
-    """``name==version`` of each locked package the wheelhouse (folder or index) cannot serve."""
+def missing_wheels(
+    lock: LockRef, wheelhouse: str, notice: Callable[[str], None] = lambda message: None
+) -> dict[str, str]:
+    """name -> ``name==version`` (and why) of each locked package the wheelhouse (folder or
+    index) cannot serve."""
     if "://" not in wheelhouse:
         folder = Path(wheelhouse)
-        report = check(folder, [lock], HashCache(folder)) if folder.is_dir() else None
-        if report is None:
-            return [f"{p.name}=={p.version}" for p in lock.packages]
+        if not folder.is_dir():
+            return {p.name: f"{p.name}=={p.version}" for p in lock.packages}
+        cache = HashCache(folder, notice)
+        report = check(folder, [lock], cache)
+        cache.save()
         only = report.locks[0]
         corrupt = {m.name: m.filename for m in only.corrupt}
-        return [
-            f"{p.name}=={p.version}"
+        return {
+            p.name: f"{p.name}=={p.version}"
             + (f" ({corrupt[p.name]} is corrupt: not the lock's hash)" if p.name in corrupt else "")
             for p in lock.packages
             if p.name in corrupt or p in only.missing
-        ]
+        }
     from concurrent.futures import ThreadPoolExecutor
 
     from constraints_gen.fill import matches  # urllib and friends: only for a served index
@@ -142,9 +162,11 @@ def missing_wheels(lock: LockRef, wheelhouse: str) -> list[str]:
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         flags = list(pool.map(lacks, lock.packages))
-    return [
-        f"{p.name}=={p.version}" for p, lacking in zip(lock.packages, flags, strict=True) if lacking
-    ]
+    return {
+        p.name: f"{p.name}=={p.version}"
+        for p, lacking in zip(lock.packages, flags, strict=True)
+        if lacking
+    }
 
 
 def check_drift(args: Sequence[str]) -> tuple[Change, ...]:
@@ -153,6 +175,36 @@ def check_drift(args: Sequence[str]) -> tuple[Change, ...]:
     if result.returncode == 1 and not result.stdout.lstrip().startswith("{"):
         raise ToolError(runner.describe_failure(result))
     return parse_changes(result.stdout)
+
+
+def drift_without(
+    lock: LockRef, lacking: Mapping[str, str], python: Path, wheelhouse: str
+) -> tuple[Change, ...]:
+    """The drift of ``python`` from ``lock`` when the wheelhouse lacks the wheels of ``lacking``
+    (names): uv checks the lock without them (it decides, by its own rules, what it would
+    remove), and each lacking package counts by the version uv finds installed."""
+    from packaging.version import Version
+
+    kept = [p for p in lock.packages if p.name not in lacking]
+    text = "".join(
+        f"{p.name}=={p.version}" + "".join(f" \\\n    --hash={h}" for h in p.hashes) + "\n"
+        for p in kept
+    )
+    with tempfile.TemporaryDirectory(prefix="constraints-gen-") as tmp:
+        partial = Path(tmp) / lock.path.name
+        partial.write_text(text, encoding="utf-8")
+        args = uv_args(partial, python, wheelhouse, check=True)
+        args.insert(args.index("--check"), "--allow-empty-requirements")
+        seen = check_drift(args)
+    installed = {c.name: c.old for c in seen if c.name in lacking and c.new is None}
+    changes = [c for c in seen if c.name not in lacking]
+    for package in lock.packages:
+        if package.name not in lacking:
+            continue
+        old = installed.get(package.name)
+        if old is None or Version(old) != Version(package.version):
+            changes.append(Change(name=package.name, old=old, new=package.version))
+    return tuple(sorted(changes, key=lambda c: c.name))
 
 
 def sync(args: Sequence[str]) -> str:

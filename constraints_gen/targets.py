@@ -48,8 +48,9 @@ class Target:
         return min((self.priority[t] for t in wheel_tags if t in self.priority), default=None)
 
 
-def platform_tags(uv_platform: str) -> list[str]:
-    """Platform tags for a uv ``--python-platform``, best first."""
+def platform_tags(uv_platform: str, macos: str | None = None) -> list[str]:
+    """Platform tags for a uv ``--python-platform``, best first; ``macos``: the oldest macOS
+    (a profile's ``min_macos``), else $MACOSX_DEPLOYMENT_TARGET, else uv's default 13.0."""
     target = _SHORTHANDS.get(uv_platform.lower(), uv_platform.lower())
     target = target.replace("-unknown-linux-gnu", "-manylinux_2_28")
     if match := _MANYLINUX.match(target):
@@ -62,7 +63,7 @@ def platform_tags(uv_platform: str) -> list[str]:
         return [*out, f"linux_{arch}"]
     arch, _, rest = target.partition("-")
     if rest == "apple-darwin" and arch in _MAC_ARCH:
-        version = os.environ.get("MACOSX_DEPLOYMENT_TARGET", "13.0")
+        version = macos or os.environ.get("MACOSX_DEPLOYMENT_TARGET", "13.0")
         mac_major, _, mac_minor = version.partition(".")
         return list(tags.mac_platforms((int(mac_major), int(mac_minor or 0)), _MAC_ARCH[arch]))
     if rest == "pc-windows-msvc" and arch in _WIN_ARCH:
@@ -75,10 +76,10 @@ def platform_tags(uv_platform: str) -> list[str]:
     )
 
 
-def target_for(python: str, uv_platform: str) -> Target:
+def target_for(python: str, uv_platform: str, macos: str | None = None) -> Target:
     major, _, minor = python.partition(".")
     version = (int(major), int(minor))
-    platforms = platform_tags(uv_platform)
+    platforms = platform_tags(uv_platform, macos)
     portable = [p for p in platforms if not p.startswith("linux_")]
     ordered: list[tags.Tag] = []
     for group in (portable, [p for p in platforms if p.startswith("linux_")]):

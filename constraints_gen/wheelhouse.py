@@ -6,8 +6,11 @@ Each wheel in the folder is, for the locks considered:
 - wrong version: its name is locked, but no lock has that version (a stale wheel);
 - unreferenced: no lock names the package.
 A lock is installable from the folder when each of its packages has a good wheel whose tags fit
-the lock's target (its profile's platform and CPython). sha256s are cached in the folder by
-(file name, size, mtime), so re-checking an unchanged folder reads no wheel.
+the lock's target (its profile's platform and CPython); it is exact when, besides, no wheel of
+a locked package has a version no lock holds. Only regular files whose names parse as wheel file
+names are wheels: anything else (a ``notes.whl`` text file, a folder ``x.whl``) is ignored, listed,
+and never removed. sha256s are cached in the folder by (file name, size, mtime), so re-checking an
+unchanged folder reads no wheel; the cache is best-effort (a read-only folder still checks).
 """
 
 from __future__ import annotations
@@ -16,23 +19,33 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
-from constraints_gen.errors import InputError
-from constraints_gen.fsutil import atomic_write
+from constraints_gen.errors import ConstraintsGenError
+from constraints_gen.fsutil import atomic_write, exclusive_lock
+from constraints_gen.locate import locate_lock
 from constraints_gen.lockfile import LockedPackage, read_verified_lock
-from constraints_gen.profiles import Profile
+from constraints_gen.profiles import Profile, ProfileSet
 from constraints_gen.project import Project
 
 if TYPE_CHECKING:
     from constraints_gen.targets import Target
 
 HASH_CACHE = ".constraints-gen-hashes.json"
+#: Held by `wheelhouse fill` and `prune` while they change the folder (two fills never race).
+FOLDER_LOCK = ".constraints-gen.lock"
+
+Notice = Callable[[str], None]
+
+
+def _quiet(message: str) -> None:
+    pass
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +55,7 @@ class LockRef:
     platform: str
     path: Path
     packages: tuple[LockedPackage, ...]
+    macos: str | None = None  # the profile's min_macos: which macOS wheels fit
 
     @property
     def label(self) -> str:
@@ -52,37 +66,61 @@ class LockRef:
         # never needs it (bench/: sync's budget).
         from constraints_gen.targets import target_for
 
-        return target_for(self.python, self.platform)
+        return target_for(self.python, self.platform, self.macos)
 
 
-def read_lock(project: Project, profile: Profile, python: str) -> LockRef:
-    path = project.lock_path(profile.name, python)
-    if not path.is_file():
-        raise InputError(
-            [f"profile {profile.name} has no lock for CPython {python} ({path} is missing)"],
-            tip=f"create it: gen-constraints lock {profile.name} --python {python}",
-        )
+def macos_text(profile: Profile) -> str | None:
+    """The profile's oldest macOS as uv's MACOSX_DEPLOYMENT_TARGET spells it, or None."""
+    return None if profile.min_macos is None else "{}.{}".format(*profile.min_macos)
+
+
+def read_lock(profile: Profile, python: str, path: Path) -> LockRef:
+    """The lock at ``path`` (as :func:`constraints_gen.locate.locate_lock` found it), verified
+    with its constraints.txt (:func:`constraints_gen.lockfile.read_verified_lock`)."""
+    regenerate = (
+        f"gen-constraints lock {profile.name} --python {python}"
+        if profile.commit_lock  # `lock` refuses the others: their lock is made when used
+        else f"remove it, and it is locked again on demand when used: rm -r {path.parent}"
+    )
     return LockRef(
         profile=profile.name,
         python=python,
         platform=profile.platform,
+        macos=macos_text(profile),
         path=path,
-        packages=read_verified_lock(path).packages,
+        packages=read_verified_lock(path, regenerate=regenerate).packages,
     )
 
 
 def read_locks(
-    project: Project, profiles: Sequence[Profile], pythons: Sequence[str] = ()
+    project: Project,
+    profiles: ProfileSet,
+    selected: Sequence[Profile],
+    pythons: Sequence[str] = (),
+    *,
+    make: bool = False,
+    mirrors: Mapping[str, str] | None = None,
+    notice: Notice = _quiet,
 ) -> list[LockRef]:
-    """The committed locks of ``profiles`` (only for ``pythons`` when given)."""
-    return [read_lock(project, p, py) for p in profiles for py in (pythons or p.pythons)]
+    """The locks of ``selected`` on each of their platforms (for ``pythons``, else each profile's
+    target Pythons), found as emit finds them: committed, cached, or (``make``) made on demand.
+    All are read before any caller acts, so a command whose locks fail to read changes nothing."""
+    locks = []
+    for profile in (view for chosen in selected for view in chosen.views()):
+        for python in pythons or profile.pythons:
+            located = locate_lock(
+                project, profiles, profile, python, mirrors=mirrors, notice=notice, make=make
+            )
+            locks.append(read_lock(profile, python, located.lock_path))
+    return locks
 
 
 class HashCache:
     """sha256 of the folder's files, remembered by (name, size, mtime) in ``HASH_CACHE``."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, notice: Notice = _quiet) -> None:
         self.folder = folder
+        self.notice = notice
         self.path = folder / HASH_CACHE
         self.hashed = 0  # files read this run
         self._dirty = False
@@ -94,17 +132,22 @@ class HashCache:
         self._entries: dict[str, list[object]] = entries if isinstance(entries, dict) else {}
 
     def sha256(self, name: str) -> str:
-        stat = (self.folder / name).stat()
-        key = [stat.st_size, stat.st_mtime_ns]
-        entry = self._entries.get(name)
-        if isinstance(entry, list) and len(entry) == 3 and entry[:2] == key:
-            return str(entry[2])
-        digest = hashlib.sha256()
-        with (self.folder / name).open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
+        path = self.folder / name
+        try:
+            stat = path.stat()  # before reading: a file changed meanwhile is read again next time
+            key: list[object] = [stat.st_size, stat.st_mtime_ns]
+            entry = self._entries.get(name)
+            if isinstance(entry, list) and len(entry) == 3 and entry[:2] == key:
+                return str(entry[2])
+            digest = hashlib.sha256()
+            with path.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+        except OSError as exc:
+            raise ConstraintsGenError(f"{path}: cannot read ({exc.strerror or exc})") from None
         self.hashed += 1
-        self.remember(name, digest.hexdigest())
+        self._entries[name] = [*key, digest.hexdigest()]
+        self._dirty = True
         return digest.hexdigest()
 
     def remember(self, name: str, sha256: str) -> None:
@@ -113,12 +156,20 @@ class HashCache:
         self._dirty = True
 
     def save(self) -> None:
+        """Write the cache if it changed; a failure (read-only folder, full disk) is a notice."""
         if not self.folder.is_dir():
             return
         present = {p.name for p in self.folder.glob("*.whl")}
         kept = {k: v for k, v in sorted(self._entries.items()) if k in present}
         if self._dirty or kept.keys() != self._entries.keys():
-            atomic_write(self.path, json.dumps({"version": 1, "files": kept}, indent=0) + "\n")
+            try:
+                atomic_write(self.path, json.dumps({"version": 1, "files": kept}, indent=0) + "\n")
+            except OSError as exc:
+                self.notice(
+                    f"warning: cannot write the hash cache {self.path} ({exc.strerror or exc});"
+                    " the next check reads every wheel again"
+                )
+                return
             self._entries, self._dirty = kept, False
 
 
@@ -130,18 +181,22 @@ class Wheel:
 
 
 def scan(folder: Path) -> tuple[list[Wheel], list[str]]:
-    """The folder's wheels, and the names of ``*.whl`` files that are not valid wheel names."""
+    """The folder's wheels (regular files with a wheel file name), and the other ``*.whl``
+    entries, each with why it is not a wheel (these are never touched)."""
     from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-    wheels, invalid = [], []
+    wheels, ignored = [], []
     for path in sorted(folder.glob("*.whl")):
+        if not path.is_file():
+            ignored.append(f"{path.name} (not a regular file)")
+            continue
         try:
             name, version, _, _ = parse_wheel_filename(path.name)
         except InvalidWheelFilename:
-            invalid.append(path.name)
+            ignored.append(f"{path.name} (not a wheel file name)")
             continue
         wheels.append(Wheel(filename=path.name, name=str(name), version=version))
-    return wheels, invalid
+    return wheels, ignored
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -164,22 +219,32 @@ class LockReport:
     def installable(self) -> bool:
         return not self.missing and not self.corrupt
 
+    @property
+    def exact(self) -> bool:
+        """Installable, and no wheel of a locked package has a version no lock holds."""
+        return self.installable and not self.wrong_version
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Report:
     folder: Path
     locks: tuple[LockReport, ...]
     unreferenced: tuple[str, ...]
+    ignored: tuple[str, ...]  # "*.whl" entries that are not wheels, with the reason
     hashed: int  # wheels read (not answered by the cache)
 
     @property
     def ok(self) -> bool:
-        return all(lock.installable for lock in self.locks)
+        """Every lock is installable and the folder holds no wrong-version wheel."""
+        return all(lock.exact for lock in self.locks)
+
+    @property
+    def wrong_version(self) -> tuple[str, ...]:
+        return tuple(sorted({m.filename for lock in self.locks for m in lock.wrong_version}))
 
     @property
     def prunable(self) -> tuple[str, ...]:
-        stale = {m.filename for lock in self.locks for m in lock.wrong_version}
-        return tuple(sorted(stale | set(self.unreferenced)))
+        return tuple(sorted({*self.wrong_version, *self.unreferenced}))
 
     def to_json(self) -> dict[str, object]:
         def misfit(m: Misfit) -> dict[str, object]:
@@ -199,6 +264,7 @@ class Report:
                     "lock": str(r.lock.path),
                     "packages": len(r.lock.packages),
                     "installable": r.installable,
+                    "exact": r.exact,
                     "missing": [{"name": p.name, "version": p.version} for p in r.missing],
                     "corrupt": [misfit(m) for m in r.corrupt],
                     "wrong_version": [misfit(m) for m in r.wrong_version],
@@ -206,6 +272,7 @@ class Report:
                 for r in self.locks
             ],
             "unreferenced": list(self.unreferenced),
+            "ignored": list(self.ignored),
             "hashed": self.hashed,
         }
 
@@ -216,8 +283,9 @@ def locked_hashes(package: LockedPackage) -> set[str]:
 
 
 def check(folder: Path, locks: Sequence[LockRef], cache: HashCache) -> Report:
-    """Classify every wheel in ``folder`` against ``locks`` (pure apart from reading files)."""
-    wheels, invalid = scan(folder) if folder.is_dir() else ([], [])
+    """Classify every wheel in ``folder`` against ``locks``; reads files and writes nothing
+    (``cache.save()`` is the caller's choice)."""
+    wheels, ignored = scan(folder) if folder.is_dir() else ([], [])
     locked_names = {p.name for lock in locks for p in lock.packages}
     locked_versions = {(p.name, Version(p.version)) for lock in locks for p in lock.packages}
     digests = {
@@ -225,6 +293,14 @@ def check(folder: Path, locks: Sequence[LockRef], cache: HashCache) -> Report:
         for w in wheels
         if (w.name, w.version) in locked_versions
     }
+    # A lock made from a folder of wheels holds only its own platform's hash: a file is corrupt
+    # for a lock whose target it fits when no lock holds its hash (uv would pick it and refuse
+    # it), never because it is another lock's file or another platform's.
+    allowed: dict[tuple[str, Version], set[str]] = {}
+    for lock in locks:
+        for package in lock.packages:
+            key = (package.name, Version(package.version))
+            allowed.setdefault(key, set()).update(locked_hashes(package))
     reports = []
     for lock in locks:
         target = lock.target()
@@ -235,10 +311,11 @@ def check(folder: Path, locks: Sequence[LockRef], cache: HashCache) -> Report:
             for wheel in (w for w in wheels if w.name == package.name):
                 if wheel.version == version:
                     sha = digests[wheel.filename]
-                    if sha not in hashes:
+                    fits = target.rank(wheel.filename) is not None
+                    if sha in hashes:
+                        good = good or fits
+                    elif fits and sha not in allowed[(wheel.name, version)]:
                         corrupt.append(_misfit(wheel, package, sha))
-                    elif target.rank(wheel.filename) is not None:
-                        good = True
                 elif (wheel.name, wheel.version) not in locked_versions:
                     wrong.append(_misfit(wheel, package))
             if not good:
@@ -251,10 +328,13 @@ def check(folder: Path, locks: Sequence[LockRef], cache: HashCache) -> Report:
                 wrong_version=tuple(wrong),
             )
         )
-    unreferenced = sorted(invalid + [w.filename for w in wheels if w.name not in locked_names])
-    cache.save()
+    unreferenced = sorted(w.filename for w in wheels if w.name not in locked_names)
     return Report(
-        folder=folder, locks=tuple(reports), unreferenced=tuple(unreferenced), hashed=cache.hashed
+        folder=folder,
+        locks=tuple(reports),
+        unreferenced=tuple(unreferenced),
+        ignored=tuple(ignored),
+        hashed=cache.hashed,
     )
 
 
@@ -268,13 +348,48 @@ def _misfit(wheel: Wheel, package: LockedPackage, sha256: str | None = None) -> 
     )
 
 
-def prune(folder: Path, report: Report, *, dry_run: bool) -> tuple[str, ...]:
-    """Remove the wrong-version and unreferenced wheels the report found; return their names."""
-    if not dry_run:
-        for name in report.prunable:
-            (folder / name).unlink(missing_ok=True)
-        HashCache(folder).save()
-    return report.prunable
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pruned:
+    removed: tuple[str, ...]  # removed (or, in a dry run, would be)
+    failed: tuple[str, ...]  # "name: reason" for each file that could not be removed
+
+
+def prune(folder: Path, names: Iterable[str], *, dry_run: bool, notice: Notice = _quiet) -> Pruned:
+    """Remove ``names`` (from a :class:`Report`: wheels only) from ``folder``. Each removal is
+    independent: one that fails is listed and the others go on; the hash cache is then saved so
+    that it names only what is left. A dry run touches nothing, the hash cache included."""
+    names = sorted(names)
+    if dry_run:
+        return Pruned(removed=tuple(names), failed=())
+    removed, failed = [], []
+    for name in names:
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():  # re-checked: never a folder
+            failed.append(f"{path}: not a regular file")
+            continue
+        try:
+            path.unlink()
+            removed.append(name)
+        except FileNotFoundError:
+            removed.append(name)  # gone already (another prune): the outcome asked for
+        except OSError as exc:
+            failed.append(f"{path}: {exc.strerror or exc}")
+    HashCache(folder, notice).save()
+    return Pruned(removed=tuple(removed), failed=tuple(failed))
+
+
+@contextmanager
+def folder_lock(folder: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold the folder's lock (``FOLDER_LOCK`` inside it) while changing what it holds."""
+    with ExitStack() as stack:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(exclusive_lock(folder / FOLDER_LOCK, on_wait))
+        except OSError as exc:
+            raise ConstraintsGenError(
+                f"{folder / FOLDER_LOCK}: cannot lock the wheelhouse ({exc.strerror or exc})"
+            ) from None
+        yield
 
 
 _PAGE = (
@@ -288,6 +403,16 @@ def write_index(folder: Path, out: Path, cache: HashCache) -> list[str]:
     """Write a static PEP 503 index of ``folder``'s wheels: ``out/simple/<project>/index.html``
     linking to ``out/<wheel>#sha256=...``. When ``out`` is another folder, the wheels are linked
     (or copied) into it, so ``out`` is served as a whole. Returns the project names."""
+    try:
+        return _write_index(folder, out, cache)
+    except OSError as exc:
+        where = exc.filename or out
+        raise ConstraintsGenError(
+            f"{where}: cannot write the index ({exc.strerror or exc})"
+        ) from None
+
+
+def _write_index(folder: Path, out: Path, cache: HashCache) -> list[str]:
     import html  # only here: html.entities costs ~1 ms on every sync and check
 
     wheels, _ = scan(folder)
@@ -310,14 +435,26 @@ def write_index(folder: Path, out: Path, cache: HashCache) -> list[str]:
 
 
 def _place(source: Path, dest: Path) -> None:
-    if dest.is_file() and dest.stat().st_size == source.stat().st_size:
-        return
+    """``dest`` becomes ``source``'s bytes: a hard link, else a copy (with its mtime), swapped in
+    whole. An existing link to it, or a copy of the same size and mtime, is kept."""
+    if dest.is_file():
+        here, there = source.stat(), dest.stat()
+        if os.path.samestat(here, there) or (
+            (here.st_size, here.st_mtime_ns) == (there.st_size, there.st_mtime_ns)
+        ):
+            return
     dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.unlink(missing_ok=True)
+    temp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    temp.unlink(missing_ok=True)
     try:
-        os.link(source, dest)
-    except OSError:
-        shutil.copyfile(source, dest)
+        try:
+            os.link(source, temp)
+        except OSError:
+            shutil.copy2(source, temp)
+        os.replace(temp, dest)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 def wanted(report: Report) -> Iterable[tuple[LockRef, LockedPackage]]:

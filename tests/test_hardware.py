@@ -50,7 +50,8 @@ def test_real_h200_readout() -> None:
     )
     assert hw.gpus[0].cc == "9.0"
     assert hw.describe() == (
-        f"NVIDIA driver 580.159.04, CUDA driver 13.0 ({H200})\n"
+        f"linux x86_64 ({H200})\n"
+        "NVIDIA driver 580.159.04, CUDA driver 13.0\n"
         "  GPU 0: NVIDIA H200, compute capability 9.0, 143771 MiB"
     )
 
@@ -59,8 +60,19 @@ def test_cpu_form() -> None:
     hw = parse_hardware('{"driver_version": null, "cuda_driver_version": null, "gpus": []}', "x")
     assert hw.is_cpu
     assert hw == Hardware(driver_version=None, cuda_driver_version=None, gpus=(), source="x")
-    assert hw.describe() == "CPU machine: no NVIDIA GPU (x)"
-    assert CPU.to_json() == {"driver_version": None, "cuda_driver_version": None, "gpus": []}
+    assert hw.describe() == "linux x86_64 (x)\nCPU machine: no GPU"
+    assert CPU.to_json() == {
+        "platform": {
+            "system": "linux",
+            "machine": "x86_64",
+            "os_version": None,
+            "glibc": None,
+            "l4t": None,
+        },
+        "driver_version": None,
+        "cuda_driver_version": None,
+        "gpus": [],
+    }
 
 
 def test_unknown_keys_are_ignored() -> None:
@@ -146,8 +158,8 @@ def test_optional_gpu_keys_default() -> None:
         ),
         (
             {"driver_version": None, "cuda_driver_version": None, "gpus": [good_gpu()]},
-            "driver_version, cuda_driver_version: expected strings when gpus is not empty"
-            " (null means a CPU machine)",
+            "driver_version, cuda_driver_version: expected strings when NVIDIA GPUs are listed"
+            " (null means no NVIDIA GPU, or a Jetson with platform.l4t set)",
         ),
     ],
 )
@@ -215,3 +227,146 @@ def test_round_trip(tmp_path: Path) -> None:
         assert again.to_json() == hw.to_json()
         assert again.gpus == hw.gpus
         assert again.source == str(path)
+
+
+NEW_FORM: dict[str, Any] = {
+    "platform": {
+        "system": "linux",
+        "machine": "aarch64",
+        "os_version": None,
+        "glibc": "2.39",
+        "l4t": None,
+    },
+    "driver_version": "580.95.05",
+    "cuda_driver_version": "13.0",
+    "gpus": [
+        {
+            "index": 0,
+            "vendor": "nvidia",
+            "name": "NVIDIA GH200 480GB",
+            "compute_capability": "9.0",
+            "memory_mib": 97871,
+            "uuid": "GPU-1",
+            "mig_enabled": False,
+        },
+        {
+            "index": 1,
+            "vendor": "amd",
+            "name": "AMD Instinct MI300X",
+            "gfx": "gfx942",
+            "memory_mib": 196592,
+        },
+        {
+            "index": 2,
+            "vendor": "intel",
+            "name": "Intel Arc A770",
+            "pci_id": "8086:56a0",
+            "memory_mib": 16384,
+        },
+    ],
+}
+
+
+def test_new_form_every_vendor_round_trips() -> None:
+    from constraints_gen.hardware import Platform
+
+    hw = parse_hardware(json.dumps(NEW_FORM), ORIGIN)
+    assert hw.platform == Platform(system="linux", machine="aarch64", glibc="2.39")
+    assert [gpu.vendor for gpu in hw.gpus] == ["nvidia", "amd", "intel"]
+    assert hw.gpus_of("amd") == (
+        Gpu(index=1, name="AMD Instinct MI300X", vendor="amd", gfx="gfx942", memory_mib=196592),
+    )
+    assert hw.gpus[2].pci_id == "8086:56a0"
+    assert hw.to_json() == NEW_FORM
+    assert hw.describe() == (
+        "linux aarch64, glibc 2.39 (hw.json)\n"
+        "NVIDIA driver 580.95.05, CUDA driver 13.0\n"
+        "  GPU 0: NVIDIA GH200 480GB, compute capability 9.0, 97871 MiB\n"
+        "  GPU 1: AMD Instinct MI300X, AMD gfx942, 196592 MiB\n"
+        "  GPU 2: Intel Arc A770, Intel PCI 8086:56a0, 16384 MiB"
+    )
+
+
+def test_apple_machine() -> None:
+    data = {
+        "platform": {"system": "darwin", "machine": "aarch64", "os_version": "14.5"},
+        "driver_version": None,
+        "cuda_driver_version": None,
+        "gpus": [{"index": 0, "vendor": "apple", "name": "Apple M3 Max", "memory_mib": 65536}],
+    }
+    hw = parse_hardware(json.dumps(data), ORIGIN)
+    assert not hw.is_cpu
+    assert hw.gpus_of("nvidia") == ()
+    assert hw.describe() == (
+        "darwin aarch64, macOS 14.5 (hw.json)\n"
+        "  GPU 0: Apple M3 Max, Apple GPU (unified memory), 65536 MiB"
+    )
+    with pytest.raises(ValueError, match="no compute capability"):
+        _ = hw.gpus[0].cc
+
+
+def test_old_form_is_linux_x86_64_nvidia() -> None:
+    from constraints_gen.hardware import LINUX_X86_64
+
+    hw = load_hardware(H200)
+    assert hw.platform == LINUX_X86_64
+    assert hw.gpus[0].vendor == "nvidia"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"platform": {"system": "Linux", "machine": "x86_64"}},
+            "platform.system: expected one of linux, windows, darwin (got 'Linux')",
+        ),
+        (
+            {"platform": {"system": "linux", "machine": "AMD64"}},
+            "platform.machine: expected one of x86_64, aarch64 (got 'AMD64')",
+        ),
+        (
+            {"platform": {"system": "windows", "machine": "x86_64", "glibc": "2.39"}},
+            "platform.glibc: expected null on windows (glibc is Linux's C library)",
+        ),
+        (
+            {"platform": {"system": "linux", "machine": "x86_64", "l4t": "36.4.3"}},
+            "platform.l4t: expected null on linux x86_64 (L4T is Jetson's Linux for aarch64)",
+        ),
+        (
+            {"gpus": [{"index": 0, "vendor": "amd", "name": "MI300X", "gfx": "942"}]},
+            "gpus[0].gfx: expected a gfx target like \"gfx942\" (got '942')",
+        ),
+        (
+            {"gpus": [{"index": 0, "vendor": "intel", "name": "Arc"}]},
+            'gpus[0].pci_id: expected an Intel PCI id like "8086:56a0" (missing)',
+        ),
+        (
+            {"gpus": [{"index": 0, "vendor": "matrox", "name": "G200"}]},
+            "gpus[0].vendor: expected one of nvidia, amd, intel, apple (got 'matrox')",
+        ),
+        (
+            {"gpus": [{"index": 0, "vendor": "apple", "name": "M3"}]},
+            """gpus[0].vendor: expected "apple" only on platform darwin aarch64"""
+            " (platform is linux x86_64)",
+        ),
+        (
+            {"gpus": [good_gpu(memory_mib=-1)]},
+            "gpus[0].memory_mib: expected a non-negative integer or null, got -1",
+        ),
+        (
+            {"gpus": [good_gpu(), good_gpu(name="B")]},
+            "gpus[1].index: expected a unique index (0 is also gpus[0])",
+        ),
+        (
+            {"gpus": [good_gpu(uuid="GPU-a"), good_gpu(index=1, uuid="GPU-a")]},
+            "gpus[1].uuid: expected a unique UUID ('GPU-a' is also gpus[0])",
+        ),
+        (
+            {"gpus": [good_gpu(gfx="gfx942")]},
+            "gpus[0].gfx: expected only on amd GPUs (this GPU's vendor is nvidia)",
+        ),
+    ],
+)
+def test_new_form_problems_name_their_key(change: dict[str, Any], expected: str) -> None:
+    data = {**machine(), **change}
+    assert problems_of(data) == (f"{ORIGIN}: {expected}",)

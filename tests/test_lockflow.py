@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,17 @@ from constraints_gen.project import Project
 from constraints_gen.refresh import refresh
 
 PY = PYTHON
+#: The longest a test waits for another process (a hang fails the test instead of the suite).
+WAIT_S = 120
+
+
+def wait_for(done: Callable[[], bool], child: subprocess.Popen[bytes], what: str) -> None:
+    """Poll until ``done()``; fail when ``child`` exits first or after WAIT_S seconds."""
+    deadline = time.monotonic() + WAIT_S
+    while not done():
+        assert child.poll() is None, f"the child exited before {what}"
+        assert time.monotonic() < deadline, f"no {what} after {WAIT_S} s"
+        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -288,11 +301,10 @@ def test_killed_writer_leaves_old_file_and_next_run_cleans(locked: Path, tmp_pat
         stderr=subprocess.DEVNULL,
     )
     try:
-        while not signal_file.exists():
-            assert child.poll() is None, "the writer exited before writing"
+        wait_for(signal_file.exists, child, "the temporary file was written")
     finally:
         child.send_signal(signal.SIGKILL)
-        child.wait()
+        child.wait(timeout=WAIT_S)
     temps = sorted(p.name for p in gamma.glob(".*.tmp"))
     assert len(temps) == 1 and temps[0].startswith(f".py{PY}.lock.txt.")
     assert {p.name: p.read_bytes() for p in gamma.iterdir() if not p.name.startswith(".")} == before
@@ -316,10 +328,9 @@ def test_second_run_waits_for_the_lock(root: Path, tmp_path: Path) -> None:
                 stderr=handle,
             )
         waiting = f"gen-constraints: waiting for another run to finish ({root}/generated/.lock)\n"
-        while err.read_text() != waiting:
-            assert child.poll() is None, err.read_text()
+        wait_for(lambda: err.read_text() == waiting, child, "the waiting notice")
         assert sorted((root / "generated").iterdir()) == [root / "generated" / ".lock"]
-    assert child.wait() == 0
+    assert child.wait(timeout=WAIT_S) == 0
     assert err.read_text() == waiting + lines(
         root, ("alpha", "locked"), ("beta", "locked"), ("gamma", "locked")
     )
@@ -328,7 +339,11 @@ def test_second_run_waits_for_the_lock(root: Path, tmp_path: Path) -> None:
 def test_concurrent_runs_lock_each_target_once(root: Path) -> None:
     command = [sys.executable, "-m", "constraints_gen", "lock", "--root", str(root)]
     runs = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    outputs = [run.communicate()[1] for run in runs]
+    try:
+        outputs = [run.communicate(timeout=WAIT_S)[1] for run in runs]
+    finally:
+        for run in runs:
+            run.kill()  # a no-op for a run that ended; stops one that hangs
     assert [run.returncode for run in runs] == [0, 0]
     reports = [
         line
@@ -384,7 +399,7 @@ def test_builtin_locks_are_fresh() -> None:
     result = gen("lock", "--check")
     assert (result.returncode, result.stderr.splitlines()[-1]) == (
         0,
-        "gen-constraints: all 7 locks are fresh",
+        "gen-constraints: all 36 locks are fresh",
     )
 
 

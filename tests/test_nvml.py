@@ -1,4 +1,7 @@
-"""NVML detection, faked at the pynvml boundary, and CUDA_VISIBLE_DEVICES filtering."""
+"""NVML detection, faked at the pynvml boundary, and CUDA_VISIBLE_DEVICES filtering.
+
+A driver that answered ``nvmlInit`` and then failed is an error (exit 2) naming the query and the
+GPU, never a CPU machine (issue 8 section 3); only no library, no driver or no device is one."""
 
 from __future__ import annotations
 
@@ -7,13 +10,18 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any, cast
 
 import pytest
 
-from constraints_gen.hardware import Gpu, Hardware
-from constraints_gen.nvml import cuda_version_text, detect, filter_visible
+from constraints_gen.detect import detect as detect_machine
+from constraints_gen.detect.nvml import NvmlError, cuda_version_text, filter_visible
+from constraints_gen.hardware import LINUX_X86_64, Gpu, Hardware
+from constraints_gen.nvml import detect
+
+NO_ROOT = Path(__file__).parent / "data" / "no-such-root"  # no sysfs: only NVML answers
 
 H200_BYTES = 150754820096  # the real H200's nvmlDeviceGetMemoryInfo().total (143771 MiB)
 UUID0 = "GPU-64e490f7-0be7-acdb-c82d-da3343bbd06c"
@@ -104,7 +112,12 @@ class MigNvml(FakeNvml):
 
 
 def run(fake: FakeNvml, environ: dict[str, str] | None = None) -> Hardware:
-    return detect(module=cast(ModuleType, fake), environ={} if environ is None else environ)
+    return detect_machine(
+        root=NO_ROOT,
+        platform=LINUX_X86_64,
+        nvml_module=cast(ModuleType, fake),
+        environ={} if environ is None else environ,
+    ).hardware
 
 
 H200 = Gpu(index=0, name="NVIDIA H200", compute_capability=(9, 0), memory_mib=143771, uuid=UUID0)
@@ -140,20 +153,24 @@ def test_init_failure_is_a_cpu_machine() -> None:
     hw = run(fake)
     assert hw.is_cpu
     assert (hw.driver_version, hw.cuda_driver_version) == (None, None)
-    assert hw.source == "NVML unavailable: NVML Shared Library Not Found"
+    assert hw.source.startswith("no GPU: NVML unavailable: NVML Shared Library Not Found;")
 
 
 def test_init_failure_without_message_uses_the_type_name() -> None:
     hw = run(FakeNvml(init_error=NVMLError_LibraryNotFound()))
-    assert hw.source == "NVML unavailable: NVMLError_LibraryNotFound"
+    assert hw.source.startswith("no GPU: NVML unavailable: NVMLError_LibraryNotFound;")
 
 
-def test_query_failure_is_a_cpu_machine_and_shuts_down() -> None:
+def test_query_failure_is_an_error_and_shuts_down() -> None:
     fake = FakeNvml()
     fake.devices[1] = ("broken", None, 0, "", None)
-    hw = run(fake)
-    assert hw.is_cpu
-    assert hw.source == "NVML query failed: cannot unpack non-iterable NoneType object"
+    with pytest.raises(NvmlError) as info:
+        run(fake)
+    assert info.value.message == (
+        "NVML query nvmlDeviceGetCudaComputeCapability failed on GPU 1:"
+        " 'NoneType' object is not iterable"
+    )
+    assert info.value.exit_code == 2
     assert fake.calls == ["init", "shutdown"]
 
 
@@ -162,7 +179,7 @@ def test_no_gpu_found() -> None:
     fake.devices = []
     hw = run(fake)
     assert hw.is_cpu
-    assert hw.source == "NVML found no GPU"
+    assert hw.source.startswith("no GPU: NVML found no GPU;")
 
 
 def test_missing_pynvml_module(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -176,19 +193,21 @@ def test_missing_pynvml_module(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(importlib, "import_module", fail)
     hw = detect(module=None, environ={})
     assert hw.is_cpu
-    assert hw.source == "the pynvml module (nvidia-ml-py) is not installed"
+    assert "the pynvml module (nvidia-ml-py) is not installed" in hw.source
 
 
 def test_blocked_pynvml_in_sys_modules(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pynvml", None)
     hw = detect(module=None, environ={})
     assert hw.is_cpu
-    assert hw.source == "the pynvml module (nvidia-ml-py) is not installed"
+    assert "the pynvml module (nvidia-ml-py) is not installed" in hw.source
 
 
 def test_environ_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
-    assert detect(module=cast(ModuleType, FakeNvml())).gpus == (A100,)
+    assert detect_machine(
+        root=NO_ROOT, platform=LINUX_X86_64, nvml_module=cast(ModuleType, FakeNvml())
+    ).hardware.gpus == (A100,)
 
 
 @pytest.mark.parametrize(
@@ -201,7 +220,8 @@ def test_environ_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch) -> None
         (UUID0, (H200,)),
         ("0,7,1", (H200,)),  # the list ends at the first invalid entry
         ("0,0", (H200,)),
-        ("0,foo,1", (H200,)),
+        ("0,-1,1", (H200,)),  # -1: CUDA's documented way to end the list
+        ("0,,1", (H200,)),  # an empty entry names no GPU either
     ],
 )
 def test_cuda_visible_devices(setting: str, expected: tuple[Gpu, ...]) -> None:
@@ -214,7 +234,7 @@ def test_cuda_visible_devices(setting: str, expected: tuple[Gpu, ...]) -> None:
 def test_cuda_visible_devices_hiding_every_gpu(setting: str) -> None:
     hw = run(FakeNvml(), {"CUDA_VISIBLE_DEVICES": setting})
     assert hw.is_cpu
-    assert hw.source == "CUDA_VISIBLE_DEVICES hides every GPU"
+    assert hw.source.startswith("no GPU: CUDA_VISIBLE_DEVICES hides every GPU;")
 
 
 def test_ambiguous_uuid_prefix_matches_nothing() -> None:
@@ -242,7 +262,9 @@ def test_detect_command_on_this_machine() -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == {
+    readout = json.loads(proc.stdout)
+    assert readout.pop("platform")["system"] == "linux"
+    assert readout == {
         "driver_version": None,
         "cuda_driver_version": None,
         "gpus": [],
@@ -260,7 +282,7 @@ def test_a_mig_instance_selects_the_gpu_that_holds_it(setting: str) -> None:
 
 def test_an_unknown_mig_instance_hides_every_gpu() -> None:
     hw = run(MigNvml(), {"CUDA_VISIBLE_DEVICES": "MIG-ffffffff"})
-    assert hw.is_cpu and hw.source == "CUDA_VISIBLE_DEVICES hides every GPU"
+    assert hw.is_cpu and "CUDA_VISIBLE_DEVICES hides every GPU" in hw.source
 
 
 def test_mig_entry_falls_back_to_the_only_mig_gpu_when_instances_are_unreadable() -> None:

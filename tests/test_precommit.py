@@ -2,9 +2,11 @@
 repository whose .pre-commit-config.yaml uses this checkout as the hook repository (a snapshot of
 its working tree, committed once per session, as ``pre-commit try-repo`` does for every call).
 
-The hook environment is installed once per session by pre-commit's own pip, with the pip
-configuration the test environment was installed with; locking then runs offline, from folders of
-tiny wheels committed in the temporary repository."""
+The hook environment is installed once per session by pre-commit's own pip, offline
+(``PIP_NO_INDEX``): its find-links folder holds wheels of this checkout's build and runtime
+requirements, packed again from the test environment's own installed copies (support.repack), so
+the suite passes with the network cut. Locking then runs offline too, from folders of tiny wheels
+committed in the temporary repository."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 from support.lock_project import PYTHON, edit, make_project
+from support.repack import closure, repack, requirements_of
 
 PRE_COMMIT = Path(sys.executable).parent / "pre-commit"
 GIT_ENV = {
@@ -31,6 +34,15 @@ GIT_ENV = {
 @pytest.fixture(scope="session")
 def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("pre-commit-home")
+
+
+@pytest.fixture(scope="session")
+def offline_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What pip needs to install this checkout as a hook, from this environment, no index."""
+    folder = tmp_path_factory.mktemp("hook-wheels")
+    for name in closure(requirements_of(REPO / "pyproject.toml")):
+        repack(name, folder)
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -53,9 +65,12 @@ def repo(
     tmp_path: Path,
     pre_commit_home: Path,
     hook_repo: tuple[Path, str],
+    offline_wheels: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Path:
     monkeypatch.setenv("PRE_COMMIT_HOME", str(pre_commit_home))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(offline_wheels))
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
     root = make_project(tmp_path / "repo")

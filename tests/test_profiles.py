@@ -111,12 +111,12 @@ def test_bad_toml_reports_line_and_column(tmp_path: Path) -> None:
         (
             GPU + "[extra]\n",
             "extra: unknown key (expected one of abstract, description, extends, hardware,"
-            " indexes, name, pins, target)",
+            " indexes, name, pins, platform, target, verify)",
         ),
         (
             GPU.replace('cuda = "12.8"', 'cuda = "12.8"\narch = "sm_80"'),
-            "hardware.arch: unknown key (expected one of compute_capabilities, cuda, min_driver,"
-            " ptx, vendor)",
+            "hardware.arch: unknown key (expected one of compute_capabilities, cuda, gfx_targets,"
+            " l4t, min_driver, min_macos, ptx, rocm, vendor)",
         ),
         (
             GPU.replace('name = "gpu"', 'name = "gpu2"'),
@@ -136,8 +136,9 @@ def test_bad_toml_reports_line_and_column(tmp_path: Path) -> None:
             'pins.x.version: expected an exact version like "2.5.1" or "2.5.1+cu121" (got None)',
         ),
         (
-            GPU.replace('vendor = "nvidia"', 'vendor = "amd"'),
-            'hardware.vendor: expected "nvidia" or "cpu" (got \'amd\')',
+            GPU.replace('vendor = "nvidia"', 'vendor = "nvidias"'),
+            'hardware.vendor: expected one of "nvidia", "jetson", "amd", "intel", "apple", "cpu"'
+            " (got 'nvidias')",
         ),
         (
             GPU.replace('"525.60.13"', '"r525"'),
@@ -192,7 +193,7 @@ def test_required_keys_after_merge(tmp_path: Path) -> None:
     assert problems(d) == (
         f"{d / 'bare.toml'}: hardware.vendor: {suffix}",
         f"{d / 'bare.toml'}: pins.torch: {suffix}",
-        f"{d / 'bare.toml'}: target.platform: {suffix}",
+        f"{d / 'bare.toml'}: target.platforms: {suffix}",
         f"{d / 'bare.toml'}: target.python: {suffix}",
         f"{d / 'gpu.toml'}: hardware.compute_capabilities: {suffix}",
         f"{d / 'gpu.toml'}: hardware.cuda: {suffix}",
@@ -238,7 +239,7 @@ def test_problems_in_several_files_come_in_one_error(tmp_path: Path) -> None:
         load_profiles(d)
     assert info.value.problems == (
         f"{d / 'cpu.toml'}: colour: unknown key (expected one of abstract, description, extends,"
-        " hardware, indexes, name, pins, target)",
+        " hardware, indexes, name, pins, platform, target, verify)",
         f"{d / 'gpu.toml'}: hardware.cuda: expected a CUDA version like \"12.8\" (got 'twelve')",
         f"{d / 'manifest.toml'}: requirements.peft: invalid version specifier '~=>1'"
         ' (expected PEP 440, e.g. ">=4.51.3,!=4.52.*")',
@@ -285,5 +286,300 @@ def test_a_broken_parent_is_reported_once_not_as_missing(tmp_path: Path) -> None
         load_profiles(folder)
     assert info.value.problems == (
         f"{folder / 'base.toml'}: colour: unknown key (expected one of abstract, description,"
-        " extends, hardware, indexes, name, pins, target)",
+        " extends, hardware, indexes, name, pins, platform, target, verify)",
+    )
+
+
+MULTI = """\
+name = "multi"
+extends = "base"
+[hardware]
+vendor = "nvidia"
+cuda = "13.0"
+compute_capabilities = ["7.5", "8.0", "8.6", "9.0", "10.0", "12.0"]
+ptx = true
+min_driver = "580.65.06"
+[target]
+platforms = ["x86_64-manylinux_2_28", "aarch64-manylinux_2_28"]
+[pins]
+torch = "2.14.1"
+[platform.aarch64-manylinux_2_28.hardware]
+compute_capabilities = ["8.0", "9.0", "10.0", "11.0", "12.0"]
+[platform.aarch64-manylinux_2_28.target]
+python = ["3.12"]
+[platform.aarch64-manylinux_2_28.pins]
+peft = "0.21.3"
+"""
+
+
+def test_one_profile_for_several_platforms(tmp_path: Path) -> None:
+    d = write(tmp_path, {"base": BASE, "multi": MULTI})
+    multi = load_profiles(d).get("multi")
+    assert multi.platforms == ("x86_64-manylinux_2_28", "aarch64-manylinux_2_28")
+    assert multi.platform == "x86_64-manylinux_2_28"  # the first, unless chosen
+    x86, arm = multi.views()
+    assert x86 == multi and arm == multi.for_platform("aarch64-manylinux_2_28")
+    assert x86.compute_capabilities == ((7, 5), (8, 0), (8, 6), (9, 0), (10, 0), (12, 0))
+    assert arm.compute_capabilities == ((8, 0), (9, 0), (10, 0), (11, 0), (12, 0))
+    assert (x86.cuda, x86.ptx, x86.min_driver) == (arm.cuda, arm.ptx, arm.min_driver)
+    assert (x86.pythons, arm.pythons) == (("3.11", "3.12"), ("3.12",))
+    x86_peft, arm_peft = x86.pin("peft"), arm.pin("peft")
+    assert x86_peft is not None and (x86_peft.version, x86_peft.key) == ("0.21.2", "pins.peft")
+    assert arm_peft is not None and arm_peft.version == "0.21.3"
+    assert arm_peft.key == "platform.aarch64-manylinux_2_28.pins.peft"
+    # each build's fingerprint inputs leave out the platform list and the other platforms' tables
+    x86_own, arm_own = dict(x86.inputs)["multi.toml"], dict(arm.inputs)["multi.toml"]
+    assert "platform" not in x86_own and "platforms" not in x86_own["target"]
+    assert list(arm_own["platform"]) == ["aarch64-manylinux_2_28"]
+    # generated/ layout: a folder per platform for a profile with several
+    assert (x86.layout_platform, arm.layout_platform) == (
+        "x86_64-manylinux_2_28",
+        "aarch64-manylinux_2_28",
+    )
+    with pytest.raises(InputError) as info:
+        multi.for_platform("aarch64-apple-darwin")
+    assert info.value.problems == (
+        f"{d / 'multi.toml'}: target.platforms: profile multi is not for aarch64-apple-darwin"
+        " (it is for x86_64-manylinux_2_28, aarch64-manylinux_2_28)",
+    )
+
+
+def test_old_single_platform_key_reads_as_a_one_platform_list(tmp_path: Path) -> None:
+    d = write(tmp_path, {"base": BASE, "gpu": GPU})
+    gpu = load_profiles(d).get("gpu")
+    assert gpu.platforms == ("x86_64-manylinux_2_28",)
+    assert gpu.layout_platform is None  # generated/gpu/py3.X.lock.txt, as before
+    # a file that uses neither new key is fingerprinted exactly as before (committed locks hold)
+    assert dict(gpu.inputs)["base.toml"]["target"]["platform"] == "x86_64-manylinux_2_28"
+
+
+def test_project_paths_per_platform(tmp_path: Path) -> None:
+    from constraints_gen.project import Project
+
+    project = Project(root=tmp_path, builtin=False)
+    assert project.lock_path("cpu", "3.12") == tmp_path / "generated/cpu/py3.12.lock.txt"
+    assert project.constraints_path("cpu", "3.12", "aarch64-apple-darwin") == (
+        tmp_path / "generated/cpu/aarch64-apple-darwin/py3.12.constraints.txt"
+    )
+
+
+VENDOR_PROFILES = {
+    "rocm": (
+        'vendor = "amd"\nrocm = "7.1"\ngfx_targets = ["gfx90a", "gfx942", "gfx950"]',
+        '["x86_64-manylinux_2_28"]',
+    ),
+    "xpu": ('vendor = "intel"', '["x86_64-manylinux_2_28", "x86_64-pc-windows-msvc"]'),
+    "mps": ('vendor = "apple"\nmin_macos = "14.0"', '["aarch64-apple-darwin"]'),
+    "orin": (
+        'vendor = "jetson"\ncuda = "12.6"\ncompute_capabilities = ["8.7"]\nl4t = ">=36.4,<37"',
+        '["aarch64-manylinux_2_28"]',
+    ),
+    "cpus": ('vendor = "cpu"', '["x86_64-manylinux_2_28", "aarch64-apple-darwin"]'),
+}
+
+
+def vendor_profile(name: str, hardware: str, platforms: str) -> str:
+    return (
+        f'name = "{name}"\nextends = "base"\n[hardware]\n{hardware}\n'
+        f'[target]\nplatforms = {platforms}\n[pins]\ntorch = "2.14.1"\n'
+    )
+
+
+def test_every_vendor_loads(tmp_path: Path) -> None:
+    files = {name: vendor_profile(name, *spec) for name, spec in VENDOR_PROFILES.items()}
+    profiles = load_profiles(write(tmp_path, {"base": BASE, **files}))
+    rocm = profiles.get("rocm")
+    assert (rocm.vendor, rocm.rocm, rocm.gfx_targets) == (
+        "amd",
+        "7.1",
+        ("gfx90a", "gfx942", "gfx950"),
+    )
+    assert profiles.get("mps").min_macos == (14, 0)
+    orin = profiles.get("orin")
+    assert (orin.vendor, orin.l4t, orin.cuda, orin.min_driver) == (
+        "jetson",
+        ">=36.4,<37",
+        (12, 6),
+        None,
+    )
+    assert profiles.get("xpu").platforms == ("x86_64-manylinux_2_28", "x86_64-pc-windows-msvc")
+
+
+@pytest.mark.parametrize(
+    ("name", "hardware", "platforms", "expected"),
+    [
+        (
+            "mps",
+            'vendor = "apple"\nmin_macos = "14.0"',
+            '["x86_64-manylinux_2_28"]',
+            "target.platforms: x86_64-manylinux_2_28: apple builds exist for darwin aarch64 only",
+        ),
+        (
+            "rocm",
+            'vendor = "amd"\nrocm = "7.1"\ngfx_targets = ["gfx942"]',
+            '["x86_64-pc-windows-msvc"]',
+            "target.platforms: x86_64-pc-windows-msvc: amd builds exist for linux only",
+        ),
+        (
+            "rocm",
+            'vendor = "amd"\nrocm = "7.1"\ngfx_targets = ["gfx942"]\n'
+            'compute_capabilities = ["9.0"]',
+            '["x86_64-manylinux_2_28"]',
+            "hardware.compute_capabilities: applies to vendor nvidia or jetson only"
+            " (this profile's vendor is amd)",
+        ),
+        (
+            "rocm",
+            'vendor = "amd"\nrocm = "7.1"\ngfx_targets = ["sm_90"]',
+            '["x86_64-manylinux_2_28"]',
+            "hardware.gfx_targets[0]: expected a string like \"gfx942\" (got 'sm_90')",
+        ),
+        (
+            "rocm",
+            'vendor = "amd"\ngfx_targets = ["gfx942"]',
+            '["x86_64-manylinux_2_28"]',
+            "hardware.rocm: required (in this file or a parent it extends)",
+        ),
+        (
+            "orin",
+            'vendor = "jetson"\ncuda = "12.6"\ncompute_capabilities = ["8.7"]\nl4t = "36.4"',
+            '["aarch64-manylinux_2_28"]',
+            "hardware.l4t: expected a range of L4T releases like \">=36.4,<37\" (got '36.4')",
+        ),
+        (
+            "cpus",
+            'vendor = "cpu"',
+            '["x86_64-manylinux_2_28", "linux"]',
+            "target.platforms[1]: expected one platform per system and machine; 'linux' and"
+            " 'x86_64-manylinux_2_28' are both linux x86_64",
+        ),
+        (
+            "cpus",
+            'vendor = "cpu"',
+            '["x86_64-manylinux_2_28", "x86_64-manylinux_2_28"]',
+            "target.platforms[1]: expected one platform per system and machine;"
+            " 'x86_64-manylinux_2_28' is listed twice",
+        ),
+        (
+            "cpus",
+            'vendor = "cpu"',
+            '["riscv64-manylinux_2_28"]',
+            "target.platforms[0]: expected a uv --python-platform; 'riscv64-manylinux_2_28' is"
+            " machine 'riscv64' is not supported (expected x86_64 or aarch64)",
+        ),
+        (
+            "cpus",
+            'vendor = "cpu"',
+            '["x86_64-linux-gnu"]',
+            "target.platforms[0]: expected a uv --python-platform; 'x86_64-linux-gnu' is not a uv"
+            " --python-platform (expected e.g. x86_64-manylinux_2_28, aarch64-manylinux_2_28,"
+            " x86_64-pc-windows-msvc, aarch64-apple-darwin)",
+        ),
+        (
+            "cpus",
+            'vendor = "cpu"',
+            "[]",
+            "target.platforms: expected a non-empty array like"
+            ' ["x86_64-manylinux_2_28", "aarch64-manylinux_2_28"]',
+        ),
+    ],
+)
+def test_vendor_and_platform_problems(
+    tmp_path: Path, name: str, hardware: str, platforms: str, expected: str
+) -> None:
+    d = write(tmp_path, {"base": BASE, name: vendor_profile(name, hardware, platforms)})
+    assert problems(d) == (f"{d / f'{name}.toml'}: {expected}",)
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            '[platform.aarch64-apple-darwin.pins]\ntorch = "2.14.0"\n',
+            "platform.aarch64-apple-darwin: not one of this profile's platforms (target.platforms"
+            " = ['x86_64-manylinux_2_28', 'aarch64-manylinux_2_28']); add it there or remove the"
+            " table",
+        ),
+        (
+            '[platform.x86_64-manylinux_2_28.hardware]\nvendor = "cpu"\n',
+            "platform.x86_64-manylinux_2_28.hardware.vendor: a profile is one vendor on every"
+            " platform; set hardware.vendor (or write another profile)",
+        ),
+        (
+            '[platform.x86_64-manylinux_2_28.target]\nplatforms = ["linux"]\n',
+            "platform.x86_64-manylinux_2_28.target.platforms: unknown key (expected one of"
+            " commit_lock, python)",
+        ),
+        (
+            '[platform.arm64.pins]\ntorch = "2.14.0"\n',
+            "platform.arm64: not a uv --python-platform (expected e.g. x86_64-manylinux_2_28,"
+            " aarch64-manylinux_2_28, x86_64-pc-windows-msvc, aarch64-apple-darwin)",
+        ),
+        (
+            '[platform.aarch64-manylinux_2_28.pins]\ntorch = "2.14.0"\nTorch = "2.14.1"\n',
+            "platform.aarch64-manylinux_2_28.pins.torch,"
+            " platform.aarch64-manylinux_2_28.pins.Torch: the same package (torch, PEP 503);"
+            " keep one",
+        ),
+    ],
+)
+def test_per_platform_table_problems(tmp_path: Path, extra: str, expected: str) -> None:
+    text = MULTI.replace('[platform.aarch64-manylinux_2_28.pins]\npeft = "0.21.3"\n', "") + extra
+    d = write(tmp_path, {"base": BASE, "multi": text})
+    assert problems(d) == (f"{d / 'multi.toml'}: {expected}",)
+
+
+def test_both_platform_keys_in_one_file(tmp_path: Path) -> None:
+    text = MULTI.replace("[target]\n", '[target]\nplatform = "x86_64-manylinux_2_28"\n')
+    d = write(tmp_path, {"base": BASE, "multi": text})
+    assert problems(d) == (
+        f"{d / 'multi.toml'}: target.platform: expected only one of target.platform and"
+        " target.platforms (platforms replaces platform)",
+    )
+
+
+def test_a_required_key_missing_on_one_platform_names_it(tmp_path: Path) -> None:
+    text = MULTI.replace('python = ["3.12"]', "").replace(
+        'extends = "base"\n', 'extends = "noplatform"\n'
+    )
+    parent = BASE.replace('name = "base"', 'name = "noplatform"').replace(
+        'python = ["3.11", "3.12"]\n', ""
+    )
+    d = write(
+        tmp_path,
+        {
+            "noplatform": parent,
+            "multi": text.replace(
+                "[platform.aarch64-manylinux_2_28.target]\n",
+                '[platform.aarch64-manylinux_2_28.target]\npython = ["3.12"]\n',
+            ),
+        },
+    )
+    assert problems(d) == (
+        f"{d / 'multi.toml'}: target.python: required for platform x86_64-manylinux_2_28 (in"
+        " this file, a parent it extends, or [platform.x86_64-manylinux_2_28])",
+    )
+
+
+def test_a_pin_outside_the_range_in_a_platform_table_names_its_key(tmp_path: Path) -> None:
+    text = MULTI.replace('peft = "0.21.3"', 'transformers = "4.52.1"')
+    d = write(tmp_path, {"base": BASE, "multi": text})
+    assert problems(d) == (
+        f"{d / 'multi.toml'}: platform.aarch64-manylinux_2_28.pins.transformers: 4.52.1 is"
+        f" outside the manifest range !=4.52.*,>=4.51.3 ({d / 'manifest.toml'}:"
+        ' requirements.transformers); if deliberate, write transformers = { version = "4.52.1",'
+        " override = true }",
+    )
+
+
+def test_verify_imports_are_read_and_not_a_lock_input(tmp_path: Path) -> None:
+    gpu = GPU + '[verify]\nimports = ["torch", "torch.cuda"]\n'
+    d = write(tmp_path, {"base": BASE, "gpu": gpu})
+    profile = load_profiles(d).get("gpu")
+    assert profile.verify_imports == ("torch", "torch.cuda")
+    assert "verify" not in dict(profile.inputs)["gpu.toml"]
+    bad = write(tmp_path / "bad", {"base": BASE, "gpu": GPU + '[verify]\nimports = ["no-pe"]\n'})
+    assert problems(bad) == (
+        f'{bad / "gpu.toml"}: verify.imports[0]: expected a module name like "torch.cuda"'
+        " (got 'no-pe')",
     )

@@ -60,6 +60,7 @@ def test_incident_end_to_end(tmp_path: Path) -> None:
         "wheelhouse": "wh",
         "in_sync": False,
         "applied": False,
+        "lacking": [],
         "changes": [
             {"name": "extra", "action": "remove", "installed": "1.0", "locked": None},
             {"name": "torch", "action": "replace", "installed": "2.5.1+cu124",
@@ -75,11 +76,17 @@ def test_incident_end_to_end(tmp_path: Path) -> None:
     )
 
     house = gen("wheelhouse", "check", *COMMON, "--wheelhouse", "wh", cwd=tmp_path)
-    assert (house.returncode, house.stderr) == (0, "")
+    assert house.returncode == 1  # installable, not exact: the seed's stale 4.57.3 wheel
     assert house.stdout == (
-        f"profile demo, CPython {PY} (x86_64-manylinux_2_28): installable, 3 locked packages\n"
+        f"profile demo, CPython {PY} (x86_64-manylinux_2_28): installable, not exact,"
+        " 3 locked packages\n"
         "  wrong version: transformers-4.57.3-py3-none-any.whl"
         " (transformers 4.57.3; locked 4.51.3)\n"
+    )
+    assert house.stderr == (
+        "ERROR: wheelhouse wh holds 1 wrong-version wheels (transformers-4.57.3-py3-none-any.whl)\n"
+        "TIP: remove them: gen-constraints wheelhouse fill --prune --profile demo --wheelhouse wh"
+        " --root proj\n"
     )
 
     done = gen("sync", *sync, cwd=tmp_path)
@@ -124,15 +131,19 @@ def test_missing_wheel_is_named_with_the_fix(tmp_path: Path) -> None:
     for name in ("peft-0.13.2-py3-none-any.whl", "transformers-4.51.3-py3-none-any.whl"):
         shutil.copy(wheels / name, tmp_path / "wh")
     make_venv(tmp_path / "venv", wheels, INCIDENT)
-    expected = (
-        f"ERROR: wheelhouse wh lacks 1 wheels of profile demo (CPython {PY}):"
-        " torch==2.5.1+cu121\n"
-        "TIP: fill it: gen-constraints wheelhouse fill --profile demo --wheelhouse wh"
-        " --root proj\n"
+    drift = f"gen-constraints: drift ({WHERE}): 0 to install, 2 to replace, 1 to remove\n"
+    lacks = (
+        f"wheelhouse wh lacks 1 wheels of profile demo (CPython {PY}): torch==2.5.1+cu121\n"
+        f"TIP: fill it: gen-constraints wheelhouse fill --profile demo --python {PY}"
+        " --wheelhouse wh --root proj\n"
     )
-    for extra in ((), ("--check",)):  # uv alone would call this a resolver error
-        done = gen("sync", *extra, *COMMON, "--python", "venv", "--wheelhouse", "wh", cwd=tmp_path)
-        assert (done.returncode, done.stdout, done.stderr) == (2, "", expected)
+    # uv alone would call this a resolver error and say nothing of the drift: drift first,
+    # then the wheels it lacks, with the command that fetches them
+    done = gen("sync", *COMMON, "--python", "venv", "--wheelhouse", "wh", cwd=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (2, DRIFT, drift + "ERROR: " + lacks)
+    check = gen("sync", "--check", *COMMON, "--python", "venv", "--wheelhouse", "wh", cwd=tmp_path)
+    assert (check.returncode, check.stdout) == (1, DRIFT)
+    assert check.stderr == drift + "gen-constraints: " + lacks
     house = gen("wheelhouse", "check", *COMMON, "--wheelhouse", "wh", cwd=tmp_path)
     assert house.returncode == 1
     assert house.stdout == (
@@ -156,7 +167,9 @@ def test_tampered_wheel_is_refused(tmp_path: Path) -> None:
     make_venv(tmp_path / "venv", wheels, INCIDENT)
     done = gen("sync", *COMMON, "--python", "venv", "--wheelhouse", "wh", cwd=tmp_path)
     assert done.returncode == 2
+    assert done.stdout == DRIFT
     assert done.stderr.startswith(
+        f"gen-constraints: drift ({WHERE}): 0 to install, 2 to replace, 1 to remove\n"
         f"ERROR: wheelhouse wh lacks 1 wheels of profile demo (CPython {PY}):"
         " transformers==4.51.3 (transformers-4.51.3-py3-none-any.whl is corrupt: not the lock's"
         " hash)\n"
@@ -252,3 +265,23 @@ def test_sync_in_sync_skips_wheel_tag_machinery(tmp_path: Path) -> None:
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.stdout == "0 []\n", result.stderr
+
+
+def test_drift_from_a_served_index_that_lacks_a_wheel(tmp_path: Path) -> None:
+    _, wheels = scenario_project(tmp_path)
+    (tmp_path / "wh").mkdir()
+    for name in ("peft-0.13.2-py3-none-any.whl", "transformers-4.51.3-py3-none-any.whl"):
+        shutil.copy(wheels / name, tmp_path / "wh")
+    assert gen("wheelhouse", "index", "public", "--wheelhouse", "wh", cwd=tmp_path).returncode == 0
+    make_venv(tmp_path / "venv", wheels, INCIDENT)
+    with serve(tmp_path / "public") as url:
+        check = gen("sync", "--check", *COMMON, "--python", "venv", "--wheelhouse",
+                    f"{url}/simple", cwd=tmp_path)  # fmt: skip
+    assert (check.returncode, check.stdout) == (1, DRIFT), check.stderr
+    assert check.stderr == (
+        f"gen-constraints: drift ({WHERE}): 0 to install, 2 to replace, 1 to remove\n"
+        f"gen-constraints: wheelhouse {url}/simple lacks 1 wheels of profile demo (CPython {PY}):"
+        " torch==2.5.1+cu121\n"
+        f"TIP: fill it: gen-constraints wheelhouse fill --profile demo --python {PY}"
+        " --wheelhouse DIR --root proj, then `gen-constraints wheelhouse index DIR` and serve DIR\n"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from support.index import serve, write_simple_index
 from support.sync_project import CP, PY, gen, make_project, scenario_project
 from support.wheels import build_wheel, sha256_of
 
-from constraints_gen.wheelhouse import HASH_CACHE
+from constraints_gen.wheelhouse import FOLDER_LOCK, HASH_CACHE
 
 COMMON = ("--profile", "demo", "--root", "proj", "--wheelhouse", "wh")
 TORCH = f"torch-2.5.1+cu121-{CP}-{CP}-manylinux_2_28_x86_64.whl"
@@ -20,7 +21,7 @@ LOCKED = ["peft-0.13.2-py3-none-any.whl", TORCH, "transformers-4.51.3-py3-none-a
 
 
 def wheel_names(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name != HASH_CACHE)
+    return sorted(p.name for p in folder.iterdir() if p.name not in (HASH_CACHE, FOLDER_LOCK))
 
 
 def test_fill_fetches_only_the_locked_files_and_resumes(tmp_path: Path) -> None:
@@ -31,14 +32,20 @@ def test_fill_fetches_only_the_locked_files_and_resumes(tmp_path: Path) -> None:
         first = gen(*fill, cwd=tmp_path)
         assert (first.returncode, first.stdout) == (0, "")
         size = sum((wheels / name).stat().st_size for name in LOCKED)
-        assert first.stderr == "".join(f"fetched {name}\n" for name in LOCKED) + (
-            f"wheelhouse wh: fetched 3 files ({size} bytes), 0 locked packages already present\n"
+        *lines, summary = first.stderr.splitlines()
+        assert sorted(re.sub(r", [0-9.]+ \S+/s\)$", ")", line) for line in lines) == [
+            f"fetched {name} ({(wheels / name).stat().st_size} bytes)" for name in LOCKED
+        ]
+        assert summary == (
+            f"wheelhouse wh: fetched 3 files ({size / 1000:.1f} kB), 0 locked packages already"
+            " present"
         )
         assert wheel_names(tmp_path / "wh") == LOCKED
         again = gen(*fill, "--json", cwd=tmp_path)
     assert again.returncode == 0
     assert json.loads(again.stdout) == {
-        "version": 1, "wheelhouse": "wh", "fetched": [], "already_present": 3, "errors": [],
+        "version": 1, "wheelhouse": "wh", "fetched": [], "already_present": 3,
+        "wrong_version": [], "pruned": [], "errors": [],
     }  # fmt: skip
     assert again.stderr == (
         "wheelhouse wh: fetched 0 files (0 bytes), 3 locked packages already present\n"
@@ -106,8 +113,8 @@ def test_fill_for_another_platform_takes_only_its_files(tmp_path: Path) -> None:
                 cwd=tmp_path)  # fmt: skip
     assert (check.returncode, check.stderr) == (0, "")
     assert check.stdout == (
-        f"profile linux, CPython {PY} (x86_64-manylinux_2_28): installable, 2 locked packages\n"
-        f"profile mac, CPython {PY} (aarch64-apple-darwin): installable, 2 locked packages\n"
+        f"profile linux, CPython {PY} (x86_64-manylinux_2_28): exact, 2 locked packages\n"
+        f"profile mac, CPython {PY} (aarch64-apple-darwin): exact, 2 locked packages\n"
     )
 
 
@@ -137,6 +144,7 @@ def test_check_classifies_and_caches_hashes(tmp_path: Path) -> None:
                 "lock": f"proj/generated/demo/py{PY}.lock.txt",
                 "packages": 3,
                 "installable": False,
+                "exact": False,
                 "missing": [{"name": "torch", "version": "2.5.1+cu121"}],
                 "corrupt": [
                     {"file": TORCH, "name": "torch", "version": "2.5.1+cu121",
@@ -149,6 +157,7 @@ def test_check_classifies_and_caches_hashes(tmp_path: Path) -> None:
             }
         ],
         "unreferenced": ["extra-1.0-py3-none-any.whl"],
+        "ignored": [],
         "hashed": 3,
     }  # fmt: skip
     text = gen(*check, cwd=tmp_path)
@@ -166,8 +175,15 @@ def test_check_classifies_and_caches_hashes(tmp_path: Path) -> None:
 
     torch.write_bytes(good_torch)  # repaired: new size and mtime, so it is read again
     repaired = gen(*check, "--json", cwd=tmp_path)
-    assert repaired.returncode == 0
+    assert repaired.returncode == 1  # installable, but the wrong-version wheel is still there
     assert json.loads(repaired.stdout)["hashed"] == 1
+    assert json.loads(repaired.stdout)["locks"][0]["installable"] is True
+    assert repaired.stderr == (
+        "ERROR: wheelhouse wh holds 1 wrong-version wheels"
+        " (transformers-4.57.3-py3-none-any.whl)\n"
+        "TIP: remove them: gen-constraints wheelhouse fill --prune --profile demo --wheelhouse wh"
+        " --root proj\n"
+    )
     cache = json.loads((house / HASH_CACHE).read_text())
     assert cache["version"] == 1
     assert sorted(cache["files"]) == LOCKED  # only locked name+versions are ever hashed
@@ -187,6 +203,7 @@ def test_prune_json_and_usage_errors(tmp_path: Path) -> None:
         "wheelhouse": "wh",
         "dry_run": False,
         "removed": ["extra-1.0-py3-none-any.whl", "transformers-4.57.3-py3-none-any.whl"],
+        "failed": [],
     }
     assert wheel_names(tmp_path / "wh") == LOCKED
     both = gen("wheelhouse", "check", "--all", *COMMON, cwd=tmp_path)
@@ -257,3 +274,64 @@ def test_fill_takes_a_profile_index_from_its_mirror(tmp_path: Path) -> None:
     done = gen("wheelhouse", "fill", *COMMON, "--no-index", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert wheel_names(tmp_path / "wh") == LOCKED
+
+
+def test_fill_reports_wrong_version_wheels_and_prune_removes_them(tmp_path: Path) -> None:
+    _, wheels = scenario_project(tmp_path)
+    (tmp_path / "wh").mkdir()
+    stale = "transformers-4.57.3-py3-none-any.whl"
+    for name in (stale, "extra-1.0-py3-none-any.whl"):  # the seed's state, and a stranger
+        shutil.copy(wheels / name, tmp_path / "wh")
+    fill = ("wheelhouse", "fill", *COMMON, "--no-index", "--find-links", "wheels")
+    kept = gen(*fill, cwd=tmp_path)
+    assert (kept.returncode, kept.stdout) == (0, "")
+    assert kept.stderr.endswith(
+        f"gen-constraints: wheelhouse wh holds 1 wrong-version wheels of locked packages: {stale}"
+        " (remove them: add --prune)\n"
+    )
+    assert stale in wheel_names(tmp_path / "wh")
+    check = gen("wheelhouse", "check", *COMMON, cwd=tmp_path)
+    assert check.returncode == 1  # installable, not exact
+    pruned = gen(*fill, "--prune", "--json", cwd=tmp_path)
+    assert pruned.returncode == 0, pruned.stderr
+    assert json.loads(pruned.stdout) == {
+        "version": 1, "wheelhouse": "wh", "fetched": [], "already_present": 3,
+        "wrong_version": [stale], "pruned": [stale], "errors": [],
+    }  # fmt: skip
+    assert pruned.stderr == (
+        f"removed {stale} (wrong version)\n"
+        "wheelhouse wh: fetched 0 files (0 bytes), 3 locked packages already present\n"
+    )
+    assert wheel_names(tmp_path / "wh") == sorted([*LOCKED, "extra-1.0-py3-none-any.whl"])
+    exact = gen("wheelhouse", "check", *COMMON, cwd=tmp_path)
+    assert (exact.returncode, exact.stderr) == (0, "")  # another package's wheel is no misfit
+
+
+def test_a_profile_for_several_platforms_fills_and_checks_each(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    tags = {"x86_64-manylinux_2_28": f"{CP}-{CP}-manylinux_2_28_x86_64",
+            "aarch64-apple-darwin": f"{CP}-{CP}-macosx_11_0_arm64"}  # fmt: skip
+    for tag in tags.values():
+        build_wheel(wheels, "native", "1.0", tag=tag)
+    build_wheel(wheels, "torch", "2.5.1")
+    (tmp_path / "proj" / "profiles").mkdir(parents=True)
+    (tmp_path / "proj" / "profiles" / "manifest.toml").write_text(
+        '[requirements]\nnative = ">=1"\n'
+    )
+    (tmp_path / "proj" / "profiles" / "multi.toml").write_text(
+        'name = "multi"\n[hardware]\nvendor = "cpu"\n[target]\n'
+        f'platforms = {json.dumps(list(tags))}\npython = ["{PY}"]\n[pins]\ntorch = "2.5.1"\n'
+    )
+    locked = gen("lock", "--root", "proj", "--offline", "--find-links", wheels, cwd=tmp_path)
+    assert locked.returncode == 0, locked.stderr
+    args = ("--profile", "multi", "--root", "proj", "--wheelhouse", "wh")
+    done = gen("wheelhouse", "fill", *args, "--no-index", "--find-links", "wheels", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert wheel_names(tmp_path / "wh") == sorted(
+        [*(f"native-1.0-{t}.whl" for t in tags.values()), "torch-2.5.1-py3-none-any.whl"]
+    )
+    check = gen("wheelhouse", "check", *args, cwd=tmp_path)
+    assert (check.returncode, check.stderr) == (0, ""), check.stdout + check.stderr
+    assert check.stdout == "".join(
+        f"profile multi, CPython {PY} ({platform}): exact, 2 locked packages\n" for platform in tags
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -84,24 +83,25 @@ def get_hardware(path: Path | None) -> Hardware:
         return load_hardware(path)
     env = os.environ.get(HARDWARE_ENV)
     if env:
-        if env.lstrip().startswith("{"):
+        if env.lstrip().startswith(("{", "[")):  # JSON text, not a path
             return parse_hardware(env, f"${HARDWARE_ENV}")
         return load_hardware(Path(env))
-    from constraints_gen.nvml import detect
+    from constraints_gen.detect import detect
 
-    hardware = detect()
+    detected = detect()
+    for problem in detected.problems:
+        click.echo(f"gen-constraints: warning: {problem}", err=True)
+    hardware = detected.hardware
     if hardware.is_cpu:
-        click.echo(
-            f"gen-constraints: no NVIDIA GPU ({hardware.source}); treating this as a CPU machine",
-            err=True,
-        )
+        click.echo(f"gen-constraints: {hardware.source}; treating this as a CPU machine", err=True)
     return hardware
 
 
 def write_out(text: str) -> None:
-    """Write the whole text at once: nothing partial ever reaches stdout."""
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    """Write the whole text at once: nothing partial ever reaches stdout unnoticed."""
+    from constraints_gen.cli.output import write_out
+
+    write_out(text)
 
 
 def choose_profile(
@@ -137,12 +137,11 @@ def resolve_emit(
         chosen,
         python=python,
         strict=strict,
-        lock_on_demand=lambda p, py, out: _lock_into(project, profiles, p, py, out),
         notice=lambda message: click.echo(f"gen-constraints: {message}", err=True),
     )
-    click.echo(
-        f"gen-constraints: profile {chosen.name}, CPython {result.python} ({result.path})", err=True
-    )
+    from constraints_gen.cli.output import notice
+
+    notice(f"profile {chosen.name}, CPython {result.python} ({result.path})")
     return result
 
 
@@ -160,31 +159,28 @@ def run_emit(
     write_out(result.text)
 
 
-def _lock_into(
-    project: Project, profiles: ProfileSet, profile: Profile, python: str, out: Path
-) -> Path:
-    from constraints_gen.config import load_config, mirrors_from_env
-    from constraints_gen.lock import LockOptions, compile_one
-
-    mirrors = {**load_config(project.root).mirrors, **mirrors_from_env()}
-    options = LockOptions(mirrors=mirrors)
-    result = compile_one(project, profiles, profile, python, options, out_dir=out)
-    return result.constraints_path
-
-
 @click.command("detect")
 @json_option
 def detect_cmd(as_json: bool) -> None:
-    """Read this machine with NVML: driver, CUDA driver version, GPUs.
+    """Read this machine: platform, GPUs of every vendor, NVIDIA driver.
+
+    NVIDIA through NVML, Jetson from /etc/nv_tegra_release, AMD from the kernel's KFD topology,
+    Intel discrete GPUs from PCI, Apple Silicon through sysctl. Notes go to stderr. A GPU that
+    the driver lists but cannot describe is an error (exit 2), never a CPU machine.
 
     \b
     Examples:
       gen-constraints detect
       gen-constraints detect --json > node.json   # replay later with --hardware node.json
     """
-    from constraints_gen.nvml import detect
+    from constraints_gen.detect import detect
 
-    hardware = detect()
+    detected = detect()
+    for note in detected.notes:
+        click.echo(f"gen-constraints: note: {note}", err=True)
+    for problem in detected.problems:
+        click.echo(f"gen-constraints: warning: {problem}", err=True)
+    hardware = detected.hardware
     if as_json:
         write_out(json.dumps(hardware.to_json(), indent=2) + "\n")
     else:

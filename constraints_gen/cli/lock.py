@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING
 
 import click
 
+from constraints_gen.cli import output
 from constraints_gen.cli.core import mirror_option, root_option, write_out
+from constraints_gen.cli.output import echo_error, notice
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError
 
 if TYPE_CHECKING:
-    from constraints_gen.lock import LockOptions
+    from constraints_gen.lock import LockOptions, LockResult
     from constraints_gen.profiles import Profile, ProfileSet
     from constraints_gen.project import Project
 
@@ -129,6 +131,12 @@ def lock_cmd(
     if check:
         _check(project, profiles, chosen, pythons)
         return
+    if project.builtin and fmt == "requirements":
+        raise ConstraintsGenError(
+            f"no project here: {project.root} holds the built-in profiles of the installed"
+            " package, and lock does not write into it",
+            tip="run it inside a repository with profiles/manifest.toml, or give --root DIR",
+        )
     on_demand = [p.name for p in chosen if not p.commit_lock]
     if names and on_demand:
         raise ConstraintsGenError(
@@ -149,42 +157,59 @@ def lock_cmd(
     if fmt == "pylock":
         _pylock(profiles, chosen, pythons, options, output_dir)
         return
+    from constraints_gen.lock import LockFailed
     from constraints_gen.refresh import refresh
 
-    done = refresh(
-        project,
-        profiles,
-        chosen,
-        options,
-        pythons=pythons,
-        force=force,
-        jobs=jobs,
-        on_wait=lambda: click.echo(
-            f"gen-constraints: waiting for another run to finish ({project.generated_dir}/.lock)",
-            err=True,
-        ),
-    )
+    try:
+        done = refresh(
+            project,
+            profiles,
+            chosen,
+            options,
+            pythons=pythons,
+            force=force,
+            jobs=jobs,
+            on_wait=lambda: notice(
+                f"waiting for another run to finish ({project.generated_dir}/.lock)"
+            ),
+        )
+    except LockFailed as failed:  # the others were locked all the same: say so, then each error
+        for locked in failed.results:
+            _say(_locked(locked))
+        if len(failed.failures) == 1:
+            raise failed.failures[0] from None
+        for error in failed.failures:
+            echo_error(error)
+        raise failed from None
     for path in done.removed:
-        click.echo(f"gen-constraints: removed {path} (left by an interrupted run)", err=True)
+        notice(f"removed {path} (left by an interrupted run)")
     results = {(r.profile, r.python): r for r in done.results}
     for state in done.states:
         result = results.get((state.profile.name, state.python or ""))
         if result is None:
-            fresh = state.describe().replace(": fresh", ": up to date")
-            click.echo(fresh, err=True)
-            continue
-        outcome = "updated" if result.changed else "unchanged"
-        click.echo(
-            f"{result.profile} (CPython {result.python}): locked, {result.packages} packages,"
-            f" {outcome}: {result.lock_path}",
-            err=True,
-        )
+            _say(state.describe().replace(": fresh", ": up to date"))
+        else:
+            _say(_locked(result))
     write_out("")
     if fail_on_change and done.changed:
         raise ChangedFiles(
             f"{len(done.changed)} lock(s) changed under {project.generated_dir}; review and"
             " commit them"
         )
+
+
+def _locked(result: LockResult) -> str:
+    outcome = "updated" if result.changed else "unchanged"
+    return (
+        f"{result.profile} (CPython {result.python}): locked, {result.packages} packages,"
+        f" {outcome}: {result.lock_path}"
+    )
+
+
+def _say(line: str) -> None:
+    """One line of the report on stderr (silenced by -q)."""
+    if not output.QUIET:
+        click.echo(line, err=True)
 
 
 class ChangedFiles(ConstraintsGenError):

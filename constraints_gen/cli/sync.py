@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -15,6 +16,8 @@ from constraints_gen.cli.core import (
     root_option,
     write_out,
 )
+from constraints_gen.cli.output import notice
+from constraints_gen.cli.verify import NO_DEEP_HELP, verify_synced
 from constraints_gen.cli.wheelhouse import WHEELHOUSE_ENV, fill_command
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
 
@@ -38,6 +41,7 @@ from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
 )
 @click.option("--check", is_flag=True, help="Only report drift (exit 1); change nothing.")
 @click.option("--print-command", is_flag=True, help="Print the uv command line instead.")
+@click.option("--no-deep", is_flag=True, help=NO_DEEP_HELP)
 @json_option
 def sync_cmd(
     root: Path | None,
@@ -47,13 +51,18 @@ def sync_cmd(
     wheelhouse: str,
     check: bool,
     print_command: bool,
+    no_deep: bool,
     as_json: bool,
 ) -> None:
     """Install the profile's exact lock into an environment with `uv pip sync`, from the wheelhouse.
 
     uv installs, replaces (local labels count: 2.5.1+cu124 is not 2.5.1+cu121) and removes
-    packages until the environment is the lock; --check only reports that drift.
-    Exit 0 in sync, 1 drift (--check), 2 errors.
+    packages until the environment is the lock; --check only reports that drift, and does so
+    even when the wheelhouse lacks wheels (it then names them, and the command that fetches
+    them). Then it runs `gen-constraints verify` and reinstalls any package whose files differ
+    from its RECORD. A profile without a committed lock is locked on demand first, exactly as
+    emit does. Exit 0 in sync (and verified), 1 drift (--check) or not verified, 2 errors (for
+    sync, a wheelhouse that lacks wheels).
 
     \b
     Examples:
@@ -62,15 +71,18 @@ def sync_cmd(
       gen-constraints sync --wheelhouse https://wheels.example/llm/simple
       gen-constraints sync --print-command             # the uv command, for your own scripts
     """
-    from constraints_gen import lockfile, sync
+    from constraints_gen import lockfile, sync, verify
+    from constraints_gen.locate import locate_lock
     from constraints_gen.wheelhouse import read_lock
 
     project, profiles, chosen = choose_profile(root, hardware, profile)
+    chosen = sync.machine_view(chosen)
     target = sync.interpreter(python)
     version = sync.python_version(target)
-    lock = read_lock(project, chosen, version)
+    located = locate_lock(project, profiles, chosen, version, notice=notice)
+    lock = read_lock(chosen, version, located.lock_path)
     expected = lockfile.fingerprint(chosen, profiles.manifest, version)
-    if not lockfile.lock_is_fresh(lock.path, expected):
+    if not located.on_demand and not lockfile.lock_is_fresh(lock.path, expected):
         click.echo(
             f"gen-constraints: warning: {lock.path} is stale (refresh: gen-constraints lock"
             f" {chosen.name})",
@@ -80,27 +92,29 @@ def sync_cmd(
         write_out(shlex.join(sync.uv_args(lock.path, target, wheelhouse, check=check)) + "\n")
         return
 
-    def require_wheels() -> None:
-        missing = sync.missing_wheels(lock, wheelhouse)
-        if missing:
-            fix = fill_command(Path(wheelhouse), root, [chosen.name])
-            if "://" in wheelhouse:
-                fix = f"{fix.replace(f'--wheelhouse {wheelhouse}', '--wheelhouse DIR')}, then"
-                fix += " `gen-constraints wheelhouse index DIR` and serve DIR"
-            raise ConstraintsGenError(
-                f"wheelhouse {wheelhouse} lacks {len(missing)} wheels of profile {chosen.name}"
-                f" (CPython {version}): {', '.join(missing)}",
-                tip=f"fill it: {fix}",
-            )
+    def lacking_error(missing: dict[str, str]) -> ConstraintsGenError:
+        served = "://" in wheelhouse  # fill a folder, then index and serve it
+        fix = fill_command(Path("DIR" if served else wheelhouse), root, [chosen.name], version)
+        if served:
+            fix += ", then `gen-constraints wheelhouse index DIR` and serve DIR"
+        return ConstraintsGenError(
+            f"wheelhouse {wheelhouse} lacks {len(missing)} wheels of profile {chosen.name}"
+            f" (CPython {version}): {', '.join(missing.values())}",
+            tip=f"fill it: {fix}",
+        )
 
+    missing: dict[str, str] = {}
     try:
         changes = sync.check_drift(sync.uv_args(lock.path, target, wheelhouse, check=True))
-    except ToolError:
-        require_wheels()  # a missing wheel, said plainly, rather than uv's resolver error
-        raise
+    except ToolError:  # uv needs the wheels even to report: ask it about the rest of the lock
+        missing = sync.missing_wheels(lock, wheelhouse, notice)
+        if not missing:
+            raise
+        changes = sync.drift_without(lock, missing, target, wheelhouse)
+    if changes and not check and not missing:  # said plainly, before uv calls it a resolver error
+        missing = sync.missing_wheels(lock, wheelhouse, notice)
     applied = False
-    if changes and not check:
-        require_wheels()
+    if changes and not check and not missing:
         report = sync.sync(sync.uv_args(lock.path, target, wheelhouse))
         click.echo(report.rstrip("\n"), err=True)
         applied = True
@@ -114,6 +128,7 @@ def sync_cmd(
             "wheelhouse": wheelhouse,
             "in_sync": applied or not changes,
             "applied": applied,
+            "lacking": list(missing.values()),
             "changes": [
                 {"name": c.name, "action": c.action, "installed": c.old, "locked": c.new}
                 for c in changes
@@ -122,9 +137,24 @@ def sync_cmd(
         write_out(json.dumps(payload, indent=2) + "\n")
     else:
         write_out("".join(c.describe() + "\n" for c in changes))
+    if not check and (applied or not changes):  # what uv installed, checked in the target;
+        # half-written packages reinstalled
+
+        def reinstall(names: Sequence[str]) -> None:
+            lacking = sync.missing_wheels(lock, wheelhouse, notice)
+            if lacking:
+                raise lacking_error(lacking)
+            args = verify.reinstall_args(sync.uv_args(lock.path, target, wheelhouse), names)
+            click.echo(sync.sync(args).rstrip("\n"), err=True)
+
+        verify_synced(chosen, profiles.manifest, lock.packages, target, version, hardware,
+                      deep=not no_deep, reinstall=reinstall)  # fmt: skip
     where = f"profile {chosen.name}, CPython {version}, {target}"
     if not changes:
         click.echo(f"gen-constraints: in sync ({where}, {len(lock.packages)} packages)", err=True)
+        if missing:  # said, not failed: nothing had to be installed
+            error = lacking_error(missing)
+            click.echo(f"gen-constraints: {error.message} ({error.tip})", err=True)
         return
     counts = [sum(c.action == a for c in changes) for a in ("install", "replace", "remove")]
     if applied:
@@ -133,4 +163,9 @@ def sync_cmd(
         return
     drift = "{} to install, {} to replace, {} to remove".format(*counts)
     click.echo(f"gen-constraints: drift ({where}): {drift}", err=True)
+    if missing and not check:
+        raise lacking_error(missing)
+    if missing:
+        error = lacking_error(missing)
+        click.echo(f"gen-constraints: {error.message}\nTIP: {error.tip}", err=True)
     raise click.exceptions.Exit(EXIT_FAILURE)

@@ -19,6 +19,7 @@ from constraints_gen.cli.core import (
     root_option,
     write_out,
 )
+from constraints_gen.cli.output import notice
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError
 
 if TYPE_CHECKING:
@@ -91,42 +92,42 @@ def lock_options(func: F) -> F:
     return cast(F, wrapped)
 
 
-def _locks(choice: LockChoice) -> tuple[Project, list[Profile], list[LockRef]]:
+def _locks(
+    choice: LockChoice, *, make: bool, mirrors: dict[str, str] | None = None
+) -> tuple[Project, list[Profile], list[LockRef]]:
+    """The chosen profiles and their locks, found as emit finds them (committed, cached, else
+    made on demand when ``make``); every lock is read before the command acts."""
     from constraints_gen.profiles import load_profiles
     from constraints_gen.project import find_project
-    from constraints_gen.wheelhouse import read_lock, read_locks
+    from constraints_gen.wheelhouse import read_locks
 
-    root, names, pythons = choice.root, choice.names, choice.pythons
-    if choice.every and names:
+    if choice.every and choice.names:
         raise click.UsageError("--all and --profile exclude each other")
-    if choice.every:  # every committed lock; a profile without one is skipped, with a notice
-        project = find_project(root)
-        selected = list(load_profiles(project.profiles_dir).profiles)
-        pairs = [(p, py) for p in selected for py in (pythons or p.pythons)]
-        for profile, python in pairs:
-            if not project.lock_path(profile.name, python).is_file():
-                click.echo(
-                    f"gen-constraints: profile {profile.name} has no lock for CPython {python};"
-                    f" skipped (create it: gen-constraints lock {profile.name})",
-                    err=True,
-                )
-        locks = [
-            read_lock(project, p, py) for p, py in pairs if project.lock_path(p.name, py).is_file()
-        ]
-        return project, selected, locks
-    if names:  # named: no hardware detection
-        project = find_project(root)
+    if choice.every or choice.names:  # named: no hardware detection
+        project = find_project(choice.root)
         profiles = load_profiles(project.profiles_dir)
-        selected = [profiles.get(n) for n in names]
+        names = choice.names
+        selected = list(profiles.profiles) if choice.every else [profiles.get(n) for n in names]
     else:
-        project, _, chosen = choose_profile(root, choice.hardware, None)
+        project, profiles, chosen = choose_profile(choice.root, choice.hardware, None)
         selected = [chosen]
-    return project, selected, read_locks(project, selected, pythons)
+    locks = read_locks(
+        project, profiles, selected, choice.pythons, make=make, mirrors=mirrors, notice=notice
+    )
+    return project, selected, locks
 
 
-def fill_command(folder: Path, root: Path | None, profiles: list[str]) -> str:
-    parts = ["gen-constraints", "wheelhouse", "fill"]
+def fill_command(
+    folder: Path,
+    root: Path | None,
+    profiles: list[str],
+    python: str | None = None,
+    *,
+    prune: bool = False,
+) -> str:
+    parts = ["gen-constraints", "wheelhouse", "fill"] + (["--prune"] if prune else [])
     parts += [f"--profile {name}" for name in profiles]
+    parts += [f"--python {python}"] if python is not None else []
     parts += [f"--wheelhouse {folder}"] + ([f"--root {root}"] if root is not None else [])
     return " ".join(parts)
 
@@ -154,6 +155,28 @@ def wheelhouse_cmd() -> None:
 @mirror_option
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=8, show_default=True,
               help="Parallel downloads.")  # fmt: skip
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
+              show_default=True, envvar="GEN_CONSTRAINTS_HTTP_TIMEOUT", metavar="SECONDS",
+              help="Wait this long to connect and for each answer."
+              " Also $GEN_CONSTRAINTS_HTTP_TIMEOUT.")  # fmt: skip
+@click.option("--stall-timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
+              show_default=True, envvar="GEN_CONSTRAINTS_STALL_TIMEOUT", metavar="SECONDS",
+              help="Retry a download that received under 1 kB in this time."
+              " Also $GEN_CONSTRAINTS_STALL_TIMEOUT.")  # fmt: skip
+@click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
+              envvar="GEN_CONSTRAINTS_HTTP_RETRIES", help="Retries of a request after a"
+              " connection error, timeout, stall, 429 or 5xx answer (with backoff; Retry-After"
+              " honoured). Also $GEN_CONSTRAINTS_HTTP_RETRIES.")  # fmt: skip
+@click.option("--deadline", type=click.FloatRange(min=0, min_open=True), default=None,
+              envvar="GEN_CONSTRAINTS_DEADLINE", metavar="SECONDS",
+              help="Give up on all downloads after this long (default: no limit)."
+              " Also $GEN_CONSTRAINTS_DEADLINE.")  # fmt: skip
+@click.option(
+    "--prune",
+    "prune_wrong",
+    is_flag=True,
+    help="First remove wheels of locked packages at versions no lock holds.",
+)
 @json_option
 def fill_cmd(
     choice: LockChoice,
@@ -163,21 +186,44 @@ def fill_cmd(
     find_links: tuple[str, ...],
     mirror: dict[str, str],
     jobs: int,
+    timeout: float,
+    stall_timeout: float,
+    retries: int,
+    deadline: float | None,
+    prune_wrong: bool,
     as_json: bool,
 ) -> None:
     """Download every wheel the locks need for their target platform and Python.
 
     Each file is checked against the lock's sha256 before it is kept; files already present and
-    correct are skipped, so an interrupted fill resumes.
+    correct are skipped, and a partial download (.NAME.part) resumes with an HTTP Range request,
+    so an interrupted fill resumes. A profile without a committed lock (target.commit_lock =
+    false) is locked on demand first, exactly as emit does. Wheels of a locked package at another
+    version are reported; --prune removes them, so that one fill makes the folder exactly what the
+    locks need. Two fills into one folder take turns. Credentials for a private index come from
+    the index URL (https://USER:PASSWORD@HOST/simple) or ~/.netrc ($NETRC); they are never
+    printed or written. Progress goes to stderr: a live line on a terminal, one line per file
+    otherwise.
+
+    \b
+    Examples:
+      gen-constraints wheelhouse fill --prune
+      gen-constraints wheelhouse fill --profile cuda121_ampere --python 3.11
+      gen-constraints wheelhouse fill --all --wheelhouse /srv/wheels --mirror pypi=https://m/simple
     """
+    import sys
+
     from constraints_gen.config import DEFAULT_INDEX, is_local, load_config
+    from constraints_gen.download import Client, Settings
     from constraints_gen.fill import fill
     from constraints_gen.index_client import FetchError, Source, default_index
+    from constraints_gen.progress import StreamProgress, human_size, plural
+    from constraints_gen.project import find_project
 
-    project, profiles, locks = _locks(choice)
     # Mirrors as `lock` takes them (--mirror, $GEN_CONSTRAINTS_MIRRORS, constraints-gen.toml):
     # a profile index may come from a URL elsewhere or a folder of wheels.
-    mirrors = {**load_config(project.root).mirrors, **mirror}
+    mirrors = {**load_config(find_project(choice.root).root).mirrors, **mirror}
+    _, profiles, locks = _locks(choice, make=True, mirrors=mirrors)
 
     def source(where: str) -> Source:
         return Source(location=where, kind="links" if is_local(where) else "index")
@@ -187,7 +233,22 @@ def fill_cmd(
     sources += [source(where) for where in indexes]
     if not no_index:
         sources.append(source(index_url or mirrors.get(DEFAULT_INDEX) or default_index()))
-    result = fill(folder, locks, sources, jobs=jobs)
+    settings = Settings(timeout=timeout, stall=stall_timeout, retries=retries, deadline=deadline)
+    client = Client(settings, sources=[s.location for s in sources])
+    progress = StreamProgress(sys.stderr, live=sys.stderr.isatty())
+    try:
+        result = fill(
+            folder,
+            locks,
+            sources,
+            jobs=jobs,
+            prune_wrong=prune_wrong,
+            notice=notice,
+            client=client,
+            progress=progress,
+        )
+    finally:
+        progress.close()
     size = sum(item.size for item in result.fetched)
     if as_json:
         payload = {
@@ -197,16 +258,23 @@ def fill_cmd(
                 {"file": f.filename, "sha256": f.sha256, "size": f.size} for f in result.fetched
             ],
             "already_present": result.already,
+            "wrong_version": list(result.wrong_version),
+            "pruned": list(result.pruned),
             "errors": list(result.errors),
         }
         write_out(json.dumps(payload, indent=2) + "\n")
-    for item in result.fetched:
-        click.echo(f"fetched {item.filename}", err=True)
     click.echo(
-        f"wheelhouse {folder}: fetched {len(result.fetched)} files ({size} bytes),"
-        f" {result.already} locked packages already present",
+        f"wheelhouse {folder}: fetched {plural(len(result.fetched), 'file')} ({human_size(size)}),"
+        f" {plural(result.already, 'locked package')} already present",
         err=True,
     )
+    kept = [name for name in result.wrong_version if name not in result.pruned]
+    if kept:
+        click.echo(
+            f"gen-constraints: wheelhouse {folder} holds {len(kept)} wrong-version wheels of"
+            f" locked packages: {', '.join(kept)} (remove them: add --prune)",
+            err=True,
+        )
     if result.errors:
         raise FetchError(
             f"{len(result.errors)} problems:\n  " + "\n  ".join(result.errors)
@@ -220,7 +288,13 @@ def _render(report: Report) -> str:
     lines = []
     for item in report.locks:
         lock = item.lock
-        state = "installable" if item.installable else "NOT installable"
+        state = (
+            "exact"
+            if item.exact
+            else "installable, not exact"
+            if item.installable
+            else "NOT installable"
+        )
         lines.append(
             f"profile {lock.profile}, CPython {lock.python} ({lock.platform}): {state},"
             f" {len(lock.packages)} locked packages"
@@ -236,6 +310,7 @@ def _render(report: Report) -> str:
             for m in item.wrong_version
         ]
     lines += [f"unreferenced: {name}" for name in report.unreferenced]
+    lines += [f"ignored: {entry}" for entry in report.ignored]
     return "\n".join(lines) + "\n"
 
 
@@ -249,24 +324,41 @@ def check_cmd(
 ) -> None:
     """Report, per lock, what is missing, corrupt or a wrong version, and what no lock references.
 
-    Exit 1 when a lock cannot be installed from the folder.
+    Exit 0 when the folder is exactly what the locks need, 1 when a lock cannot be installed
+    from it or it holds a wheel of a locked package at a version no lock holds, 2 on bad input.
+    Files that are not wheels are listed as ignored.
+
+    \b
+    Examples:
+      gen-constraints wheelhouse check
+      gen-constraints wheelhouse check --all --json --wheelhouse /srv/wheels
     """
     from constraints_gen.wheelhouse import HashCache, check
 
-    _, _, locks = _locks(choice)
-    report = check(folder, locks, HashCache(folder))
+    _, _, locks = _locks(choice, make=False)
+    cache = HashCache(folder, notice)
+    report = check(folder, locks, cache)
+    cache.save()
     write_out(json.dumps(report.to_json(), indent=2) + "\n" if as_json else _render(report))
     if not report.ok:
         broken = sorted({r.lock.profile for r in report.locks if not r.installable})
+        inexact = sorted({r.lock.profile for r in report.locks if not r.exact})
+        pythons = sorted({r.lock.python for r in report.locks if not r.exact})
+        python = pythons[0] if len(pythons) == 1 and choice.pythons else None
+        wrong = report.wrong_version
+        fix = fill_command(folder, choice.root, inexact, python, prune=bool(wrong))
+        problems = [f"cannot install the lock of {', '.join(broken)}"] if broken else []
+        if wrong:
+            problems.append(f"holds {len(wrong)} wrong-version wheels ({', '.join(wrong)})")
         raise NotInstallable(
-            f"wheelhouse {folder} cannot install the lock of {', '.join(broken)}",
-            tip=f"fill it: {fill_command(folder, choice.root, broken)}",
+            f"wheelhouse {folder} {' and '.join(problems)}",
+            tip=f"{'fill it' if broken else 'remove them'}: {fix}",
         )
 
 
 @wheelhouse_cmd.command("prune")
 @lock_options
-@click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
+@click.option("--dry-run", is_flag=True, help="Only list what would be removed; write nothing.")
 @json_option
 def prune_cmd(
     choice: LockChoice,
@@ -274,19 +366,45 @@ def prune_cmd(
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    """Remove wrong-version and unreferenced wheels (for a shared folder, prune with --all)."""
-    from constraints_gen.wheelhouse import HashCache, check, prune
+    """Remove wrong-version and unreferenced wheels (for a shared folder, prune with --all).
 
-    _, _, locks = _locks(choice)
-    removed = prune(folder, check(folder, locks, HashCache(folder)), dry_run=dry_run)
+    Only regular files whose names are wheel file names are ever removed; every lock is read
+    first, and if one cannot be, nothing is removed. Each removal is listed on stdout.
+
+    \b
+    Examples:
+      gen-constraints wheelhouse prune --dry-run
+      gen-constraints wheelhouse prune --all --wheelhouse /srv/wheels
+    """
+    from constraints_gen.wheelhouse import HashCache, check, folder_lock, prune
+
+    _, _, locks = _locks(choice, make=False)
+    if not folder.is_dir():
+        raise ConstraintsGenError(f"{folder}: no such wheelhouse folder")
+
+    def run() -> tuple[tuple[str, ...], tuple[str, ...]]:
+        report = check(folder, locks, HashCache(folder, notice))
+        done = prune(folder, report.prunable, dry_run=dry_run, notice=notice)
+        return done.removed, done.failed
+
+    if dry_run:
+        removed, failed = run()
+    else:
+        with folder_lock(folder, lambda: notice(f"waiting for the lock of wheelhouse {folder}")):
+            removed, failed = run()
     if as_json:
         payload = {"version": 1, "wheelhouse": str(folder), "dry_run": dry_run,
-                   "removed": list(removed)}  # fmt: skip
+                   "removed": list(removed), "failed": list(failed)}  # fmt: skip
         write_out(json.dumps(payload, indent=2) + "\n")
     else:
         write_out("".join(name + "\n" for name in removed))
     verb = "would remove" if dry_run else "removed"
     click.echo(f"wheelhouse {folder}: {verb} {len(removed)} wheels", err=True)
+    if failed:
+        raise ConstraintsGenError(
+            f"{len(failed)} wheels could not be removed:\n  " + "\n  ".join(failed),
+            tip="the others were removed; fix the permissions and run prune again",
+        )
 
 
 @wheelhouse_cmd.command("index")
@@ -297,10 +415,15 @@ def index_cmd(out: Path, folder: Path) -> None:
 
     Serve OUT with any web server or object store; then, on each machine:
     gen-constraints sync --wheelhouse https://HOST/PATH/simple
+
+    \b
+    Examples:
+      gen-constraints wheelhouse index wheelhouse          # pages beside the wheels
+      gen-constraints wheelhouse index /srv/www/wheels --wheelhouse /data/wheels
     """
     from constraints_gen.wheelhouse import HashCache, write_index
 
     if not folder.is_dir():
         raise ConstraintsGenError(f"{folder}: no such wheelhouse folder")
-    projects = write_index(folder, out, HashCache(folder))
+    projects = write_index(folder, out, HashCache(folder, notice))
     click.echo(f"wrote a PEP 503 index of {len(projects)} projects to {out / 'simple'}", err=True)

@@ -1,0 +1,72 @@
+"""What the CLI writes: data to stdout (whole, or a one-line error), messages to stderr.
+
+``-q`` and ``-v`` set :data:`QUIET` and :data:`VERBOSE` for the whole run (``runner.VERBOSE``
+echoes each external command); :func:`notice` is a message that ``-q`` silences.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from constraints_gen.errors import ConstraintsGenError
+
+#: Set by -v/--verbose and -q/--quiet, on the group or any subcommand.
+VERBOSE = False
+QUIET = False
+
+
+class OutputError(ConstraintsGenError):
+    """stdout is closed or cannot take the data (a full disk, a closed pipe's peer)."""
+
+
+def notice(message: str) -> None:
+    """A message on stderr, prefixed like every message of the tool; ``-q`` silences it."""
+    if not QUIET:
+        click.echo(f"gen-constraints: {message}", err=True)
+
+
+def write_out(text: str) -> None:
+    """Write the whole text at once: nothing partial ever reaches stdout unnoticed."""
+    stream = sys.stdout
+    if stream is None:  # started with stdout closed (`>&-`)
+        raise OutputError(
+            "stdout is closed; nothing was written",
+            tip="send it to a file or a pipe: gen-constraints ... > FILE",
+        )
+    try:
+        stream.write(text)
+        stream.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write to stdout: {exc.strerror or exc}") from None
+
+
+def drop_stdout() -> None:
+    """Point stdout at the null device, so that Python's flush at exit cannot fail again."""
+    stream = sys.stdout
+    if stream is None:
+        return
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
+    except (OSError, ValueError):  # not a real file (tests) or already gone
+        pass
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``PATH: reason`` (both paths of a rename) for an OSError that reached the CLI."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return f"{' -> '.join(paths)}: {reason}" if paths else reason
+
+
+def echo_error(exc: ConstraintsGenError) -> None:
+    """The one-line ``ERROR`` (and ``TIP``) of an error, on stderr."""
+    click.echo(f"ERROR: {exc.message}", err=True)
+    if exc.tip:
+        click.echo(f"TIP: {exc.tip}", err=True)

@@ -1,0 +1,146 @@
+"""``gen-constraints verify``: is the environment the lock, does it import, does torch run?"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from constraints_gen.cli.core import (
+    choose_profile,
+    get_hardware,
+    hardware_option,
+    json_option,
+    root_option,
+    write_out,
+)
+from constraints_gen.errors import EXIT_FAILURE
+
+if TYPE_CHECKING:
+    from constraints_gen.lockfile import LockedPackage
+    from constraints_gen.manifest import Manifest
+    from constraints_gen.profiles import Profile
+    from constraints_gen.verify import Report
+
+NO_DEEP_HELP = "Skip the check of each installed file against its RECORD (sha256 and size)."
+
+
+@click.command("verify")
+@root_option
+@hardware_option
+@click.option("--profile", metavar="NAME", help="Use this profile instead of selecting.")
+@click.option(
+    "--python",
+    metavar="PATH",
+    help="The target interpreter or venv folder (default: the active venv, $VIRTUAL_ENV).",
+)
+@click.option("--no-deep", is_flag=True, help=NO_DEEP_HELP)
+@json_option
+def verify_cmd(
+    root: Path | None,
+    hardware: Path | None,
+    profile: str | None,
+    python: str | None,
+    no_deep: bool,
+    as_json: bool,
+) -> None:
+    """Verify an environment against the profile's lock, in its own interpreter.
+
+    Every locked package is installed at its exact version (local labels count: 2.5.1+cu124 is
+    not 2.5.1+cu121) and its files match its RECORD (a half-written install fails here; `sync`
+    reinstalls it); the profile's imports ([verify] imports, default: the top-level modules of
+    the pinned stack) succeed; for an NVIDIA profile on a GPU machine, torch's version, CUDA
+    version and architecture list fit every GPU and a tiny operation runs on each (skipped,
+    with a notice, without a GPU). Exit 0 verified, 1 not verified (each failure listed on
+    stdout), 2 could not run.
+
+    \b
+    Examples:
+      gen-constraints verify                          # the active venv
+      gen-constraints verify --python /opt/venv --json
+      gen-constraints verify --no-deep                # versions and imports only: fast
+    """
+    from constraints_gen import sync
+    from constraints_gen.cli.output import notice as say
+    from constraints_gen.locate import locate_lock
+    from constraints_gen.wheelhouse import read_lock
+
+    project, profiles, chosen = choose_profile(root, hardware, profile)
+    chosen = sync.machine_view(chosen)
+    target = sync.interpreter(python)
+    version = sync.python_version(target)
+    located = locate_lock(project, profiles, chosen, version, notice=say)
+    lock = read_lock(chosen, version, located.lock_path)
+    report = run_verify(
+        chosen, profiles.manifest, lock.packages, target, version, hardware, deep=not no_deep
+    )
+    if as_json:
+        write_out(json.dumps(report.to_json(), indent=2) + "\n")
+    else:
+        write_out("".join(f"{f.check}: {f.message}\n" for f in report.findings))
+    finish(report)
+
+
+def run_verify(
+    profile: Profile,
+    manifest: Manifest,
+    locked: Sequence[LockedPackage],
+    target: Path,
+    version: str,
+    hardware: Path | None,
+    *,
+    deep: bool,
+) -> Report:
+    from constraints_gen.verify import verify
+
+    return verify(
+        python=target,
+        python_version=version,
+        profile=profile,
+        manifest=manifest,
+        locked=locked,
+        hardware=lambda: get_hardware(hardware),
+        deep=deep,
+    )
+
+
+def finish(report: Report, *, prefix: str = "") -> None:
+    """The notices and the verdict on stderr; exit 1 when not verified."""
+    for notice in report.notices:
+        click.echo(f"gen-constraints: {notice}", err=True)
+    where = f"profile {report.profile}, CPython {report.python}, {report.environment}"
+    if report.ok:
+        click.echo(f"gen-constraints: verified ({where}): {report.summary()}", err=True)
+        return
+    for finding in report.findings if prefix else ():
+        click.echo(f"{prefix}{finding.check}: {finding.message}", err=True)
+    count = len(report.findings)
+    click.echo(f"gen-constraints: NOT verified ({where}): {count} failures", err=True)
+    raise click.exceptions.Exit(EXIT_FAILURE)
+
+
+def verify_synced(
+    profile: Profile,
+    manifest: Manifest,
+    locked: Sequence[LockedPackage],
+    target: Path,
+    version: str,
+    hardware: Path | None,
+    *,
+    deep: bool,
+    reinstall: Callable[[Sequence[str]], None],
+) -> None:
+    """After ``uv pip sync``: verify; reinstall the packages a reinstall repairs, verify again."""
+    report = run_verify(profile, manifest, locked, target, version, hardware, deep=deep)
+    broken = report.repairable
+    if broken:
+        for finding in report.findings:
+            if finding.repair is not None:
+                click.echo(f"gen-constraints: {finding.check}: {finding.message}", err=True)
+        click.echo(f"gen-constraints: reinstalling {', '.join(broken)}", err=True)
+        reinstall(broken)
+        report = run_verify(profile, manifest, locked, target, version, hardware, deep=deep)
+    finish(report, prefix="gen-constraints: ")
