@@ -59,7 +59,10 @@ def target_state(
     lock_path = project.lock_path(profile.name, python, platform)
     constraints_path = project.constraints_path(profile.name, python, platform)
     for path in (lock_path, constraints_path):
-        if not path.exists():
+        try:
+            path.stat()  # any other OSError (a file where a folder should be) is an error
+            continue
+        except FileNotFoundError:
             shown = path.relative_to(project.root) if path.is_relative_to(project.root) else path
             reasons = [f"no {shown}"]
             old = project.lock_path(profile.name, python)

@@ -130,8 +130,8 @@ def one_python_unlocked(tmp_path: Path) -> tuple[str, ...]:
 
 
 BAD_LOCKS: list[tuple[Callable[[Path], tuple[str, ...]], str]] = [
-    (non_utf8_lock, "cannot read the lock of demo"),
-    (lock_is_a_folder, "cannot read the lock of demo"),
+    (non_utf8_lock, "it is not UTF-8"),
+    (lock_is_a_folder, "cannot read it"),
     (one_python_unlocked, "profile demo has no lock for CPython 3.99"),
 ]
 

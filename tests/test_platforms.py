@@ -472,7 +472,10 @@ def test_emit_reads_this_platforms_lock_of_a_multi_platform_profile(tmp_path: Pa
         path = project.constraints_path("c", python, view.layout_platform)
         path.parent.mkdir(parents=True)
         head = lockfile.header(view, profiles.manifest, python, "gen-constraints lock c")
-        path.write_text(f"{head}torch=={view.pin('torch').version}\n", encoding="utf-8")  # type: ignore[union-attr]
+        body = f"torch=={view.pin('torch').version}\n"  # type: ignore[union-attr]
+        path.write_text(lockfile.seal(head, body), encoding="utf-8")
+        lock = project.lock_path("c", python, view.layout_platform)
+        lock.write_text(lockfile.seal(head, body), encoding="utf-8")
     result = emit(project, profiles, profiles.get("c"), strict=True)
     assert result.path == tmp_path / f"generated/c/x86_64-manylinux_2_28/py{python}.constraints.txt"
     assert result.text.endswith("torch==2.14.0\n") and not result.stale
