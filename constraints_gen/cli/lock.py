@@ -116,7 +116,7 @@ def lock_cmd(
       gen-constraints lock cpu --mirror pytorch-cpu=/opt/wheels --force
       gen-constraints lock cuda130 --format pylock --output-dir .
     """
-    from constraints_gen.config import load_config
+    from constraints_gen.config import absolute, load_config
     from constraints_gen.profiles import load_profiles
     from constraints_gen.project import find_project
 
@@ -150,7 +150,7 @@ def lock_cmd(
         upgrade=upgrade,
         upgrade_packages=upgrade_package,
         mirrors={**load_config(project.root).mirrors, **mirror},
-        find_links=find_links,
+        find_links=tuple(absolute(link) for link in find_links),
         offline=offline,
         resolver=resolver,
     )
