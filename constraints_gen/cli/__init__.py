@@ -189,7 +189,11 @@ class LazyGroup(click.Group):
         name, command, rest = super().resolve_command(ctx, args)
         given = [(option, ctx.params[option.name or ""]) for option in _explicit(ctx)]
         if command is not None and given:
-            rest = _forward(ctx, f"{ctx.command_path} {name}", command, rest, given)
+            try:
+                rest = _forward(ctx, f"{ctx.command_path} {name}", command, rest, given)
+            except click.UsageError:
+                if not ctx.resilient_parsing:  # while completing: offer what the words allow
+                    raise
         return name, command, rest
 
 

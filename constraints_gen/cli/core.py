@@ -64,13 +64,33 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(func)
 
 
+def complete_with(values: str) -> Callable[[click.Context, click.Parameter, str], Any]:
+    """A shell_complete callback from :mod:`constraints_gen.cli.complete`, imported only while
+    completing (the emit path imports nothing more)."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
+        from constraints_gen.cli import complete as found
+
+        return getattr(found, values)(ctx, param, incomplete)
+
+    return complete
+
+
 def emit_options(func: F) -> F:
     for option in (
         root_option,
         hardware_option,
-        click.option("--profile", metavar="NAME", help="Use this profile instead of selecting."),
         click.option(
-            "--python", metavar="X.Y", help="Target CPython version (default: the running one)."
+            "--profile",
+            metavar="NAME",
+            shell_complete=complete_with("profile_names"),
+            help="Use this profile instead of selecting.",
+        ),
+        click.option(
+            "--python",
+            metavar="X.Y",
+            shell_complete=complete_with("python_versions"),
+            help="Target CPython version (default: the running one).",
         ),
         click.option("--strict", is_flag=True, help="Fail when the lock is stale."),
     ):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from constraints_gen.cli import output
-from constraints_gen.cli.core import mirror_option, root_option, write_out
+from constraints_gen.cli.core import complete_with, mirror_option, root_option, write_out
 from constraints_gen.cli.output import echo_error, notice
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError
 
@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 
 @click.command("lock")
-@click.argument("names", nargs=-1, metavar="[PROFILE]...")
+@click.argument(
+    "names", nargs=-1, metavar="[PROFILE]...", shell_complete=complete_with("profile_names")
+)
 @root_option
 @click.option(
     "--check",
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     "pythons",
     multiple=True,
     metavar="X.Y",
+    shell_complete=complete_with("python_versions"),
     help="Lock only these Pythons (default: each profile's target.python).",
 )
 @click.option("--upgrade", "-U", is_flag=True, help="Ignore the versions of the existing lock.")

@@ -13,6 +13,7 @@ import click
 
 from constraints_gen.cli.core import (
     choose_profile,
+    complete_with,
     hardware_option,
     json_option,
     mirror_option,
@@ -76,6 +77,7 @@ def lock_options(func: F) -> F:
             "names",
             multiple=True,
             metavar="NAME",
+            shell_complete=complete_with("profile_names"),
             help="This profile (repeatable; default: the one selected for this machine).",
         ),
         click.option("--all", "every", is_flag=True, help="Every profile of the project."),
@@ -84,6 +86,7 @@ def lock_options(func: F) -> F:
             "pythons",
             multiple=True,
             metavar="X.Y",
+            shell_complete=complete_with("python_versions"),
             help="Only the locks for these CPythons (default: each profile's target.python).",
         ),
         wheelhouse_option,
