@@ -214,6 +214,8 @@ def detect_cmd(as_json: bool) -> None:
 def explain_cmd(root: Path | None, hardware: Path | None, as_json: bool) -> None:
     """Show every profile, whether it fits this machine, and why.
 
+    Exit 0 even when no profile fits (the reasons say why; emit exits 1 then), 2 bad input.
+
     \b
     Examples:
       gen-constraints explain

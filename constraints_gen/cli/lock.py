@@ -110,6 +110,9 @@ def lock_cmd(
     only when stale; --force, --upgrade and --upgrade-package re-lock them all the same.
     Profiles with target.commit_lock = false are locked on demand, never here.
     Mirrors come from constraints-gen.toml ([mirrors]) and --mirror; they are not inputs.
+    Exit 0 locked or already fresh; 1 --check found a stale or missing lock, a resolution
+    failed (the other targets are locked all the same), or --fail-on-change changed a file;
+    2 bad input.
 
     \b
     Examples:

@@ -206,7 +206,8 @@ def fill_cmd(
     locks need. Two fills into one folder take turns. Credentials for a private index come from
     the index URL (https://USER:PASSWORD@HOST/simple) or ~/.netrc ($NETRC); they are never
     printed or written. Progress goes to stderr: a live line on a terminal, one line per file
-    otherwise.
+    otherwise. Exit 0 every wheel present and checked, 1 a download failed or did not match its
+    hash (what did download is kept: run the same command again to resume), 2 bad input.
 
     \b
     Examples:
@@ -373,6 +374,8 @@ def prune_cmd(
 
     Only regular files whose names are wheel file names are ever removed; every lock is read
     first, and if one cannot be, nothing is removed. Each removal is listed on stdout.
+    Exit 0, or 2 when a lock cannot be read (nothing removed) or a wheel could not be removed
+    (the others are).
 
     \b
     Examples:
@@ -422,7 +425,7 @@ def index_cmd(out: Path, folder: Path) -> None:
     \b
     Examples:
       gen-constraints wheelhouse index wheelhouse          # pages beside the wheels
-      gen-constraints wheelhouse index /srv/www/wheels --wheelhouse /data/wheels
+      gen-constraints wheelhouse index /srv/www --wheelhouse /srv/wheels
     """
     from constraints_gen.wheelhouse import HashCache, write_index
 
