@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import cast
 
 import click
 from click.shell_completion import CompletionItem
@@ -62,8 +63,8 @@ def python_versions(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
     """The target Pythons (X.Y) of the profile(s) already named, else of every profile."""
-    named = _given(ctx, "profile") or _given(ctx, "names")
-    wanted = {named} if isinstance(named, str) else set(named) if named else None
+    named = _given(ctx, "profile") or _given(ctx, "names")  # emit's NAME, else several
+    wanted = {named} if isinstance(named, str) else set(cast(Iterable[str], named or ())) or None
     versions = {
         version
         for name, pythons in _profiles(ctx)

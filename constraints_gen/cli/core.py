@@ -185,8 +185,9 @@ def detect_cmd(as_json: bool) -> None:
     """Read this machine: platform, GPUs of every vendor, NVIDIA driver.
 
     NVIDIA through NVML, Jetson from /etc/nv_tegra_release, AMD from the kernel's KFD topology,
-    Intel discrete GPUs from PCI, Apple Silicon through sysctl. Notes go to stderr. A GPU that
-    the driver lists but cannot describe is an error (exit 2), never a CPU machine.
+    Intel discrete GPUs from PCI, Apple Silicon through sysctl. Notes go to stderr. Exit 0 read
+    (no GPU library, driver or device: a CPU machine), 2 when a GPU that the driver lists cannot
+    be described (never a CPU machine).
 
     \b
     Examples:
