@@ -223,6 +223,9 @@ def _shell(tmp_path: Path, cwd: Path, paths: Mapping[str, str] = {}, **env: str)
 
 
 def test_builtin_examples_run(tmp_path: Path) -> None:
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if running not in BUILTIN_PROFILES.get("cuda130").pythons:  # the H200's profile
+        pytest.skip(f"cuda130 has no committed lock for CPython {running} (emit would lock it)")
     cwd = tmp_path / "elsewhere"
     cwd.mkdir()
     shutil.copyfile(HARDWARE / "h200-real.json", cwd / "h200.json")
