@@ -375,14 +375,24 @@ def test_python_versions_complete(tmp_path: Path) -> None:
     assert complete("--python", "9", cwd=tmp_path)[0] == []
 
 
-def test_interpreter_paths_complete_as_files(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("sync --python .ve", "file,.ve\n"),
+        ("verify --python .ve", "file,.ve\n"),
+        ("sync --wheelhouse wh", "dir,wh\n"),
+    ],
+)
+def test_paths_complete_as_files_or_folders(words: str, expected: str, tmp_path: Path) -> None:
+    """The shell is told to complete file (or folder) names itself: click's "file"/"dir"."""
+    line = f"gen-constraints {words}"
     result = subprocess.run(
         [sys.executable, "-m", "constraints_gen"],
-        env={**os.environ, "_GEN_CONSTRAINTS_COMPLETE": "bash_complete",
-             "COMP_WORDS": "gen-constraints sync --python .ve", "COMP_CWORD": "3"},
+        env={**os.environ, "_GEN_CONSTRAINTS_COMPLETE": "bash_complete", "COMP_WORDS": line,
+             "COMP_CWORD": str(len(line.split()) - 1)},
         cwd=tmp_path, capture_output=True, text=True, check=False,
     )  # fmt: skip
-    assert (result.returncode, result.stdout) == (0, "file,.ve\n")
+    assert (result.returncode, result.stdout, result.stderr) == (0, expected, "")
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])

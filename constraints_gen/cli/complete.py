@@ -80,3 +80,8 @@ def interpreter_paths(
 ) -> list[CompletionItem]:
     """``--python PATH`` (an interpreter or a venv folder): the shell completes file names."""
     return [CompletionItem(incomplete, type="file")]
+
+
+def folders(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """``--wheelhouse DIR|URL``: the shell completes folder names (a URL is typed)."""
+    return [CompletionItem(incomplete, type="dir")]

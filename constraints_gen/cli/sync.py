@@ -44,6 +44,7 @@ from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
     show_default=True,
     envvar=WHEELHOUSE_ENV,
     metavar="DIR|URL",
+    shell_complete=complete_with("folders"),
     help="A folder of wheels, or the URL of a served index (`wheelhouse index`).",
 )
 @click.option("--check", is_flag=True, help="Only report drift (exit 1); change nothing.")
