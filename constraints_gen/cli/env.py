@@ -29,6 +29,10 @@ def env_cmd(
 ) -> None:
     """Print the shell lines that make pip and uv obey the selected profile's constraints.
 
+    The lines set UV_CONSTRAINT and PIP_CONSTRAINT to the profile's constraints.txt (under
+    generated/, or the user cache for a profile locked on demand). Exit codes as emit's: 1 when
+    no profile fits or (--strict) the lock is stale, 2 bad input.
+
     \b
     Examples:
       eval "$(gen-constraints env)"                          # bash, zsh
