@@ -65,10 +65,21 @@ def _words(option: click.Option, value: str | None = None) -> list[str]:
     return [name] if option.is_flag else [name, value or VALUES[name]]
 
 
-def _takes(command: click.Command, option: click.Option) -> bool:
-    return any(
-        isinstance(p, click.Option) and set(p.opts) & set(option.opts) for p in command.params
+def _namesake(command: click.Command, option: click.Option) -> click.Option | None:
+    return next(
+        (
+            p
+            for p in command.params
+            if isinstance(p, click.Option) and set(p.opts) & set(option.opts)
+        ),
+        None,
     )
+
+
+def _takes(command: click.Command, option: click.Option) -> bool:
+    """Does ``command`` have this option with the same meaning (the same metavar)?"""
+    namesake = _namesake(command, option)
+    return namesake is not None and namesake.metavar == option.metavar
 
 
 def _required(command: click.Command) -> list[str]:
@@ -137,10 +148,18 @@ def test_option_before_a_subcommand_applies_to_it_or_is_refused(
     if not _takes(command, option):
         assert (before, recorded) == (2, [])
         name, where = option.opts[0], " ".join(path)
+        namesake = _namesake(command, option)
         assert capsys.readouterr().err.splitlines()[-1] == (
             f"Error: {name} was given before `gen-constraints {where}`, which has no option"
             f" {name}; see `gen-constraints {where} --help`"
+            if namesake is None
+            # sync/verify --python PATH is an interpreter, the group's --python X.Y a version
+            else f"Error: {name} before `gen-constraints {where}` means {option.metavar}, but"
+            f" `gen-constraints {where}` takes {name} {namesake.metavar}; give it after"
+            f" `gen-constraints {where}`"
         )
+        if namesake is not None:
+            return
         assert run([*args, *_words(option)]) == 2  # after it, click says "no such option"
         return
     assert before == 0, capsys.readouterr().err

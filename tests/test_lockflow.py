@@ -428,3 +428,18 @@ def test_emit_imports_only_its_own_path() -> None:
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.stdout == "0 []\n", result.stderr
+
+
+@pytest.mark.parametrize(
+    "where",
+    [["--mirror", "pypi=wheels"], ["--offline", "--find-links", "wheels"]],
+    ids=["mirror", "find-links"],
+)
+def test_relative_folders_given_on_the_command_line_mean_the_current_directory(
+    root: Path, where: list[str]
+) -> None:
+    """uv runs in a temporary folder: a relative folder handed on as given would name nothing."""
+    (root / "constraints-gen.toml").unlink()
+    result = gen("lock", "gamma", *where, cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert "torch==2.0.0" in (root / "generated" / "gamma" / f"py{PY}.lock.txt").read_text()

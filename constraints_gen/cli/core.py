@@ -64,13 +64,33 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(func)
 
 
+def complete_with(values: str) -> Callable[[click.Context, click.Parameter, str], Any]:
+    """A shell_complete callback from :mod:`constraints_gen.cli.complete`, imported only while
+    completing (the emit path imports nothing more)."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
+        from constraints_gen.cli import complete as found
+
+        return getattr(found, values)(ctx, param, incomplete)
+
+    return complete
+
+
 def emit_options(func: F) -> F:
     for option in (
         root_option,
         hardware_option,
-        click.option("--profile", metavar="NAME", help="Use this profile instead of selecting."),
         click.option(
-            "--python", metavar="X.Y", help="Target CPython version (default: the running one)."
+            "--profile",
+            metavar="NAME",
+            shell_complete=complete_with("profile_names"),
+            help="Use this profile instead of selecting.",
+        ),
+        click.option(
+            "--python",
+            metavar="X.Y",
+            shell_complete=complete_with("python_versions"),
+            help="Target CPython version (default: the running one).",
         ),
         click.option("--strict", is_flag=True, help="Fail when the lock is stale."),
     ):
@@ -165,8 +185,9 @@ def detect_cmd(as_json: bool) -> None:
     """Read this machine: platform, GPUs of every vendor, NVIDIA driver.
 
     NVIDIA through NVML, Jetson from /etc/nv_tegra_release, AMD from the kernel's KFD topology,
-    Intel discrete GPUs from PCI, Apple Silicon through sysctl. Notes go to stderr. A GPU that
-    the driver lists but cannot describe is an error (exit 2), never a CPU machine.
+    Intel discrete GPUs from PCI, Apple Silicon through sysctl. Notes go to stderr. Exit 0 read
+    (no GPU library, driver or device: a CPU machine), 2 when a GPU that the driver lists cannot
+    be described (never a CPU machine).
 
     \b
     Examples:
@@ -193,6 +214,8 @@ def detect_cmd(as_json: bool) -> None:
 @json_option
 def explain_cmd(root: Path | None, hardware: Path | None, as_json: bool) -> None:
     """Show every profile, whether it fits this machine, and why.
+
+    Exit 0 even when no profile fits (the reasons say why; emit exits 1 then), 2 bad input.
 
     \b
     Examples:

@@ -29,11 +29,14 @@ def env_cmd(
 ) -> None:
     """Print the shell lines that make pip and uv obey the selected profile's constraints.
 
-    UV_CONSTRAINT and PIP_CONSTRAINT name the constraints; for a profile whose pins come from
-    another index (the PyTorch CPU index), UV_EXTRA_INDEX_URL and PIP_EXTRA_INDEX_URL (or
+    The lines set UV_CONSTRAINT and PIP_CONSTRAINT to the profile's constraints.txt (under
+    generated/, or the user cache for a profile locked on demand). For a profile whose pins come
+    from another index (the PyTorch CPU index), UV_EXTRA_INDEX_URL and PIP_EXTRA_INDEX_URL (or
     *_FIND_LINKS for a mirror folder) name it, replacing those set in pip.conf or uv.toml.
     pip 26.2 and later keep PIP_CONSTRAINT out of build environments; for pip 25.3 to 26.1 in
     the active environment PIP_USE_FEATURE=build-constraint does it; an older pip is noted.
+    Exit codes as emit's: 1 when no profile fits or (--strict) the lock is stale, 2 bad input
+    (also a lock or constraints.txt that fails its integrity check).
 
     \b
     Examples:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from constraints_gen.cli import output
-from constraints_gen.cli.core import mirror_option, root_option, write_out
+from constraints_gen.cli.core import complete_with, mirror_option, root_option, write_out
 from constraints_gen.cli.output import echo_error, notice
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError
 
@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 
 @click.command("lock")
-@click.argument("names", nargs=-1, metavar="[PROFILE]...")
+@click.argument(
+    "names", nargs=-1, metavar="[PROFILE]...", shell_complete=complete_with("profile_names")
+)
 @root_option
 @click.option(
     "--check",
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     "pythons",
     multiple=True,
     metavar="X.Y",
+    shell_complete=complete_with("python_versions"),
     help="Lock only these Pythons (default: each profile's target.python).",
 )
 @click.option("--upgrade", "-U", is_flag=True, help="Ignore the versions of the existing lock.")
@@ -107,6 +110,9 @@ def lock_cmd(
     only when stale; --force, --upgrade and --upgrade-package re-lock them all the same.
     Profiles with target.commit_lock = false are locked on demand, never here.
     Mirrors come from constraints-gen.toml ([mirrors]) and --mirror; they are not inputs.
+    Exit 0 locked or already fresh; 1 --check found a stale or missing lock, a resolution
+    failed (the other targets are locked all the same), or --fail-on-change changed a file;
+    2 bad input.
 
     \b
     Examples:
@@ -116,7 +122,7 @@ def lock_cmd(
       gen-constraints lock cpu --mirror pytorch-cpu=/opt/wheels --force
       gen-constraints lock cuda130 --format pylock --output-dir .
     """
-    from constraints_gen.config import load_config
+    from constraints_gen.config import absolute, load_config
     from constraints_gen.profiles import load_profiles
     from constraints_gen.project import find_project
 
@@ -150,7 +156,7 @@ def lock_cmd(
         upgrade=upgrade,
         upgrade_packages=upgrade_package,
         mirrors={**load_config(project.root).mirrors, **mirror},
-        find_links=find_links,
+        find_links=tuple(absolute(link) for link in find_links),
         offline=offline,
         resolver=resolver,
     )

@@ -11,6 +11,7 @@ import click
 
 from constraints_gen.cli.core import (
     choose_profile,
+    complete_with,
     hardware_option,
     json_option,
     root_option,
@@ -25,10 +26,16 @@ from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
 @click.command("sync")
 @root_option
 @hardware_option
-@click.option("--profile", metavar="NAME", help="Use this profile instead of selecting.")
+@click.option(
+    "--profile",
+    metavar="NAME",
+    shell_complete=complete_with("profile_names"),
+    help="Use this profile instead of selecting.",
+)
 @click.option(
     "--python",
     metavar="PATH",
+    shell_complete=complete_with("interpreter_paths"),
     help="The target interpreter or venv folder (default: the active venv, $VIRTUAL_ENV).",
 )
 @click.option(
@@ -37,6 +44,7 @@ from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
     show_default=True,
     envvar=WHEELHOUSE_ENV,
     metavar="DIR|URL",
+    shell_complete=complete_with("folders"),
     help="A folder of wheels, or the URL of a served index (`wheelhouse index`).",
 )
 @click.option("--check", is_flag=True, help="Only report drift (exit 1); change nothing.")

@@ -11,6 +11,7 @@ import click
 
 from constraints_gen.cli.core import (
     choose_profile,
+    complete_with,
     get_hardware,
     hardware_option,
     json_option,
@@ -31,10 +32,16 @@ NO_DEEP_HELP = "Skip the check of each installed file against its RECORD (sha256
 @click.command("verify")
 @root_option
 @hardware_option
-@click.option("--profile", metavar="NAME", help="Use this profile instead of selecting.")
+@click.option(
+    "--profile",
+    metavar="NAME",
+    shell_complete=complete_with("profile_names"),
+    help="Use this profile instead of selecting.",
+)
 @click.option(
     "--python",
     metavar="PATH",
+    shell_complete=complete_with("interpreter_paths"),
     help="The target interpreter or venv folder (default: the active venv, $VIRTUAL_ENV).",
 )
 @click.option("--no-deep", is_flag=True, help=NO_DEEP_HELP)

@@ -13,6 +13,7 @@ import click
 
 from constraints_gen.cli.core import (
     choose_profile,
+    complete_with,
     hardware_option,
     json_option,
     mirror_option,
@@ -76,6 +77,7 @@ def lock_options(func: F) -> F:
             "names",
             multiple=True,
             metavar="NAME",
+            shell_complete=complete_with("profile_names"),
             help="This profile (repeatable; default: the one selected for this machine).",
         ),
         click.option("--all", "every", is_flag=True, help="Every profile of the project."),
@@ -84,6 +86,7 @@ def lock_options(func: F) -> F:
             "pythons",
             multiple=True,
             metavar="X.Y",
+            shell_complete=complete_with("python_versions"),
             help="Only the locks for these CPythons (default: each profile's target.python).",
         ),
         wheelhouse_option,
@@ -203,7 +206,8 @@ def fill_cmd(
     locks need. Two fills into one folder take turns. Credentials for a private index come from
     the index URL (https://USER:PASSWORD@HOST/simple) or ~/.netrc ($NETRC); they are never
     printed or written. Progress goes to stderr: a live line on a terminal, one line per file
-    otherwise.
+    otherwise. Exit 0 every wheel present and checked, 1 a download failed or did not match its
+    hash (what did download is kept: run the same command again to resume), 2 bad input.
 
     \b
     Examples:
@@ -370,6 +374,8 @@ def prune_cmd(
 
     Only regular files whose names are wheel file names are ever removed; every lock is read
     first, and if one cannot be, nothing is removed. Each removal is listed on stdout.
+    Exit 0, or 2 when a lock cannot be read (nothing removed) or a wheel could not be removed
+    (the others are).
 
     \b
     Examples:
@@ -419,7 +425,7 @@ def index_cmd(out: Path, folder: Path) -> None:
     \b
     Examples:
       gen-constraints wheelhouse index wheelhouse          # pages beside the wheels
-      gen-constraints wheelhouse index /srv/www/wheels --wheelhouse /data/wheels
+      gen-constraints wheelhouse index /srv/www --wheelhouse /srv/wheels
     """
     from constraints_gen.wheelhouse import HashCache, write_index
 
