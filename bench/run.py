@@ -147,10 +147,10 @@ def bench_check(settings: Settings) -> Section:
 
 def _single_uv_cases(root: Path) -> list[Case]:
     """The exact ``uv pip compile`` that ``lock --offline`` runs for each target, in a folder."""
-    from constraints_gen.config import load_config
-    from constraints_gen.lock import LockOptions, uv_compile_args, write_inputs
-    from constraints_gen.profiles import load_profiles
-    from constraints_gen.project import find_project
+    from constraints_gen.locks.compile import LockOptions, uv_compile_args, write_inputs
+    from constraints_gen.profiles.config import load_config
+    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.profiles.project import find_project
 
     project = find_project(root)
     profiles = load_profiles(project.profiles_dir)
@@ -348,7 +348,7 @@ def bench_sync(settings: Settings) -> Section:
 
 def bench_wheelhouse(settings: Settings) -> Section:
     from bench.scenarios import big_wheelhouse
-    from constraints_gen.wheelhouse import HASH_CACHE
+    from constraints_gen.install.wheelhouse import HASH_CACHE
 
     count, size = (30, 1 << 20) if settings.quick else (100, 2 << 20)
     root, folder = big_wheelhouse(settings.tmp / "wheelhouse", count, size)
@@ -370,9 +370,9 @@ def bench_wheelhouse(settings: Settings) -> Section:
     # The process starts Python and imports click (about the emit time): time check() alone too.
     probe = (
         "import time; from pathlib import Path\n"
-        "from constraints_gen.profiles import load_profiles\n"
-        "from constraints_gen.project import find_project\n"
-        "from constraints_gen.wheelhouse import HashCache, check, read_locks\n"
+        "from constraints_gen.profiles.model import load_profiles\n"
+        "from constraints_gen.profiles.project import find_project\n"
+        "from constraints_gen.install.wheelhouse import HashCache, check, read_locks\n"
         f"root, folder = Path({str(root)!r}), Path({str(folder)!r})\n"
         "start = time.perf_counter(); project = find_project(root)\n"
         "profiles = load_profiles(project.profiles_dir)\n"

@@ -7,9 +7,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from constraints_gen import lockfile
-from constraints_gen.profiles import load_profiles
-from constraints_gen.project import builtin_root
+from constraints_gen.locks import file as lockfile
+from constraints_gen.profiles.model import load_profiles
+from constraints_gen.profiles.project import builtin_root
 
 REPO = Path(__file__).resolve().parent.parent
 HARDWARE = REPO / "tests" / "data" / "hardware" / "h200-real.json"

@@ -21,7 +21,7 @@ import pytest
 from support.index import write_simple_index
 from support.sync_project import CP, PY, gen, scenario_project
 
-from constraints_gen.wheelhouse import FOLDER_LOCK, HASH_CACHE, HashCache, prune
+from constraints_gen.install.wheelhouse import FOLDER_LOCK, HASH_CACHE, HashCache, prune
 
 COMMON = ("--profile", "demo", "--root", "proj", "--wheelhouse", "wh")
 TORCH = f"torch-2.5.1+cu121-{CP}-{CP}-manylinux_2_28_x86_64.whl"

@@ -13,7 +13,7 @@ from conftest import HARDWARE, REPO
 from support.stack import CU121_PROFILE, Stack, make_project
 from test_selection import BUILTIN_CASES
 
-from constraints_gen.emit import platform_matches
+from constraints_gen.locks.emit import platform_matches
 
 
 def gen(

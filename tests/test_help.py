@@ -34,8 +34,8 @@ from support.index import serve, write_simple_index
 from support.sync_project import make_venv, scenario_project
 
 from constraints_gen.cli import cli
-from constraints_gen.profiles import load_profiles
-from constraints_gen.project import builtin_root
+from constraints_gen.profiles.model import load_profiles
+from constraints_gen.profiles.project import builtin_root
 
 
 def _commands() -> dict[str, click.Command]:
@@ -415,8 +415,8 @@ def test_emit_does_not_load_completion() -> None:
         " '--python', '3.11'])\n"
         "except SystemExit as exit:\n"
         "    loaded = sorted(m for m in ('constraints_gen.cli.complete', 'click.shell_completion',"
-        " 'constraints_gen.profiles') if m in sys.modules)\n"
+        " 'constraints_gen.profiles.model') if m in sys.modules)\n"
         "    sys.__stdout__.write(f'{exit.code} {loaded}\\n')\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
-    assert result.stdout == "0 ['constraints_gen.profiles']\n", result.stderr
+    assert result.stdout == "0 ['constraints_gen.profiles.model']\n", result.stderr

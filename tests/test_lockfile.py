@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from support.lock_project import PYTHON, gen, make_project
 
-from constraints_gen import lockfile, runner
+from constraints_gen import runner
 from constraints_gen.errors import InputError
+from constraints_gen.locks import file as lockfile
 
 LOCK = Path("generated") / "beta" / f"py{PYTHON}.lock.txt"
 CONSTRAINTS = Path("generated") / "beta" / f"py{PYTHON}.constraints.txt"

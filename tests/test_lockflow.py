@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 from support.lock_project import PYTHON, edit, gen, make_project
 
-from constraints_gen import lockfile
-from constraints_gen.config import load_config
 from constraints_gen.fsutil import exclusive_lock
-from constraints_gen.lock import LockOptions
-from constraints_gen.profiles import load_profiles
-from constraints_gen.project import Project
-from constraints_gen.refresh import refresh
+from constraints_gen.locks import file as lockfile
+from constraints_gen.locks.compile import LockOptions
+from constraints_gen.locks.refresh import refresh
+from constraints_gen.profiles.config import load_config
+from constraints_gen.profiles.model import load_profiles
+from constraints_gen.profiles.project import Project
 
 PY = PYTHON
 #: The longest a test waits for another process (a hang fails the test instead of the suite).
@@ -407,8 +407,8 @@ def test_check_needs_no_resolver() -> None:
     probe = (
         "import sys\nfrom constraints_gen.cli import main\n"
         "try:\n    main(['lock', '--check'])\nexcept SystemExit as exit:\n"
-        "    heavy = sorted(m for m in ('uv', 'constraints_gen.lock', 'constraints_gen.runner',"
-        " 'piptools') if m in sys.modules)\n    print(exit.code, heavy)\n"
+        "    heavy = sorted(m for m in ('uv', 'constraints_gen.locks.compile',"
+        " 'constraints_gen.runner', 'piptools') if m in sys.modules)\n    print(exit.code, heavy)\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.stdout == "0 []\n"
@@ -421,8 +421,8 @@ def test_emit_imports_only_its_own_path() -> None:
         "import io, sys\nfrom constraints_gen.cli import main\nsys.stdout = io.StringIO()\n"
         f"try:\n    main(['--hardware', {str(hardware)!r}, '--python', '3.11'])\n"
         "except SystemExit as exit:\n"
-        "    heavy = sorted(m for m in ('uv', 'pynvml', 'constraints_gen.nvml',"
-        " 'constraints_gen.cli.lock', 'constraints_gen.cli.env', 'constraints_gen.lock',"
+        "    heavy = sorted(m for m in ('uv', 'pynvml', 'constraints_gen.detect.nvml',"
+        " 'constraints_gen.cli.lock', 'constraints_gen.cli.env', 'constraints_gen.locks.compile',"
         " 'constraints_gen.runner', 'constraints_gen.fsutil') if m in sys.modules)\n"
         "    sys.__stdout__.write(f'{exit.code} {heavy}\\n')\n"
     )

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from constraints_gen import lockfile
-from constraints_gen.emit import emit, platform_matches
+from constraints_gen.detect.hardware import Hardware, parse_hardware
 from constraints_gen.errors import NoFitError
-from constraints_gen.hardware import Hardware, parse_hardware
-from constraints_gen.profiles import ProfileSet, load_profiles
-from constraints_gen.project import Project
-from constraints_gen.selection import evaluate, require_fit, select
+from constraints_gen.locks import file as lockfile
+from constraints_gen.locks.emit import emit, platform_matches
+from constraints_gen.profiles.model import ProfileSet, load_profiles
+from constraints_gen.profiles.project import Project
+from constraints_gen.profiles.select import evaluate, require_fit, select
 
 COMMON = '[pins]\ntorch = "{torch}"\n'
 PROFILES = {

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from constraints_gen.detect.hardware import CPU, Gpu, Hardware, load_hardware
 from constraints_gen.errors import NoFitError
-from constraints_gen.hardware import CPU, Gpu, Hardware, load_hardware
-from constraints_gen.profiles import ProfileSet, load_profiles
-from constraints_gen.selection import evaluate, gpu_verdict, require_fit, select
+from constraints_gen.profiles.model import ProfileSet, load_profiles
+from constraints_gen.profiles.select import evaluate, gpu_verdict, require_fit, select
 
 REPO = Path(__file__).resolve().parent.parent
 #: the platform reason on a readout in the old form (Linux x86_64, glibc not recorded)

@@ -244,7 +244,7 @@ cli.add_command(explain_cmd)
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI behind one error boundary."""
-    from constraints_gen import project
+    from constraints_gen.profiles import project
 
     output.VERBOSE = output.QUIET = False
     if "constraints_gen.runner" in sys.modules:  # a second main() in one process (tests)

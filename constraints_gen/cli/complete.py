@@ -36,8 +36,8 @@ def _profiles(ctx: click.Context) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """(name, target Pythons) of each selectable profile of the project found as the command
     would find it (--root, $GEN_CONSTRAINTS_ROOT, the current directory upward, else the
     built-in profiles); nothing when that project cannot be read."""
-    from constraints_gen import project as projects
-    from constraints_gen.profiles import load_profiles
+    from constraints_gen.profiles import project as projects
+    from constraints_gen.profiles.model import load_profiles
 
     root = _given(ctx, "root") or os.environ.get("GEN_CONSTRAINTS_ROOT") or None
     saved = projects.on_builtin

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from constraints_gen.hardware import Hardware, load_hardware, parse_hardware
+from constraints_gen.detect.hardware import Hardware, load_hardware, parse_hardware
 
 if TYPE_CHECKING:
-    from constraints_gen.emit import Emitted
-    from constraints_gen.profiles import Profile, ProfileSet
-    from constraints_gen.project import Project
+    from constraints_gen.locks.emit import Emitted
+    from constraints_gen.profiles.model import Profile, ProfileSet
+    from constraints_gen.profiles.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,7 +42,7 @@ def hardware_option(func: F) -> F:
 
 
 def _mirrors(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
-    from constraints_gen.config import mirrors_from_env, parse_mirrors
+    from constraints_gen.profiles.config import mirrors_from_env, parse_mirrors
 
     return {**mirrors_from_env(), **parse_mirrors(values, "--mirror")}
 
@@ -128,9 +128,9 @@ def choose_profile(
     root: Path | None, hardware: Path | None, profile: str | None
 ) -> tuple[Project, ProfileSet, Profile]:
     """(project, profiles, profile): the named profile, else the best fit for this machine."""
-    from constraints_gen.profiles import load_profiles
-    from constraints_gen.project import find_project
-    from constraints_gen.selection import require_fit, select
+    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.profiles.project import find_project
+    from constraints_gen.profiles.select import require_fit, select
 
     project = find_project(root)
     profiles = load_profiles(project.profiles_dir)
@@ -148,7 +148,7 @@ def resolve_emit(
     strict: bool,
 ) -> Emitted:
     """Select (or take) the profile and find its constraints; messages go to stderr."""
-    from constraints_gen.emit import emit
+    from constraints_gen.locks.emit import emit
 
     project, profiles, chosen = choose_profile(root, hardware, profile)
     result = emit(
@@ -222,9 +222,9 @@ def explain_cmd(root: Path | None, hardware: Path | None, as_json: bool) -> None
       gen-constraints explain
       gen-constraints explain --hardware h200.json --json
     """
-    from constraints_gen.profiles import load_profiles
-    from constraints_gen.project import find_project
-    from constraints_gen.selection import select
+    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.profiles.project import find_project
+    from constraints_gen.profiles.select import select
 
     profiles = load_profiles(find_project(root).profiles_dir)
     selection = select(profiles, get_hardware(hardware))

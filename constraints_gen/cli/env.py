@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from constraints_gen.cli.core import emit_options, write_out
-from constraints_gen.shellenv import SHELLS
+from constraints_gen.locks.shellenv import SHELLS
 
 
 @click.command("env")
@@ -45,7 +45,7 @@ def env_cmd(
       gen-constraints env --shell powershell | Out-String | Invoke-Expression
     """
     from constraints_gen.cli.core import resolve_emit
-    from constraints_gen.shellenv import NOTE, active_pip, env_lines
+    from constraints_gen.locks.shellenv import NOTE, active_pip, env_lines
 
     result = resolve_emit(
         root=root, hardware=hardware, profile=profile, python=python, strict=strict

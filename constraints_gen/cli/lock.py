@@ -14,9 +14,9 @@ from constraints_gen.cli.output import echo_error, notice
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError
 
 if TYPE_CHECKING:
-    from constraints_gen.lock import LockOptions, LockResult
-    from constraints_gen.profiles import Profile, ProfileSet
-    from constraints_gen.project import Project
+    from constraints_gen.locks.compile import LockOptions, LockResult
+    from constraints_gen.profiles.model import Profile, ProfileSet
+    from constraints_gen.profiles.project import Project
 
 
 @click.command("lock")
@@ -122,9 +122,9 @@ def lock_cmd(
       gen-constraints lock cpu --mirror pytorch-cpu=/opt/wheels --force
       gen-constraints lock cuda130 --format pylock --output-dir .
     """
-    from constraints_gen.config import absolute, load_config
-    from constraints_gen.profiles import load_profiles
-    from constraints_gen.project import find_project
+    from constraints_gen.profiles.config import absolute, load_config
+    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.profiles.project import find_project
 
     if names and all_:
         raise click.UsageError("give profile names or --all, not both")
@@ -150,7 +150,7 @@ def lock_cmd(
             " never into generated/",
             tip="gen-constraints --profile NAME locks it into the user cache when used",
         )
-    from constraints_gen.lock import LockOptions
+    from constraints_gen.locks.compile import LockOptions
 
     options = LockOptions(
         upgrade=upgrade,
@@ -163,8 +163,8 @@ def lock_cmd(
     if fmt == "pylock":
         _pylock(profiles, chosen, pythons, options, output_dir)
         return
-    from constraints_gen.lock import LockFailed
-    from constraints_gen.refresh import refresh
+    from constraints_gen.locks.compile import LockFailed
+    from constraints_gen.locks.refresh import refresh
 
     try:
         done = refresh(
@@ -229,7 +229,7 @@ class StaleLocks(ConstraintsGenError):
 def _check(
     project: Project, profiles: ProfileSet, chosen: Sequence[Profile], pythons: tuple[str, ...]
 ) -> None:
-    from constraints_gen.freshness import FRESH, check
+    from constraints_gen.locks.freshness import FRESH, check
 
     states = check(project, profiles, chosen, pythons, refuse_corrupt=True)
     bad = [state for state in states if state.needs_lock]
@@ -254,7 +254,7 @@ def _pylock(
     output_dir: Path,
 ) -> None:
     """One pylock.<profile>.toml per profile; with several Pythons, pylock.<profile>-pyXY.toml."""
-    from constraints_gen.lock import export_pylock
+    from constraints_gen.locks.compile import export_pylock
 
     targets = [(p, pythons or p.pythons) for p in chosen]
     if not any(versions for _, versions in targets):

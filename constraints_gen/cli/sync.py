@@ -79,9 +79,10 @@ def sync_cmd(
       gen-constraints sync --wheelhouse https://wheels.example/llm/simple
       gen-constraints sync --print-command             # the uv command, for your own scripts
     """
-    from constraints_gen import lockfile, sync, verify
-    from constraints_gen.locate import locate_lock
-    from constraints_gen.wheelhouse import read_lock
+    from constraints_gen.install import sync, verify
+    from constraints_gen.install.wheelhouse import read_lock
+    from constraints_gen.locks import file as lockfile
+    from constraints_gen.locks.locate import locate_lock
 
     project, profiles, chosen = choose_profile(root, hardware, profile)
     chosen = sync.machine_view(chosen)

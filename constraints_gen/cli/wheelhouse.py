@@ -24,9 +24,9 @@ from constraints_gen.cli.output import notice
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError
 
 if TYPE_CHECKING:
-    from constraints_gen.profiles import Profile
-    from constraints_gen.project import Project
-    from constraints_gen.wheelhouse import LockRef, Report
+    from constraints_gen.install.wheelhouse import LockRef, Report
+    from constraints_gen.profiles.model import Profile
+    from constraints_gen.profiles.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 WHEELHOUSE_ENV = "GEN_CONSTRAINTS_WHEELHOUSE"
@@ -100,9 +100,9 @@ def _locks(
 ) -> tuple[Project, list[Profile], list[LockRef]]:
     """The chosen profiles and their locks, found as emit finds them (committed, cached, else
     made on demand when ``make``); every lock is read before the command acts."""
-    from constraints_gen.profiles import load_profiles
-    from constraints_gen.project import find_project
-    from constraints_gen.wheelhouse import read_locks
+    from constraints_gen.install.wheelhouse import read_locks
+    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.profiles.project import find_project
 
     if choice.every and choice.names:
         raise click.UsageError("--all and --profile exclude each other")
@@ -217,12 +217,12 @@ def fill_cmd(
     """
     import sys
 
-    from constraints_gen.config import DEFAULT_INDEX, is_local, load_config
-    from constraints_gen.download import Client, Settings
-    from constraints_gen.fill import fill
-    from constraints_gen.index_client import FetchError, Source, default_index
-    from constraints_gen.progress import StreamProgress, human_size, plural
-    from constraints_gen.project import find_project
+    from constraints_gen.install.download import Client, Settings
+    from constraints_gen.install.fill import fill
+    from constraints_gen.install.index import FetchError, Source, default_index
+    from constraints_gen.install.progress import StreamProgress, human_size, plural
+    from constraints_gen.profiles.config import DEFAULT_INDEX, is_local, load_config
+    from constraints_gen.profiles.project import find_project
 
     # Mirrors as `lock` takes them (--mirror, $GEN_CONSTRAINTS_MIRRORS, constraints-gen.toml):
     # a profile index may come from a URL elsewhere or a folder of wheels.
@@ -337,7 +337,7 @@ def check_cmd(
       gen-constraints wheelhouse check
       gen-constraints wheelhouse check --all --json --wheelhouse /srv/wheels
     """
-    from constraints_gen.wheelhouse import HashCache, check
+    from constraints_gen.install.wheelhouse import HashCache, check
 
     _, _, locks = _locks(choice, make=False)
     cache = HashCache(folder, notice)
@@ -382,7 +382,7 @@ def prune_cmd(
       gen-constraints wheelhouse prune --dry-run
       gen-constraints wheelhouse prune --all --wheelhouse /srv/wheels
     """
-    from constraints_gen.wheelhouse import HashCache, check, folder_lock, prune
+    from constraints_gen.install.wheelhouse import HashCache, check, folder_lock, prune
 
     _, _, locks = _locks(choice, make=False)
     if not folder.is_dir():
@@ -427,7 +427,7 @@ def index_cmd(out: Path, folder: Path) -> None:
       gen-constraints wheelhouse index wheelhouse          # pages beside the wheels
       gen-constraints wheelhouse index /srv/www --wheelhouse /srv/wheels
     """
-    from constraints_gen.wheelhouse import HashCache, write_index
+    from constraints_gen.install.wheelhouse import HashCache, write_index
 
     if not folder.is_dir():
         raise ConstraintsGenError(f"{folder}: no such wheelhouse folder")

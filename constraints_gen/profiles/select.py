@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from constraints_gen.detect.hardware import Gpu, Hardware, Vendor, driver_tuple
 from constraints_gen.errors import NoFitError
-from constraints_gen.hardware import Gpu, Hardware, Vendor, driver_tuple
-from constraints_gen.profiles import Profile, ProfileSet
+from constraints_gen.profiles.model import Profile, ProfileSet
 from constraints_gen.uvplatforms import parse_uv_platform
 
 _VENDOR_ORDER = ("nvidia", "jetson", "amd", "intel", "apple", "cpu")

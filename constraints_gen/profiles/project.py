@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from constraints_gen.errors import InputError
-from constraints_gen.manifest import MANIFEST_NAME
+from constraints_gen.profiles.manifest import MANIFEST_NAME
 
 #: Called with the folder whenever the built-in profiles are used for want of a project, so that
 #: the user learns which folder a command works on (the CLI prints it on stderr).
@@ -51,7 +51,7 @@ def _is_root(path: Path) -> bool:
 
 
 def builtin_root() -> Path:
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     for candidate in (package / "_builtin", package.parent):
         if _is_root(candidate):
             return candidate

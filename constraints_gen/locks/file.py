@@ -27,9 +27,9 @@ from pathlib import Path
 
 from constraints_gen import __version__
 from constraints_gen.errors import InputError
-from constraints_gen.manifest import Manifest
 from constraints_gen.names import canonical_name
-from constraints_gen.profiles import Profile
+from constraints_gen.profiles.manifest import Manifest
+from constraints_gen.profiles.model import Profile
 
 #: The layout of generated files; bumped when it changes (2: no body digest; 3: body digest,
 #: indexes named in constraints.txt, fingerprint without the tool's version).

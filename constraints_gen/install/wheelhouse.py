@@ -29,13 +29,13 @@ from packaging.version import Version
 
 from constraints_gen.errors import ConstraintsGenError
 from constraints_gen.fsutil import atomic_write, exclusive_lock
-from constraints_gen.locate import locate_lock
-from constraints_gen.lockfile import LockedPackage, read_verified_lock
-from constraints_gen.profiles import Profile, ProfileSet
-from constraints_gen.project import Project
+from constraints_gen.locks.file import LockedPackage, read_verified_lock
+from constraints_gen.locks.locate import locate_lock
+from constraints_gen.profiles.model import Profile, ProfileSet
+from constraints_gen.profiles.project import Project
 
 if TYPE_CHECKING:
-    from constraints_gen.targets import Target
+    from constraints_gen.install.targets import Target
 
 HASH_CACHE = ".constraints-gen-hashes.json"
 #: Held by `wheelhouse fill` and `prune` while they change the folder (two fills never race).
@@ -64,7 +64,7 @@ class LockRef:
     def target(self) -> Target:
         # Imported here: packaging.tags costs ~10 ms, and `sync` of an environment in sync
         # never needs it (bench/: sync's budget).
-        from constraints_gen.targets import target_for
+        from constraints_gen.install.targets import target_for
 
         return target_for(self.python, self.platform, self.macos)
 
@@ -75,8 +75,8 @@ def macos_text(profile: Profile) -> str | None:
 
 
 def read_lock(profile: Profile, python: str, path: Path) -> LockRef:
-    """The lock at ``path`` (as :func:`constraints_gen.locate.locate_lock` found it), verified
-    with its constraints.txt (:func:`constraints_gen.lockfile.read_verified_lock`)."""
+    """The lock at ``path`` (as :func:`constraints_gen.locks.locate.locate_lock` found it), verified
+    with its constraints.txt (:func:`constraints_gen.locks.file.read_verified_lock`)."""
     regenerate = (
         f"gen-constraints lock {profile.name} --python {python}"
         if profile.commit_lock  # `lock` refuses the others: their lock is made when used

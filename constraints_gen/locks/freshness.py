@@ -3,7 +3,7 @@ network.
 
 This is what ``gen-constraints lock --check`` runs (in pre-commit and CI), and what ``lock``
 uses to re-lock only the targets whose inputs changed. Each generated file is read whole and
-verified (:mod:`constraints_gen.lockfile`): a tampered pair is CORRUPT (``lock`` rewrites it,
+verified (:mod:`constraints_gen.locks.file`): a tampered pair is CORRUPT (``lock`` rewrites it,
 ``lock --check`` refuses it with exit 2), a pair in an older lock format is STALE.
 """
 
@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from constraints_gen import lockfile
-from constraints_gen.lockfile import LockIntegrityError
-from constraints_gen.profiles import Profile, ProfileSet
-from constraints_gen.project import Project
+from constraints_gen.locks import file as lockfile
+from constraints_gen.locks.file import LockIntegrityError
+from constraints_gen.profiles.model import Profile, ProfileSet
+from constraints_gen.profiles.project import Project
 
 FRESH = "fresh"
 STALE = "stale"

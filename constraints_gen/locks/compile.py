@@ -17,13 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from constraints_gen import lockfile, runner
-from constraints_gen.config import DEFAULT_INDEX, is_local
+from constraints_gen import runner
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
 from constraints_gen.fsutil import atomic_write
-from constraints_gen.manifest import Manifest
-from constraints_gen.profiles import Profile, ProfileSet
-from constraints_gen.project import Project
+from constraints_gen.locks import file as lockfile
+from constraints_gen.profiles.config import DEFAULT_INDEX, is_local
+from constraints_gen.profiles.manifest import Manifest
+from constraints_gen.profiles.model import Profile, ProfileSet
+from constraints_gen.profiles.project import Project
 
 #: uv settings that would change what a compile sees; the lock's inputs are only our files.
 _LEAKY_ENV = ("UV_CONSTRAINT", "UV_OVERRIDE", "UV_BUILD_CONSTRAINT", "UV_REQUIRE_HASHES")
@@ -37,7 +38,7 @@ class LockOptions:
     mirrors: Mapping[str, str] = field(default_factory=dict)
     find_links: tuple[str, ...] = ()
     offline: bool = False
-    resolver: str = "uv"  # or "pip-tools" (constraints_gen.piptools)
+    resolver: str = "uv"  # or "pip-tools" (constraints_gen.locks.piptools)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,7 +137,7 @@ def compile_one(
     env.update(platform_env(profile))
     args = uv_compile_args(profile, python, options)
     if options.resolver == "pip-tools":
-        from constraints_gen import piptools
+        from constraints_gen.locks import piptools
 
         env, args = dict(piptools.ENV), piptools.compile_args(profile, options)
     with tempfile.TemporaryDirectory(prefix="constraints-gen-") as tmp:

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from constraints_gen import lockfile
 from constraints_gen.errors import ConstraintsGenError
-from constraints_gen.locate import locate_lock
-from constraints_gen.profiles import Profile, ProfileSet
-from constraints_gen.project import Project
+from constraints_gen.locks import file as lockfile
+from constraints_gen.locks.locate import locate_lock
+from constraints_gen.profiles.model import Profile, ProfileSet
+from constraints_gen.profiles.project import Project
 from constraints_gen.uvplatforms import parse_uv_platform
 
 _ARCH_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}
@@ -89,7 +89,7 @@ def emit(
     text = constraints.text
     options: tuple[str, ...] = ()
     if constraints.indexes:
-        from constraints_gen.config import load_config, mirrors_from_env
+        from constraints_gen.profiles.config import load_config, mirrors_from_env
 
         mirrors = {**load_config(project.root).mirrors, **mirrors_from_env()}
         text = lockfile.emitted_text(constraints, mirrors)
