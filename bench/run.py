@@ -222,8 +222,8 @@ def _check_lookup_cost(runs: int = 21) -> tuple[float, float]:
     in-process: the entry ``lock --check`` left in the user cache (key as cli/lock.py makes)."""
     import marshal
 
-    from constraints_gen import resultcache
-    from constraints_gen.project import builtin_root, find_project
+    from constraints_gen.cli import answers as resultcache
+    from constraints_gen.profiles.project import builtin_root, find_project
 
     project = find_project(builtin_root())
     files = resultcache.profile_files(project)
@@ -245,10 +245,16 @@ def _check_lookup_cost(runs: int = 21) -> tuple[float, float]:
 
 
 def _single_uv_cases(root: Path) -> list[Case]:
-    from constraints_gen.config import load_config
-    from constraints_gen.lock import LockOptions, platform_env, uv_compile_args, write_inputs
-    from constraints_gen.profiles import load_profiles
-    from constraints_gen.project import find_project
+    """The exact ``uv pip compile`` that ``lock --offline`` runs for each target, in a folder."""
+    from constraints_gen.locks.compile import (
+        LockOptions,
+        platform_env,
+        uv_compile_args,
+        write_inputs,
+    )
+    from constraints_gen.profiles.config import load_config
+    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.profiles.project import find_project
 
     project = find_project(root)
     profiles = load_profiles(project.profiles_dir)
@@ -448,8 +454,8 @@ def bench_scale(settings: Settings) -> Section:
 
 def _emit_lookup_cost(root: Path, runs: int = 21) -> float:
     """Median seconds, in-process, of emit's answer-cache lookup (key and load) in ``root``."""
-    from constraints_gen import resultcache
-    from constraints_gen.project import find_project
+    from constraints_gen.cli import answers as resultcache
+    from constraints_gen.profiles.project import find_project
 
     project = find_project(root)
     run_once(_emit_case(root))  # the entry exists
@@ -468,7 +474,7 @@ def _emit_lookup_cost(root: Path, runs: int = 21) -> float:
 def bench_sync(settings: Settings) -> Section:
     from support.sync_project import make_venv, scenario_project
 
-    from constraints_gen.project import cache_dir
+    from constraints_gen.profiles.project import cache_dir
 
     root, wheels = scenario_project(settings.tmp / "sync")
     venv = settings.tmp / "sync" / "venv"
@@ -552,7 +558,7 @@ def bench_sync(settings: Settings) -> Section:
 
 def bench_wheelhouse(settings: Settings) -> Section:
     from bench.scenarios import big_wheelhouse
-    from constraints_gen.wheelhouse import HASH_CACHE
+    from constraints_gen.install.wheelhouse import HASH_CACHE
 
     count, size = (30, 1 << 20) if settings.quick else (100, 2 << 20)
     root, folder = big_wheelhouse(settings.tmp / "wheelhouse", count, size)
@@ -574,9 +580,9 @@ def bench_wheelhouse(settings: Settings) -> Section:
     # The process starts Python and imports click (about the emit time): time check() alone too.
     probe = (
         "import time; from pathlib import Path\n"
-        "from constraints_gen.profiles import load_profiles\n"
-        "from constraints_gen.project import find_project\n"
-        "from constraints_gen.wheelhouse import HashCache, check, read_locks\n"
+        "from constraints_gen.profiles.model import load_profiles\n"
+        "from constraints_gen.profiles.project import find_project\n"
+        "from constraints_gen.install.wheelhouse import HashCache, check, read_locks\n"
         f"root, folder = Path({str(root)!r}), Path({str(folder)!r})\n"
         "start = time.perf_counter(); project = find_project(root)\n"
         "profiles = load_profiles(project.profiles_dir)\n"

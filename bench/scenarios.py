@@ -7,9 +7,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from constraints_gen import lockfile
-from constraints_gen.profiles import load_profiles
-from constraints_gen.project import builtin_root
+from constraints_gen.locks import file as lockfile
+from constraints_gen.profiles.model import load_profiles
+from constraints_gen.profiles.project import builtin_root
 
 REPO = Path(__file__).resolve().parent.parent
 HARDWARE = REPO / "tests" / "data" / "hardware" / "h200-real.json"
@@ -78,13 +78,13 @@ def synthetic(dest: Path, profiles: int, packages: int) -> Path:
         head = lockfile.header(profile, loaded.manifest, PYTHON, f"lock {profile.name}")
         body = "".join(
             f"{pkg}=={torch.version if pkg == 'torch' else '1.0.0'} \\\n"
-            f"    --hash=sha256:{j:064x}  # via -r manifest.in\n"
+            f"    --hash=sha256:{j:064x}\n    # via -r manifest.in\n"
             for j, pkg in enumerate(names)
         )
         packs = lockfile.parse_lock(body)
         out = dest / "generated" / profile.name
         out.mkdir(parents=True)
-        (out / f"py{PYTHON}.lock.txt").write_text(head + body, encoding="utf-8")
+        (out / f"py{PYTHON}.lock.txt").write_text(lockfile.seal(head, body), encoding="utf-8")
         constraints = lockfile.render_constraints(packs, profile, loaded.manifest, head)
         (out / f"py{PYTHON}.constraints.txt").write_text(constraints, encoding="utf-8")
     return dest

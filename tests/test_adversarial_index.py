@@ -1,6 +1,6 @@
 """Package indexes that answer badly: each case is one line (what the page says, what the error
 must say). Pages are served on loopback; the same checks guard `wheelhouse fill` and
-`sync --wheelhouse URL`, which both read pages through index_client.list_files."""
+`sync --wheelhouse URL`, which both read pages through install.index.list_files."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from support.faulty_server import Route, faulty_server
 from support.sync_project import gen, scenario_project
 
 from constraints_gen import runner
-from constraints_gen.download import Client, Settings
-from constraints_gen.index_client import FetchError, RemoteFile, Source, list_files
+from constraints_gen.install.download import Client, Settings
+from constraints_gen.install.index import FetchError, RemoteFile, Source, list_files
 
 JSON = "application/vnd.pypi.simple.v1+json"
 HTML = "text/html"

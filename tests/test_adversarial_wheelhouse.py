@@ -21,7 +21,7 @@ import pytest
 from support.index import write_simple_index
 from support.sync_project import CP, PY, gen, scenario_project
 
-from constraints_gen.wheelhouse import FOLDER_LOCK, HASH_CACHE, HashCache, prune
+from constraints_gen.install.wheelhouse import FOLDER_LOCK, HASH_CACHE, HashCache, prune
 
 COMMON = ("--profile", "demo", "--root", "proj", "--wheelhouse", "wh")
 TORCH = f"torch-2.5.1+cu121-{CP}-{CP}-manylinux_2_28_x86_64.whl"
@@ -130,8 +130,8 @@ def one_python_unlocked(tmp_path: Path) -> tuple[str, ...]:
 
 
 BAD_LOCKS: list[tuple[Callable[[Path], tuple[str, ...]], str]] = [
-    (non_utf8_lock, "cannot read the lock of demo"),
-    (lock_is_a_folder, "cannot read the lock of demo"),
+    (non_utf8_lock, "it is not UTF-8"),
+    (lock_is_a_folder, "cannot read it"),
     (one_python_unlocked, "profile demo has no lock for CPython 3.99"),
 ]
 

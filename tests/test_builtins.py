@@ -15,12 +15,12 @@ from support.index import serve, write_simple_index
 from support.sync_project import gen
 from support.wheels import build_wheel
 
+from constraints_gen.detect.hardware import load_hardware
 from constraints_gen.errors import InputError, NoFitError
-from constraints_gen.hardware import load_hardware
-from constraints_gen.lock import LockOptions, compile_one
-from constraints_gen.profiles import ProfileSet, load_profiles
-from constraints_gen.project import find_project
-from constraints_gen.selection import require_fit, select
+from constraints_gen.locks.compile import LockOptions, compile_one
+from constraints_gen.profiles.model import ProfileSet, load_profiles
+from constraints_gen.profiles.project import find_project
+from constraints_gen.profiles.select import require_fit, select
 
 # Readout -> the profile it must select (why: the profile comments and each file's _comment).
 SELECTS = [

@@ -27,7 +27,7 @@ from support.lock_project import PYTHON, edit, gen, make_project
 from constraints_gen import runner
 from constraints_gen.cli import cli, main, output
 from constraints_gen.fsutil import atomic_write
-from constraints_gen.project import builtin_root
+from constraints_gen.profiles.project import builtin_root
 
 
 def _leaves() -> list[tuple[tuple[str, ...], click.Command]]:

@@ -20,7 +20,7 @@ from support.faulty_server import Route, faulty_server
 from support.index import write_simple_index
 from support.sync_project import gen, scenario_project
 
-from constraints_gen.download import (
+from constraints_gen.install.download import (
     Cancelled,
     Client,
     FetchError,
@@ -29,7 +29,7 @@ from constraints_gen.download import (
     remove_stale_parts,
     split_credentials,
 )
-from constraints_gen.progress import StreamProgress, human_size, plural
+from constraints_gen.install.progress import StreamProgress, human_size, plural
 
 BODY = bytes(range(256)) * 40  # 10,240 bytes
 SHA = hashlib.sha256(BODY).hexdigest()

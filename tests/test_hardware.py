@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from constraints_gen.detect.hardware import CPU, Gpu, Hardware, load_hardware, parse_hardware
 from constraints_gen.errors import InputError
-from constraints_gen.hardware import CPU, Gpu, Hardware, load_hardware, parse_hardware
 
 HARDWARE = Path(__file__).parent / "data" / "hardware"
 H200 = HARDWARE / "h200-real.json"
@@ -268,7 +268,7 @@ NEW_FORM: dict[str, Any] = {
 
 
 def test_new_form_every_vendor_round_trips() -> None:
-    from constraints_gen.hardware import Platform
+    from constraints_gen.detect.hardware import Platform
 
     hw = parse_hardware(json.dumps(NEW_FORM), ORIGIN)
     assert hw.platform == Platform(system="linux", machine="aarch64", glibc="2.39")
@@ -306,7 +306,7 @@ def test_apple_machine() -> None:
 
 
 def test_old_form_is_linux_x86_64_nvidia() -> None:
-    from constraints_gen.hardware import LINUX_X86_64
+    from constraints_gen.detect.hardware import LINUX_X86_64
 
     hw = load_hardware(H200)
     assert hw.platform == LINUX_X86_64

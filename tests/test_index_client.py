@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from constraints_gen.index_client import RemoteFile, parse_page
+from constraints_gen.install.index import RemoteFile, parse_page
 
 BASE = "https://example.org/simple/torch/"
 

@@ -18,7 +18,7 @@ import pytest
 from support.stack import CU121_PROFILE, Stack, make_project
 from support.sync_project import PY, gen, make_venv
 
-from constraints_gen.wheelhouse import FOLDER_LOCK, HASH_CACHE
+from constraints_gen.install.wheelhouse import FOLDER_LOCK, HASH_CACHE
 
 pytestmark = pytest.mark.skipif(
     not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),

@@ -11,11 +11,11 @@ import pytest
 from support.stack import CU121_PROFILE, Stack, make_project
 from support.wheels import sha256_of
 
-from constraints_gen import lockfile
 from constraints_gen.errors import ConstraintsGenError, InputError, ToolError
-from constraints_gen.lock import LockOptions, LockResult, compile_one, export_pylock
-from constraints_gen.profiles import load_profiles
-from constraints_gen.project import Project
+from constraints_gen.locks import file as lockfile
+from constraints_gen.locks.compile import LockOptions, LockResult, compile_one, export_pylock
+from constraints_gen.profiles.model import load_profiles
+from constraints_gen.profiles.project import Project
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -58,8 +58,10 @@ def test_generated_files_name_no_index_host_and_carry_the_header(
     result = lock(root, "cu121", index_env)
     for path in (result.lock_path, result.constraints_path):
         text = path.read_text()
-        assert "127.0.0.1" not in text and "http" not in text and "file:" not in text
-        head = text.splitlines()[:4]
+        assert "127.0.0.1" not in text and "file:" not in text  # mirrors are not written
+        if path == result.lock_path:
+            assert "http" not in text
+        head = text.splitlines()[:5]
         assert head[0] == (
             "# constraints_gen 0.1.0: profile cu121, CPython 3.11, x86_64-manylinux_2_28."
             " Do not edit."
@@ -69,8 +71,10 @@ def test_generated_files_name_no_index_host_and_carry_the_header(
             r"# Inputs: cu121\.toml@[0-9a-f]{12} manifest\.toml@[0-9a-f]{12}", head[2]
         )
         assert head[3].startswith("# Fingerprint: sha256:")
-    body = result.constraints_path.read_text().splitlines()[4:]
+        assert re.fullmatch(r"# Integrity: lock format 3, body sha256:[0-9a-f]{64}", head[4])
+    body = result.constraints_path.read_text().splitlines()[5:]
     assert body == [
+        "# Index pytorch-cu121: https://download.pytorch.org/whl/cu121",
         "huggingface-hub==0.30.0  # dependency of transformers",
         "peft==0.13.2             # manifest range >=0.13",
         "torch==2.5.1+cu121       # profile pin (cu121.toml)",

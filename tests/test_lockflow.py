@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 from support.lock_project import PYTHON, edit, gen, make_project
 
-from constraints_gen import lockfile
-from constraints_gen.config import load_config
 from constraints_gen.fsutil import exclusive_lock
-from constraints_gen.lock import LockOptions
-from constraints_gen.profiles import load_profiles
-from constraints_gen.project import Project
-from constraints_gen.refresh import refresh
+from constraints_gen.locks import file as lockfile
+from constraints_gen.locks.compile import LockOptions
+from constraints_gen.locks.refresh import refresh
+from constraints_gen.profiles.config import load_config
+from constraints_gen.profiles.model import load_profiles
+from constraints_gen.profiles.project import Project
 
 PY = PYTHON
 #: The longest a test waits for another process (a hang fails the test instead of the suite).
@@ -69,7 +69,8 @@ def test_first_lock_writes_every_profile(root: Path) -> None:
         root, ("alpha", "locked"), ("beta", "locked"), ("gamma", "locked")
     )
     text = (root / "generated" / "beta" / f"py{PY}.constraints.txt").read_text()
-    assert text.splitlines()[4:] == [
+    assert text.splitlines()[5:] == [
+        "# Index pytorch-test: https://download.pytorch.org/whl/test",
         "tinydep==1.0      # dependency of tinylib, torch",
         "tinylib==1.0      # profile pin (base.toml)",
         "torch==2.1.0+cpu  # profile pin (beta.toml)",
@@ -122,8 +123,19 @@ def test_check_manifest_change(locked: Path) -> None:
     )
 
 
-def test_check_tool_version_change(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_new_tool_version_keeps_locks_fresh(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lockfile, "__version__", "0.0.9")
+    project = Project(root=root, builtin=False)
+    profiles = load_profiles(project.profiles_dir)
+    options = LockOptions(mirrors=load_config(root).mirrors)
+    refresh(project, profiles, [profiles.get("gamma")], options)
+    monkeypatch.undo()
+    result = gen("lock", "--check", "gamma", "--root", root)
+    assert (result.returncode, result.stderr) == (0, "gen-constraints: all 1 locks are fresh\n")
+
+
+def test_check_reports_a_lock_format_change(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lockfile, "FORMAT", 2)
     project = Project(root=root, builtin=False)
     profiles = load_profiles(project.profiles_dir)
     options = LockOptions(mirrors=load_config(root).mirrors)
@@ -132,8 +144,12 @@ def test_check_tool_version_change(root: Path, monkeypatch: pytest.MonkeyPatch) 
     result = gen("lock", "--check", "gamma", "--root", root)
     assert result.returncode == 1
     assert result.stderr.splitlines()[0] == (
-        f"gamma (CPython {PY}): stale: it was made by constraints_gen 0.0.9, this is 0.1.0"
+        f"gamma (CPython {PY}): stale: written in lock format 2, this tool writes 3:"
+        " run gen-constraints lock"
     )
+    relock = gen("lock", "gamma", "--root", root)
+    assert relock.returncode == 0, relock.stderr
+    assert gen("lock", "--check", "gamma", "--root", root).returncode == 0
 
 
 def test_check_missing_and_on_demand(locked: Path) -> None:
@@ -374,7 +390,8 @@ def test_env_lines(locked: Path, shell: str, template: str) -> None:
     result = gen("env", "--root", locked, "--profile", "gamma", "--shell", shell)
     assert result.returncode == 0
     assert result.stdout == "".join(
-        template.format(var=var, path=path) + "\n" for var in ("UV_CONSTRAINT", "PIP_CONSTRAINT")
+        template.format(var=var, path=value) + "\n"
+        for var, value in (("UV_CONSTRAINT", path), ("PIP_CONSTRAINT", path))
     )
 
 
@@ -390,8 +407,8 @@ def test_check_needs_no_resolver() -> None:
     probe = (
         "import sys\nfrom constraints_gen.cli import main\n"
         "try:\n    main(['lock', '--check'])\nexcept SystemExit as exit:\n"
-        "    heavy = sorted(m for m in ('uv', 'constraints_gen.lock', 'constraints_gen.runner',"
-        " 'piptools') if m in sys.modules)\n    print(exit.code, heavy)\n"
+        "    heavy = sorted(m for m in ('uv', 'constraints_gen.locks.compile',"
+        " 'constraints_gen.runner', 'piptools') if m in sys.modules)\n    print(exit.code, heavy)\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.stdout == "0 []\n"
@@ -404,10 +421,25 @@ def test_emit_imports_only_its_own_path() -> None:
         "import io, sys\nfrom constraints_gen.cli import main\nsys.stdout = io.StringIO()\n"
         f"try:\n    main(['--hardware', {str(hardware)!r}, '--python', '3.11'])\n"
         "except SystemExit as exit:\n"
-        "    heavy = sorted(m for m in ('uv', 'pynvml', 'constraints_gen.nvml',"
-        " 'constraints_gen.cli.lock', 'constraints_gen.cli.env', 'constraints_gen.lock',"
+        "    heavy = sorted(m for m in ('uv', 'pynvml', 'constraints_gen.detect.nvml',"
+        " 'constraints_gen.cli.lock', 'constraints_gen.cli.env', 'constraints_gen.locks.compile',"
         " 'constraints_gen.runner', 'constraints_gen.fsutil') if m in sys.modules)\n"
         "    sys.__stdout__.write(f'{exit.code} {heavy}\\n')\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.stdout == "0 []\n", result.stderr
+
+
+@pytest.mark.parametrize(
+    "where",
+    [["--mirror", "pypi=wheels"], ["--offline", "--find-links", "wheels"]],
+    ids=["mirror", "find-links"],
+)
+def test_relative_folders_given_on_the_command_line_mean_the_current_directory(
+    root: Path, where: list[str]
+) -> None:
+    """uv runs in a temporary folder: a relative folder handed on as given would name nothing."""
+    (root / "constraints-gen.toml").unlink()
+    result = gen("lock", "gamma", *where, cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert "torch==2.0.0" in (root / "generated" / "gamma" / f"py{PY}.lock.txt").read_text()

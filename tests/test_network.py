@@ -19,7 +19,7 @@ from support.sync_project import PY, TORCH_TAG, gen, make_project
 from support.wheels import build_wheel
 
 from constraints_gen import runner
-from constraints_gen.index_client import PYPI, Source, download, list_files
+from constraints_gen.install.index import PYPI, Source, download, list_files
 
 pytestmark = [
     pytest.mark.network,

@@ -17,9 +17,14 @@ from typing import Any, cast
 import pytest
 
 from constraints_gen.detect import detect as detect_machine
+from constraints_gen.detect.hardware import LINUX_X86_64, Gpu, Hardware
 from constraints_gen.detect.nvml import NvmlError, cuda_version_text, filter_visible
-from constraints_gen.hardware import LINUX_X86_64, Gpu, Hardware
-from constraints_gen.nvml import detect
+
+
+def detect(module: ModuleType | None = None, environ: dict[str, str] | None = None) -> Hardware:
+    """This machine's readout from every probe, with ``module`` standing in for pynvml."""
+    return detect_machine(nvml_module=module, environ=environ).hardware
+
 
 NO_ROOT = Path(__file__).parent / "data" / "no-such-root"  # no sysfs: only NVML answers
 

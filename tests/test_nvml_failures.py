@@ -21,9 +21,9 @@ import pytest
 from conftest import REPO, TESTS
 
 from constraints_gen.detect import detect
+from constraints_gen.detect.hardware import LINUX_X86_64, Hardware
 from constraints_gen.detect.nvml import NvmlError, parse_driver
 from constraints_gen.errors import ConstraintsGenError
-from constraints_gen.hardware import LINUX_X86_64, Hardware
 
 FAKE = TESTS / "support" / "fake_pynvml.py"
 NO_ROOT = TESTS / "data" / "no-such-root"

@@ -13,7 +13,7 @@ import pytest
 from support.lock_project import PYTHON, edit, gen, make_project
 from support.wheels import build_wheel
 
-from constraints_gen.lockfile import parse_lock
+from constraints_gen.locks.file import parse_lock
 
 #: pip without this machine's pip.conf and PIP_* settings: only what each command names.
 PIP_ENV = {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INPUT": "1"}

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from constraints_gen import lockfile
-from constraints_gen.emit import emit, platform_matches
+from constraints_gen.detect.hardware import Hardware, parse_hardware
 from constraints_gen.errors import NoFitError
-from constraints_gen.hardware import Hardware, parse_hardware
-from constraints_gen.profiles import ProfileSet, load_profiles
-from constraints_gen.project import Project
-from constraints_gen.selection import evaluate, require_fit, select
+from constraints_gen.locks import file as lockfile
+from constraints_gen.locks.emit import emit, platform_matches
+from constraints_gen.profiles.model import ProfileSet, load_profiles
+from constraints_gen.profiles.project import Project
+from constraints_gen.profiles.select import evaluate, require_fit, select
 
 COMMON = '[pins]\ntorch = "{torch}"\n'
 PROFILES = {
@@ -472,7 +472,10 @@ def test_emit_reads_this_platforms_lock_of_a_multi_platform_profile(tmp_path: Pa
         path = project.constraints_path("c", python, view.layout_platform)
         path.parent.mkdir(parents=True)
         head = lockfile.header(view, profiles.manifest, python, "gen-constraints lock c")
-        path.write_text(f"{head}torch=={view.pin('torch').version}\n", encoding="utf-8")  # type: ignore[union-attr]
+        body = f"torch=={view.pin('torch').version}\n"  # type: ignore[union-attr]
+        path.write_text(lockfile.seal(head, body), encoding="utf-8")
+        lock = project.lock_path("c", python, view.layout_platform)
+        lock.write_text(lockfile.seal(head, body), encoding="utf-8")
     result = emit(project, profiles, profiles.get("c"), strict=True)
     assert result.path == tmp_path / f"generated/c/x86_64-manylinux_2_28/py{python}.constraints.txt"
     assert result.text.endswith("torch==2.14.0\n") and not result.stale

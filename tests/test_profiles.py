@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from constraints_gen.errors import InputError
-from constraints_gen.profiles import ProfileSet, load_profiles
+from constraints_gen.profiles.model import ProfileSet, load_profiles
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -354,7 +354,7 @@ def test_old_single_platform_key_reads_as_a_one_platform_list(tmp_path: Path) ->
 
 
 def test_project_paths_per_platform(tmp_path: Path) -> None:
-    from constraints_gen.project import Project
+    from constraints_gen.profiles.project import Project
 
     project = Project(root=tmp_path, builtin=False)
     assert project.lock_path("cpu", "3.12") == tmp_path / "generated/cpu/py3.12.lock.txt"

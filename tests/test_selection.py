@@ -1,4 +1,5 @@
-"""Which profile fits which machine (GPUs and drivers from shared FACTS.md sections 2-3)."""
+"""Which profile fits which machine (driver floors from NVIDIA's CUDA toolkit release notes,
+compute capabilities from NVIDIA's CUDA GPUs tables)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from constraints_gen.detect.hardware import CPU, Gpu, Hardware, load_hardware
 from constraints_gen.errors import NoFitError
-from constraints_gen.hardware import CPU, Gpu, Hardware, load_hardware
-from constraints_gen.profiles import ProfileSet, load_profiles
-from constraints_gen.selection import evaluate, gpu_verdict, require_fit, select
+from constraints_gen.profiles.model import ProfileSet, load_profiles
+from constraints_gen.profiles.select import evaluate, gpu_verdict, require_fit, select
 
 REPO = Path(__file__).resolve().parent.parent
 #: the platform reason on a readout in the old form (Linux x86_64, glibc not recorded)
@@ -38,7 +39,7 @@ def profile_set(
     directory: Path, profiles: dict[str, tuple[str, list[str], bool, str]]
 ) -> ProfileSet:
     """``name -> (cuda, compute capabilities, ptx, torch)``, all with min_driver 525.60.13
-    (580.65.06 for CUDA 13), as FACTS.md section 2 gives them."""
+    (580.65.06 for CUDA 13), the floors in NVIDIA's CUDA toolkit release notes."""
     directory.mkdir()
     (directory / "manifest.toml").write_text("[requirements]\n", encoding="utf-8")
     for name, (cuda, ccs, ptx, torch) in profiles.items():

@@ -21,7 +21,7 @@ from support.sync_project import PY, gen, make_venv, scenario_project
 
 from constraints_gen import runner
 from constraints_gen.errors import ToolError
-from constraints_gen.sync import Change, check_drift, parse_changes
+from constraints_gen.install.sync import Change, check_drift, parse_changes
 
 pytestmark = pytest.mark.skipif(
     not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from constraints_gen.errors import InputError
-from constraints_gen.targets import target_for
+from constraints_gen.install.targets import target_for
 
 
 def test_manylinux_ranking() -> None:

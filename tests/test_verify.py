@@ -23,13 +23,13 @@ from support.index import serve, write_simple_index
 from support.sync_project import PY, TORCH_TAG, gen, make_venv, scenario_project
 from support.wheels import build_wheel
 
+from constraints_gen.detect.hardware import parse_hardware
 from constraints_gen.errors import InputError
-from constraints_gen.hardware import parse_hardware
-from constraints_gen.lock import LockOptions, compile_one
-from constraints_gen.lockfile import fingerprint
-from constraints_gen.profiles import load_profiles
-from constraints_gen.project import find_project
-from constraints_gen.verify import Device, TorchInfo, arch_covers, check_gpu
+from constraints_gen.install.verify import Device, TorchInfo, arch_covers, check_gpu
+from constraints_gen.locks.compile import LockOptions, compile_one
+from constraints_gen.locks.file import fingerprint
+from constraints_gen.profiles.model import load_profiles
+from constraints_gen.profiles.project import find_project
 
 pytestmark = pytest.mark.skipif(
     not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),

@@ -13,7 +13,7 @@ from support.index import serve, write_simple_index
 from support.sync_project import CP, PY, gen, make_project, scenario_project
 from support.wheels import build_wheel, sha256_of
 
-from constraints_gen.wheelhouse import FOLDER_LOCK, HASH_CACHE
+from constraints_gen.install.wheelhouse import FOLDER_LOCK, HASH_CACHE
 
 COMMON = ("--profile", "demo", "--root", "proj", "--wheelhouse", "wh")
 TORCH = f"torch-2.5.1+cu121-{CP}-{CP}-manylinux_2_28_x86_64.whl"

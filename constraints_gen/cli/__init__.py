@@ -189,7 +189,11 @@ class LazyGroup(click.Group):
         name, command, rest = super().resolve_command(ctx, args)
         given = [(option, ctx.params[option.name or ""]) for option in _explicit(ctx)]
         if command is not None and given:
-            rest = _forward(ctx, f"{ctx.command_path} {name}", command, rest, given)
+            try:
+                rest = _forward(ctx, f"{ctx.command_path} {name}", command, rest, given)
+            except click.UsageError:
+                if not ctx.resilient_parsing:  # while completing: offer what the words allow
+                    raise
         return name, command, rest
 
 
@@ -202,6 +206,12 @@ Examples:
   gen-constraints lock                        # re-lock the profiles whose inputs changed
   gen-constraints lock --check                # are the committed locks fresh? (exit 1: no)
   eval "$(gen-constraints env)"               # make pip and uv obey the constraints
+  eval "$(_GEN_CONSTRAINTS_COMPLETE=bash_source gen-constraints)"  # TAB completion (README)
+
+Emit prints a constraints.txt (name==version lines, each with a comment saying where it came
+from; no hashes): exit 0, 1 when no profile fits this machine or (--strict) the lock is stale,
+2 bad input. The hashed lock that sync and wheelhouse install from is
+generated/<profile>/py3.X.lock.txt.
 
 Options before a subcommand apply to it (gen-constraints --root R lock = gen-constraints lock
 --root R); one the subcommand does not take is a usage error. -v and -q go anywhere.
@@ -234,7 +244,7 @@ cli.add_command(explain_cmd)
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI behind one error boundary."""
-    from constraints_gen import project
+    from constraints_gen.profiles import project
 
     output.VERBOSE = output.QUIET = False
     if "constraints_gen.runner" in sys.modules:  # a second main() in one process (tests)

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from constraints_gen.emit import Emitted
-    from constraints_gen.hardware import Hardware
-    from constraints_gen.profiles import Profile, ProfileSet
-    from constraints_gen.project import Project
+    from constraints_gen.detect.hardware import Hardware
+    from constraints_gen.locks.emit import Emitted
+    from constraints_gen.profiles.model import Profile, ProfileSet
+    from constraints_gen.profiles.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,7 +43,7 @@ def hardware_option(func: F) -> F:
 def _mirrors(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
     if not values and not os.environ.get("GEN_CONSTRAINTS_MIRRORS", "").strip(", "):
         return {}  # nothing to parse: config.py (and tomllib) stay unloaded, as lock --check wants
-    from constraints_gen.config import mirrors_from_env, parse_mirrors
+    from constraints_gen.profiles.config import mirrors_from_env, parse_mirrors
 
     return {**mirrors_from_env(), **parse_mirrors(values, "--mirror")}
 
@@ -65,13 +65,33 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(func)
 
 
+def complete_with(values: str) -> Callable[[click.Context, click.Parameter, str], Any]:
+    """A shell_complete callback from :mod:`constraints_gen.cli.complete`, imported only while
+    completing (the emit path imports nothing more)."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
+        from constraints_gen.cli import complete as found
+
+        return getattr(found, values)(ctx, param, incomplete)
+
+    return complete
+
+
 def emit_options(func: F) -> F:
     for option in (
         root_option,
         hardware_option,
-        click.option("--profile", metavar="NAME", help="Use this profile instead of selecting."),
         click.option(
-            "--python", metavar="X.Y", help="Target CPython version (default: the running one)."
+            "--profile",
+            metavar="NAME",
+            shell_complete=complete_with("profile_names"),
+            help="Use this profile instead of selecting.",
+        ),
+        click.option(
+            "--python",
+            metavar="X.Y",
+            shell_complete=complete_with("python_versions"),
+            help="Target CPython version (default: the running one).",
         ),
         click.option("--strict", is_flag=True, help="Fail when the lock is stale."),
     ):
@@ -80,7 +100,7 @@ def emit_options(func: F) -> F:
 
 
 def get_hardware(path: Path | None) -> Hardware:
-    from constraints_gen.hardware import load_hardware, parse_hardware
+    from constraints_gen.detect.hardware import load_hardware, parse_hardware
 
     if path is not None:
         return load_hardware(path)
@@ -111,9 +131,9 @@ def choose_profile(
     root: Path | None, hardware: Path | None, profile: str | None, project: Project | None = None
 ) -> tuple[Project, ProfileSet, Profile]:
     """(project, profiles, profile): the named profile, else the best fit for this machine."""
-    from constraints_gen.profiles import load_profiles
-    from constraints_gen.project import find_project
-    from constraints_gen.selection import require_fit, select
+    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.profiles.project import find_project
+    from constraints_gen.profiles.select import require_fit, select
 
     project = project or find_project(root)
     profiles = load_profiles(project.profiles_dir)
@@ -134,7 +154,7 @@ def resolve_emit(
 ) -> Emitted:
     """Select (or take) the profile and find its constraints; messages go to stderr (and to
     ``notices``)."""
-    from constraints_gen.emit import emit
+    from constraints_gen.locks.emit import emit
 
     def echo(message: str) -> None:
         click.echo(f"gen-constraints: {message}", err=True)
@@ -157,19 +177,21 @@ def run_emit(
     python: str | None,
     strict: bool,
 ) -> None:
-    """Emit, served from constraints_gen.resultcache when none of its inputs changed."""
-    from constraints_gen import resultcache
+    """Emit, served from constraints_gen.cli.answers when none of its inputs changed."""
+    import time
+
+    from constraints_gen.cli import answers
     from constraints_gen.cli.output import notice
-    from constraints_gen.project import find_project
+    from constraints_gen.profiles.project import find_project
 
     project = find_project(root)
     env = os.environ.get(HARDWARE_ENV) if hardware is None else None
-    found = resultcache.emit_key(
+    found = answers.emit_key(
         project, hardware=hardware, profile=profile, python=python, strict=strict, hardware_env=env
     )
     if found is not None:
         key, files = found
-        hit = resultcache.load(key)
+        hit = answers.load(key)
         if hit is not None:
             text, messages, final = hit
             for message in messages:
@@ -177,7 +199,8 @@ def run_emit(
             notice(final)
             write_out(text)
             return
-        before = tuple(resultcache.snapshot(path) for path in files)
+        before = tuple(answers.snapshot(path) for path in files)
+    started = time.time_ns()
     notices: list[str] = []
     result = resolve_emit(
         root=root,
@@ -189,14 +212,13 @@ def run_emit(
         notices=notices,
     )
     if found is not None and not result.on_demand:
-        read = resultcache.snapshot(str(result.path))  # still the text emitted?
-        if read[5] is not None and resultcache.universal(read[5]) == result.text:
-            final = f"profile {result.profile.name}, CPython {result.python} ({result.path})"
+        chosen = result.profile  # the pair emit read: the lock and its constraints.txt
+        lock = project.lock_path(chosen.name, result.python, chosen.layout_platform)
+        after = answers.settled((str(lock), str(result.path)), started)
+        if after is not None:
+            final = f"profile {chosen.name}, CPython {result.python} ({result.path})"
             value = (result.text, tuple(notices), final)
-            chosen = result.profile  # its lock too: what emit trusts the constraints by
-            lock = project.lock_path(chosen.name, result.python, chosen.layout_platform)
-            after = (read, resultcache.snapshot(str(lock)))
-            resultcache.store(found[0], before, value, after=after)
+            answers.store(found[0], before, value, after=after)
     write_out(result.text)
 
 
@@ -206,8 +228,9 @@ def detect_cmd(as_json: bool) -> None:
     """Read this machine: platform, GPUs of every vendor, NVIDIA driver.
 
     NVIDIA through NVML, Jetson from /etc/nv_tegra_release, AMD from the kernel's KFD topology,
-    Intel discrete GPUs from PCI, Apple Silicon through sysctl. Notes go to stderr. A GPU that
-    the driver lists but cannot describe is an error (exit 2), never a CPU machine.
+    Intel discrete GPUs from PCI, Apple Silicon through sysctl. Notes go to stderr. Exit 0 read
+    (no GPU library, driver or device: a CPU machine), 2 when a GPU that the driver lists cannot
+    be described (never a CPU machine).
 
     \b
     Examples:
@@ -237,14 +260,16 @@ def detect_cmd(as_json: bool) -> None:
 def explain_cmd(root: Path | None, hardware: Path | None, as_json: bool) -> None:
     """Show every profile, whether it fits this machine, and why.
 
+    Exit 0 even when no profile fits (the reasons say why; emit exits 1 then), 2 bad input.
+
     \b
     Examples:
       gen-constraints explain
       gen-constraints explain --hardware h200.json --json
     """
-    from constraints_gen.profiles import load_profiles
-    from constraints_gen.project import find_project
-    from constraints_gen.selection import select
+    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.profiles.project import find_project
+    from constraints_gen.profiles.select import select
 
     profiles = load_profiles(find_project(root).profiles_dir)
     selection = select(profiles, get_hardware(hardware))

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from constraints_gen.cli.core import emit_options, write_out
-from constraints_gen.shellenv import SHELLS
+from constraints_gen.locks.shellenv import SHELLS
 
 
 @click.command("env")
@@ -29,6 +29,15 @@ def env_cmd(
 ) -> None:
     """Print the shell lines that make pip and uv obey the selected profile's constraints.
 
+    The lines set UV_CONSTRAINT and PIP_CONSTRAINT to the profile's constraints.txt (under
+    generated/, or the user cache for a profile locked on demand). For a profile whose pins come
+    from another index (the PyTorch CPU index), UV_EXTRA_INDEX_URL and PIP_EXTRA_INDEX_URL (or
+    *_FIND_LINKS for a mirror folder) name it, replacing those set in pip.conf or uv.toml.
+    pip 26.2 and later keep PIP_CONSTRAINT out of build environments; for pip 25.3 to 26.1 in
+    the active environment PIP_USE_FEATURE=build-constraint does it; an older pip is noted.
+    Exit codes as emit's: 1 when no profile fits or (--strict) the lock is stale, 2 bad input
+    (also a lock or constraints.txt that fails its integrity check).
+
     \b
     Examples:
       eval "$(gen-constraints env)"                          # bash, zsh
@@ -36,9 +45,12 @@ def env_cmd(
       gen-constraints env --shell powershell | Out-String | Invoke-Expression
     """
     from constraints_gen.cli.core import resolve_emit
-    from constraints_gen.shellenv import env_lines
+    from constraints_gen.locks.shellenv import NOTE, active_pip, env_lines
 
     result = resolve_emit(
         root=root, hardware=hardware, profile=profile, python=python, strict=strict
     )
-    write_out(env_lines(result.path, shell))
+    pip = active_pip()
+    write_out(env_lines(result.path, shell, result.index_options, pip))
+    if pip is not None and pip < (25, 3):
+        click.echo(f"gen-constraints: note: pip {pip[0]}.{pip[1]}: {NOTE}", err=True)

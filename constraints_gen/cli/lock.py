@@ -9,18 +9,20 @@ from typing import TYPE_CHECKING
 import click
 
 from constraints_gen.cli import output
-from constraints_gen.cli.core import mirror_option, root_option, write_out
+from constraints_gen.cli.core import complete_with, mirror_option, root_option, write_out
 from constraints_gen.cli.output import echo_error, notice
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError
 
 if TYPE_CHECKING:
-    from constraints_gen.lock import LockOptions, LockResult
-    from constraints_gen.profiles import Profile, ProfileSet
-    from constraints_gen.project import Project
+    from constraints_gen.locks.compile import LockOptions, LockResult
+    from constraints_gen.profiles.model import Profile, ProfileSet
+    from constraints_gen.profiles.project import Project
 
 
 @click.command("lock")
-@click.argument("names", nargs=-1, metavar="[PROFILE]...")
+@click.argument(
+    "names", nargs=-1, metavar="[PROFILE]...", shell_complete=complete_with("profile_names")
+)
 @root_option
 @click.option(
     "--check",
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     "pythons",
     multiple=True,
     metavar="X.Y",
+    shell_complete=complete_with("python_versions"),
     help="Lock only these Pythons (default: each profile's target.python).",
 )
 @click.option("--upgrade", "-U", is_flag=True, help="Ignore the versions of the existing lock.")
@@ -107,6 +110,9 @@ def lock_cmd(
     only when stale; --force, --upgrade and --upgrade-package re-lock them all the same.
     Profiles with target.commit_lock = false are locked on demand, never here.
     Mirrors come from constraints-gen.toml ([mirrors]) and --mirror; they are not inputs.
+    Exit 0 locked or already fresh; 1 --check found a stale or missing lock, a resolution
+    failed (the other targets are locked all the same), or --fail-on-change changed a file;
+    2 bad input.
 
     \b
     Examples:
@@ -116,7 +122,7 @@ def lock_cmd(
       gen-constraints lock cpu --mirror pytorch-cpu=/opt/wheels --force
       gen-constraints lock cuda130 --format pylock --output-dir .
     """
-    from constraints_gen.project import find_project
+    from constraints_gen.profiles.project import find_project
 
     if names and all_:
         raise click.UsageError("give profile names or --all, not both")
@@ -127,8 +133,8 @@ def lock_cmd(
     if check:
         _check(project, names, pythons)
         return
-    from constraints_gen.config import load_config
-    from constraints_gen.profiles import load_profiles
+    from constraints_gen.profiles.config import absolute, load_config
+    from constraints_gen.profiles.model import load_profiles
 
     profiles = load_profiles(project.profiles_dir)
     chosen = [profiles.get(name) for name in names] if names else list(profiles.profiles)
@@ -145,21 +151,21 @@ def lock_cmd(
             " never into generated/",
             tip="gen-constraints --profile NAME locks it into the user cache when used",
         )
-    from constraints_gen.lock import LockOptions
+    from constraints_gen.locks.compile import LockOptions
 
     options = LockOptions(
         upgrade=upgrade,
         upgrade_packages=upgrade_package,
         mirrors={**load_config(project.root).mirrors, **mirror},
-        find_links=find_links,
+        find_links=tuple(absolute(link) for link in find_links),
         offline=offline,
         resolver=resolver,
     )
     if fmt == "pylock":
         _pylock(profiles, chosen, pythons, options, output_dir)
         return
-    from constraints_gen.lock import LockFailed
-    from constraints_gen.refresh import refresh
+    from constraints_gen.locks.compile import LockFailed
+    from constraints_gen.locks.refresh import refresh
 
     try:
         done = refresh(
@@ -223,8 +229,8 @@ class StaleLocks(ConstraintsGenError):
 
 def _check(project: Project, names: tuple[str, ...], pythons: tuple[str, ...]) -> None:
     """Report every target's freshness; an all-fresh report is served from
-    constraints_gen.resultcache when no profile, lock or constraints file changed."""
-    from constraints_gen import resultcache
+    constraints_gen.cli.answers when no profile, lock or constraints file changed."""
+    from constraints_gen.cli import answers as resultcache
 
     files = resultcache.profile_files(project)
     key = ("check", *resultcache.code_key(), str(project.root), names, pythons, tuple(files))
@@ -234,8 +240,8 @@ def _check(project: Project, names: tuple[str, ...], pythons: tuple[str, ...]) -
             click.echo(line, err=True)
         return
     before = tuple(resultcache.snapshot(path) for path in files)
-    from constraints_gen.freshness import FRESH, check
-    from constraints_gen.profiles import load_profiles
+    from constraints_gen.locks.freshness import FRESH, check
+    from constraints_gen.profiles.model import load_profiles
 
     profiles = load_profiles(project.profiles_dir)
     chosen = [profiles.get(name) for name in names] if names else list(profiles.profiles)
@@ -248,7 +254,7 @@ def _check(project: Project, names: tuple[str, ...], pythons: tuple[str, ...]) -
             project.constraints_path(view.name, python, view.layout_platform),
         )
     ]
-    states = check(project, profiles, chosen, pythons)
+    states = check(project, profiles, chosen, pythons, refuse_corrupt=True)
     bad = [state for state in states if state.needs_lock]
     lines = [state.describe() for state in states if state.state != FRESH]
     for line in lines:
@@ -273,7 +279,7 @@ def _pylock(
     output_dir: Path,
 ) -> None:
     """One pylock.<profile>.toml per profile; with several Pythons, pylock.<profile>-pyXY.toml."""
-    from constraints_gen.lock import export_pylock
+    from constraints_gen.locks.compile import export_pylock
 
     targets = [(p, pythons or p.pythons) for p in chosen]
     if not any(versions for _, versions in targets):

@@ -14,6 +14,7 @@ from constraints_gen.cli.core import (
     HARDWARE_ENV,
     WHEELHOUSE_ENV,
     choose_profile,
+    complete_with,
     hardware_option,
     json_option,
     root_option,
@@ -27,10 +28,16 @@ from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
 @click.command("sync")
 @root_option
 @hardware_option
-@click.option("--profile", metavar="NAME", help="Use this profile instead of selecting.")
+@click.option(
+    "--profile",
+    metavar="NAME",
+    shell_complete=complete_with("profile_names"),
+    help="Use this profile instead of selecting.",
+)
 @click.option(
     "--python",
     metavar="PATH",
+    shell_complete=complete_with("interpreter_paths"),
     help="The target interpreter or venv folder (default: the active venv, $VIRTUAL_ENV).",
 )
 @click.option(
@@ -39,6 +46,7 @@ from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
     show_default=True,
     envvar=WHEELHOUSE_ENV,
     metavar="DIR|URL",
+    shell_complete=complete_with("folders"),
     help="A folder of wheels, or the URL of a served index (`wheelhouse index`).",
 )
 @click.option("--check", is_flag=True, help="Only report drift (exit 1); change nothing.")
@@ -73,8 +81,9 @@ def sync_cmd(
       gen-constraints sync --wheelhouse https://wheels.example/llm/simple
       gen-constraints sync --print-command             # the uv command, for your own scripts
     """
-    from constraints_gen import resultcache, sync
-    from constraints_gen.project import find_project
+    from constraints_gen.cli import answers as resultcache
+    from constraints_gen.install import sync
+    from constraints_gen.profiles.project import find_project
 
     project = find_project(root)
     try:
@@ -90,16 +99,20 @@ def sync_cmd(
     if plan and target and check and not as_json and _served(plan[0], target, wheelhouse):
         return
     before = () if plan is None else tuple(resultcache.snapshot(path) for path in plan[1])
-    from constraints_gen import lockfile, verify
-    from constraints_gen.locate import locate_lock
-    from constraints_gen.wheelhouse import read_lock
+    from constraints_gen.install import verify
+    from constraints_gen.install.wheelhouse import read_lock
+    from constraints_gen.locks import file as lockfile
+    from constraints_gen.locks.locate import locate_lock
 
     project, profiles, chosen = choose_profile(root, hardware, profile, project)
     chosen = sync.machine_view(chosen)
     target = sync.interpreter(python)
     version = sync.python_version(target)
     located = locate_lock(project, profiles, chosen, version, notice=notice)
-    read = resultcache.snapshot(str(located.lock_path))
+    read = (  # both: the verified reader checks the lock against its constraints.txt
+        resultcache.snapshot(str(located.lock_path)),
+        resultcache.snapshot(str(located.constraints_path)),
+    )
     lock = read_lock(chosen, version, located.lock_path)
     expected = lockfile.fingerprint(chosen, profiles.manifest, version)
     warning = ""
@@ -111,7 +124,7 @@ def sync_cmd(
         click.echo(warning, err=True)
     if plan is not None and not located.on_demand:
         value = (chosen.name, version, str(lock.path), warning, len(lock.packages))
-        resultcache.store(plan[0], (*before, read), value)
+        resultcache.store(plan[0], (*before, *read), value)
     if print_command:
         write_out(shlex.join(sync.uv_args(lock.path, target, wheelhouse, check=check)) + "\n")
         return
@@ -201,7 +214,8 @@ def _served(key: tuple[object, ...], target: Path, wheelhouse: str) -> bool:
     """sync --check from the lock the cache remembers for this target: True when uv finds the
     environment in sync (said, as the whole path says it); else nothing is said and the whole
     path runs (drift and missing wheels are explained there)."""
-    from constraints_gen import resultcache, sync
+    from constraints_gen.cli import answers as resultcache
+    from constraints_gen.install import sync
 
     hit = resultcache.load(key)
     if hit is None:

@@ -11,6 +11,7 @@ import click
 
 from constraints_gen.cli.core import (
     choose_profile,
+    complete_with,
     get_hardware,
     hardware_option,
     json_option,
@@ -20,10 +21,10 @@ from constraints_gen.cli.core import (
 from constraints_gen.errors import EXIT_FAILURE
 
 if TYPE_CHECKING:
-    from constraints_gen.lockfile import LockedPackage
-    from constraints_gen.manifest import Manifest
-    from constraints_gen.profiles import Profile
-    from constraints_gen.verify import Report
+    from constraints_gen.install.verify import Report
+    from constraints_gen.locks.file import LockedPackage
+    from constraints_gen.profiles.manifest import Manifest
+    from constraints_gen.profiles.model import Profile
 
 NO_DEEP_HELP = "Skip the check of each installed file against its RECORD (sha256 and size)."
 
@@ -31,10 +32,16 @@ NO_DEEP_HELP = "Skip the check of each installed file against its RECORD (sha256
 @click.command("verify")
 @root_option
 @hardware_option
-@click.option("--profile", metavar="NAME", help="Use this profile instead of selecting.")
+@click.option(
+    "--profile",
+    metavar="NAME",
+    shell_complete=complete_with("profile_names"),
+    help="Use this profile instead of selecting.",
+)
 @click.option(
     "--python",
     metavar="PATH",
+    shell_complete=complete_with("interpreter_paths"),
     help="The target interpreter or venv folder (default: the active venv, $VIRTUAL_ENV).",
 )
 @click.option("--no-deep", is_flag=True, help=NO_DEEP_HELP)
@@ -63,10 +70,10 @@ def verify_cmd(
       gen-constraints verify --python /opt/venv --json
       gen-constraints verify --no-deep                # versions and imports only: fast
     """
-    from constraints_gen import sync
     from constraints_gen.cli.output import notice as say
-    from constraints_gen.locate import locate_lock
-    from constraints_gen.wheelhouse import read_lock
+    from constraints_gen.install import sync
+    from constraints_gen.install.wheelhouse import read_lock
+    from constraints_gen.locks.locate import locate_lock
 
     project, profiles, chosen = choose_profile(root, hardware, profile)
     chosen = sync.machine_view(chosen)
@@ -94,7 +101,7 @@ def run_verify(
     *,
     deep: bool,
 ) -> Report:
-    from constraints_gen.verify import verify
+    from constraints_gen.install.verify import verify
 
     return verify(
         python=target,

@@ -14,6 +14,7 @@ import click
 from constraints_gen.cli.core import (
     WHEELHOUSE_ENV,
     choose_profile,
+    complete_with,
     hardware_option,
     json_option,
     mirror_option,
@@ -24,9 +25,9 @@ from constraints_gen.cli.output import notice
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError
 
 if TYPE_CHECKING:
-    from constraints_gen.profiles import Profile
-    from constraints_gen.project import Project
-    from constraints_gen.wheelhouse import LockRef, Report
+    from constraints_gen.install.wheelhouse import LockRef, Report
+    from constraints_gen.profiles.model import Profile
+    from constraints_gen.profiles.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,6 +77,7 @@ def lock_options(func: F) -> F:
             "names",
             multiple=True,
             metavar="NAME",
+            shell_complete=complete_with("profile_names"),
             help="This profile (repeatable; default: the one selected for this machine).",
         ),
         click.option("--all", "every", is_flag=True, help="Every profile of the project."),
@@ -84,6 +86,7 @@ def lock_options(func: F) -> F:
             "pythons",
             multiple=True,
             metavar="X.Y",
+            shell_complete=complete_with("python_versions"),
             help="Only the locks for these CPythons (default: each profile's target.python).",
         ),
         wheelhouse_option,
@@ -101,9 +104,9 @@ def _locks(
 ) -> tuple[Project, list[Profile], list[LockRef]]:
     """The chosen profiles and their locks, found as emit finds them (committed, cached, else
     made on demand when ``make``); every lock is read before the command acts."""
-    from constraints_gen.profiles import load_profiles
-    from constraints_gen.project import find_project
-    from constraints_gen.wheelhouse import read_locks
+    from constraints_gen.install.wheelhouse import read_locks
+    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.profiles.project import find_project
 
     if choice.every and choice.names:
         raise click.UsageError("--all and --profile exclude each other")
@@ -207,7 +210,8 @@ def fill_cmd(
     locks need. Two fills into one folder take turns. Credentials for a private index come from
     the index URL (https://USER:PASSWORD@HOST/simple) or ~/.netrc ($NETRC); they are never
     printed or written. Progress goes to stderr: a live line on a terminal, one line per file
-    otherwise.
+    otherwise. Exit 0 every wheel present and checked, 1 a download failed or did not match its
+    hash (what did download is kept: run the same command again to resume), 2 bad input.
 
     \b
     Examples:
@@ -217,12 +221,12 @@ def fill_cmd(
     """
     import sys
 
-    from constraints_gen.config import DEFAULT_INDEX, is_local, load_config
-    from constraints_gen.download import Client, Settings
-    from constraints_gen.fill import fill
-    from constraints_gen.index_client import FetchError, Source, default_index
-    from constraints_gen.progress import StreamProgress, human_size, plural
-    from constraints_gen.project import find_project
+    from constraints_gen.install.download import Client, Settings
+    from constraints_gen.install.fill import fill
+    from constraints_gen.install.index import FetchError, Source, default_index
+    from constraints_gen.install.progress import StreamProgress, human_size, plural
+    from constraints_gen.profiles.config import DEFAULT_INDEX, is_local, load_config
+    from constraints_gen.profiles.project import find_project
 
     # Mirrors as `lock` takes them (--mirror, $GEN_CONSTRAINTS_MIRRORS, constraints-gen.toml):
     # a profile index may come from a URL elsewhere or a folder of wheels.
@@ -337,8 +341,10 @@ def check_cmd(
       gen-constraints wheelhouse check
       gen-constraints wheelhouse check --all --json --wheelhouse /srv/wheels
     """
-    from constraints_gen import resultcache
-    from constraints_gen.project import find_project
+    import time
+
+    from constraints_gen.cli import answers as resultcache
+    from constraints_gen.profiles.project import find_project
 
     project = find_project(choice.root)
     plan = _check_key(project, choice, folder, as_json)
@@ -348,24 +354,24 @@ def check_cmd(
             write_out(hit)
             return
     before = () if plan is None else tuple(resultcache.snapshot(path) for path in plan[1])
-    from constraints_gen.lockfile import parse_lock
-    from constraints_gen.wheelhouse import HASH_CACHE, HashCache, check
+    from constraints_gen.install.wheelhouse import HASH_CACHE, HashCache, check
 
     state = None
     if plan is not None and folder.is_dir():
         state = resultcache.folder_state(folder, skip=HASH_CACHE)
 
+    started = time.time_ns()
     _, _, locks = _locks(choice, make=False, project=project)
     cache = HashCache(folder, notice)
     report = check(folder, locks, cache)
     cache.save()
     text = json.dumps(report.to_json(), indent=2) + "\n" if as_json else _render(report)
     if plan is not None and state is not None and report.ok:
-        read = tuple(resultcache.snapshot(str(lock.path)) for lock in locks)
-        if all(  # each snapshot holds the very lock the report was made from
-            entry[5] is not None and parse_lock(resultcache.universal(entry[5])) == lock.packages
-            for entry, lock in zip(read, locks, strict=True)
-        ):
+        read = resultcache.settled(  # the pairs the verified reader read
+            tuple(str(p) for lock in locks for p in (lock.path, _constraints_of(lock.path))),
+            started,
+        )
+        if read is not None:
             after = (*read, resultcache.snapshot(str(cache.path)))
             resultcache.store(plan[0], before, text, after=after, folders=(state,))
     write_out(text)
@@ -385,6 +391,11 @@ def check_cmd(
         )
 
 
+def _constraints_of(lock: Path) -> Path:
+    """The constraints.txt beside a lock (``py3.X.lock.txt`` -> ``py3.X.constraints.txt``)."""
+    return lock.with_name(lock.name.replace(".lock.txt", ".constraints.txt"))
+
+
 def _check_key(
     project: Project, choice: LockChoice, folder: Path, as_json: bool
 ) -> tuple[tuple[object, ...], tuple[str, ...]] | None:
@@ -393,7 +404,7 @@ def _check_key(
     import os
     import sys
 
-    from constraints_gen import resultcache
+    from constraints_gen.cli import answers as resultcache
     from constraints_gen.cli.core import HARDWARE_ENV
 
     if choice.every or choice.names:
@@ -437,13 +448,15 @@ def prune_cmd(
 
     Only regular files whose names are wheel file names are ever removed; every lock is read
     first, and if one cannot be, nothing is removed. Each removal is listed on stdout.
+    Exit 0, or 2 when a lock cannot be read (nothing removed) or a wheel could not be removed
+    (the others are).
 
     \b
     Examples:
       gen-constraints wheelhouse prune --dry-run
       gen-constraints wheelhouse prune --all --wheelhouse /srv/wheels
     """
-    from constraints_gen.wheelhouse import HashCache, check, folder_lock, prune
+    from constraints_gen.install.wheelhouse import HashCache, check, folder_lock, prune
 
     _, _, locks = _locks(choice, make=False)
     if not folder.is_dir():
@@ -486,9 +499,9 @@ def index_cmd(out: Path, folder: Path) -> None:
     \b
     Examples:
       gen-constraints wheelhouse index wheelhouse          # pages beside the wheels
-      gen-constraints wheelhouse index /srv/www/wheels --wheelhouse /data/wheels
+      gen-constraints wheelhouse index /srv/www --wheelhouse /srv/wheels
     """
-    from constraints_gen.wheelhouse import HashCache, write_index
+    from constraints_gen.install.wheelhouse import HashCache, write_index
 
     if not folder.is_dir():
         raise ConstraintsGenError(f"{folder}: no such wheelhouse folder")

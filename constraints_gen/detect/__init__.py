@@ -25,8 +25,8 @@ from types import ModuleType
 from typing import Any
 
 from constraints_gen.detect.found import Found
+from constraints_gen.detect.hardware import Gpu, Hardware, Platform
 from constraints_gen.errors import ConstraintsGenError
-from constraints_gen.hardware import Gpu, Hardware, Platform
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

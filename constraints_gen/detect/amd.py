@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from constraints_gen.detect.found import Found, key_values, read_text
-from constraints_gen.hardware import Gpu, is_plain_text
+from constraints_gen.detect.hardware import Gpu, is_plain_text
 
 TOPOLOGY = Path("sys/class/kfd/kfd/topology/nodes")
 #: Where libdrm keeps its table (distribution packages, then AMD's own packages).

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from constraints_gen.detect.found import Found
-from constraints_gen.hardware import Gpu, is_plain_text
+from constraints_gen.detect.hardware import Gpu, is_plain_text
 
 #: Runs a command and returns its stdout; raises on failure (default: the one runner wrapper).
 Run = Callable[[Sequence[str]], str]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from constraints_gen.hardware import Gpu
+from constraints_gen.detect.hardware import Gpu
 
 #: sysfs and procfs files are small; a bigger one is not what a probe expects.
 MAX_FILE_BYTES = 1 << 20

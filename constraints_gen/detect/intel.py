@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from constraints_gen.detect.found import Found, read_text
-from constraints_gen.hardware import Gpu, is_plain_text
+from constraints_gen.detect.hardware import Gpu, is_plain_text
 
 DEVICES = Path("sys/bus/pci/devices")
 PCI_IDS = (

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from constraints_gen.detect.found import Found, key_values, read_text
-from constraints_gen.hardware import Gpu, is_plain_text
+from constraints_gen.detect.hardware import Gpu, is_plain_text
 
 RELEASE = Path("etc/nv_tegra_release")
 MODEL = Path("proc/device-tree/model")

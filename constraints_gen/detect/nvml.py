@@ -21,8 +21,8 @@ from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any, TypeVar
 
+from constraints_gen.detect.hardware import Gpu, is_driver_version, is_plain_text
 from constraints_gen.errors import ConstraintsGenError
-from constraints_gen.hardware import Gpu, is_driver_version, is_plain_text
 
 #: NVML return codes that mean "no NVIDIA GPU here" (nvml.h: NVML_ERROR_DRIVER_NOT_LOADED = 9,
 #: NVML_ERROR_LIBRARY_NOT_FOUND = 12); pynvml raises them as NVMLError_<CamelName> classes.

@@ -12,8 +12,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from constraints_gen.detect.hardware import MACHINES, SYSTEMS, Machine, Platform, System
 from constraints_gen.errors import ConstraintsGenError
-from constraints_gen.hardware import MACHINES, SYSTEMS, Machine, Platform, System
 
 SYSTEM_NAMES: dict[str, System] = {"linux": "linux", "windows": "windows", "darwin": "darwin"}
 MACHINE_NAMES: dict[str, Machine] = {

@@ -4,9 +4,9 @@ A profile fits only if one of its platforms is the machine's (system and machine
 platform also needs glibc at least its floor, when the readout knows the glibc; on macOS the
 machine's version must be at least the build's ``min_macos``). The rest depends on the vendor:
 
-- ``nvidia`` (shared FACTS.md sections 2-3, from NVIDIA's CUDA compatibility guide and GPU
-  tables): the driver is at least the profile's ``min_driver`` and its CUDA driver version has
-  the build's major version or a newer one (minor-version compatibility); every visible NVIDIA GPU
+- ``nvidia`` (NVIDIA's CUDA Compatibility guide and its CUDA GPUs compute-capability tables):
+  the driver is at least the profile's ``min_driver`` and its CUDA driver version has the
+  build's major version or a newer one (minor-version compatibility); every visible NVIDIA GPU
   has kernels in the build: machine code for X.y runs on X.z with z >= y (same major only), or the
   build carries PTX for its newest architecture and the GPU is newer still. Never on a Jetson
   (L4T set): PyPI's aarch64 builds do not run on JetPack 6 Orin.
@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from constraints_gen.detect.hardware import Gpu, Hardware, Vendor, driver_tuple
 from constraints_gen.errors import NoFitError
-from constraints_gen.hardware import Gpu, Hardware, Vendor, driver_tuple
-from constraints_gen.profiles import Profile, ProfileSet
+from constraints_gen.profiles.model import Profile, ProfileSet
 from constraints_gen.uvplatforms import parse_uv_platform
 
 _VENDOR_ORDER = ("nvidia", "jetson", "amd", "intel", "apple", "cpu")

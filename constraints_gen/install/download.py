@@ -152,7 +152,7 @@ _OPTIONS = {
 
 
 class Progress(Protocol):
-    """What a download reports; the CLI renders it (see constraints_gen.progress)."""
+    """What a download reports; the CLI renders it (see constraints_gen.install.progress)."""
 
     def started(self, filename: str, total: int | None, offset: int) -> None: ...
     def advanced(self, filename: str, amount: int) -> None: ...

@@ -54,7 +54,7 @@ def _is_root(path: Path) -> bool:
 
 
 def builtin_root() -> Path:
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     for candidate in (package / "_builtin", package.parent):
         if _is_root(candidate):
             return candidate

@@ -36,7 +36,8 @@ def _rate(size: int, seconds: float) -> str:
 
 
 class StreamProgress:
-    """Render :class:`constraints_gen.download.Progress` events on ``stream`` (thread-safe)."""
+    """Render :class:`constraints_gen.install.download.Progress` events on ``stream``
+    (thread-safe)."""
 
     def __init__(self, stream: TextIO, *, live: bool) -> None:
         self._stream = stream

@@ -27,15 +27,15 @@ from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
-from constraints_gen.errors import ConstraintsGenError, InputError
+from constraints_gen.errors import ConstraintsGenError
 from constraints_gen.fsutil import atomic_write, exclusive_lock
-from constraints_gen.locate import locate_lock
-from constraints_gen.lockfile import LockedPackage, parse_lock
-from constraints_gen.profiles import Profile, ProfileSet
-from constraints_gen.project import Project
+from constraints_gen.locks.file import LockedPackage, read_verified_lock
+from constraints_gen.locks.locate import locate_lock
+from constraints_gen.profiles.model import Profile, ProfileSet
+from constraints_gen.profiles.project import Project
 
 if TYPE_CHECKING:
-    from constraints_gen.targets import Target
+    from constraints_gen.install.targets import Target
 
 HASH_CACHE = ".constraints-gen-hashes.json"
 #: Held by `wheelhouse fill` and `prune` while they change the folder (two fills never race).
@@ -64,7 +64,7 @@ class LockRef:
     def target(self) -> Target:
         # Imported here: packaging.tags costs ~10 ms, and `sync` of an environment in sync
         # never needs it (bench/: sync's budget).
-        from constraints_gen.targets import target_for
+        from constraints_gen.install.targets import target_for
 
         return target_for(self.python, self.platform, self.macos)
 
@@ -75,24 +75,20 @@ def macos_text(profile: Profile) -> str | None:
 
 
 def read_lock(profile: Profile, python: str, path: Path) -> LockRef:
-    """The lock at ``path`` (as :func:`constraints_gen.locate.locate_lock` found it), parsed."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise InputError(
-            [f"{path}: cannot read the lock of {profile.name}, CPython {python} ({reason})"],
-            tip=f"regenerate it: gen-constraints lock {profile.name} --python {python}"
-            if profile.commit_lock  # `lock` refuses the others: their lock is made when used
-            else f"remove it, and it is locked again on demand when used: rm -r {path}",
-        ) from None
+    """The lock at ``path`` (as :func:`constraints_gen.locks.locate.locate_lock` found it), verified
+    with its constraints.txt (:func:`constraints_gen.locks.file.read_verified_lock`)."""
+    regenerate = (
+        f"gen-constraints lock {profile.name} --python {python}"
+        if profile.commit_lock  # `lock` refuses the others: their lock is made when used
+        else f"remove it, and it is locked again on demand when used: rm -r {path.parent}"
+    )
     return LockRef(
         profile=profile.name,
         python=python,
         platform=profile.platform,
         macos=macos_text(profile),
         path=path,
-        packages=parse_lock(text),
+        packages=read_verified_lock(path, regenerate=regenerate).packages,
     )
 
 

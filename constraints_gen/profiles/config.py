@@ -73,8 +73,13 @@ def parse_mirrors(values: Sequence[str], origin: str) -> dict[str, str]:
         name, sep, where = value.partition("=")
         if not sep or not name.strip() or not where.strip():
             raise InputError([f"{origin}: expected INDEX=URL or INDEX=DIR, got {value!r}"])
-        mirrors[name.strip()] = where.strip()
+        mirrors[name.strip()] = absolute(where.strip())
     return mirrors
+
+
+def absolute(where: str) -> str:
+    """A folder given relative to the current directory, made absolute (uv runs elsewhere)."""
+    return where if "://" in where else str(Path(where).resolve())
 
 
 def mirrors_from_env() -> dict[str, str]:

@@ -21,10 +21,9 @@ from pathlib import Path
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
 
-from constraints_gen.download import SILENT, Client, Progress, redact, remove_stale_parts
-from constraints_gen.index_client import FetchError, RemoteFile, Source, download, list_files
-from constraints_gen.lockfile import LockedPackage
-from constraints_gen.wheelhouse import (
+from constraints_gen.install.download import SILENT, Client, Progress, redact, remove_stale_parts
+from constraints_gen.install.index import FetchError, RemoteFile, Source, download, list_files
+from constraints_gen.install.wheelhouse import (
     HashCache,
     LockRef,
     check,
@@ -33,6 +32,7 @@ from constraints_gen.wheelhouse import (
     prune,
     wanted,
 )
+from constraints_gen.locks.file import LockedPackage
 
 DEFAULT_JOBS = 8
 
@@ -132,7 +132,7 @@ def fill(
     """Download what ``folder`` lacks for ``locks`` (removing wrong-version wheels first when
     ``prune_wrong``), holding the folder's lock; every other project still completes when one
     fails (the errors are returned, not raised). ``client`` carries the timeouts, retries and
-    credentials (default: from the environment, see constraints_gen.download)."""
+    credentials (default: from the environment, see constraints_gen.install.download)."""
 
     def waiting() -> None:
         notice(f"waiting for another run that holds the lock of wheelhouse {folder}")

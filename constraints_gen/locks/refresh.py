@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from constraints_gen.freshness import TargetState, check
 from constraints_gen.fsutil import exclusive_lock, remove_stale_temps
-from constraints_gen.lock import LockOptions, LockResult, compile_many
-from constraints_gen.profiles import Profile, ProfileSet
-from constraints_gen.project import Project
+from constraints_gen.locks.compile import LockOptions, LockResult, compile_many
+from constraints_gen.locks.freshness import TargetState, check
+from constraints_gen.profiles.model import Profile, ProfileSet
+from constraints_gen.profiles.project import Project
 
 LOCK_NAME = ".lock"
 
@@ -57,7 +57,7 @@ def refresh(
             if state.python is not None and (everything or state.needs_lock)
         ]
         if targets and options.resolver == "pip-tools":
-            from constraints_gen.piptools import require_pip_tools
+            from constraints_gen.locks.piptools import require_pip_tools
 
             require_pip_tools(targets)
         results = compile_many(project, profiles, targets, options, jobs=jobs) if targets else []

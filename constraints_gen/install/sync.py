@@ -31,9 +31,9 @@ from constraints_gen import runner
 from constraints_gen.errors import ConstraintsGenError, ToolError
 
 if TYPE_CHECKING:  # imported where used: a no-op sync --check served from the cache loads neither
-    from constraints_gen.lockfile import LockedPackage
-    from constraints_gen.profiles import Profile
-    from constraints_gen.wheelhouse import LockRef
+    from constraints_gen.install.wheelhouse import LockRef
+    from constraints_gen.locks.file import LockedPackage
+    from constraints_gen.profiles.model import Profile
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,7 +94,7 @@ def python_version(python: Path) -> str:
 def machine_view(profile: Profile) -> Profile:
     """The profile's build for this machine, as emit picks it (a profile for several
     platforms); the profile itself when none or its own platform matches."""
-    from constraints_gen.emit import platform_matches
+    from constraints_gen.locks.emit import platform_matches
 
     here = [name for name in profile.platforms if platform_matches(name)]
     return profile.for_platform(here[0]) if here and profile.platform not in here else profile
@@ -134,7 +134,7 @@ def missing_wheels(
     """name -> ``name==version`` (and why) of each locked package the wheelhouse (folder or
     index) cannot serve."""
     if "://" not in wheelhouse:
-        from constraints_gen.wheelhouse import HashCache, check
+        from constraints_gen.install.wheelhouse import HashCache, check
 
         folder = Path(wheelhouse)
         if not folder.is_dir():
@@ -152,8 +152,8 @@ def missing_wheels(
         }
     from concurrent.futures import ThreadPoolExecutor
 
-    from constraints_gen.fill import matches  # urllib and friends: only for a served index
-    from constraints_gen.index_client import Source, list_files
+    from constraints_gen.install.fill import matches  # urllib and friends: only for a served index
+    from constraints_gen.install.index import Source, list_files
 
     source = Source(location=wheelhouse, kind="index")
     target = lock.target()

@@ -19,8 +19,8 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from constraints_gen.errors import ConstraintsGenError
-from constraints_gen.lock import LockOptions, source_args
-from constraints_gen.profiles import Profile
+from constraints_gen.locks.compile import LockOptions, source_args
+from constraints_gen.profiles.model import Profile
 
 #: pip settings that would change what pip-compile sees (None removes the variable).
 ENV: Mapping[str, str | None] = {
@@ -42,7 +42,7 @@ ENV: Mapping[str, str | None] = {
 
 def require_pip_tools(targets: Sequence[tuple[Profile, str]]) -> None:
     """Fail early (exit 2) when pip-compile is missing or cannot lock one of the targets."""
-    from constraints_gen.emit import platform_matches, running_python
+    from constraints_gen.locks.emit import platform_matches, running_python
 
     if importlib.util.find_spec("piptools") is None:
         raise ConstraintsGenError(

@@ -82,10 +82,15 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from constraints_gen.detect.hardware import driver_tuple, parse_cc
 from constraints_gen.errors import InputError
-from constraints_gen.hardware import driver_tuple, parse_cc
-from constraints_gen.manifest import MANIFEST_NAME, Manifest, duplicate_names, parse_manifest
 from constraints_gen.names import canonical_name, is_valid_name
+from constraints_gen.profiles.manifest import (
+    MANIFEST_NAME,
+    Manifest,
+    duplicate_names,
+    parse_manifest,
+)
 from constraints_gen.tomlio import read_toml, type_name
 from constraints_gen.uvplatforms import parse_uv_platform
 

@@ -1,7 +1,10 @@
-"""Are the committed locks fresh? TOML parsing and fingerprints only: no resolver, no network.
+"""Are the committed locks fresh? TOML, file digests and fingerprints only: no resolver, no
+network.
 
 This is what ``gen-constraints lock --check`` runs (in pre-commit and CI), and what ``lock``
-uses to re-lock only the targets whose inputs changed.
+uses to re-lock only the targets whose inputs changed. Each generated file is read whole and
+verified (:mod:`constraints_gen.locks.file`): a tampered pair is CORRUPT (``lock`` rewrites it,
+``lock --check`` refuses it with exit 2), a pair in an older lock format is STALE.
 """
 
 from __future__ import annotations
@@ -9,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from constraints_gen import lockfile
-from constraints_gen.profiles import Profile, ProfileSet
-from constraints_gen.project import Project
+from constraints_gen.locks import file as lockfile
+from constraints_gen.locks.file import LockIntegrityError
+from constraints_gen.profiles.model import Profile, ProfileSet
+from constraints_gen.profiles.project import Project
 
 FRESH = "fresh"
 STALE = "stale"
 MISSING = "missing"
+CORRUPT = "corrupt"
 ON_DEMAND = "on-demand"
 
 
@@ -23,12 +28,13 @@ ON_DEMAND = "on-demand"
 class TargetState:
     profile: Profile
     python: str | None  # None for a profile that is locked on demand
-    state: str  # FRESH, STALE, MISSING or ON_DEMAND
+    state: str  # FRESH, STALE, MISSING, CORRUPT or ON_DEMAND
     reasons: tuple[str, ...] = ()
+    error: LockIntegrityError | None = None  # why a CORRUPT target's files are refused
 
     @property
     def needs_lock(self) -> bool:
-        return self.state in (STALE, MISSING)
+        return self.state in (STALE, MISSING, CORRUPT)
 
     def describe(self) -> str:
         platform = self.profile.layout_platform  # named when the profile has several
@@ -44,17 +50,18 @@ class TargetState:
 def target_state(
     project: Project, profiles: ProfileSet, profile: Profile, python: str
 ) -> TargetState:
-    """Compare the lock and constraints.txt of one (profile, Python) with their inputs."""
-    manifest = profiles.manifest
-    texts = {}
+    """Compare the lock and constraints.txt of one (profile, Python) with their inputs.
+
+    Both files are read whole and verified (:func:`lockfile.read_pair`): an edited, cut or
+    disagreeing pair is CORRUPT, a pair written in another lock format is STALE.
+    """
     platform = profile.layout_platform
-    for path in (
-        project.lock_path(profile.name, python, platform),
-        project.constraints_path(profile.name, python, platform),
-    ):
+    lock_path = project.lock_path(profile.name, python, platform)
+    constraints_path = project.constraints_path(profile.name, python, platform)
+    for path in (lock_path, constraints_path):
         try:
-            with path.open(encoding="utf-8") as handle:
-                texts[path] = handle.read(2000)
+            path.stat()  # any other OSError (a file where a folder should be) is an error
+            continue
         except FileNotFoundError:
             shown = path.relative_to(project.root) if path.is_relative_to(project.root) else path
             reasons = [f"no {shown}"]
@@ -68,10 +75,22 @@ def target_state(
             return TargetState(
                 profile=profile, python=python, state=MISSING, reasons=tuple(reasons)
             )
-    lock_text, constraints_text = texts.values()
-    reasons = lockfile.stale_reasons(lock_text, profile, manifest, python)
-    if not reasons and lockfile.stale_reasons(constraints_text, profile, manifest, python):
-        reasons = ["constraints.txt does not match its lock (an interrupted run?)"]
+    regenerate = f"gen-constraints lock {profile.name} --python {python}"
+    try:
+        lock, _ = lockfile.read_pair(lock_path, constraints_path, regenerate=regenerate)
+    except lockfile.LockFormatError as exc:
+        reason = f"written in lock format {exc.found}, this tool writes {lockfile.FORMAT}"
+        return TargetState(
+            profile=profile,
+            python=python,
+            state=STALE,
+            reasons=(f"{reason}: run gen-constraints lock",),
+        )
+    except lockfile.LockIntegrityError as exc:
+        return TargetState(
+            profile=profile, python=python, state=CORRUPT, reasons=exc.problems, error=exc
+        )
+    reasons = lockfile.stale_reasons(lock.header, profile, profiles.manifest, python)
     state = STALE if reasons else FRESH
     return TargetState(profile=profile, python=python, state=state, reasons=tuple(reasons))
 
@@ -81,9 +100,15 @@ def check(
     profiles: ProfileSet,
     chosen: Sequence[Profile],
     pythons: Sequence[str] = (),
+    *,
+    refuse_corrupt: bool = False,
 ) -> list[TargetState]:
     """The state of every target of ``chosen``: each platform of each profile, and its Pythons
-    (or ``pythons``)."""
+    (or ``pythons``).
+
+    With ``refuse_corrupt`` (``lock --check``), files that fail their integrity check raise one
+    :class:`LockIntegrityError` listing them all (exit 2), rather than a state.
+    """
     states: list[TargetState] = []
     for view in (view for profile in chosen for view in profile.views()):  # each platform
         if not view.commit_lock:
@@ -91,4 +116,10 @@ def check(
             continue
         for python in pythons or view.pythons:
             states.append(target_state(project, profiles, view, python))
+    corrupt = [state.error for state in states if state.error is not None]
+    if refuse_corrupt and corrupt:
+        raise lockfile.LockIntegrityError(
+            [problem for error in corrupt for problem in error.problems],
+            tip=corrupt[0].tip if len(corrupt) == 1 else "regenerate them: gen-constraints lock",
+        )
     return states

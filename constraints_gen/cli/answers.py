@@ -10,7 +10,8 @@ only when all of them are still the same. For emit:
 - the hardware readout (--hardware or $GEN_CONSTRAINTS_HARDWARE) when selection uses one; live
   detection is never cached;
 - the files: every ``profiles/*.toml`` (the listing too: a new profile can change the selection),
-  the readout file, and the constraints file the answer came from.
+  the readout file, the lock and constraints file the answer came from, and constraints-gen.toml
+  with $GEN_CONSTRAINTS_MIRRORS (emit names the pins' indexes, mirrors applied).
 
 For ``sync --check`` in an environment already in sync: the lock it picks (the profile's, for the
 target's Python, read from its pyvenv.cfg) and what it says of it, keyed like emit's plus the
@@ -42,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from constraints_gen import __version__
-from constraints_gen.project import Project, cache_dir
+from constraints_gen.profiles.project import Project, cache_dir
 
 _FORMAT = 2
 #: (path, device, inode, size, mtime_ns, content); content None: the file did not exist (size
@@ -61,7 +62,7 @@ def _machine() -> str:
 
 
 def _code_identity() -> tuple[tuple[str, int, int], ...]:
-    package = Path(__file__).parent
+    package = Path(__file__).parent.parent  # constraints_gen/, and each stage's folder
     found = []
     for folder in (package, *(p for p in package.iterdir() if p.is_dir() and p.name[0] != "_")):
         for entry in os.scandir(folder):
@@ -108,9 +109,12 @@ def emit_key(
     if found is None:
         return None
     files, readout = found
+    files.append(str(project.root / "constraints-gen.toml"))  # its [mirrors]: in the text
+    mirrors = os.environ.get("GEN_CONSTRAINTS_MIRRORS")
     here = None if python is not None else (sys.version_info[:2], sys.platform, _machine())
     key = (
         "emit",
+        mirrors,
         *code_key(),
         str(project.root),
         project.builtin,
@@ -242,6 +246,28 @@ def store(
         os.replace(temp, path)
     except (OSError, ValueError):
         return
+
+
+#: Margin for the kernel's coarse clock of file times (a jiffy: 1 to 10 ms)
+_SETTLE_NS = 50_000_000
+
+
+def settled(paths: tuple[str, ...], started: int) -> tuple[Snapshot, ...] | None:
+    """Snapshots of files a command read after ``started`` (``time.time_ns()``), or None when one
+    of them changed since shortly before that (its ctime, which no one can set back, is newer):
+    then what the command read may not be what the snapshot holds, and nothing is stored."""
+    found = []
+    for path in paths:
+        found.append(snapshot(path))  # then its ctime: a change in between is refused too
+        try:
+            if os.stat(path).st_ctime_ns >= started - _SETTLE_NS:
+                return None
+        except FileNotFoundError:
+            if found[-1][5] is not None:
+                return None
+        except OSError:
+            return None
+    return tuple(found)
 
 
 def universal(content: bytes) -> str:

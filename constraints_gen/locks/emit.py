@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from constraints_gen import lockfile
 from constraints_gen.errors import ConstraintsGenError
-from constraints_gen.locate import locate_lock
-from constraints_gen.profiles import Profile, ProfileSet
-from constraints_gen.project import Project
+from constraints_gen.locks import file as lockfile
+from constraints_gen.locks.locate import locate_lock
+from constraints_gen.profiles.model import Profile, ProfileSet
+from constraints_gen.profiles.project import Project
 from constraints_gen.uvplatforms import parse_uv_platform
 
 _ARCH_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}
@@ -33,6 +33,8 @@ class Emitted:
     text: str  # the whole constraints.txt
     stale: bool
     on_demand: bool
+    #: the option lines that make uv and pip find the pins' indexes (mirrors applied), as in text
+    index_options: tuple[str, ...] = ()
 
 
 def running_python() -> str:
@@ -83,8 +85,19 @@ def emit(
     expected = lockfile.fingerprint(profile, profiles.manifest, python)
     located = locate_lock(project, profiles, profile, python, notice=notice)
     path, on_demand = located.constraints_path, located.on_demand
-    text = path.read_text(encoding="utf-8")
-    stale = lockfile.read_fingerprint(text) != expected
+    regenerate = f"gen-constraints lock {profile.name} --python {python}"
+    if on_demand:  # a cached on-demand lock is made again by deleting it and emitting
+        regenerate = f"rm -r {path.parent} && gen-constraints --profile {profile.name}"
+    _, constraints = lockfile.read_pair(located.lock_path, path, regenerate=regenerate)
+    text = constraints.text
+    options: tuple[str, ...] = ()
+    if constraints.indexes:
+        from constraints_gen.profiles.config import load_config, mirrors_from_env
+
+        mirrors = {**load_config(project.root).mirrors, **mirrors_from_env()}
+        text = lockfile.emitted_text(constraints, mirrors)
+        options = tuple(lockfile.index_options(constraints.indexes, mirrors))
+    stale = constraints.header.fingerprint != expected
     if stale:
         message = (
             f"{path} is stale: profile {profile.name} or the manifest changed since it was locked"
@@ -93,5 +106,11 @@ def emit(
             raise StaleLockError(message, tip=f"refresh it: gen-constraints lock {profile.name}")
         notice(f"warning: {message} (refresh: gen-constraints lock {profile.name})")
     return Emitted(
-        profile=profile, python=python, path=path, text=text, stale=stale, on_demand=on_demand
+        profile=profile,
+        python=python,
+        path=path,
+        text=text,
+        stale=stale,
+        on_demand=on_demand,
+        index_options=options,
     )

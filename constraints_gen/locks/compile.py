@@ -17,13 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from constraints_gen import lockfile, runner
-from constraints_gen.config import DEFAULT_INDEX, is_local
+from constraints_gen import runner
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
 from constraints_gen.fsutil import atomic_write
-from constraints_gen.manifest import Manifest
-from constraints_gen.profiles import Profile, ProfileSet
-from constraints_gen.project import Project
+from constraints_gen.locks import file as lockfile
+from constraints_gen.profiles.config import DEFAULT_INDEX, is_local
+from constraints_gen.profiles.manifest import Manifest
+from constraints_gen.profiles.model import Profile, ProfileSet
+from constraints_gen.profiles.project import Project
 
 #: uv settings that would change what a compile sees; the lock's inputs are only our files.
 _LEAKY_ENV = ("UV_CONSTRAINT", "UV_OVERRIDE", "UV_BUILD_CONSTRAINT", "UV_REQUIRE_HASHES")
@@ -37,7 +38,7 @@ class LockOptions:
     mirrors: Mapping[str, str] = field(default_factory=dict)
     find_links: tuple[str, ...] = ()
     offline: bool = False
-    resolver: str = "uv"  # or "pip-tools" (constraints_gen.piptools)
+    resolver: str = "uv"  # or "pip-tools" (constraints_gen.locks.piptools)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,13 +137,13 @@ def compile_one(
     env.update(platform_env(profile))
     args = uv_compile_args(profile, python, options)
     if options.resolver == "pip-tools":
-        from constraints_gen import piptools
+        from constraints_gen.locks import piptools
 
         env, args = dict(piptools.ENV), piptools.compile_args(profile, options)
     with tempfile.TemporaryDirectory(prefix="constraints-gen-") as tmp:
         work = Path(tmp)
         write_inputs(work, profile, manifest)
-        if lock_path.is_file():  # uv keeps the versions of an existing output unless upgrading
+        if _verifies(lock_path):  # uv keeps the versions of an existing output unless upgrading
             shutil.copyfile(lock_path, work / "out.txt")
         try:
             runner.run(
@@ -157,10 +158,10 @@ def compile_one(
                 f"profile {profile.name}, CPython {python}: {exc.message}", tip=exc.tip
             ) from None
         body = (work / "out.txt").read_text(encoding="utf-8")
-    packages = lockfile.parse_lock(body)
+    packages = lockfile.parse_lock(body, f"uv's lock for profile {profile.name}")
     check_exact(profile, packages, python)
     head = lockfile.header(profile, manifest, python, command_for(profile))
-    lock_text = head + body
+    lock_text = lockfile.seal(head, body)
     old = lock_path.read_text(encoding="utf-8") if lock_path.is_file() else None
     atomic_write(lock_path, lock_text)
     atomic_write(constraints_path, lockfile.render_constraints(packages, profile, manifest, head))
@@ -172,6 +173,18 @@ def compile_one(
         packages=len(packages),
         changed=old != lock_text,
     )
+
+
+def _verifies(lock_path: Path) -> bool:
+    """Is the existing lock intact (worth keeping its versions)? An edited one is not used;
+    one in an older lock format is (it cannot be verified, but its versions are the ones kept)."""
+    try:
+        lockfile.read_lock(lock_path)
+    except lockfile.LockFormatError:
+        return True
+    except ConstraintsGenError:
+        return False
+    return True
 
 
 def check_exact(profile: Profile, packages: Sequence[lockfile.LockedPackage], python: str) -> None:

@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from constraints_gen import lockfile
 from constraints_gen.errors import InputError
-from constraints_gen.profiles import Profile, ProfileSet
-from constraints_gen.project import Project, cache_dir
+from constraints_gen.locks import file as lockfile
+from constraints_gen.profiles.model import Profile, ProfileSet
+from constraints_gen.profiles.project import Project, cache_dir
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,8 +76,8 @@ def locate_lock(
         f"profile {profile.name} has no committed lock for CPython {python};"
         f" locking it into {cached}"
     )
-    from constraints_gen.config import load_config, mirrors_from_env
-    from constraints_gen.lock import LockOptions, compile_one
+    from constraints_gen.locks.compile import LockOptions, compile_one
+    from constraints_gen.profiles.config import load_config, mirrors_from_env
 
     if mirrors is None:
         mirrors = {**load_config(project.root).mirrors, **mirrors_from_env()}

@@ -3,7 +3,7 @@
 An index is read with the PEP 691 JSON simple API (``Accept: application/vnd.pypi.simple.v1+json``)
 and falls back to PEP 503 HTML when the server sends HTML (static indexes do). A find-links source
 is a local folder of wheels or one HTML page of links. HTTP goes through
-:class:`constraints_gen.download.Client` (retries, deadlines, credentials, redirect rules).
+:class:`constraints_gen.install.download.Client` (retries, deadlines, credentials, redirect rules).
 
 A page is untrusted input: it is parsed with a size limit, every entry is checked (a JSON page's
 shape, key by key; each file name must be a plain file name, no path separators or ``..`` once
@@ -27,7 +27,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from constraints_gen.download import SILENT, Client, FetchError, NotFound, Progress, redact
+from constraints_gen.install.download import SILENT, Client, FetchError, NotFound, Progress, redact
 
 __all__ = ["FetchError", "RemoteFile", "Source", "default_index", "download", "list_files"]
 

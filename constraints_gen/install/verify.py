@@ -1,6 +1,6 @@
 """Verify an environment against its lock: what is installed, that it imports, that torch runs.
 
-Facts are read IN THE TARGET interpreter by :mod:`constraints_gen.verify_probe` (run with
+Facts are read IN THE TARGET interpreter by :mod:`constraints_gen.install.probe` (run with
 ``python -I``, so neither this tool's nor the current folder's modules leak in); the comparison
 here is pure. Three checks, each listing every failure:
 
@@ -30,17 +30,17 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from constraints_gen import runner
+from constraints_gen.detect.hardware import Hardware
 from constraints_gen.errors import ConstraintsGenError
-from constraints_gen.hardware import Hardware
-from constraints_gen.lockfile import LockedPackage
-from constraints_gen.manifest import Manifest
-from constraints_gen.profiles import Profile
+from constraints_gen.locks.file import LockedPackage
+from constraints_gen.profiles.manifest import Manifest
+from constraints_gen.profiles.model import Profile
 
 #: How many differing files are named per package (the JSON lists all of them).
 SHOWN_FILES = 5
 _ANY_EXIT = tuple(range(-128, 256))  # the runtime probe may crash: that is a finding
 _ARCH = re.compile(r"^(sm|compute)_(\d+)(\d)([af]?)$")
-_PROBE = Path(__file__).with_name("verify_probe.py")
+_PROBE = Path(__file__).with_name("probe.py")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

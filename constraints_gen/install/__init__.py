@@ -1,0 +1,1 @@
+"""Install: the wheelhouse, the index client, fill, targets, sync, and verify."""

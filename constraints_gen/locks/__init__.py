@@ -1,0 +1,1 @@
+"""Locks: compile (uv, pip-tools), the lock file, freshness, refresh, and emit."""

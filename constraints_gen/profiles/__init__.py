@@ -1,0 +1,1 @@
+"""Profiles: the model, the manifest, the project and its config, and selection."""
