@@ -107,7 +107,7 @@ def importtime(
 
 def _touch(path: Path) -> Callable[[], None]:
     """A prepare step that gives ``path`` a new mtime, its content unchanged: the answer cache
-    (constraints_gen/resultcache.py) must miss, and the command does the whole work."""
+    (constraints_gen/cli/answers.py) must miss, and the command does the whole work."""
 
     def prepare() -> None:
         now = time.time_ns()
@@ -152,13 +152,13 @@ def bench_emit(settings: Settings) -> Section:
         f" {(click.median - start.median) * 1000:.1f} ms more (both are in the baseline too);"
         f" gen-constraints adds {(emit.median - baseline.median) * 1000:.1f} ms to the baseline"
         f" ({(budget - emit.median) * 1000:+.1f} ms left of the budget of 1.5x). Emit's answer is"
-        " served from the answer cache (constraints_gen/resultcache.py) when none of its inputs"
-        " changed: every profiles/*.toml, the readout and the constraints file are compared by"
-        " identity (device, inode, size, mtime) and by content, so a hit reads about 20 small"
-        " files and imports neither the profile model nor tomllib, packaging.specifiers,"
-        " hashlib or platform. The first run after an edit (second row) does the whole work:"
-        " parse and validate every profile, select, fingerprint, read the lock, then store the"
-        " answer."
+        " served from the answer cache (constraints_gen/cli/answers.py) when none of its inputs"
+        " changed: every profiles/*.toml, the readout, constraints-gen.toml, the lock and its"
+        " constraints.txt are compared by identity (device, inode, size, mtime) and by"
+        " content, so a hit reads about 25 files and imports neither the profile model nor"
+        " tomllib, packaging.specifiers, hashlib or platform. The first run after an edit"
+        " (second row) does the whole work: parse and validate every profile, select,"
+        " fingerprint, read and verify the lock pair (body digests), then store the answer."
     )
     body = (
         table(head, rows)
