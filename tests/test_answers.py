@@ -47,7 +47,11 @@ def run(argv: list[str]) -> tuple[int, str, str, list[str]]:
         f"    heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
         "    sys.__stdout__.write(repr((exit.code, sys.stdout.getvalue(), heavy)))\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    # not measured by coverage: it would import tomllib (its configuration) into the probe
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
+    )
     code, out, heavy = ast.literal_eval(done.stdout)
     return code, out, done.stderr, heavy
 
