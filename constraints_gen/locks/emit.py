@@ -17,9 +17,8 @@ from constraints_gen.locks import file as lockfile
 from constraints_gen.locks.locate import locate_lock
 from constraints_gen.profiles.model import Profile, ProfileSet
 from constraints_gen.profiles.project import Project
-from constraints_gen.uvplatforms import parse_uv_platform
-
-_ARCH_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}
+from constraints_gen.uvplatforms import platform_matches as platform_matches
+from constraints_gen.uvplatforms import running_python as running_python
 
 
 class StaleLockError(ConstraintsGenError):
@@ -36,25 +35,6 @@ class Emitted:
     on_demand: bool
     #: the option lines that make uv and pip find the pins' indexes (mirrors applied), as in text
     index_options: tuple[str, ...] = ()
-
-
-def running_python() -> str:
-    return f"{sys.version_info.major}.{sys.version_info.minor}"
-
-
-def platform_matches(
-    uv_platform: str, system: str | None = None, machine: str | None = None
-) -> bool:
-    """Does this machine match a uv ``--python-platform`` such as ``x86_64-manylinux_2_28``?"""
-    system = (system or sys.platform).lower()
-    machine = (machine or platform.machine()).lower()
-    machine = _ARCH_ALIASES.get(machine, machine)
-    try:
-        spec = parse_uv_platform(uv_platform)
-    except ValueError:
-        return False
-    prefix = {"linux": "linux", "windows": "win32", "darwin": "darwin"}[spec.system]
-    return spec.machine == machine and system.startswith(prefix)
 
 
 def emit(
