@@ -11,7 +11,7 @@ import click
 from constraints_gen.cli import output
 from constraints_gen.cli.core import complete_with, mirror_option, root_option, write_out
 from constraints_gen.cli.output import echo_error, notice
-from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError
+from constraints_gen.errors import ChangedFiles, ConstraintsGenError, LockFailed, StaleLocks
 from constraints_gen.locks.resolver import RESOLVER_NAMES, ResolverName
 
 if TYPE_CHECKING:
@@ -165,7 +165,6 @@ def lock_cmd(
     if fmt == "pylock":
         _pylock(profiles, chosen, pythons, options, output_dir)
         return
-    from constraints_gen.locks.compile import LockFailed
     from constraints_gen.locks.refresh import refresh
 
     try:
@@ -218,14 +217,6 @@ def _say(line: str) -> None:
     """One line of the report on stderr (silenced by -q)."""
     if not output.QUIET:
         click.echo(line, err=True)
-
-
-class ChangedFiles(ConstraintsGenError):
-    exit_code = EXIT_FAILURE
-
-
-class StaleLocks(ConstraintsGenError):
-    exit_code = EXIT_FAILURE
 
 
 def _check(

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from constraints_gen import runner
-from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
+from constraints_gen.errors import ConstraintsGenError, ToolError
+from constraints_gen.errors import LockFailed as LockFailed
 from constraints_gen.fsutil import atomic_write
 from constraints_gen.locks import file as lockfile
 from constraints_gen.locks.piptools import PipToolsResolver
@@ -199,24 +200,6 @@ def check_exact(profile: Profile, packages: Sequence[lockfile.LockedPackage], py
         )
 
 
-class LockFailed(ConstraintsGenError):
-    """Some targets of :func:`compile_many` failed: ``failures`` holds each one's error,
-    ``results`` the targets that were locked all the same."""
-
-    exit_code = EXIT_FAILURE
-
-    def __init__(
-        self,
-        *,
-        results: Sequence[LockResult],
-        failures: Sequence[ConstraintsGenError],
-        total: int,
-    ) -> None:
-        super().__init__(f"{len(failures)} of {total} locks failed")
-        self.results = tuple(results)
-        self.failures = tuple(failures)
-
-
 def compile_many(
     project: Project,
     profiles: ProfileSet,
@@ -249,7 +232,7 @@ def compile_many(
                     )
                 )
     if failures:
-        raise LockFailed(results=results, failures=failures, total=len(targets))
+        raise LockFailed[LockResult](results=results, failures=failures, total=len(targets))
     return results
 
 

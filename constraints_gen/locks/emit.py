@@ -12,17 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from constraints_gen.errors import ConstraintsGenError
+from constraints_gen.errors import ConstraintsGenError, StaleLockError
 from constraints_gen.locks import file as lockfile
 from constraints_gen.locks.locate import locate_lock
 from constraints_gen.profiles.model import Profile, ProfileSet
 from constraints_gen.profiles.project import Project
 from constraints_gen.uvplatforms import platform_matches as platform_matches
 from constraints_gen.uvplatforms import running_python as running_python
-
-
-class StaleLockError(ConstraintsGenError):
-    exit_code = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

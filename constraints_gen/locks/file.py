@@ -27,6 +27,8 @@ from pathlib import Path
 
 from constraints_gen import __version__
 from constraints_gen.errors import InputError
+from constraints_gen.errors import LockFormatError as LockFormatError
+from constraints_gen.errors import LockIntegrityError as LockIntegrityError
 from constraints_gen.names import canonical_name
 from constraints_gen.profiles.manifest import Manifest
 from constraints_gen.profiles.model import Profile
@@ -56,18 +58,6 @@ _VIA = re.compile(r"#\s+via\s+(?P<via>\S.*)")
 _PIN = re.compile(rf"(?P<name>{_NAME})==(?P<version>[A-Za-z0-9][A-Za-z0-9.+!_-]*)(?:\s+#.*)?")
 _INDEX = re.compile(r"# Index (?P<name>[^\s:]+): (?P<url>\S+)")
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
-
-
-class LockIntegrityError(InputError):
-    """A generated file that is not as the tool wrote it (empty, cut, edited, undecodable)."""
-
-
-class LockFormatError(LockIntegrityError):
-    """A generated file written in another lock format: regenerate, nothing was tampered."""
-
-    def __init__(self, problems: list[str], *, tip: str | None, found: int) -> None:
-        super().__init__(problems, tip=tip)
-        self.found = found
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
