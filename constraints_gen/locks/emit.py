@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from constraints_gen.errors import ConstraintsGenError, StaleLockError
+from constraints_gen.errors import ConstraintsGenError
+from constraints_gen.errors import StaleLockError as StaleLockError
 from constraints_gen.locks import file as lockfile
 from constraints_gen.locks.locate import locate_lock
 from constraints_gen.profiles.model import Profile, ProfileSet
