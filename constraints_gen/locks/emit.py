@@ -56,7 +56,6 @@ def emit(
             )
         if profile.platform not in here:  # a profile for several platforms: this one's build
             profile = profile.for_platform(here[0])
-    expected = lockfile.fingerprint(profile, profiles.manifest, python)
     located = locate_lock(project, profiles, profile, python, notice=notice)
     path, on_demand = located.constraints_path, located.on_demand
     regenerate = f"gen-constraints lock {profile.name} --python {python}"
@@ -71,7 +70,7 @@ def emit(
         mirrors = {**load_config(project.root).mirrors, **mirrors_from_env()}
         text = lockfile.emitted_text(constraints, mirrors)
         options = tuple(lockfile.index_options(constraints.indexes, mirrors))
-    stale = constraints.header.fingerprint != expected
+    stale = not lockfile.is_fresh(constraints.header, profile, profiles.manifest, python)
     if stale:
         message = (
             f"{path} is stale: profile {profile.name} or the manifest changed since it was locked"

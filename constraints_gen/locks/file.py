@@ -463,9 +463,17 @@ def index_options(indexes: tuple[tuple[str, str], ...], mirrors: Mapping[str, st
     return lines
 
 
+def is_fresh(head: Header, profile: Profile, manifest: Manifest, python: str) -> bool:
+    """The one freshness rule: a verified file is fresh when the fingerprint in its header is the
+    fingerprint of its inputs now (the profile and each parent, the manifest, the Python, the
+    platform and the lock format). Emit, ``lock``, ``lock --check`` and sync all decide with it;
+    the per-input digests only explain a stale answer (:func:`stale_reasons`)."""
+    return head.fingerprint == fingerprint(profile, manifest, python)
+
+
 def stale_reasons(head: Header, profile: Profile, manifest: Manifest, python: str) -> list[str]:
     """Why a verified file's header does not match its inputs now (empty: it is fresh)."""
-    if head.fingerprint == fingerprint(profile, manifest, python):
+    if is_fresh(head, profile, manifest, python):
         return []
     reasons: list[str] = []
     old = dict(head.inputs)
@@ -501,6 +509,7 @@ def emitted_text(constraints: ConstraintsFile, mirrors: Mapping[str, str]) -> st
 
 
 def lock_is_fresh(path: Path, expected: str) -> bool:
-    """Was the lock at ``path`` made from the inputs whose fingerprint is ``expected``?
-    (The file is verified: a tampered one raises rather than answering.)"""
+    """Was the lock at ``path`` made from the inputs whose fingerprint is ``expected``
+    (:func:`fingerprint`, as :func:`is_fresh` compares them)? The file is verified: a tampered
+    one raises rather than answering. (Kept for ``cli/sync.py``; new callers use is_fresh.)"""
     return read_lock(path).header.fingerprint == expected
