@@ -6,14 +6,29 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from support.lock_project import PYTHON, edit, gen, make_project
 
 from constraints_gen.locks import file as lockfile
 from constraints_gen.locks.emit import emit
-from constraints_gen.locks.freshness import FRESH, STALE, target_state
-from constraints_gen.profiles.model import load_profiles
+from constraints_gen.locks.freshness import (
+    CORRUPT,
+    FRESH,
+    MISSING,
+    ON_DEMAND,
+    STALE,
+    State,
+    target_state,
+)
+from constraints_gen.profiles.model import (
+    _VENDOR_KEYS,
+    _VENDOR_PLATFORMS,
+    VENDORS,
+    ProfileVendor,
+    load_profiles,
+)
 from constraints_gen.profiles.project import Project
 
 
@@ -66,3 +81,12 @@ def test_a_changed_parent_is_stale_everywhere(root: Path) -> None:
 def test_a_changed_manifest_is_stale_everywhere(root: Path) -> None:
     edit(root / "profiles" / "manifest.toml", 'tinylib = ">=1"', 'tinylib = ">=1.0"')
     assert answers(root) == (STALE, True, False, False, ("manifest manifest.toml changed",))
+
+
+def test_the_states_are_the_literal_type() -> None:
+    assert get_args(State) == (FRESH, STALE, MISSING, CORRUPT, ON_DEMAND)
+
+
+def test_every_vendor_has_its_keys_and_platforms() -> None:
+    """mypy checks that the tables' keys are vendors; this, that no vendor is left out."""
+    assert VENDORS == get_args(ProfileVendor) == tuple(_VENDOR_KEYS) == tuple(_VENDOR_PLATFORMS)

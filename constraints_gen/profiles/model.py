@@ -77,7 +77,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -108,9 +108,11 @@ _PLATFORM_TABLE = {"hardware", "target", "pins", "indexes"}
 _PLATFORM_TARGET = {"python", "commit_lock"}
 _PIN = {"version", "override", "reason"}
 _INDEX = {"name", "url"}
-VENDORS = ("nvidia", "jetson", "amd", "intel", "apple", "cpu")
+#: The kinds of build a profile is for (``hardware.vendor``): a GPU vendor's, a Jetson's, or CPU.
+ProfileVendor = Literal["nvidia", "jetson", "amd", "intel", "apple", "cpu"]
+VENDORS: tuple[ProfileVendor, ...] = get_args(ProfileVendor)
 #: vendor -> (hardware keys it requires, further keys it allows); min_macos: every vendor
-_VENDOR_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+_VENDOR_KEYS: dict[ProfileVendor, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "nvidia": (("cuda", "compute_capabilities", "min_driver"), ("ptx",)),
     "jetson": (("cuda", "compute_capabilities", "l4t"), ("ptx",)),
     "amd": (("rocm", "gfx_targets"), ()),
@@ -119,7 +121,7 @@ _VENDOR_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "cpu": ((), ()),
 }
 #: vendor -> the (system, machine) pairs its builds exist for; None: any machine
-_VENDOR_PLATFORMS: dict[str, tuple[set[str], set[str] | None]] = {
+_VENDOR_PLATFORMS: dict[ProfileVendor, tuple[set[str], set[str] | None]] = {
     "nvidia": ({"linux", "windows"}, None),
     "jetson": ({"linux"}, {"aarch64"}),
     "amd": ({"linux"}, None),
@@ -157,7 +159,7 @@ class Build:
     """What a profile is on one platform: its hardware, Pythons, pins and indexes."""
 
     platform: str  # uv --python-platform, as the profile spells it
-    vendor: str
+    vendor: ProfileVendor
     cuda: tuple[int, int] | None
     compute_capabilities: tuple[tuple[int, int], ...]
     ptx: bool
@@ -216,7 +218,7 @@ class Profile:
         return tuple(self.for_platform(platform) for platform in self.platforms)
 
     @property
-    def vendor(self) -> str:
+    def vendor(self) -> ProfileVendor:
         return self.build.vendor
 
     @property
@@ -717,13 +719,13 @@ def _build(
             for index in layer.get("indexes", []):
                 indexes[index["name"]] = Index(name=index["name"], url=index["url"])
     missing = [] if "vendor" in hardware else ["hardware.vendor"]
-    vendor = str(hardware.get("vendor", ""))
-    needs, allows = _VENDOR_KEYS.get(vendor, ((), ()))
+    vendor = _as_vendor(hardware.get("vendor"))  # each file's vendor was checked: one of VENDORS
+    needs, allows = _VENDOR_KEYS[vendor] if vendor is not None else ((), ())
     missing += [f"hardware.{key}" for key in needs if key not in hardware]
     missing += [] if "python" in target else ["target.python"]
     missing += [] if "torch" in pins else ["pins.torch"]
     before = len(problems)
-    if vendor:
+    if vendor is not None:
         for key in sorted(set(hardware) - {"vendor", "min_macos", *needs, *allows}):
             owners = [v for v, (n, a) in _VENDOR_KEYS.items() if key in n or key in a]
             problems.append(
@@ -742,7 +744,7 @@ def _build(
             problems.append(
                 f"{path}: target.platforms: {platform}: {vendor} builds exist for {where} only"
             )
-    if missing or len(problems) > before or platform is None:
+    if missing or len(problems) > before or platform is None or vendor is None:
         return None, missing
     return (
         Build(
@@ -767,6 +769,10 @@ def _build(
         ),
         missing,
     )
+
+
+def _as_vendor(value: object) -> ProfileVendor | None:
+    return next((vendor for vendor in VENDORS if vendor == value), None)
 
 
 def _macos(text: str) -> tuple[int, int]:
