@@ -8,7 +8,8 @@ which holds the registry (:func:`~constraints_gen.locks.compile.resolver_for`). 
 :class:`~constraints_gen.locks.compile.UvResolver` (the default) and
 :class:`~constraints_gen.locks.piptools.PipToolsResolver`.
 
-No runner and no backend is imported here: ``lock --check`` and the CLI's options read this module.
+No runner, no backend and no config is imported here: ``lock --check`` (timed) loads this module
+for the CLI's ``--resolver`` choices.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal, get_args
-
-from constraints_gen.profiles.config import DEFAULT_INDEX, is_local
 
 if TYPE_CHECKING:
     from constraints_gen.profiles.model import Profile
@@ -60,6 +59,8 @@ class Resolver(ABC):
 
 def source_args(profile: Profile, options: LockOptions) -> list[str]:
     """Where to look and what may move: the options uv and pip-compile share."""
+    from constraints_gen.profiles.config import DEFAULT_INDEX, is_local
+
     args = []
     pypi = options.mirrors.get(DEFAULT_INDEX)  # the default index: a URL, or a folder
     if pypi is not None:
