@@ -2,11 +2,13 @@
 
 Every error a user can cause is a :class:`ConstraintsGenError`: the CLI prints its message as one
 ``ERROR`` line (plus an optional ``TIP``) on stderr and exits with its code, never a traceback.
+Each class names its code; a stage raises them, the CLI only renders them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Generic, TypeVar
 
 #: Exit codes, as pre-commit and uv use them: 1 an expected "no" (no fit, stale, drift),
 #: 2 bad input or usage, 3 a bug in this tool.
@@ -29,6 +31,8 @@ class ConstraintsGenError(Exception):
 class InputError(ConstraintsGenError):
     """Bad input files: carries every problem found, each naming file, key path and expectation."""
 
+    exit_code = EXIT_INPUT
+
     def __init__(self, problems: Sequence[str], *, tip: str | None = None) -> None:
         self.problems = tuple(problems)
         count = len(self.problems)
@@ -46,3 +50,60 @@ class ToolError(ConstraintsGenError):
     """An external tool (uv, pip-compile, git) failed; the message holds its command and output."""
 
     exit_code = EXIT_FAILURE
+
+
+class LockIntegrityError(InputError):
+    """A generated file that is not as the tool wrote it (empty, cut, edited, undecodable)."""
+
+    exit_code = EXIT_INPUT
+
+
+class LockFormatError(LockIntegrityError):
+    """A generated file written in another lock format: regenerate, nothing was tampered."""
+
+    exit_code = EXIT_INPUT
+
+    def __init__(self, problems: Sequence[str], *, tip: str | None, found: int) -> None:
+        super().__init__(problems, tip=tip)
+        self.found = found
+
+
+class StaleLockError(ConstraintsGenError):
+    """``--strict``: the lock emit reads was made from other inputs than today's."""
+
+    exit_code = EXIT_FAILURE
+
+
+class StaleLocks(ConstraintsGenError):
+    """``lock --check``: some committed locks are stale or missing."""
+
+    exit_code = EXIT_FAILURE
+
+
+class ChangedFiles(ConstraintsGenError):
+    """``lock --fail-on-change``: a file under generated/ changed."""
+
+    exit_code = EXIT_FAILURE
+
+
+#: What a compile gives back (:class:`constraints_gen.locks.compile.LockResult`); a type
+#: parameter, so that this leaf imports no stage.
+R = TypeVar("R")
+
+
+class LockFailed(ConstraintsGenError, Generic[R]):
+    """Some targets of a parallel compile failed: ``failures`` holds each one's error,
+    ``results`` the targets that were locked all the same."""
+
+    exit_code = EXIT_FAILURE
+
+    def __init__(
+        self,
+        *,
+        results: Sequence[R],
+        failures: Sequence[ConstraintsGenError],
+        total: int,
+    ) -> None:
+        super().__init__(f"{len(failures)} of {total} locks failed")
+        self.results = tuple(results)
+        self.failures = tuple(failures)

@@ -16,6 +16,7 @@ PEP 600). No packaging import here: this module is on the emit path.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 
 _SHORTHANDS = {
@@ -71,3 +72,28 @@ def is_uv_platform(name: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+_ARCH_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}
+
+
+def running_python() -> str:
+    """The running interpreter's CPython X.Y."""
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def platform_matches(
+    uv_platform: str, system: str | None = None, machine: str | None = None
+) -> bool:
+    """Does this machine match a uv ``--python-platform`` such as ``x86_64-manylinux_2_28``?"""
+    import platform  # 4 ms: only when no Python is named (emit's budget)
+
+    system = (system or sys.platform).lower()
+    machine = (machine or platform.machine()).lower()
+    machine = _ARCH_ALIASES.get(machine, machine)
+    try:
+        spec = parse_uv_platform(uv_platform)
+    except ValueError:
+        return False
+    prefix = {"linux": "linux", "windows": "win32", "darwin": "darwin"}[spec.system]
+    return spec.machine == machine and system.startswith(prefix)

@@ -11,10 +11,12 @@ import click
 from constraints_gen.cli import output
 from constraints_gen.cli.core import complete_with, mirror_option, root_option, write_out
 from constraints_gen.cli.output import echo_error, notice
-from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError
+from constraints_gen.errors import ChangedFiles, ConstraintsGenError, LockFailed, StaleLocks
+from constraints_gen.locks.resolver import RESOLVER_NAMES, ResolverName
 
 if TYPE_CHECKING:
-    from constraints_gen.locks.compile import LockOptions, LockResult
+    from constraints_gen.locks.compile import LockResult
+    from constraints_gen.locks.resolver import LockOptions
     from constraints_gen.profiles.model import Profile, ProfileSet
     from constraints_gen.profiles.project import Project
 
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 @click.option("--force", is_flag=True, help="Re-lock even the targets that are fresh.")
 @click.option(
     "--resolver",
-    type=click.Choice(["uv", "pip-tools"]),
+    type=click.Choice(RESOLVER_NAMES),
     default="uv",
     show_default=True,
     help="pip-tools resolves with pip-compile, for the running Python only.",
@@ -91,7 +93,7 @@ def lock_cmd(
     check: bool,
     all_: bool,
     force: bool,
-    resolver: str,
+    resolver: ResolverName,
     fail_on_change: bool,
     pythons: tuple[str, ...],
     upgrade: bool,
@@ -151,7 +153,7 @@ def lock_cmd(
             " never into generated/",
             tip="gen-constraints --profile NAME locks it into the user cache when used",
         )
-    from constraints_gen.locks.compile import LockOptions
+    from constraints_gen.locks.resolver import LockOptions
 
     options = LockOptions(
         upgrade=upgrade,
@@ -164,7 +166,6 @@ def lock_cmd(
     if fmt == "pylock":
         _pylock(profiles, chosen, pythons, options, output_dir)
         return
-    from constraints_gen.locks.compile import LockFailed
     from constraints_gen.locks.refresh import refresh
 
     try:
@@ -217,14 +218,6 @@ def _say(line: str) -> None:
     """One line of the report on stderr (silenced by -q)."""
     if not output.QUIET:
         click.echo(line, err=True)
-
-
-class ChangedFiles(ConstraintsGenError):
-    exit_code = EXIT_FAILURE
-
-
-class StaleLocks(ConstraintsGenError):
-    exit_code = EXIT_FAILURE
 
 
 def _check(project: Project, names: tuple[str, ...], pythons: tuple[str, ...]) -> None:

@@ -1,4 +1,5 @@
-"""Compile a profile plus the manifest into exact, hashed locks with ``uv pip compile``.
+"""Compile a profile plus the manifest into exact, hashed locks with ``uv pip compile`` (or
+another backend of :mod:`constraints_gen.locks.resolver`, chosen by :func:`resolver_for`).
 
 Inputs handed to uv (written into a temporary folder, so its annotations name them stably):
 ``manifest.in`` (the manifest's ranges, and every pinned name), ``pins.txt`` (the profile's exact
@@ -14,31 +15,23 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from constraints_gen import runner
-from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
+from constraints_gen.errors import ConstraintsGenError, ToolError
+from constraints_gen.errors import LockFailed as LockFailed
 from constraints_gen.fsutil import atomic_write
 from constraints_gen.locks import file as lockfile
-from constraints_gen.profiles.config import DEFAULT_INDEX, is_local
+from constraints_gen.locks.piptools import PipToolsResolver
+from constraints_gen.locks.resolver import LockOptions as LockOptions
+from constraints_gen.locks.resolver import Resolver, ResolverName, source_args
 from constraints_gen.profiles.manifest import Manifest
 from constraints_gen.profiles.model import Profile, ProfileSet
 from constraints_gen.profiles.project import Project
 
 #: uv settings that would change what a compile sees; the lock's inputs are only our files.
 _LEAKY_ENV = ("UV_CONSTRAINT", "UV_OVERRIDE", "UV_BUILD_CONSTRAINT", "UV_REQUIRE_HASHES")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LockOptions:
-    upgrade: bool = False
-    upgrade_packages: tuple[str, ...] = ()
-    #: index name -> replacement URL, or a local folder of wheels (used as --find-links)
-    mirrors: Mapping[str, str] = field(default_factory=dict)
-    find_links: tuple[str, ...] = ()
-    offline: bool = False
-    resolver: str = "uv"  # or "pip-tools" (constraints_gen.locks.piptools)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,22 +93,30 @@ def uv_compile_args(profile: Profile, python: str, options: LockOptions) -> list
     return args
 
 
-def source_args(profile: Profile, options: LockOptions) -> list[str]:
-    """Where to look and what may move: the options uv and pip-compile share."""
-    args = []
-    pypi = options.mirrors.get(DEFAULT_INDEX)  # the default index: a URL, or a folder
-    if pypi is not None:
-        args += ["--no-index", "--find-links", pypi] if is_local(pypi) else ["--index-url", pypi]
-    for index in profile.indexes:
-        where = options.mirrors.get(index.name, index.url)
-        args += ["--find-links" if is_local(where) else "--extra-index-url", where]
-    for link in options.find_links:
-        args += ["--find-links", link]
-    if options.upgrade:
-        args.append("--upgrade")
-    for name in options.upgrade_packages:
-        args += ["--upgrade-package", name]
-    return args
+class UvResolver(Resolver):
+    """``uv pip compile`` (the default): any CPython version and platform, from this machine."""
+
+    name = "uv"
+
+    def compile_args(self, profile: Profile, python: str, options: LockOptions) -> list[str]:
+        return uv_compile_args(profile, python, options)
+
+    def env(self, profile: Profile) -> dict[str, str | None]:
+        """uv's own settings that would change what it sees are blanked; the lock's inputs are
+        only our files. A macOS profile's ``min_macos`` is handed on (:func:`platform_env`)."""
+        env: dict[str, str | None] = {key: "" for key in _LEAKY_ENV if key in os.environ}
+        env.update(platform_env(profile))
+        return env
+
+
+#: The resolver backends by name: ``lock --resolver NAME`` picks one.
+RESOLVERS: Mapping[ResolverName, Resolver] = {
+    backend.name: backend for backend in (UvResolver(), PipToolsResolver())
+}
+
+
+def resolver_for(name: ResolverName) -> Resolver:
+    return RESOLVERS[name]
 
 
 def compile_one(
@@ -133,13 +134,8 @@ def compile_one(
     constraints_path = project.constraints_path(profile.name, python, profile.layout_platform)
     if out_dir is not None:
         lock_path, constraints_path = out_dir / lock_path.name, out_dir / constraints_path.name
-    env: dict[str, str | None] = {key: "" for key in _LEAKY_ENV if key in os.environ}
-    env.update(platform_env(profile))
-    args = uv_compile_args(profile, python, options)
-    if options.resolver == "pip-tools":
-        from constraints_gen.locks import piptools
-
-        env, args = dict(piptools.ENV), piptools.compile_args(profile, options)
+    resolver = resolver_for(options.resolver)
+    env, args = resolver.env(profile), resolver.compile_args(profile, python, options)
     with tempfile.TemporaryDirectory(prefix="constraints-gen-") as tmp:
         work = Path(tmp)
         write_inputs(work, profile, manifest)
@@ -204,24 +200,6 @@ def check_exact(profile: Profile, packages: Sequence[lockfile.LockedPackage], py
         )
 
 
-class LockFailed(ConstraintsGenError):
-    """Some targets of :func:`compile_many` failed: ``failures`` holds each one's error,
-    ``results`` the targets that were locked all the same."""
-
-    exit_code = EXIT_FAILURE
-
-    def __init__(
-        self,
-        *,
-        results: Sequence[LockResult],
-        failures: Sequence[ConstraintsGenError],
-        total: int,
-    ) -> None:
-        super().__init__(f"{len(failures)} of {total} locks failed")
-        self.results = tuple(results)
-        self.failures = tuple(failures)
-
-
 def compile_many(
     project: Project,
     profiles: ProfileSet,
@@ -254,7 +232,7 @@ def compile_many(
                     )
                 )
     if failures:
-        raise LockFailed(results=results, failures=failures, total=len(targets))
+        raise LockFailed[LockResult](results=results, failures=failures, total=len(targets))
     return results
 
 

@@ -12,17 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from constraints_gen.errors import ConstraintsGenError
+from constraints_gen.errors import StaleLockError as StaleLockError
 from constraints_gen.locks import file as lockfile
 from constraints_gen.locks.locate import locate_lock
 from constraints_gen.profiles.model import Profile, ProfileSet
 from constraints_gen.profiles.project import Project
-from constraints_gen.uvplatforms import parse_uv_platform
-
-_ARCH_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}
-
-
-class StaleLockError(ConstraintsGenError):
-    exit_code = 1
+from constraints_gen.uvplatforms import platform_matches as platform_matches
+from constraints_gen.uvplatforms import running_python as running_python
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,27 +31,6 @@ class Emitted:
     on_demand: bool
     #: the option lines that make uv and pip find the pins' indexes (mirrors applied), as in text
     index_options: tuple[str, ...] = ()
-
-
-def running_python() -> str:
-    return f"{sys.version_info.major}.{sys.version_info.minor}"
-
-
-def platform_matches(
-    uv_platform: str, system: str | None = None, machine: str | None = None
-) -> bool:
-    """Does this machine match a uv ``--python-platform`` such as ``x86_64-manylinux_2_28``?"""
-    import platform  # 4 ms: only when no Python is named
-
-    system = (system or sys.platform).lower()
-    machine = (machine or platform.machine()).lower()
-    machine = _ARCH_ALIASES.get(machine, machine)
-    try:
-        spec = parse_uv_platform(uv_platform)
-    except ValueError:
-        return False
-    prefix = {"linux": "linux", "windows": "win32", "darwin": "darwin"}[spec.system]
-    return spec.machine == machine and system.startswith(prefix)
 
 
 def emit(
@@ -82,7 +57,6 @@ def emit(
             )
         if profile.platform not in here:  # a profile for several platforms: this one's build
             profile = profile.for_platform(here[0])
-    expected = lockfile.fingerprint(profile, profiles.manifest, python)
     located = locate_lock(project, profiles, profile, python, notice=notice)
     path, on_demand = located.constraints_path, located.on_demand
     regenerate = f"gen-constraints lock {profile.name} --python {python}"
@@ -97,7 +71,7 @@ def emit(
         mirrors = {**load_config(project.root).mirrors, **mirrors_from_env()}
         text = lockfile.emitted_text(constraints, mirrors)
         options = tuple(lockfile.index_options(constraints.indexes, mirrors))
-    stale = constraints.header.fingerprint != expected
+    stale = not lockfile.is_fresh(constraints.header, profile, profiles.manifest, python)
     if stale:
         message = (
             f"{path} is stale: profile {profile.name} or the manifest changed since it was locked"

@@ -27,6 +27,8 @@ from pathlib import Path
 
 from constraints_gen import __version__
 from constraints_gen.errors import InputError
+from constraints_gen.errors import LockFormatError as LockFormatError
+from constraints_gen.errors import LockIntegrityError as LockIntegrityError
 from constraints_gen.names import canonical_name
 from constraints_gen.profiles.manifest import Manifest
 from constraints_gen.profiles.model import Profile
@@ -56,18 +58,6 @@ _VIA = re.compile(r"#\s+via\s+(?P<via>\S.*)")
 _PIN = re.compile(rf"(?P<name>{_NAME})==(?P<version>[A-Za-z0-9][A-Za-z0-9.+!_-]*)(?:\s+#.*)?")
 _INDEX = re.compile(r"# Index (?P<name>[^\s:]+): (?P<url>\S+)")
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
-
-
-class LockIntegrityError(InputError):
-    """A generated file that is not as the tool wrote it (empty, cut, edited, undecodable)."""
-
-
-class LockFormatError(LockIntegrityError):
-    """A generated file written in another lock format: regenerate, nothing was tampered."""
-
-    def __init__(self, problems: list[str], *, tip: str | None, found: int) -> None:
-        super().__init__(problems, tip=tip)
-        self.found = found
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -473,9 +463,17 @@ def index_options(indexes: tuple[tuple[str, str], ...], mirrors: Mapping[str, st
     return lines
 
 
+def is_fresh(head: Header, profile: Profile, manifest: Manifest, python: str) -> bool:
+    """The one freshness rule: a verified file is fresh when the fingerprint in its header is the
+    fingerprint of its inputs now (the profile and each parent, the manifest, the Python, the
+    platform and the lock format). Emit, ``lock``, ``lock --check`` and sync all decide with it;
+    the per-input digests only explain a stale answer (:func:`stale_reasons`)."""
+    return head.fingerprint == fingerprint(profile, manifest, python)
+
+
 def stale_reasons(head: Header, profile: Profile, manifest: Manifest, python: str) -> list[str]:
     """Why a verified file's header does not match its inputs now (empty: it is fresh)."""
-    if head.fingerprint == fingerprint(profile, manifest, python):
+    if is_fresh(head, profile, manifest, python):
         return []
     reasons: list[str] = []
     old = dict(head.inputs)
@@ -511,6 +509,7 @@ def emitted_text(constraints: ConstraintsFile, mirrors: Mapping[str, str]) -> st
 
 
 def lock_is_fresh(path: Path, expected: str) -> bool:
-    """Was the lock at ``path`` made from the inputs whose fingerprint is ``expected``?
-    (The file is verified: a tampered one raises rather than answering.)"""
+    """Was the lock at ``path`` made from the inputs whose fingerprint is ``expected``
+    (:func:`fingerprint`, as :func:`is_fresh` compares them)? The file is verified: a tampered
+    one raises rather than answering. (Kept for ``cli/sync.py``; new callers use is_fresh.)"""
     return read_lock(path).header.fingerprint == expected

@@ -11,24 +11,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final, Literal
 
 from constraints_gen.locks import file as lockfile
 from constraints_gen.locks.file import LockIntegrityError
 from constraints_gen.profiles.model import Profile, ProfileSet
 from constraints_gen.profiles.project import Project
 
-FRESH = "fresh"
-STALE = "stale"
-MISSING = "missing"
-CORRUPT = "corrupt"
-ON_DEMAND = "on-demand"
+#: A target's state, as ``lock --check`` prints it.
+State = Literal["fresh", "stale", "missing", "corrupt", "on-demand"]
+FRESH: Final = "fresh"
+STALE: Final = "stale"
+MISSING: Final = "missing"
+CORRUPT: Final = "corrupt"
+ON_DEMAND: Final = "on-demand"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TargetState:
     profile: Profile
     python: str | None  # None for a profile that is locked on demand
-    state: str  # FRESH, STALE, MISSING, CORRUPT or ON_DEMAND
+    state: State
     reasons: tuple[str, ...] = ()
     error: LockIntegrityError | None = None  # why a CORRUPT target's files are refused
 
@@ -91,7 +94,7 @@ def target_state(
             profile=profile, python=python, state=CORRUPT, reasons=exc.problems, error=exc
         )
     reasons = lockfile.stale_reasons(lock.header, profile, profiles.manifest, python)
-    state = STALE if reasons else FRESH
+    state: State = STALE if reasons else FRESH
     return TargetState(profile=profile, python=python, state=state, reasons=tuple(reasons))
 
 

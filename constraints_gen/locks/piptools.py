@@ -17,10 +17,14 @@ import os
 import platform
 import sys
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from constraints_gen.errors import ConstraintsGenError
-from constraints_gen.locks.compile import LockOptions, source_args
-from constraints_gen.profiles.model import Profile
+from constraints_gen.locks.resolver import LockOptions, Resolver, source_args
+from constraints_gen.uvplatforms import platform_matches, running_python
+
+if TYPE_CHECKING:
+    from constraints_gen.profiles.model import Profile
 
 #: pip settings that would change what pip-compile sees (None removes the variable).
 ENV: Mapping[str, str | None] = {
@@ -40,38 +44,45 @@ ENV: Mapping[str, str | None] = {
 }
 
 
-def require_pip_tools(targets: Sequence[tuple[Profile, str]]) -> None:
-    """Fail early (exit 2) when pip-compile is missing or cannot lock one of the targets."""
-    from constraints_gen.locks.emit import platform_matches, running_python
+class PipToolsResolver(Resolver):
+    """``pip-compile`` (pip-tools), run by this interpreter: ``lock --resolver pip-tools``."""
 
-    if importlib.util.find_spec("piptools") is None:
-        raise ConstraintsGenError(
-            "--resolver pip-tools: pip-tools is not installed in this environment",
-            tip="pip install 'constraints-gen[pip-tools]'",
-        )
-    here = running_python()
-    wrong = [
-        f"{profile.name} (CPython {python}, {profile.platform})"
-        for profile, python in targets
-        if python != here or not platform_matches(profile.platform)
-    ]
-    if wrong:
-        raise ConstraintsGenError(
-            "--resolver pip-tools resolves for the running interpreter (CPython"
-            f" {here}, {sys.platform} {platform.machine()}) and cannot lock: " + ", ".join(wrong),
-            tip=f"limit the targets with --python {here}, or lock them with uv (the default)",
-        )
+    name = "pip-tools"
 
+    def check(self, targets: Sequence[tuple[Profile, str]]) -> None:
+        """Fail early (exit 2) when pip-compile is missing or cannot lock one of the targets."""
+        if importlib.util.find_spec("piptools") is None:
+            raise ConstraintsGenError(
+                "--resolver pip-tools: pip-tools is not installed in this environment",
+                tip="pip install 'constraints-gen[pip-tools]'",
+            )
+        here = running_python()
+        wrong = [
+            f"{profile.name} (CPython {python}, {profile.platform})"
+            for profile, python in targets
+            if python != here or not platform_matches(profile.platform)
+        ]
+        if wrong:
+            raise ConstraintsGenError(
+                "--resolver pip-tools resolves for the running interpreter (CPython"
+                f" {here}, {sys.platform} {platform.machine()}) and cannot lock: "
+                + ", ".join(wrong),
+                tip=f"limit the targets with --python {here}, or lock them with uv (the default)",
+            )
 
-def compile_args(profile: Profile, options: LockOptions) -> list[str]:
-    """pip-compile's command line for one profile, run in the folder of its input files."""
-    if options.offline:
-        raise ConstraintsGenError("--offline is not supported with --resolver pip-tools")
-    args = [
-        sys.executable, "-m", "piptools", "compile", "manifest.in",
-        "--constraint", "pins.txt", "--constraint", "overrides.txt", "--output-file", "out.txt",
-        "--no-config", "--no-header", "--generate-hashes", "--annotation-style", "line",
-        "--no-emit-index-url", "--no-emit-find-links", "--no-emit-options", "--allow-unsafe",
-        "--strip-extras", "--quiet", "--pip-args", "--only-binary=:all:",
-    ]  # fmt: skip
-    return args + source_args(profile, options)
+    def compile_args(self, profile: Profile, python: str, options: LockOptions) -> list[str]:
+        """pip-compile's command line for one profile (``python`` is the running one, as
+        :meth:`check` made sure), run in the folder of its input files."""
+        if options.offline:
+            raise ConstraintsGenError("--offline is not supported with --resolver pip-tools")
+        args = [
+            sys.executable, "-m", "piptools", "compile", "manifest.in",
+            "--constraint", "pins.txt", "--constraint", "overrides.txt", "--output-file", "out.txt",
+            "--no-config", "--no-header", "--generate-hashes", "--annotation-style", "line",
+            "--no-emit-index-url", "--no-emit-find-links", "--no-emit-options", "--allow-unsafe",
+            "--strip-extras", "--quiet", "--pip-args", "--only-binary=:all:",
+        ]  # fmt: skip
+        return args + source_args(profile, options)
+
+    def env(self, profile: Profile) -> dict[str, str | None]:
+        return dict(ENV)

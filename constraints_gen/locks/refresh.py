@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from constraints_gen.fsutil import exclusive_lock, remove_stale_temps
-from constraints_gen.locks.compile import LockOptions, LockResult, compile_many
+from constraints_gen.locks.compile import LockResult, compile_many, resolver_for
 from constraints_gen.locks.freshness import TargetState, check
+from constraints_gen.locks.resolver import LockOptions
 from constraints_gen.profiles.model import Profile, ProfileSet
 from constraints_gen.profiles.project import Project
 
@@ -56,9 +57,7 @@ def refresh(
             for state in states
             if state.python is not None and (everything or state.needs_lock)
         ]
-        if targets and options.resolver == "pip-tools":
-            from constraints_gen.locks.piptools import require_pip_tools
-
-            require_pip_tools(targets)
+        if targets:
+            resolver_for(options.resolver).check(targets)
         results = compile_many(project, profiles, targets, options, jobs=jobs) if targets else []
     return Refreshed(states=tuple(states), results=tuple(results), removed=tuple(removed))

@@ -77,7 +77,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -108,9 +108,11 @@ _PLATFORM_TABLE = {"hardware", "target", "pins", "indexes"}
 _PLATFORM_TARGET = {"python", "commit_lock"}
 _PIN = {"version", "override", "reason"}
 _INDEX = {"name", "url"}
-VENDORS = ("nvidia", "jetson", "amd", "intel", "apple", "cpu")
+#: The kinds of build a profile is for (``hardware.vendor``): a GPU vendor's, a Jetson's, or CPU.
+ProfileVendor = Literal["nvidia", "jetson", "amd", "intel", "apple", "cpu"]
+VENDORS: tuple[ProfileVendor, ...] = get_args(ProfileVendor)
 #: vendor -> (hardware keys it requires, further keys it allows); min_macos: every vendor
-_VENDOR_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+_VENDOR_KEYS: dict[ProfileVendor, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "nvidia": (("cuda", "compute_capabilities", "min_driver"), ("ptx",)),
     "jetson": (("cuda", "compute_capabilities", "l4t"), ("ptx",)),
     "amd": (("rocm", "gfx_targets"), ()),
@@ -119,7 +121,7 @@ _VENDOR_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "cpu": ((), ()),
 }
 #: vendor -> the (system, machine) pairs its builds exist for; None: any machine
-_VENDOR_PLATFORMS: dict[str, tuple[set[str], set[str] | None]] = {
+_VENDOR_PLATFORMS: dict[ProfileVendor, tuple[set[str], set[str] | None]] = {
     "nvidia": ({"linux", "windows"}, None),
     "jetson": ({"linux"}, {"aarch64"}),
     "amd": ({"linux"}, None),
@@ -157,7 +159,7 @@ class Build:
     """What a profile is on one platform: its hardware, Pythons, pins and indexes."""
 
     platform: str  # uv --python-platform, as the profile spells it
-    vendor: str
+    vendor: ProfileVendor
     cuda: tuple[int, int] | None
     compute_capabilities: tuple[tuple[int, int], ...]
     ptx: bool
@@ -216,7 +218,7 @@ class Profile:
         return tuple(self.for_platform(platform) for platform in self.platforms)
 
     @property
-    def vendor(self) -> str:
+    def vendor(self) -> ProfileVendor:
         return self.build.vendor
 
     @property
@@ -308,7 +310,7 @@ def load_profiles(directory: Path) -> ProfileSet:
     """Load the manifest and every profile; raise one InputError listing every problem."""
     problems: list[str] = []
     manifest = parse_manifest(directory / MANIFEST_NAME, problems)
-    raw: dict[str, tuple[Path, dict[str, Any]]] = {}
+    raw: dict[str, _File] = {}
     broken: set[str] = set()
     for path in sorted(directory.glob("*.toml")):
         if path.name == MANIFEST_NAME:
@@ -322,7 +324,7 @@ def load_profiles(directory: Path) -> ProfileSet:
             continue
         data = read_toml(path, problems)
         if data is not None and _check_file(path, data, problems):
-            raw[path.stem] = (path, data)
+            raw[path.stem] = _parse_file(path, data)
         else:
             broken.add(path.stem)
     profiles = [
@@ -595,56 +597,190 @@ def _matches(pattern: re.Pattern[str], value: object) -> bool:
     return isinstance(value, str) and value.isascii() and pattern.match(value) is not None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Hardware:
+    """One layer's ``[hardware]`` (a file's, or one ``[platform.X]``'s), parsed; None: not set
+    in this layer (TOML has no null, so None cannot be a value)."""
+
+    vendor: ProfileVendor | None = None
+    cuda: tuple[int, int] | None = None
+    compute_capabilities: tuple[tuple[int, int], ...] | None = None
+    ptx: bool | None = None
+    min_driver: str | None = None
+    rocm: str | None = None
+    gfx_targets: tuple[str, ...] | None = None
+    min_macos: tuple[int, int] | None = None
+    l4t: str | None = None
+
+    def keys(self) -> set[str]:
+        return {key for key in _HARDWARE if getattr(self, key) is not None}
+
+    def over(self, below: _Hardware) -> _Hardware:
+        """This layer over ``below``: each key set here replaces the one there (spelled out:
+        dataclasses.replace costs emit's budget)."""
+        if self == _NO_HARDWARE:
+            return below
+        return _Hardware(
+            vendor=below.vendor if self.vendor is None else self.vendor,
+            cuda=below.cuda if self.cuda is None else self.cuda,
+            compute_capabilities=(
+                below.compute_capabilities
+                if self.compute_capabilities is None
+                else self.compute_capabilities
+            ),
+            ptx=below.ptx if self.ptx is None else self.ptx,
+            min_driver=below.min_driver if self.min_driver is None else self.min_driver,
+            rocm=below.rocm if self.rocm is None else self.rocm,
+            gfx_targets=below.gfx_targets if self.gfx_targets is None else self.gfx_targets,
+            min_macos=below.min_macos if self.min_macos is None else self.min_macos,
+            l4t=below.l4t if self.l4t is None else self.l4t,
+        )
+
+
+_NO_HARDWARE = _Hardware()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Layer:
+    """A file's own tables, or one of its ``[platform.X]`` tables, parsed once."""
+
+    hardware: _Hardware
+    pythons: tuple[str, ...] | None  # target.python
+    commit_lock: bool | None  # target.commit_lock
+    pins: tuple[tuple[str, Pin | None], ...]  # (canonical name, pin; None: set to false)
+    indexes: tuple[Index, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _File:
+    """One profile file, checked (:func:`_check_file`) and parsed once."""
+
+    path: Path
+    data: dict[str, Any]  # as read: the fingerprint digests it (see _as_read)
+    description: str
+    extends: str | None
+    abstract: bool
+    platforms: tuple[str, ...] | None  # target.platforms (or the old target.platform)
+    verify_imports: tuple[str, ...] | None
+    own: _Layer
+    by_platform: tuple[tuple[str, _Layer], ...]  # [platform.<name>] tables, in file order
+
+    def layer_for(self, platform: str | None) -> _Layer | None:
+        return next((layer for name, layer in self.by_platform if name == platform), None)
+
+
+def _parse_file(path: Path, data: dict[str, Any]) -> _File:
+    """A checked file's data as the model reads it (every value was checked: parse, no check)."""
+    target = data.get("target", {})
+    platforms = target.get("platforms", [target["platform"]] if "platform" in target else None)
+    verify = data.get("verify", {})
+    return _File(
+        path=path,
+        data=data,
+        description=str(data.get("description", "")),
+        extends=data.get("extends"),
+        abstract=bool(data.get("abstract", False)),
+        platforms=None if platforms is None else tuple(platforms),
+        verify_imports=tuple(verify["imports"]) if "imports" in verify else None,
+        own=_parse_layer(path, "", data),
+        by_platform=tuple(
+            (name, _parse_layer(path, f"platform.{name}.", table))
+            for name, table in data.get("platform", {}).items()
+        ),
+    )
+
+
+def _parse_layer(path: Path, where: str, table: dict[str, Any]) -> _Layer:
+    hw = table.get("hardware", {})
+    target = table.get("target", {})
+    pins: list[tuple[str, Pin | None]] = []
+    for raw_name, value in table.get("pins", {}).items():
+        name = canonical_name(raw_name)
+        if value is False:
+            pins.append((name, None))
+            continue
+        pin = value if isinstance(value, dict) else {"version": value}
+        pins.append(
+            (
+                name,
+                Pin(
+                    name=name,
+                    version=str(Version(pin["version"])),
+                    override=pin.get("override", False),
+                    reason=pin.get("reason"),
+                    origin=path,
+                    key=f"{where}pins.{raw_name}",
+                ),
+            )
+        )
+    return _Layer(
+        hardware=_Hardware(
+            vendor=_as_vendor(hw.get("vendor")),
+            cuda=parse_cc(hw["cuda"]) if "cuda" in hw else None,
+            compute_capabilities=(
+                tuple(sorted(parse_cc(cc) for cc in hw["compute_capabilities"]))
+                if "compute_capabilities" in hw
+                else None
+            ),
+            ptx=hw.get("ptx"),
+            min_driver=hw.get("min_driver"),
+            rocm=hw.get("rocm"),
+            gfx_targets=tuple(hw["gfx_targets"]) if "gfx_targets" in hw else None,
+            min_macos=_macos(hw["min_macos"]) if "min_macos" in hw else None,
+            l4t=hw.get("l4t"),
+        ),
+        pythons=tuple(target["python"]) if "python" in target else None,
+        commit_lock=target.get("commit_lock"),
+        pins=tuple(pins),
+        indexes=tuple(Index(name=i["name"], url=i["url"]) for i in table.get("indexes", [])),
+    )
+
+
 def _resolve(
     name: str,
-    raw: dict[str, tuple[Path, dict[str, Any]]],
+    raw: dict[str, _File],
     broken: set[str],
     problems: list[str],
 ) -> Profile | None:
     """Merge a profile with its parents; report a missing parent or an ``extends`` cycle."""
-    chain: list[tuple[Path, dict[str, Any]]] = []
+    chain: list[_File] = []
     current: str | None = name
     while current is not None:
         if current not in raw:
-            child = chain[-1][0]
+            child = chain[-1].path
             if current in broken:
                 return None  # the parent exists but is broken: its own problems are reported
             problems.append(f"{child}: extends: no profile named {current!r} in {child.parent}")
             return None
-        if any(path.stem == current for path, _ in chain):
-            cycle = " -> ".join([p.stem for p, _ in chain] + [current])
-            problems.append(f"{raw[name][0]}: extends: cycle {cycle}")
+        if any(file.path.stem == current for file in chain):
+            cycle = " -> ".join([file.path.stem for file in chain] + [current])
+            problems.append(f"{raw[name].path}: extends: cycle {cycle}")
             return None
         chain.append(raw[current])
-        current = raw[current][1].get("extends")
-    if chain[0][1].get("abstract", False):
+        current = raw[current].extends
+    if chain[0].abstract:
         return None
     return _merge(chain, problems)
 
 
-def _platforms_of(chain: list[tuple[Path, dict[str, Any]]]) -> list[str] | None:
+def _platforms_of(chain: list[_File]) -> tuple[str, ...] | None:
     """The nearest file's ``target.platforms`` (or old ``target.platform``)."""
-    for _, data in chain:
-        target = data.get("target", {})
-        if "platforms" in target:
-            return list(target["platforms"])
-        if "platform" in target:
-            return [target["platform"]]
-    return None
+    return next((file.platforms for file in chain if file.platforms is not None), None)
 
 
-def _merge(chain: list[tuple[Path, dict[str, Any]]], problems: list[str]) -> Profile | None:
-    path, own = chain[0]
+def _merge(chain: list[_File], problems: list[str]) -> Profile | None:
+    own = chain[0]
+    path = own.path
     required = "(in this file or a parent it extends)"
     platforms = _platforms_of(chain)
     if platforms is None:
         problems.append(f"{path}: target.platforms: required {required}")
     platforms_for_report: list[str | None] = [None] if platforms is None else list(platforms)
-    for name in own.get("platform", {}):
+    for name, _ in own.by_platform:
         if platforms is not None and name not in platforms:
             problems.append(
                 f"{path}: platform.{name}: not one of this profile's platforms"
-                f" (target.platforms = {platforms}); add it there or remove the table"
+                f" (target.platforms = {list(platforms)}); add it there or remove the table"
             )
     builds: list[Build] = []
     missing_by_platform: dict[str | None, list[str]] = {}
@@ -665,66 +801,58 @@ def _merge(chain: list[tuple[Path, dict[str, Any]]], problems: list[str]) -> Pro
                 )
     if platforms is None or len(builds) != len(platforms):
         return None
-    imports: list[str] | None = None
-    for _, data in reversed(chain):  # parents first, children override
-        imports = data.get("verify", {}).get("imports", imports)
+    imports: tuple[str, ...] | None = None
+    for file in reversed(chain):  # parents first, children override
+        imports = file.verify_imports if file.verify_imports is not None else imports
     return Profile(
         name=path.stem,
-        description=str(own.get("description", "")),
+        description=own.description,
         path=path,
-        chain=tuple(file for file, _ in chain),
+        chain=tuple(file.path for file in chain),
         abstract=False,
         builds=tuple(builds),
         platform=platforms[0],
-        verify_imports=None if imports is None else tuple(imports),
+        verify_imports=imports,
     )
 
 
 def _build(
-    chain: list[tuple[Path, dict[str, Any]]], platform: str | None, problems: list[str]
+    chain: list[_File], platform: str | None, problems: list[str]
 ) -> tuple[Build | None, list[str]]:
     """Merge the chain for one platform: (the build, or None; the required keys it lacks).
     ``platform`` None: the profile names no platform; only the plain tables are merged."""
-    path = chain[0][0]
-    hardware: dict[str, Any] = {}
-    target: dict[str, Any] = {}
+    path = chain[0].path
+    hardware = _NO_HARDWARE
+    pythons: tuple[str, ...] | None = None
+    commit_lock: bool | None = None
     pins: dict[str, Pin] = {}
     excluded: set[str] = set()
     indexes: dict[str, Index] = {}
-    for file, data in reversed(chain):  # parents first, children override
-        specific = data.get("platform", {}).get(platform, {}) if platform else {}
-        for layer, where in ((data, ""), (specific, f"platform.{platform}.")):
-            hardware.update(layer.get("hardware", {}))
-            target.update(
-                {k: v for k, v in layer.get("target", {}).items() if k in _PLATFORM_TARGET}
-            )
-            for raw_name, value in layer.get("pins", {}).items():
-                name = canonical_name(raw_name)
-                if value is False:
+    for file in reversed(chain):  # parents first, children override
+        for layer in (file.own, file.layer_for(platform) if platform else None):
+            if layer is None:
+                continue
+            hardware = layer.hardware.over(hardware)
+            pythons = layer.pythons if layer.pythons is not None else pythons
+            commit_lock = layer.commit_lock if layer.commit_lock is not None else commit_lock
+            for name, pin in layer.pins:
+                if pin is None:
                     pins.pop(name, None)
                     excluded.add(name)
                     continue
                 excluded.discard(name)
-                table = value if isinstance(value, dict) else {"version": value}
-                pins[name] = Pin(
-                    name=name,
-                    version=str(Version(table["version"])),
-                    override=table.get("override", False),
-                    reason=table.get("reason"),
-                    origin=file,
-                    key=f"{where}pins.{raw_name}",
-                )
-            for index in layer.get("indexes", []):
-                indexes[index["name"]] = Index(name=index["name"], url=index["url"])
-    missing = [] if "vendor" in hardware else ["hardware.vendor"]
-    vendor = str(hardware.get("vendor", ""))
-    needs, allows = _VENDOR_KEYS.get(vendor, ((), ()))
-    missing += [f"hardware.{key}" for key in needs if key not in hardware]
-    missing += [] if "python" in target else ["target.python"]
+                pins[name] = pin
+            for index in layer.indexes:
+                indexes[index.name] = index
+    vendor = hardware.vendor
+    missing = [] if vendor is not None else ["hardware.vendor"]
+    needs, allows = _VENDOR_KEYS[vendor] if vendor is not None else ((), ())
+    missing += [f"hardware.{key}" for key in needs if getattr(hardware, key) is None]
+    missing += [] if pythons is not None else ["target.python"]
     missing += [] if "torch" in pins else ["pins.torch"]
     before = len(problems)
-    if vendor:
-        for key in sorted(set(hardware) - {"vendor", "min_macos", *needs, *allows}):
+    if vendor is not None:
+        for key in sorted(hardware.keys() - {"vendor", "min_macos", *needs, *allows}):
             owners = [v for v, (n, a) in _VENDOR_KEYS.items() if key in n or key in a]
             problems.append(
                 f"{path}: hardware.{key}: applies to vendor {' or '.join(owners)} only"
@@ -742,31 +870,33 @@ def _build(
             problems.append(
                 f"{path}: target.platforms: {platform}: {vendor} builds exist for {where} only"
             )
-    if missing or len(problems) > before or platform is None:
+    if missing or len(problems) > before or platform is None or vendor is None or pythons is None:
         return None, missing
     return (
         Build(
             platform=platform,
             vendor=vendor,
-            cuda=parse_cc(hardware["cuda"]) if "cuda" in hardware else None,
-            compute_capabilities=tuple(
-                sorted(parse_cc(cc) for cc in hardware.get("compute_capabilities", []))
-            ),
-            ptx=bool(hardware.get("ptx", False)),
-            min_driver=hardware.get("min_driver"),
-            rocm=hardware.get("rocm"),
-            gfx_targets=tuple(hardware.get("gfx_targets", [])),
-            min_macos=_macos(hardware["min_macos"]) if "min_macos" in hardware else None,
-            l4t=hardware.get("l4t"),
-            pythons=tuple(target["python"]),
-            commit_lock=bool(target.get("commit_lock", True)),
+            cuda=hardware.cuda,
+            compute_capabilities=hardware.compute_capabilities or (),
+            ptx=bool(hardware.ptx),
+            min_driver=hardware.min_driver,
+            rocm=hardware.rocm,
+            gfx_targets=hardware.gfx_targets or (),
+            min_macos=hardware.min_macos,
+            l4t=hardware.l4t,
+            pythons=pythons,
+            commit_lock=True if commit_lock is None else commit_lock,
             pins=tuple(sorted(pins.values(), key=lambda pin: pin.name)),
             indexes=tuple(indexes.values()),
-            inputs=tuple((file.name, _as_read(data, platform)) for file, data in chain),
+            inputs=tuple((file.path.name, _as_read(file.data, platform)) for file in chain),
             excluded=tuple(sorted(excluded)),
         ),
         missing,
     )
+
+
+def _as_vendor(value: object) -> ProfileVendor | None:
+    return next((vendor for vendor in VENDORS if vendor == value), None)
 
 
 def _macos(text: str) -> tuple[int, int]:

@@ -1,0 +1,77 @@
+"""The resolver backends' interface: what a compile needs from uv or pip-tools, and nothing else.
+
+A backend turns one profile's input files (``manifest.in``, ``pins.txt``, ``overrides.txt``, written
+by :func:`constraints_gen.locks.compile.write_inputs`) into ``out.txt``, a hashed requirements
+file with line annotations. Everything else (writing the inputs, reading and sealing the lock, the
+exact-pin check) is the same for every backend and lives in :mod:`~constraints_gen.locks.compile`,
+which holds the registry (:func:`~constraints_gen.locks.compile.resolver_for`). The backends:
+:class:`~constraints_gen.locks.compile.UvResolver` (the default) and
+:class:`~constraints_gen.locks.piptools.PipToolsResolver`.
+
+No runner, no backend and no config is imported here: ``lock --check`` (timed) loads this module
+for the CLI's ``--resolver`` choices.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Literal, get_args
+
+if TYPE_CHECKING:
+    from constraints_gen.profiles.model import Profile
+
+#: The resolver backends, as ``lock --resolver`` names them.
+ResolverName = Literal["uv", "pip-tools"]
+RESOLVER_NAMES: tuple[ResolverName, ...] = get_args(ResolverName)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockOptions:
+    upgrade: bool = False
+    upgrade_packages: tuple[str, ...] = ()
+    #: index name -> replacement URL, or a local folder of wheels (used as --find-links)
+    mirrors: Mapping[str, str] = field(default_factory=dict)
+    find_links: tuple[str, ...] = ()
+    offline: bool = False
+    resolver: ResolverName = "uv"
+
+
+class Resolver(ABC):
+    """One resolver backend. Stateless: one instance serves every compile, in any thread."""
+
+    name: ClassVar[ResolverName]
+
+    def check(self, targets: Sequence[tuple[Profile, str]]) -> None:  # noqa: B027 (optional hook)
+        """Refuse early (before any compile) the (profile, Python) targets this backend cannot
+        lock; every backend may lock every target unless it says otherwise."""
+
+    @abstractmethod
+    def compile_args(self, profile: Profile, python: str, options: LockOptions) -> list[str]:
+        """The command line that resolves ``profile`` for CPython ``python``, run in the folder
+        of its input files and writing ``out.txt`` there."""
+
+    @abstractmethod
+    def env(self, profile: Profile) -> dict[str, str | None]:
+        """Environment changes for that command (None removes a variable)."""
+
+
+def source_args(profile: Profile, options: LockOptions) -> list[str]:
+    """Where to look and what may move: the options uv and pip-compile share."""
+    from constraints_gen.profiles.config import DEFAULT_INDEX, is_local
+
+    args = []
+    pypi = options.mirrors.get(DEFAULT_INDEX)  # the default index: a URL, or a folder
+    if pypi is not None:
+        args += ["--no-index", "--find-links", pypi] if is_local(pypi) else ["--index-url", pypi]
+    for index in profile.indexes:
+        where = options.mirrors.get(index.name, index.url)
+        args += ["--find-links" if is_local(where) else "--extra-index-url", where]
+    for link in options.find_links:
+        args += ["--find-links", link]
+    if options.upgrade:
+        args.append("--upgrade")
+    for name in options.upgrade_packages:
+        args += ["--upgrade-package", name]
+    return args
