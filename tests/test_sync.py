@@ -193,6 +193,25 @@ def test_print_command(tmp_path: Path) -> None:
     ]  # fmt: skip
 
 
+def test_file_url_wheelhouse_is_the_folder(tmp_path: Path) -> None:
+    """``--wheelhouse file:///...`` is the folder, offline, as a ``file://`` mirror is for lock
+    and fill (before: handed to uv as an index URL, which a folder of wheels is not)."""
+    _, wheels = scenario_project(tmp_path)
+    fill_from_index(tmp_path, wheels)
+    make_venv(tmp_path / "venv", wheels, INCIDENT)
+    url = (tmp_path / "wh").as_uri()
+    sync = (*COMMON, "--python", "venv", "--wheelhouse", url)
+    printed = gen("sync", "--print-command", *sync, cwd=tmp_path)
+    assert printed.returncode == 0, printed.stderr
+    assert shlex.split(printed.stdout)[3:7] == [
+        "--offline", "--no-index", "--find-links", str(tmp_path / "wh")
+    ]  # fmt: skip
+    done = gen("sync", *sync, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, DRIFT), done.stderr
+    clean = gen("sync", "--check", *sync, cwd=tmp_path)
+    assert (clean.returncode, clean.stdout) == (0, ""), clean.stderr
+
+
 def test_sync_from_a_served_static_index(tmp_path: Path) -> None:
     _, wheels = scenario_project(tmp_path)
     fill_from_index(tmp_path, wheels)

@@ -218,25 +218,19 @@ def fill_cmd(
     import sys
 
     from constraints_gen.install.download import Client, Settings
-    from constraints_gen.install.fill import fill
-    from constraints_gen.install.index import FetchError, Source, default_index
+    from constraints_gen.install.fill import fill, fill_sources
+    from constraints_gen.install.index import FetchError
     from constraints_gen.install.progress import StreamProgress, human_size, plural
-    from constraints_gen.profiles.config import DEFAULT_INDEX, is_local, load_config
+    from constraints_gen.profiles.config import load_config
     from constraints_gen.profiles.project import find_project
 
     # Mirrors as `lock` takes them (--mirror, $GEN_CONSTRAINTS_MIRRORS, constraints-gen.toml):
     # a profile index may come from a URL elsewhere or a folder of wheels.
     mirrors = {**load_config(find_project(choice.root).root).mirrors, **mirror}
     _, profiles, locks = _locks(choice, make=True, mirrors=mirrors)
-
-    def source(where: str) -> Source:
-        return Source(location=where, kind="links" if is_local(where) else "index")
-
-    sources = [Source(location=link, kind="links") for link in find_links]
-    indexes = dict.fromkeys(mirrors.get(i.name, i.url) for p in profiles for i in p.indexes)
-    sources += [source(where) for where in indexes]
-    if not no_index:
-        sources.append(source(index_url or mirrors.get(DEFAULT_INDEX) or default_index()))
+    sources = fill_sources(
+        profiles, mirrors, find_links=find_links, index_url=index_url, no_index=no_index
+    )
     settings = Settings(timeout=timeout, stall=stall_timeout, retries=retries, deadline=deadline)
     client = Client(settings, sources=[s.location for s in sources])
     progress = StreamProgress(sys.stderr, live=sys.stderr.isatty())

@@ -31,6 +31,7 @@ from constraints_gen import runner
 from constraints_gen.errors import ConstraintsGenError, ToolError
 from constraints_gen.install.wheelhouse import HashCache, LockRef, check
 from constraints_gen.locks.file import LockedPackage
+from constraints_gen.profiles.config import local_folder
 from constraints_gen.profiles.model import Profile
 
 
@@ -101,12 +102,13 @@ def machine_view(profile: Profile) -> Profile:
 def uv_args(lock: Path, python: Path, wheelhouse: str, *, check: bool = False) -> list[str]:
     """The uv command line: offline from a folder, or from a served index (a URL)."""
     args = [runner.uv_bin(), "pip", "sync"]
-    if "://" in wheelhouse:
+    folder = local_folder(wheelhouse)
+    if folder is None:
         args += ["--index-url", wheelhouse]
     else:
         args += ["--offline", "--no-index"]
-        if not check or Path(wheelhouse).is_dir():  # an environment in sync needs no wheels
-            args += ["--find-links", wheelhouse]
+        if not check or folder.is_dir():  # an environment in sync needs no wheels
+            args += ["--find-links", str(folder)]
     args += ["--require-hashes", "--python", str(python)]
     if check:
         args += ["--check", "--output-format", "json"]
@@ -131,8 +133,8 @@ def missing_wheels(
 ) -> dict[str, str]:
     """name -> ``name==version`` (and why) of each locked package the wheelhouse (folder or
     index) cannot serve."""
-    if "://" not in wheelhouse:
-        folder = Path(wheelhouse)
+    folder = local_folder(wheelhouse)
+    if folder is not None:
         if not folder.is_dir():
             return {p.name: f"{p.name}=={p.version}" for p in lock.packages}
         cache = HashCache(folder, notice)
