@@ -125,6 +125,36 @@ def test_incident_end_to_end(tmp_path: Path) -> None:
     assert imported.stdout == "0.13.2 4.51.3 2.5.1+cu121\n"
 
 
+def test_quiet_says_only_problems_and_verbose_shows_commands(tmp_path: Path) -> None:
+    """-q silences progress, uv's report and the verdicts of success of fill, sync, verify, prune
+    and index (before, they went to stderr all the same); a drift, a "no", still says why."""
+    _, wheels = scenario_project(tmp_path)
+    write_simple_index(sorted(wheels.glob("*.whl")), tmp_path / "index")
+    with serve(tmp_path / "index") as url:
+        filled = gen("wheelhouse", "fill", "-q", *COMMON, "--wheelhouse", "wh",
+                     "--index-url", f"{url}/simple", cwd=tmp_path)  # fmt: skip
+    assert (filled.returncode, filled.stderr) == (0, "")
+    make_venv(tmp_path / "venv", wheels, INCIDENT)
+    sync = (*COMMON, "--python", "venv", "--wheelhouse", "wh")
+    drift = gen("-q", "sync", "--check", *sync, cwd=tmp_path)
+    assert (drift.returncode, drift.stdout) == (1, DRIFT)
+    assert drift.stderr == (
+        f"gen-constraints: drift ({WHERE}): 0 to install, 2 to replace, 1 to remove\n"
+    )
+    done = gen("sync", *sync, "-q", cwd=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (0, DRIFT, "")
+    for args in (("sync", "--check", *sync), ("verify", *COMMON, "--python", "venv"),
+                 ("wheelhouse", "prune", "--dry-run", *COMMON, "--wheelhouse", "wh"),
+                 ("wheelhouse", "index", "public", "--wheelhouse", "wh")):  # fmt: skip
+        quiet = gen(*args, "-q", cwd=tmp_path)
+        assert (quiet.returncode, quiet.stderr) == (0, ""), args
+        loud = gen(*args, cwd=tmp_path)
+        assert loud.returncode == 0 and loud.stderr != "", args
+    verbose = gen("sync", "--check", *sync, "-v", cwd=tmp_path)
+    assert verbose.returncode == 0
+    assert f"$ {runner.uv_bin()} pip sync --offline --no-index --find-links wh" in verbose.stderr
+
+
 def test_missing_wheel_is_named_with_the_fix(tmp_path: Path) -> None:
     _, wheels = scenario_project(tmp_path)
     (tmp_path / "wh").mkdir()

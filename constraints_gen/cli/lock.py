@@ -214,8 +214,7 @@ def _locked(result: LockResult) -> str:
 
 def _say(line: str) -> None:
     """One line of the report on stderr (silenced by -q)."""
-    if not output.QUIET:
-        click.echo(line, err=True)
+    output.info(line)
 
 
 class ChangedFiles(ConstraintsGenError):

@@ -21,6 +21,7 @@ from constraints_gen.cli.output import notice
 from constraints_gen.cli.verify import NO_DEEP_HELP, verify_synced
 from constraints_gen.cli.wheelhouse import WHEELHOUSE_ENV, fill_command
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
+from constraints_gen.reporter import REPORT
 
 
 @click.command("sync")
@@ -92,11 +93,7 @@ def sync_cmd(
     lock = read_lock(chosen, version, located.lock_path)
     expected = lockfile.fingerprint(chosen, profiles.manifest, version)
     if not located.on_demand and not lockfile.lock_is_fresh(lock.path, expected):
-        click.echo(
-            f"gen-constraints: warning: {lock.path} is stale (refresh: gen-constraints lock"
-            f" {chosen.name})",
-            err=True,
-        )
+        REPORT.warning(f"{lock.path} is stale (refresh: gen-constraints lock {chosen.name})")
     if print_command:
         write_out(shlex.join(sync.uv_args(lock.path, target, wheelhouse, check=check)) + "\n")
         return
@@ -125,7 +122,7 @@ def sync_cmd(
     applied = False
     if changes and not check and not missing:
         report = sync.sync(sync.uv_args(lock.path, target, wheelhouse))
-        click.echo(report.rstrip("\n"), err=True)
+        REPORT.info(report.rstrip("\n"))
         applied = True
     if as_json:
         payload = {
@@ -154,13 +151,13 @@ def sync_cmd(
             if lacking:
                 raise lacking_error(lacking)
             args = verify.reinstall_args(sync.uv_args(lock.path, target, wheelhouse), names)
-            click.echo(sync.sync(args).rstrip("\n"), err=True)
+            REPORT.info(sync.sync(args).rstrip("\n"))
 
         verify_synced(chosen, profiles.manifest, lock.packages, target, version, hardware,
                       deep=not no_deep, reinstall=reinstall)  # fmt: skip
     where = f"profile {chosen.name}, CPython {version}, {target}"
     if not changes:
-        click.echo(f"gen-constraints: in sync ({where}, {len(lock.packages)} packages)", err=True)
+        REPORT.notice(f"in sync ({where}, {len(lock.packages)} packages)")
         if missing:  # said, not failed: nothing had to be installed
             error = lacking_error(missing)
             click.echo(f"gen-constraints: {error.message} ({error.tip})", err=True)
@@ -168,7 +165,7 @@ def sync_cmd(
     counts = [sum(c.action == a for c in changes) for a in ("install", "replace", "remove")]
     if applied:
         done = "{} installed, {} replaced, {} removed".format(*counts)
-        click.echo(f"gen-constraints: synced ({where}): {done}", err=True)
+        REPORT.notice(f"synced ({where}): {done}")
         return
     drift = "{} to install, {} to replace, {} to remove".format(*counts)
     click.echo(f"gen-constraints: drift ({where}): {drift}", err=True)

@@ -19,6 +19,7 @@ from constraints_gen.cli.core import (
     write_out,
 )
 from constraints_gen.errors import EXIT_FAILURE
+from constraints_gen.reporter import REPORT
 
 if TYPE_CHECKING:
     from constraints_gen.install.verify import Report
@@ -117,10 +118,10 @@ def run_verify(
 def finish(report: Report, *, prefix: str = "") -> None:
     """The notices and the verdict on stderr; exit 1 when not verified."""
     for notice in report.notices:
-        click.echo(f"gen-constraints: {notice}", err=True)
+        REPORT.notice(notice)
     where = f"profile {report.profile}, CPython {report.python}, {report.environment}"
     if report.ok:
-        click.echo(f"gen-constraints: verified ({where}): {report.summary()}", err=True)
+        REPORT.notice(f"verified ({where}): {report.summary()}")
         return
     for finding in report.findings if prefix else ():
         click.echo(f"{prefix}{finding.check}: {finding.message}", err=True)
@@ -146,8 +147,8 @@ def verify_synced(
     if broken:
         for finding in report.findings:
             if finding.repair is not None:
-                click.echo(f"gen-constraints: {finding.check}: {finding.message}", err=True)
-        click.echo(f"gen-constraints: reinstalling {', '.join(broken)}", err=True)
+                REPORT.notice(f"{finding.check}: {finding.message}")
+        REPORT.notice(f"reinstalling {', '.join(broken)}")
         reinstall(broken)
         report = run_verify(profile, manifest, locked, target, version, hardware, deep=deep)
     finish(report, prefix="gen-constraints: ")

@@ -22,6 +22,7 @@ from constraints_gen.cli.core import (
 )
 from constraints_gen.cli.output import notice
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError
+from constraints_gen.reporter import REPORT
 
 if TYPE_CHECKING:
     from constraints_gen.install.wheelhouse import LockRef, Report
@@ -217,7 +218,7 @@ def fill_cmd(
     """
     import sys
 
-    from constraints_gen.install.download import Client, Settings
+    from constraints_gen.install.download import SILENT, Client, Settings
     from constraints_gen.install.fill import fill, fill_sources
     from constraints_gen.install.index import FetchError
     from constraints_gen.install.progress import StreamProgress, human_size, plural
@@ -233,7 +234,8 @@ def fill_cmd(
     )
     settings = Settings(timeout=timeout, stall=stall_timeout, retries=retries, deadline=deadline)
     client = Client(settings, sources=[s.location for s in sources])
-    progress = StreamProgress(sys.stderr, live=sys.stderr.isatty())
+    quiet = REPORT.level == "quiet"  # -q: no line per file
+    progress = None if quiet else StreamProgress(sys.stderr, live=sys.stderr.isatty())
     try:
         result = fill(
             folder,
@@ -243,10 +245,11 @@ def fill_cmd(
             prune_wrong=prune_wrong,
             notice=notice,
             client=client,
-            progress=progress,
+            progress=progress or SILENT,
         )
     finally:
-        progress.close()
+        if progress is not None:
+            progress.close()
     size = sum(item.size for item in result.fetched)
     if as_json:
         payload = {
@@ -261,10 +264,9 @@ def fill_cmd(
             "errors": list(result.errors),
         }
         write_out(json.dumps(payload, indent=2) + "\n")
-    click.echo(
+    REPORT.info(
         f"wheelhouse {folder}: fetched {plural(len(result.fetched), 'file')} ({human_size(size)}),"
-        f" {plural(result.already, 'locked package')} already present",
-        err=True,
+        f" {plural(result.already, 'locked package')} already present"
     )
     kept = [name for name in result.wrong_version if name not in result.pruned]
     if kept:
@@ -399,7 +401,7 @@ def prune_cmd(
     else:
         write_out("".join(name + "\n" for name in removed))
     verb = "would remove" if dry_run else "removed"
-    click.echo(f"wheelhouse {folder}: {verb} {len(removed)} wheels", err=True)
+    REPORT.info(f"wheelhouse {folder}: {verb} {len(removed)} wheels")
     if failed:
         raise ConstraintsGenError(
             f"{len(failed)} wheels could not be removed:\n  " + "\n  ".join(failed),
@@ -426,4 +428,4 @@ def index_cmd(out: Path, folder: Path) -> None:
     if not folder.is_dir():
         raise ConstraintsGenError(f"{folder}: no such wheelhouse folder")
     projects = write_index(folder, out, HashCache(folder, notice))
-    click.echo(f"wrote a PEP 503 index of {len(projects)} projects to {out / 'simple'}", err=True)
+    REPORT.info(f"wrote a PEP 503 index of {len(projects)} projects to {out / 'simple'}")
