@@ -21,7 +21,7 @@ from support.sync_project import PY, gen, make_venv, scenario_project
 
 from constraints_gen import runner
 from constraints_gen.errors import ToolError
-from constraints_gen.install.sync import Change, check_drift, parse_changes
+from constraints_gen.install.sync import Change, check_drift, parse_changes, uv_args
 
 pytestmark = pytest.mark.skipif(
     not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),
@@ -275,6 +275,28 @@ def test_a_failed_uv_run_shows_command_and_output(tmp_path: Path) -> None:
     message = info.value.message
     assert message.startswith(f"uv failed with exit code 2\ncommand: {shlex.join(args)}\nstderr:\n")
     assert "absent.txt" in message.split("stderr:\n", 1)[1]
+
+
+def test_uv_args_builds_each_variant_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command is built whole (the CLI edits no command it was handed)."""
+    monkeypatch.chdir(tmp_path)  # no folder "wh": a check of an environment in sync needs none
+    uv, lock, python = runner.uv_bin(), Path("l.txt"), Path("p/bin/python")
+    head = [uv, "pip", "sync", "--offline", "--no-index", "--find-links", "wh", "--require-hashes",
+            "--python", "p/bin/python"]  # fmt: skip
+    assert uv_args(lock, python, "wh", reinstall=["a", "b"]) == [
+        *head, "--reinstall-package=a", "--reinstall-package=b", "--no-cache", "l.txt"
+    ]  # fmt: skip
+    assert uv_args(lock, python, "wh", check=True, allow_empty=True) == [
+        *head[:5],
+        *head[7:],
+        "--allow-empty-requirements",
+        "--check",
+        "--output-format",
+        "json",
+        "l.txt",
+    ]  # fmt: skip
+    served = uv_args(lock, python, "https://wheels.example/simple")
+    assert served[3:5] == ["--index-url", "https://wheels.example/simple"]
 
 
 def test_parse_changes_pairs_uv_entries() -> None:

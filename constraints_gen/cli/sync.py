@@ -9,36 +9,15 @@ from pathlib import Path
 
 import click
 
-from constraints_gen.cli.core import (
-    choose_profile,
-    complete_with,
-    hardware_option,
-    json_option,
-    root_option,
-    write_out,
-)
-from constraints_gen.cli.output import notice
-from constraints_gen.cli.verify import NO_DEEP_HELP, verify_synced
+from constraints_gen.cli.core import choose_profile, complete_with, json_option, write_out
+from constraints_gen.cli.verify import NO_DEEP_HELP, environment_options, verify_synced
 from constraints_gen.cli.wheelhouse import WHEELHOUSE_ENV, fill_command
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
 from constraints_gen.reporter import REPORT
 
 
 @click.command("sync")
-@root_option
-@hardware_option
-@click.option(
-    "--profile",
-    metavar="NAME",
-    shell_complete=complete_with("profile_names"),
-    help="Use this profile instead of selecting.",
-)
-@click.option(
-    "--python",
-    metavar="PATH",
-    shell_complete=complete_with("interpreter_paths"),
-    help="The target interpreter or venv folder (default: the active venv, $VIRTUAL_ENV).",
-)
+@environment_options
 @click.option(
     "--wheelhouse",
     default="wheelhouse",
@@ -80,19 +59,12 @@ def sync_cmd(
       gen-constraints sync --wheelhouse https://wheels.example/llm/simple
       gen-constraints sync --print-command             # the uv command, for your own scripts
     """
-    from constraints_gen.install import sync, verify
-    from constraints_gen.install.wheelhouse import read_lock
-    from constraints_gen.locks import file as lockfile
-    from constraints_gen.locks.locate import locate_lock
+    from constraints_gen.install import sync
 
-    project, profiles, chosen = choose_profile(root, hardware, profile)
-    chosen = sync.machine_view(chosen)
-    target = sync.interpreter(python)
-    version = sync.python_version(target)
-    located = locate_lock(project, profiles, chosen, version, notice=notice)
-    lock = read_lock(chosen, version, located.lock_path)
-    expected = lockfile.fingerprint(chosen, profiles.manifest, version)
-    if not located.on_demand and not lockfile.lock_is_fresh(lock.path, expected):
+    project, profiles, picked = choose_profile(root, hardware, profile)
+    env = sync.environment(project, profiles, picked, python, REPORT.notice)
+    chosen, target, version, lock = env.profile, env.python, env.version, env.lock
+    if sync.is_stale(env, profiles):
         REPORT.warning(f"{lock.path} is stale (refresh: gen-constraints lock {chosen.name})")
     if print_command:
         write_out(shlex.join(sync.uv_args(lock.path, target, wheelhouse, check=check)) + "\n")
@@ -113,12 +85,12 @@ def sync_cmd(
     try:
         changes = sync.check_drift(sync.uv_args(lock.path, target, wheelhouse, check=True))
     except ToolError:  # uv needs the wheels even to report: ask it about the rest of the lock
-        missing = sync.missing_wheels(lock, wheelhouse, notice)
+        missing = sync.missing_wheels(lock, wheelhouse, REPORT.notice)
         if not missing:
             raise
         changes = sync.drift_without(lock, missing, target, wheelhouse)
     if changes and not check and not missing:  # said plainly, before uv calls it a resolver error
-        missing = sync.missing_wheels(lock, wheelhouse, notice)
+        missing = sync.missing_wheels(lock, wheelhouse, REPORT.notice)
     applied = False
     if changes and not check and not missing:
         report = sync.sync(sync.uv_args(lock.path, target, wheelhouse))
@@ -147,15 +119,14 @@ def sync_cmd(
         # half-written packages reinstalled
 
         def reinstall(names: Sequence[str]) -> None:
-            lacking = sync.missing_wheels(lock, wheelhouse, notice)
+            lacking = sync.missing_wheels(lock, wheelhouse, REPORT.notice)
             if lacking:
                 raise lacking_error(lacking)
-            args = verify.reinstall_args(sync.uv_args(lock.path, target, wheelhouse), names)
+            args = sync.uv_args(lock.path, target, wheelhouse, reinstall=names)
             REPORT.info(sync.sync(args).rstrip("\n"))
 
-        verify_synced(chosen, profiles.manifest, lock.packages, target, version, hardware,
-                      deep=not no_deep, reinstall=reinstall)  # fmt: skip
-    where = f"profile {chosen.name}, CPython {version}, {target}"
+        verify_synced(env, profiles.manifest, hardware, deep=not no_deep, reinstall=reinstall)
+    where = env.where
     if not changes:
         REPORT.notice(f"in sync ({where}, {len(lock.packages)} packages)")
         if missing:  # said, not failed: nothing had to be installed
