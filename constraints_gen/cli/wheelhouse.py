@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import click
 
 from constraints_gen.cli.core import (
-    choose_profile,
     complete_with,
+    get_hardware,
     hardware_option,
     json_option,
     mirror_option,
@@ -27,7 +27,6 @@ from constraints_gen.reporter import REPORT
 if TYPE_CHECKING:
     from constraints_gen.install.wheelhouse import LockRef, Report
     from constraints_gen.profiles.model import Profile
-    from constraints_gen.profiles.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 WHEELHOUSE_ENV = "GEN_CONSTRAINTS_WHEELHOUSE"
@@ -97,28 +96,31 @@ def lock_options(func: F) -> F:
 
 
 def _locks(
-    choice: LockChoice, *, make: bool, mirrors: dict[str, str] | None = None
-) -> tuple[Project, list[Profile], list[LockRef]]:
-    """The chosen profiles and their locks, found as emit finds them (committed, cached, else
-    made on demand when ``make``); every lock is read before the command acts."""
-    from constraints_gen.install.wheelhouse import read_locks
+    choice: LockChoice, *, make: bool, mirror: Mapping[str, str] | None = None
+) -> tuple[dict[str, str] | None, list[Profile], list[LockRef]]:
+    """The mirrors (the project's, under ``mirror``; None without it), the chosen profiles and
+    their locks, found as emit finds them (committed, cached, else made on demand when
+    ``make``); every lock is read before the command acts."""
+    from constraints_gen.install.fill import project_mirrors
+    from constraints_gen.install.wheelhouse import chosen_profiles, read_locks
     from constraints_gen.profiles.model import load_profiles
     from constraints_gen.profiles.project import find_project
+    from constraints_gen.profiles.select import require_fit, select
 
     if choice.every and choice.names:
         raise click.UsageError("--all and --profile exclude each other")
-    if choice.every or choice.names:  # named: no hardware detection
-        project = find_project(choice.root)
-        profiles = load_profiles(project.profiles_dir)
-        names = choice.names
-        selected = list(profiles.profiles) if choice.every else [profiles.get(n) for n in names]
-    else:
-        project, profiles, chosen = choose_profile(choice.root, choice.hardware, None)
-        selected = [chosen]
+    project = find_project(choice.root)
+    profiles = load_profiles(project.profiles_dir)
+    mirrors = None if mirror is None else project_mirrors(project, mirror)
+
+    def fit() -> Profile:
+        return require_fit(select(profiles, get_hardware(choice.hardware)))
+
+    selected = chosen_profiles(profiles, choice.names, every=choice.every, fit=fit)
     locks = read_locks(
         project, profiles, selected, choice.pythons, make=make, mirrors=mirrors, notice=notice
     )
-    return project, selected, locks
+    return mirrors, selected, locks
 
 
 def fill_command(
@@ -222,15 +224,12 @@ def fill_cmd(
     from constraints_gen.install.fill import fill, fill_sources
     from constraints_gen.install.index import FetchError
     from constraints_gen.install.progress import StreamProgress, human_size, plural
-    from constraints_gen.profiles.config import load_config
-    from constraints_gen.profiles.project import find_project
 
     # Mirrors as `lock` takes them (--mirror, $GEN_CONSTRAINTS_MIRRORS, constraints-gen.toml):
     # a profile index may come from a URL elsewhere or a folder of wheels.
-    mirrors = {**load_config(find_project(choice.root).root).mirrors, **mirror}
-    _, profiles, locks = _locks(choice, make=True, mirrors=mirrors)
+    mirrors, profiles, locks = _locks(choice, make=True, mirror=mirror)
     sources = fill_sources(
-        profiles, mirrors, find_links=find_links, index_url=index_url, no_index=no_index
+        profiles, mirrors or {}, find_links=find_links, index_url=index_url, no_index=no_index
     )
     settings = Settings(timeout=timeout, stall=stall_timeout, retries=retries, deadline=deadline)
     client = Client(settings, sources=[s.location for s in sources])
