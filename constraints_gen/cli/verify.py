@@ -15,6 +15,7 @@ from constraints_gen.cli.core import (
     get_hardware,
     hardware_option,
     json_option,
+    profile_option,
     root_option,
     write_out,
 )
@@ -38,12 +39,7 @@ def environment_options(func: F) -> F:
         (
             root_option,
             hardware_option,
-            click.option(
-                "--profile",
-                metavar="NAME",
-                shell_complete=complete_with("profile_names"),
-                help="Use this profile instead of selecting.",
-            ),
+            profile_option,
             click.option(
                 "--python",
                 metavar="PATH",
