@@ -60,6 +60,7 @@ def sync_cmd(
       gen-constraints sync --print-command             # the uv command, for your own scripts
     """
     from constraints_gen.install import sync
+    from constraints_gen.profiles.config import local_folder
 
     project, profiles, picked = choose_profile(root, hardware, profile)
     env = sync.environment(project, profiles, picked, python, REPORT.notice)
@@ -71,7 +72,7 @@ def sync_cmd(
         return
 
     def lacking_error(missing: dict[str, str]) -> ConstraintsGenError:
-        served = "://" in wheelhouse  # fill a folder, then index and serve it
+        served = local_folder(wheelhouse) is None  # fill a folder, then index and serve it
         fix = fill_command(Path("DIR" if served else wheelhouse), root, [chosen.name], version)
         if served:
             fix += ", then `gen-constraints wheelhouse index DIR` and serve DIR"
