@@ -25,7 +25,8 @@ from constraints_gen.reporter import REPORT
     envvar=WHEELHOUSE_ENV,
     metavar="DIR|URL",
     shell_complete=complete_with("folders"),
-    help="A folder of wheels, or the URL of a served index (`wheelhouse index`).",
+    help="A folder of wheels (a path or a file:// URL), or the URL of a served index"
+    " (`wheelhouse index`).",
 )
 @click.option("--check", is_flag=True, help="Only report drift (exit 1); change nothing.")
 @click.option("--print-command", is_flag=True, help="Print the uv command line instead.")
