@@ -11,11 +11,12 @@ The package reads as the pipeline, one folder per stage, over a few shared leave
 - :mod:`~constraints_gen.install`: the wheelhouse, the index client, fill, sync and verify;
 - :mod:`~constraints_gen.cli`: the command line on top: parse options, call a stage, render.
 
-The shared leaves (``errors``, ``runner``, ``fsutil``, ``tomlio``, ``names``, ``uvplatforms``)
-import no stage. The rule: detect -> profiles -> locks -> install -> cli; a module imports its
-own stage and lower ones, never a higher stage (nor the CLI), not even lazily inside a function
-or under ``TYPE_CHECKING`` (tests/test_layout.py reads every import). The stage packages'
-``__init__`` files import nothing, so reaching one module costs only that module (emit is timed).
+The shared leaves (``errors``, ``runner``, ``reporter``, ``fsutil``, ``tomlio``, ``names``,
+``uvplatforms``) import no stage. The rule: detect -> profiles -> locks -> install -> cli; a
+module imports its own stage and lower ones, never a higher stage (nor the CLI), not even lazily
+inside a function or under ``TYPE_CHECKING`` (tests/test_layout.py reads every import). The
+stage packages' ``__init__`` files import nothing, so reaching one module costs only that module
+(emit is timed).
 """
 
 __version__ = "0.1.0"

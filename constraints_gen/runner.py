@@ -1,7 +1,8 @@
 """The one wrapper for every external program (uv, pip-compile, pip, git).
 
-It logs the command when asked, captures output, and turns a failure into a :class:`ToolError`
-that shows the command, exit code and the program's own explanation, plus a hint.
+It shows the command (with ``-v``, through :mod:`constraints_gen.reporter`), captures output,
+and turns a failure into a :class:`ToolError` that shows the command, exit code and the program's
+own explanation, plus a hint.
 """
 
 from __future__ import annotations
@@ -10,15 +11,12 @@ import functools
 import os
 import shlex
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from constraints_gen.errors import ToolError
-
-#: Set by ``--verbose``: echo each command to stderr before it runs.
-VERBOSE = False
+from constraints_gen.reporter import REPORT
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,8 +50,7 @@ def run(
 
     ``env`` is laid over this process's environment; a value of None removes that variable."""
     argv = tuple(str(arg) for arg in args)
-    if VERBOSE:
-        print(f"$ {shlex.join(argv)}", file=sys.stderr)
+    REPORT.debug(f"$ {shlex.join(argv)}")
     full_env = None
     if env is not None:
         full_env = {k: v for k, v in {**os.environ, **env}.items() if v is not None}

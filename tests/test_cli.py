@@ -24,10 +24,10 @@ import pytest
 from conftest import HARDWARE, REPO
 from support.lock_project import PYTHON, edit, gen, make_project
 
-from constraints_gen import runner
-from constraints_gen.cli import cli, main, output
+from constraints_gen.cli import cli, main
 from constraints_gen.fsutil import atomic_write
 from constraints_gen.profiles.project import builtin_root
+from constraints_gen.reporter import REPORT
 
 
 def _leaves() -> list[tuple[tuple[str, ...], click.Command]]:
@@ -98,7 +98,7 @@ CASES = [
 @pytest.fixture(autouse=True)
 def _reset_flags() -> Iterator[None]:
     yield
-    output.VERBOSE = output.QUIET = runner.VERBOSE = False
+    REPORT.level = "normal"
 
 
 @pytest.fixture
@@ -208,8 +208,7 @@ def test_verbose_and_quiet_in_either_position(
     assert run([flag, *args] if where == "before" else [*args, flag]) == 0
     assert len(recorded) == 1
     loud = flag in ("-v", "--verbose")
-    flags = (output.QUIET, output.VERBOSE, runner.VERBOSE)
-    assert flags == (not loud, loud, loud)
+    assert REPORT.level == ("verbose" if loud else "quiet")
 
 
 @pytest.mark.parametrize("path", list(LEAVES), ids=" ".join)
@@ -228,7 +227,7 @@ def test_verbose_and_quiet_exclude_each_other(
 def test_flags_do_not_leak_into_the_next_run(recorded: list[dict[str, Any]]) -> None:
     assert run(["-q", "detect"]) == 0
     assert run(["detect"]) == 0
-    assert (output.QUIET, output.VERBOSE) == (False, False)
+    assert REPORT.level == "normal"
 
 
 # The reported cases, run as users run them.

@@ -21,7 +21,7 @@ from support.sync_project import PY, gen, make_venv, scenario_project
 
 from constraints_gen import runner
 from constraints_gen.errors import ToolError
-from constraints_gen.install.sync import Change, check_drift, parse_changes
+from constraints_gen.install.sync import Change, check_drift, parse_changes, uv_args
 
 pytestmark = pytest.mark.skipif(
     not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),
@@ -125,6 +125,36 @@ def test_incident_end_to_end(tmp_path: Path) -> None:
     assert imported.stdout == "0.13.2 4.51.3 2.5.1+cu121\n"
 
 
+def test_quiet_says_only_problems_and_verbose_shows_commands(tmp_path: Path) -> None:
+    """-q silences progress, uv's report and the verdicts of success of fill, sync, verify, prune
+    and index (before, they went to stderr all the same); a drift, a "no", still says why."""
+    _, wheels = scenario_project(tmp_path)
+    write_simple_index(sorted(wheels.glob("*.whl")), tmp_path / "index")
+    with serve(tmp_path / "index") as url:
+        filled = gen("wheelhouse", "fill", "-q", *COMMON, "--wheelhouse", "wh",
+                     "--index-url", f"{url}/simple", cwd=tmp_path)  # fmt: skip
+    assert (filled.returncode, filled.stderr) == (0, "")
+    make_venv(tmp_path / "venv", wheels, INCIDENT)
+    sync = (*COMMON, "--python", "venv", "--wheelhouse", "wh")
+    drift = gen("-q", "sync", "--check", *sync, cwd=tmp_path)
+    assert (drift.returncode, drift.stdout) == (1, DRIFT)
+    assert drift.stderr == (
+        f"gen-constraints: drift ({WHERE}): 0 to install, 2 to replace, 1 to remove\n"
+    )
+    done = gen("sync", *sync, "-q", cwd=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (0, DRIFT, "")
+    for args in (("sync", "--check", *sync), ("verify", *COMMON, "--python", "venv"),
+                 ("wheelhouse", "prune", "--dry-run", *COMMON, "--wheelhouse", "wh"),
+                 ("wheelhouse", "index", "public", "--wheelhouse", "wh")):  # fmt: skip
+        quiet = gen(*args, "-q", cwd=tmp_path)
+        assert (quiet.returncode, quiet.stderr) == (0, ""), args
+        loud = gen(*args, cwd=tmp_path)
+        assert loud.returncode == 0 and loud.stderr != "", args
+    verbose = gen("sync", "--check", *sync, "-v", cwd=tmp_path)
+    assert verbose.returncode == 0
+    assert f"$ {runner.uv_bin()} pip sync --offline --no-index --find-links wh" in verbose.stderr
+
+
 def test_missing_wheel_is_named_with_the_fix(tmp_path: Path) -> None:
     _, wheels = scenario_project(tmp_path)
     (tmp_path / "wh").mkdir()
@@ -193,6 +223,25 @@ def test_print_command(tmp_path: Path) -> None:
     ]  # fmt: skip
 
 
+def test_file_url_wheelhouse_is_the_folder(tmp_path: Path) -> None:
+    """``--wheelhouse file:///...`` is the folder, offline, as a ``file://`` mirror is for lock
+    and fill (before: handed to uv as an index URL, which a folder of wheels is not)."""
+    _, wheels = scenario_project(tmp_path)
+    fill_from_index(tmp_path, wheels)
+    make_venv(tmp_path / "venv", wheels, INCIDENT)
+    url = (tmp_path / "wh").as_uri()
+    sync = (*COMMON, "--python", "venv", "--wheelhouse", url)
+    printed = gen("sync", "--print-command", *sync, cwd=tmp_path)
+    assert printed.returncode == 0, printed.stderr
+    assert shlex.split(printed.stdout)[3:7] == [
+        "--offline", "--no-index", "--find-links", str(tmp_path / "wh")
+    ]  # fmt: skip
+    done = gen("sync", *sync, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, DRIFT), done.stderr
+    clean = gen("sync", "--check", *sync, cwd=tmp_path)
+    assert (clean.returncode, clean.stdout) == (0, ""), clean.stderr
+
+
 def test_sync_from_a_served_static_index(tmp_path: Path) -> None:
     _, wheels = scenario_project(tmp_path)
     fill_from_index(tmp_path, wheels)
@@ -226,6 +275,28 @@ def test_a_failed_uv_run_shows_command_and_output(tmp_path: Path) -> None:
     message = info.value.message
     assert message.startswith(f"uv failed with exit code 2\ncommand: {shlex.join(args)}\nstderr:\n")
     assert "absent.txt" in message.split("stderr:\n", 1)[1]
+
+
+def test_uv_args_builds_each_variant_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command is built whole (the CLI edits no command it was handed)."""
+    monkeypatch.chdir(tmp_path)  # no folder "wh": a check of an environment in sync needs none
+    uv, lock, python = runner.uv_bin(), Path("l.txt"), Path("p/bin/python")
+    head = [uv, "pip", "sync", "--offline", "--no-index", "--find-links", "wh", "--require-hashes",
+            "--python", "p/bin/python"]  # fmt: skip
+    assert uv_args(lock, python, "wh", reinstall=["a", "b"]) == [
+        *head, "--reinstall-package=a", "--reinstall-package=b", "--no-cache", "l.txt"
+    ]  # fmt: skip
+    assert uv_args(lock, python, "wh", check=True, allow_empty=True) == [
+        *head[:5],
+        *head[7:],
+        "--allow-empty-requirements",
+        "--check",
+        "--output-format",
+        "json",
+        "l.txt",
+    ]  # fmt: skip
+    served = uv_args(lock, python, "https://wheels.example/simple")
+    assert served[3:5] == ["--index-url", "https://wheels.example/simple"]
 
 
 def test_parse_changes_pairs_uv_entries() -> None:

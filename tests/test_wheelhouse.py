@@ -335,3 +335,27 @@ def test_a_profile_for_several_platforms_fills_and_checks_each(tmp_path: Path) -
     assert check.stdout == "".join(
         f"profile multi, CPython {PY} ({platform}): exact, 2 locked packages\n" for platform in tags
     )
+
+
+def test_chosen_profiles_reads_the_machine_only_when_none_is_named() -> None:
+    from constraints_gen.errors import InputError
+    from constraints_gen.install.wheelhouse import chosen_profiles
+    from constraints_gen.profiles.model import Profile, load_profiles
+    from constraints_gen.profiles.project import find_project
+
+    profiles = load_profiles(find_project(None).profiles_dir)
+    first, second = profiles.profiles[0], profiles.profiles[1]
+    asked: list[str] = []
+
+    def fit() -> Profile:
+        asked.append("machine")
+        return second
+
+    names = [first.name, second.name]
+    assert chosen_profiles(profiles, names, every=False, fit=fit) == [first, second]
+    assert chosen_profiles(profiles, [], every=True, fit=fit) == list(profiles.profiles)
+    assert asked == []
+    assert chosen_profiles(profiles, [], every=False, fit=fit) == [second]
+    assert asked == ["machine"]
+    with pytest.raises(InputError):
+        chosen_profiles(profiles, ["no-such-profile"], every=False, fit=fit)

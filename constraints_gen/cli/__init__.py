@@ -17,6 +17,7 @@ from constraints_gen import __version__
 from constraints_gen.cli import output
 from constraints_gen.cli.core import detect_cmd, emit_options, explain_cmd, run_emit
 from constraints_gen.errors import EXIT_BUG, EXIT_INPUT, ConstraintsGenError
+from constraints_gen.reporter import REPORT, Level
 
 #: Subcommands imported only when named (or listed by --help): the default command, emit, runs
 #: on every install and commit and must not pay for their imports (bench/: emit's budget).
@@ -30,17 +31,13 @@ LAZY_COMMANDS: Mapping[str, str] = {
 
 
 def _set_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-    """-v/-q, accepted by every command: set the process-wide flag; both at once is an error."""
+    """-v/-q, accepted by every command: set the run's reporter level; both at once is an error."""
     if not value or ctx.resilient_parsing:
         return
-    if param.name == "verbose":
-        from constraints_gen import runner  # it echoes each uv/pip/git command
-
-        output.VERBOSE = runner.VERBOSE = True
-    else:
-        output.QUIET = True
-    if output.VERBOSE and output.QUIET:
+    level: Level = "verbose" if param.name == "verbose" else "quiet"
+    if REPORT.level not in ("normal", level):  # main() starts each run at "normal"
         raise click.UsageError("-v/--verbose and -q/--quiet exclude each other", ctx=ctx)
+    REPORT.level = level
 
 
 def verbosity_options() -> list[click.Option]:
@@ -246,11 +243,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI behind one error boundary."""
     from constraints_gen.profiles import project
 
-    output.VERBOSE = output.QUIET = False
-    if "constraints_gen.runner" in sys.modules:  # a second main() in one process (tests)
-        from constraints_gen import runner
-
-        runner.VERBOSE = False
+    REPORT.level = "normal"  # a second main() in one process (tests) starts afresh
     project.on_builtin = lambda root: output.notice(
         f"no profiles/manifest.toml here or above; using the built-in profiles in {root}"
     )

@@ -13,14 +13,6 @@ only when all of them are still the same. For emit:
   the readout file, the lock and constraints file the answer came from, and constraints-gen.toml
   with $GEN_CONSTRAINTS_MIRRORS (emit names the pins' indexes, mirrors applied).
 
-For ``sync --check`` in an environment already in sync: the lock it picks (the profile's, for the
-target's Python, read from its pyvenv.cfg) and what it says of it, keyed like emit's plus the
-target and its pyvenv.cfg, with the lock file as an input; uv still checks the environment.
-
-For ``wheelhouse check`` of a folder that holds what the locks need: the profiles, readout and
-locks as above, the folder's hash cache by content, and the folder itself by identity (each
-entry's name, inode, size, mtime and ctime; see :func:`folder_state`).
-
 For ``lock --check``: the profile names and Pythons asked for, the code, every ``profiles/*.toml``
 and every lock and constraints file checked (whole files).
 
@@ -121,37 +113,6 @@ def emit_key(
         profile,
         python,
         strict,
-        readout,
-        here,
-        tuple(files),
-    )
-    return key, tuple(files)
-
-
-def sync_key(
-    project: Project,
-    *,
-    hardware: Path | None,
-    profile: str | None,
-    hardware_env: str | None,
-    target: Path,
-) -> tuple[tuple[Any, ...], tuple[str, ...]] | None:
-    """(key, input files) of the lock ``sync`` picks for ``target`` (a venv's interpreter: its
-    pyvenv.cfg gives the Python version), or None when that cannot be cached."""
-    found = selection_files(project, hardware, profile, hardware_env)
-    config = target.parent.parent / "pyvenv.cfg"
-    if found is None or not config.is_file():
-        return None
-    files, readout = found
-    files.append(str(config))
-    here = (sys.platform, _machine())
-    key = (
-        "sync",
-        *code_key(),
-        str(project.root),
-        project.builtin,
-        profile,
-        str(target),
         readout,
         here,
         tuple(files),

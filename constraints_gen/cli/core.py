@@ -77,16 +77,20 @@ def complete_with(values: str) -> Callable[[click.Context, click.Parameter, str]
     return complete
 
 
+def profile_option(func: F) -> F:
+    return click.option(
+        "--profile",
+        metavar="NAME",
+        shell_complete=complete_with("profile_names"),
+        help="Use this profile instead of selecting.",
+    )(func)
+
+
 def emit_options(func: F) -> F:
     for option in (
         root_option,
         hardware_option,
-        click.option(
-            "--profile",
-            metavar="NAME",
-            shell_complete=complete_with("profile_names"),
-            help="Use this profile instead of selecting.",
-        ),
+        profile_option,
         click.option(
             "--python",
             metavar="X.Y",

@@ -216,8 +216,7 @@ def _locked(result: LockResult) -> str:
 
 def _say(line: str) -> None:
     """One line of the report on stderr (silenced by -q)."""
-    if not output.QUIET:
-        click.echo(line, err=True)
+    output.info(line)
 
 
 def _check(project: Project, names: tuple[str, ...], pythons: tuple[str, ...]) -> None:

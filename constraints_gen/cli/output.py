@@ -1,7 +1,7 @@
 """What the CLI writes: data to stdout (whole, or a one-line error), messages to stderr.
 
-``-q`` and ``-v`` set :data:`QUIET` and :data:`VERBOSE` for the whole run (``runner.VERBOSE``
-echoes each external command); :func:`notice` is a message that ``-q`` silences.
+``-q`` and ``-v`` set the level of :data:`constraints_gen.reporter.REPORT` for the whole run
+(``-v`` shows each external command); :func:`notice` is a message that ``-q`` silences.
 """
 
 from __future__ import annotations
@@ -12,10 +12,7 @@ import sys
 import click
 
 from constraints_gen.errors import ConstraintsGenError
-
-#: Set by -v/--verbose and -q/--quiet, on the group or any subcommand.
-VERBOSE = False
-QUIET = False
+from constraints_gen.reporter import REPORT
 
 
 class OutputError(ConstraintsGenError):
@@ -24,8 +21,12 @@ class OutputError(ConstraintsGenError):
 
 def notice(message: str) -> None:
     """A message on stderr, prefixed like every message of the tool; ``-q`` silences it."""
-    if not QUIET:
-        click.echo(f"gen-constraints: {message}", err=True)
+    REPORT.notice(message)
+
+
+def info(text: str) -> None:
+    """A line on stderr as given; ``-q`` silences it."""
+    REPORT.info(text)
 
 
 def write_out(text: str) -> None:

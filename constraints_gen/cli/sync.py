@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,35 +10,20 @@ from pathlib import Path
 import click
 
 from constraints_gen.cli.core import (
-    HARDWARE_ENV,
     WHEELHOUSE_ENV,
     choose_profile,
     complete_with,
-    hardware_option,
     json_option,
-    root_option,
     write_out,
 )
-from constraints_gen.cli.output import notice
-from constraints_gen.cli.verify import NO_DEEP_HELP, verify_synced
+from constraints_gen.cli.verify import NO_DEEP_HELP, environment_options, verify_synced
+from constraints_gen.cli.wheelhouse import fill_command
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
+from constraints_gen.reporter import REPORT
 
 
 @click.command("sync")
-@root_option
-@hardware_option
-@click.option(
-    "--profile",
-    metavar="NAME",
-    shell_complete=complete_with("profile_names"),
-    help="Use this profile instead of selecting.",
-)
-@click.option(
-    "--python",
-    metavar="PATH",
-    shell_complete=complete_with("interpreter_paths"),
-    help="The target interpreter or venv folder (default: the active venv, $VIRTUAL_ENV).",
-)
+@environment_options
 @click.option(
     "--wheelhouse",
     default="wheelhouse",
@@ -47,7 +31,8 @@ from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
     envvar=WHEELHOUSE_ENV,
     metavar="DIR|URL",
     shell_complete=complete_with("folders"),
-    help="A folder of wheels, or the URL of a served index (`wheelhouse index`).",
+    help="A folder of wheels (a path or a file:// URL), or the URL of a served index"
+    " (`wheelhouse index`).",
 )
 @click.option("--check", is_flag=True, help="Only report drift (exit 1); change nothing.")
 @click.option("--print-command", is_flag=True, help="Print the uv command line instead.")
@@ -81,58 +66,20 @@ def sync_cmd(
       gen-constraints sync --wheelhouse https://wheels.example/llm/simple
       gen-constraints sync --print-command             # the uv command, for your own scripts
     """
-    from constraints_gen.cli import answers as resultcache
     from constraints_gen.install import sync
-    from constraints_gen.profiles.project import find_project
+    from constraints_gen.profiles.config import local_folder
 
-    project = find_project(root)
-    try:
-        target: Path | None = sync.interpreter(python)
-    except ConstraintsGenError:
-        target = None  # said below, after any error in choosing the profile
-    plan = None
-    if target is not None and not print_command:
-        env = os.environ.get(HARDWARE_ENV) if hardware is None else None
-        plan = resultcache.sync_key(
-            project, hardware=hardware, profile=profile, hardware_env=env, target=target
-        )
-    if plan and target and check and not as_json and _served(plan[0], target, wheelhouse):
-        return
-    before = () if plan is None else tuple(resultcache.snapshot(path) for path in plan[1])
-    from constraints_gen.install import verify
-    from constraints_gen.install.wheelhouse import read_lock
-    from constraints_gen.locks import file as lockfile
-    from constraints_gen.locks.locate import locate_lock
-
-    project, profiles, chosen = choose_profile(root, hardware, profile, project)
-    chosen = sync.machine_view(chosen)
-    target = sync.interpreter(python)
-    version = sync.python_version(target)
-    located = locate_lock(project, profiles, chosen, version, notice=notice)
-    read = (  # both: the verified reader checks the lock against its constraints.txt
-        resultcache.snapshot(str(located.lock_path)),
-        resultcache.snapshot(str(located.constraints_path)),
-    )
-    lock = read_lock(chosen, version, located.lock_path)
-    expected = lockfile.fingerprint(chosen, profiles.manifest, version)
-    warning = ""
-    if not located.on_demand and not lockfile.lock_is_fresh(lock.path, expected):
-        warning = (
-            f"gen-constraints: warning: {lock.path} is stale (refresh: gen-constraints lock"
-            f" {chosen.name})"
-        )
-        click.echo(warning, err=True)
-    if plan is not None and not located.on_demand:
-        value = (chosen.name, version, str(lock.path), warning, len(lock.packages))
-        resultcache.store(plan[0], (*before, *read), value)
+    project, profiles, picked = choose_profile(root, hardware, profile)
+    env = sync.environment(project, profiles, picked, python, REPORT.notice)
+    chosen, target, version, lock = env.profile, env.python, env.version, env.lock
+    if sync.is_stale(env, profiles):
+        REPORT.warning(f"{lock.path} is stale (refresh: gen-constraints lock {chosen.name})")
     if print_command:
         write_out(shlex.join(sync.uv_args(lock.path, target, wheelhouse, check=check)) + "\n")
         return
 
     def lacking_error(missing: dict[str, str]) -> ConstraintsGenError:
-        from constraints_gen.cli.wheelhouse import fill_command
-
-        served = "://" in wheelhouse  # fill a folder, then index and serve it
+        served = local_folder(wheelhouse) is None  # fill a folder, then index and serve it
         fix = fill_command(Path("DIR" if served else wheelhouse), root, [chosen.name], version)
         if served:
             fix += ", then `gen-constraints wheelhouse index DIR` and serve DIR"
@@ -146,16 +93,16 @@ def sync_cmd(
     try:
         changes = sync.check_drift(sync.uv_args(lock.path, target, wheelhouse, check=True))
     except ToolError:  # uv needs the wheels even to report: ask it about the rest of the lock
-        missing = sync.missing_wheels(lock, wheelhouse, notice)
+        missing = sync.missing_wheels(lock, wheelhouse, REPORT.notice)
         if not missing:
             raise
         changes = sync.drift_without(lock, missing, target, wheelhouse)
     if changes and not check and not missing:  # said plainly, before uv calls it a resolver error
-        missing = sync.missing_wheels(lock, wheelhouse, notice)
+        missing = sync.missing_wheels(lock, wheelhouse, REPORT.notice)
     applied = False
     if changes and not check and not missing:
         report = sync.sync(sync.uv_args(lock.path, target, wheelhouse))
-        click.echo(report.rstrip("\n"), err=True)
+        REPORT.info(report.rstrip("\n"))
         applied = True
     if as_json:
         payload = {
@@ -180,17 +127,16 @@ def sync_cmd(
         # half-written packages reinstalled
 
         def reinstall(names: Sequence[str]) -> None:
-            lacking = sync.missing_wheels(lock, wheelhouse, notice)
+            lacking = sync.missing_wheels(lock, wheelhouse, REPORT.notice)
             if lacking:
                 raise lacking_error(lacking)
-            args = verify.reinstall_args(sync.uv_args(lock.path, target, wheelhouse), names)
-            click.echo(sync.sync(args).rstrip("\n"), err=True)
+            args = sync.uv_args(lock.path, target, wheelhouse, reinstall=names)
+            REPORT.info(sync.sync(args).rstrip("\n"))
 
-        verify_synced(chosen, profiles.manifest, lock.packages, target, version, hardware,
-                      deep=not no_deep, reinstall=reinstall)  # fmt: skip
-    where = f"profile {chosen.name}, CPython {version}, {target}"
+        verify_synced(env, profiles.manifest, hardware, deep=not no_deep, reinstall=reinstall)
+    where = env.where
     if not changes:
-        click.echo(f"gen-constraints: in sync ({where}, {len(lock.packages)} packages)", err=True)
+        REPORT.notice(f"in sync ({where}, {len(lock.packages)} packages)")
         if missing:  # said, not failed: nothing had to be installed
             error = lacking_error(missing)
             click.echo(f"gen-constraints: {error.message} ({error.tip})", err=True)
@@ -198,7 +144,7 @@ def sync_cmd(
     counts = [sum(c.action == a for c in changes) for a in ("install", "replace", "remove")]
     if applied:
         done = "{} installed, {} replaced, {} removed".format(*counts)
-        click.echo(f"gen-constraints: synced ({where}): {done}", err=True)
+        REPORT.notice(f"synced ({where}): {done}")
         return
     drift = "{} to install, {} to replace, {} to remove".format(*counts)
     click.echo(f"gen-constraints: drift ({where}): {drift}", err=True)
@@ -208,28 +154,3 @@ def sync_cmd(
         error = lacking_error(missing)
         click.echo(f"gen-constraints: {error.message}\nTIP: {error.tip}", err=True)
     raise click.exceptions.Exit(EXIT_FAILURE)
-
-
-def _served(key: tuple[object, ...], target: Path, wheelhouse: str) -> bool:
-    """sync --check from the lock the cache remembers for this target: True when uv finds the
-    environment in sync (said, as the whole path says it); else nothing is said and the whole
-    path runs (drift and missing wheels are explained there)."""
-    from constraints_gen.cli import answers as resultcache
-    from constraints_gen.install import sync
-
-    hit = resultcache.load(key)
-    if hit is None:
-        return False
-    name, version, lock, warning, packages = hit
-    try:
-        changes = sync.check_drift(sync.uv_args(Path(lock), target, wheelhouse, check=True))
-    except ToolError:
-        return False
-    if changes:
-        return False
-    if warning:
-        click.echo(warning, err=True)
-    write_out("")
-    where = f"profile {name}, CPython {version}, {target}"
-    click.echo(f"gen-constraints: in sync ({where}, {packages} packages)", err=True)
-    return True

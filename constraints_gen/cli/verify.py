@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -15,35 +15,46 @@ from constraints_gen.cli.core import (
     get_hardware,
     hardware_option,
     json_option,
+    profile_option,
     root_option,
     write_out,
 )
 from constraints_gen.errors import EXIT_FAILURE
+from constraints_gen.reporter import REPORT
 
 if TYPE_CHECKING:
+    from constraints_gen.install.sync import Environment
     from constraints_gen.install.verify import Report
-    from constraints_gen.locks.file import LockedPackage
     from constraints_gen.profiles.manifest import Manifest
-    from constraints_gen.profiles.model import Profile
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 NO_DEEP_HELP = "Skip the check of each installed file against its RECORD (sha256 and size)."
 
 
+def environment_options(func: F) -> F:
+    """The options that name an environment and its profile (`verify`, `sync`): --root,
+    --hardware, --profile NAME, --python PATH."""
+    for option in reversed(
+        (
+            root_option,
+            hardware_option,
+            profile_option,
+            click.option(
+                "--python",
+                metavar="PATH",
+                shell_complete=complete_with("interpreter_paths"),
+                help="The target interpreter or venv folder (default: the active venv,"
+                " $VIRTUAL_ENV).",
+            ),
+        )
+    ):
+        func = option(func)
+    return func
+
+
 @click.command("verify")
-@root_option
-@hardware_option
-@click.option(
-    "--profile",
-    metavar="NAME",
-    shell_complete=complete_with("profile_names"),
-    help="Use this profile instead of selecting.",
-)
-@click.option(
-    "--python",
-    metavar="PATH",
-    shell_complete=complete_with("interpreter_paths"),
-    help="The target interpreter or venv folder (default: the active venv, $VIRTUAL_ENV).",
-)
+@environment_options
 @click.option("--no-deep", is_flag=True, help=NO_DEEP_HELP)
 @json_option
 def verify_cmd(
@@ -70,20 +81,11 @@ def verify_cmd(
       gen-constraints verify --python /opt/venv --json
       gen-constraints verify --no-deep                # versions and imports only: fast
     """
-    from constraints_gen.cli.output import notice as say
-    from constraints_gen.install import sync
-    from constraints_gen.install.wheelhouse import read_lock
-    from constraints_gen.locks.locate import locate_lock
+    from constraints_gen.install.sync import environment
 
     project, profiles, chosen = choose_profile(root, hardware, profile)
-    chosen = sync.machine_view(chosen)
-    target = sync.interpreter(python)
-    version = sync.python_version(target)
-    located = locate_lock(project, profiles, chosen, version, notice=say)
-    lock = read_lock(chosen, version, located.lock_path)
-    report = run_verify(
-        chosen, profiles.manifest, lock.packages, target, version, hardware, deep=not no_deep
-    )
+    env = environment(project, profiles, chosen, python, REPORT.notice)
+    report = run_verify(env, profiles.manifest, hardware, deep=not no_deep)
     if as_json:
         write_out(json.dumps(report.to_json(), indent=2) + "\n")
     else:
@@ -92,23 +94,16 @@ def verify_cmd(
 
 
 def run_verify(
-    profile: Profile,
-    manifest: Manifest,
-    locked: Sequence[LockedPackage],
-    target: Path,
-    version: str,
-    hardware: Path | None,
-    *,
-    deep: bool,
+    env: Environment, manifest: Manifest, hardware: Path | None, *, deep: bool
 ) -> Report:
     from constraints_gen.install.verify import verify
 
     return verify(
-        python=target,
-        python_version=version,
-        profile=profile,
+        python=env.python,
+        python_version=env.version,
+        profile=env.profile,
         manifest=manifest,
-        locked=locked,
+        locked=env.lock.packages,
         hardware=lambda: get_hardware(hardware),
         deep=deep,
     )
@@ -117,10 +112,10 @@ def run_verify(
 def finish(report: Report, *, prefix: str = "") -> None:
     """The notices and the verdict on stderr; exit 1 when not verified."""
     for notice in report.notices:
-        click.echo(f"gen-constraints: {notice}", err=True)
+        REPORT.notice(notice)
     where = f"profile {report.profile}, CPython {report.python}, {report.environment}"
     if report.ok:
-        click.echo(f"gen-constraints: verified ({where}): {report.summary()}", err=True)
+        REPORT.notice(f"verified ({where}): {report.summary()}")
         return
     for finding in report.findings if prefix else ():
         click.echo(f"{prefix}{finding.check}: {finding.message}", err=True)
@@ -130,24 +125,21 @@ def finish(report: Report, *, prefix: str = "") -> None:
 
 
 def verify_synced(
-    profile: Profile,
+    env: Environment,
     manifest: Manifest,
-    locked: Sequence[LockedPackage],
-    target: Path,
-    version: str,
     hardware: Path | None,
     *,
     deep: bool,
     reinstall: Callable[[Sequence[str]], None],
 ) -> None:
     """After ``uv pip sync``: verify; reinstall the packages a reinstall repairs, verify again."""
-    report = run_verify(profile, manifest, locked, target, version, hardware, deep=deep)
+    report = run_verify(env, manifest, hardware, deep=deep)
     broken = report.repairable
     if broken:
         for finding in report.findings:
             if finding.repair is not None:
-                click.echo(f"gen-constraints: {finding.check}: {finding.message}", err=True)
-        click.echo(f"gen-constraints: reinstalling {', '.join(broken)}", err=True)
+                REPORT.notice(f"{finding.check}: {finding.message}")
+        REPORT.notice(f"reinstalling {', '.join(broken)}")
         reinstall(broken)
-        report = run_verify(profile, manifest, locked, target, version, hardware, deep=deep)
+        report = run_verify(env, manifest, hardware, deep=deep)
     finish(report, prefix="gen-constraints: ")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -13,8 +13,8 @@ import click
 
 from constraints_gen.cli.core import (
     WHEELHOUSE_ENV,
-    choose_profile,
     complete_with,
+    get_hardware,
     hardware_option,
     json_option,
     mirror_option,
@@ -23,11 +23,11 @@ from constraints_gen.cli.core import (
 )
 from constraints_gen.cli.output import notice
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError
+from constraints_gen.reporter import REPORT
 
 if TYPE_CHECKING:
     from constraints_gen.install.wheelhouse import LockRef, Report
     from constraints_gen.profiles.model import Profile
-    from constraints_gen.profiles.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,32 +96,31 @@ def lock_options(func: F) -> F:
 
 
 def _locks(
-    choice: LockChoice,
-    *,
-    make: bool,
-    mirrors: dict[str, str] | None = None,
-    project: Project | None = None,
-) -> tuple[Project, list[Profile], list[LockRef]]:
-    """The chosen profiles and their locks, found as emit finds them (committed, cached, else
-    made on demand when ``make``); every lock is read before the command acts."""
-    from constraints_gen.install.wheelhouse import read_locks
+    choice: LockChoice, *, make: bool, mirror: Mapping[str, str] | None = None
+) -> tuple[dict[str, str] | None, list[Profile], list[LockRef]]:
+    """The mirrors (the project's, under ``mirror``; None without it), the chosen profiles and
+    their locks, found as emit finds them (committed, cached, else made on demand when
+    ``make``); every lock is read before the command acts."""
+    from constraints_gen.install.fill import project_mirrors
+    from constraints_gen.install.wheelhouse import chosen_profiles, read_locks
     from constraints_gen.profiles.model import load_profiles
     from constraints_gen.profiles.project import find_project
+    from constraints_gen.profiles.select import require_fit, select
 
     if choice.every and choice.names:
         raise click.UsageError("--all and --profile exclude each other")
-    if choice.every or choice.names:  # named: no hardware detection
-        project = project or find_project(choice.root)
-        profiles = load_profiles(project.profiles_dir)
-        names = choice.names
-        selected = list(profiles.profiles) if choice.every else [profiles.get(n) for n in names]
-    else:
-        project, profiles, chosen = choose_profile(choice.root, choice.hardware, None, project)
-        selected = [chosen]
+    project = find_project(choice.root)
+    profiles = load_profiles(project.profiles_dir)
+    mirrors = None if mirror is None else project_mirrors(project, mirror)
+
+    def fit() -> Profile:
+        return require_fit(select(profiles, get_hardware(choice.hardware)))
+
+    selected = chosen_profiles(profiles, choice.names, every=choice.every, fit=fit)
     locks = read_locks(
         project, profiles, selected, choice.pythons, make=make, mirrors=mirrors, notice=notice
     )
-    return project, selected, locks
+    return mirrors, selected, locks
 
 
 def fill_command(
@@ -221,29 +220,21 @@ def fill_cmd(
     """
     import sys
 
-    from constraints_gen.install.download import Client, Settings
-    from constraints_gen.install.fill import fill
-    from constraints_gen.install.index import FetchError, Source, default_index
+    from constraints_gen.install.download import SILENT, Client, Settings
+    from constraints_gen.install.fill import fill, fill_sources
+    from constraints_gen.install.index import FetchError
     from constraints_gen.install.progress import StreamProgress, human_size, plural
-    from constraints_gen.profiles.config import DEFAULT_INDEX, is_local, load_config
-    from constraints_gen.profiles.project import find_project
 
     # Mirrors as `lock` takes them (--mirror, $GEN_CONSTRAINTS_MIRRORS, constraints-gen.toml):
     # a profile index may come from a URL elsewhere or a folder of wheels.
-    mirrors = {**load_config(find_project(choice.root).root).mirrors, **mirror}
-    _, profiles, locks = _locks(choice, make=True, mirrors=mirrors)
-
-    def source(where: str) -> Source:
-        return Source(location=where, kind="links" if is_local(where) else "index")
-
-    sources = [Source(location=link, kind="links") for link in find_links]
-    indexes = dict.fromkeys(mirrors.get(i.name, i.url) for p in profiles for i in p.indexes)
-    sources += [source(where) for where in indexes]
-    if not no_index:
-        sources.append(source(index_url or mirrors.get(DEFAULT_INDEX) or default_index()))
+    mirrors, profiles, locks = _locks(choice, make=True, mirror=mirror)
+    sources = fill_sources(
+        profiles, mirrors or {}, find_links=find_links, index_url=index_url, no_index=no_index
+    )
     settings = Settings(timeout=timeout, stall=stall_timeout, retries=retries, deadline=deadline)
     client = Client(settings, sources=[s.location for s in sources])
-    progress = StreamProgress(sys.stderr, live=sys.stderr.isatty())
+    quiet = REPORT.level == "quiet"  # -q: no line per file
+    progress = None if quiet else StreamProgress(sys.stderr, live=sys.stderr.isatty())
     try:
         result = fill(
             folder,
@@ -253,10 +244,11 @@ def fill_cmd(
             prune_wrong=prune_wrong,
             notice=notice,
             client=client,
-            progress=progress,
+            progress=progress or SILENT,
         )
     finally:
-        progress.close()
+        if progress is not None:
+            progress.close()
     size = sum(item.size for item in result.fetched)
     if as_json:
         payload = {
@@ -271,10 +263,9 @@ def fill_cmd(
             "errors": list(result.errors),
         }
         write_out(json.dumps(payload, indent=2) + "\n")
-    click.echo(
+    REPORT.info(
         f"wheelhouse {folder}: fetched {plural(len(result.fetched), 'file')} ({human_size(size)}),"
-        f" {plural(result.already, 'locked package')} already present",
-        err=True,
+        f" {plural(result.already, 'locked package')} already present"
     )
     kept = [name for name in result.wrong_version if name not in result.pruned]
     if kept:
@@ -341,40 +332,13 @@ def check_cmd(
       gen-constraints wheelhouse check
       gen-constraints wheelhouse check --all --json --wheelhouse /srv/wheels
     """
-    import time
+    from constraints_gen.install.wheelhouse import HashCache, check
 
-    from constraints_gen.cli import answers as resultcache
-    from constraints_gen.profiles.project import find_project
-
-    project = find_project(choice.root)
-    plan = _check_key(project, choice, folder, as_json)
-    if plan is not None:
-        hit = resultcache.load(plan[0])
-        if hit is not None:  # the same locks, the same folder: the same report
-            write_out(hit)
-            return
-    before = () if plan is None else tuple(resultcache.snapshot(path) for path in plan[1])
-    from constraints_gen.install.wheelhouse import HASH_CACHE, HashCache, check
-
-    state = None
-    if plan is not None and folder.is_dir():
-        state = resultcache.folder_state(folder, skip=HASH_CACHE)
-
-    started = time.time_ns()
-    _, _, locks = _locks(choice, make=False, project=project)
+    _, _, locks = _locks(choice, make=False)
     cache = HashCache(folder, notice)
     report = check(folder, locks, cache)
     cache.save()
-    text = json.dumps(report.to_json(), indent=2) + "\n" if as_json else _render(report)
-    if plan is not None and state is not None and report.ok:
-        read = resultcache.settled(  # the pairs the verified reader read
-            tuple(str(p) for lock in locks for p in (lock.path, _constraints_of(lock.path))),
-            started,
-        )
-        if read is not None:
-            after = (*read, resultcache.snapshot(str(cache.path)))
-            resultcache.store(plan[0], before, text, after=after, folders=(state,))
-    write_out(text)
+    write_out(json.dumps(report.to_json(), indent=2) + "\n" if as_json else _render(report))
     if not report.ok:
         broken = sorted({r.lock.profile for r in report.locks if not r.installable})
         inexact = sorted({r.lock.profile for r in report.locks if not r.exact})
@@ -389,49 +353,6 @@ def check_cmd(
             f"wheelhouse {folder} {' and '.join(problems)}",
             tip=f"{'fill it' if broken else 'remove them'}: {fix}",
         )
-
-
-def _constraints_of(lock: Path) -> Path:
-    """The constraints.txt beside a lock (``py3.X.lock.txt`` -> ``py3.X.constraints.txt``)."""
-    return lock.with_name(lock.name.replace(".lock.txt", ".constraints.txt"))
-
-
-def _check_key(
-    project: Project, choice: LockChoice, folder: Path, as_json: bool
-) -> tuple[tuple[object, ...], tuple[str, ...]] | None:
-    """(key, input files) of a ``wheelhouse check`` answer; None when the profile is chosen by
-    live detection (not cached)."""
-    import os
-    import sys
-
-    from constraints_gen.cli import answers as resultcache
-    from constraints_gen.cli.core import HARDWARE_ENV
-
-    if choice.every or choice.names:
-        files: list[str] | None = resultcache.profile_files(project)
-        readout: object = None
-    else:
-        env = os.environ.get(HARDWARE_ENV) if choice.hardware is None else None
-        found = resultcache.selection_files(project, choice.hardware, None, env)
-        if found is None:
-            return None
-        files, readout = found
-    assert files is not None
-    key = (
-        "wheelhouse-check",
-        *resultcache.code_key(),
-        str(project.root),
-        project.builtin,
-        choice.names,
-        choice.every,
-        choice.pythons,
-        readout,
-        (sys.version_info[:2], sys.platform),
-        str(folder),
-        as_json,
-        tuple(files),
-    )
-    return key, tuple(files)
 
 
 @wheelhouse_cmd.command("prune")
@@ -479,7 +400,7 @@ def prune_cmd(
     else:
         write_out("".join(name + "\n" for name in removed))
     verb = "would remove" if dry_run else "removed"
-    click.echo(f"wheelhouse {folder}: {verb} {len(removed)} wheels", err=True)
+    REPORT.info(f"wheelhouse {folder}: {verb} {len(removed)} wheels")
     if failed:
         raise ConstraintsGenError(
             f"{len(failed)} wheels could not be removed:\n  " + "\n  ".join(failed),
@@ -506,4 +427,4 @@ def index_cmd(out: Path, folder: Path) -> None:
     if not folder.is_dir():
         raise ConstraintsGenError(f"{folder}: no such wheelhouse folder")
     projects = write_index(folder, out, HashCache(folder, notice))
-    click.echo(f"wrote a PEP 503 index of {len(projects)} projects to {out / 'simple'}", err=True)
+    REPORT.info(f"wrote a PEP 503 index of {len(projects)} projects to {out / 'simple'}")

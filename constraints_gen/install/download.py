@@ -59,6 +59,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from constraints_gen import __version__
 from constraints_gen.errors import ConstraintsGenError
 from constraints_gen.fsutil import _lock, _try_lock, _unlock
+from constraints_gen.profiles.config import local_folder
 
 ENV_TIMEOUT = "GEN_CONSTRAINTS_HTTP_TIMEOUT"
 ENV_STALL = "GEN_CONSTRAINTS_STALL_TIMEOUT"
@@ -295,7 +296,7 @@ class Client:
     def trust(self, url: str) -> str:
         """Allow redirects to ``url``'s host, remember its credentials; return it without them."""
         clean, credentials = split_credentials(url)
-        if "://" in clean:
+        if local_folder(clean) is None:  # a remote URL (a folder has no host to trust)
             self._trusted.add(_host(clean))
             if credentials is not None:
                 self._credentials[_netloc(clean)] = credentials

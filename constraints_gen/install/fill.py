@@ -13,7 +13,7 @@ removed first, so that one fill takes a folder to exactly what the locks need.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,14 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
 
 from constraints_gen.install.download import SILENT, Client, Progress, redact, remove_stale_parts
-from constraints_gen.install.index import FetchError, RemoteFile, Source, download, list_files
+from constraints_gen.install.index import (
+    FetchError,
+    RemoteFile,
+    Source,
+    default_index,
+    download,
+    list_files,
+)
 from constraints_gen.install.wheelhouse import (
     HashCache,
     LockRef,
@@ -33,6 +40,9 @@ from constraints_gen.install.wheelhouse import (
     wanted,
 )
 from constraints_gen.locks.file import LockedPackage
+from constraints_gen.profiles.config import is_local, load_config, locations
+from constraints_gen.profiles.model import Profile
+from constraints_gen.profiles.project import Project
 
 DEFAULT_JOBS = 8
 
@@ -51,6 +61,37 @@ class FillResult:
     errors: tuple[str, ...]
     wrong_version: tuple[str, ...] = ()  # wrong-version wheels found (removed when pruned)
     pruned: tuple[str, ...] = ()
+
+
+def project_mirrors(project: Project, given: Mapping[str, str]) -> dict[str, str]:
+    """The mirrors as `lock` takes them: ``given`` (--mirror over $GEN_CONSTRAINTS_MIRRORS)
+    over the project's constraints-gen.toml."""
+    return {**load_config(project.root).mirrors, **given}
+
+
+def fill_sources(
+    profiles: Sequence[Profile],
+    mirrors: Mapping[str, str],
+    *,
+    find_links: Sequence[str] = (),
+    index_url: str | None = None,
+    no_index: bool = False,
+) -> list[Source]:
+    """Where a fill looks, in this order: ``find_links``; each profile index, a mirror named
+    like it replacing its URL; then (unless ``no_index``) the default index: ``index_url``,
+    else the ``pypi`` mirror, else :func:`~constraints_gen.install.index.default_index`.
+    Mirrors apply as for `lock` (:func:`constraints_gen.profiles.config.locations`); a folder
+    of wheels is read as find-links."""
+
+    def source(where: str) -> Source:
+        return Source(location=where, kind="links" if is_local(where) else "index")
+
+    where = locations([i for p in profiles for i in p.indexes], mirrors, default=index_url)
+    found = [Source(location=link, kind="links") for link in find_links]
+    found += [source(extra) for extra in where.extra]
+    if not no_index:
+        found.append(source(where.default or default_index()))
+    return found
 
 
 def matches(remote: RemoteFile, package: LockedPackage) -> bool:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from constraints_gen.install.download import SILENT, Client, FetchError, NotFound, Progress, redact
+from constraints_gen.profiles.config import local_folder
 
 __all__ = ["FetchError", "RemoteFile", "Source", "default_index", "download", "list_files"]
 
@@ -55,10 +56,6 @@ class RemoteFile:
 def default_index() -> str:
     """The index uv and pip would use: $UV_DEFAULT_INDEX, $UV_INDEX_URL, $PIP_INDEX_URL, PyPI."""
     return next((os.environ[n] for n in INDEX_ENV if os.environ.get(n)), PYPI)
-
-
-def _is_url(location: str) -> bool:
-    return "://" in location
 
 
 class PageError(FetchError):
@@ -168,14 +165,14 @@ def list_files(
 ) -> list[RemoteFile]:
     """Every file ``source`` offers for ``project`` (canonical name); [] when it has none."""
     location = source.location
-    if source.kind == "links" and not _is_url(location):
-        folder = Path(location)
+    folder = local_folder(location)
+    if source.kind == "links" and folder is not None:
         return [
             RemoteFile(filename=path.name, url=path.resolve().as_uri(), sha256=None)
             for path in sorted(folder.glob("*.whl"))
         ]
-    if not _is_url(location):  # a static index on disk
-        path = Path(location) / project / "index.html"
+    if folder is not None:  # a static index on disk
+        path = folder / project / "index.html"
         if not path.is_file():
             return []
         try:

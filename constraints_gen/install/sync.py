@@ -25,15 +25,16 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from constraints_gen import runner
 from constraints_gen.errors import ConstraintsGenError, ToolError
-
-if TYPE_CHECKING:  # imported where used: a no-op sync --check served from the cache loads neither
-    from constraints_gen.install.wheelhouse import LockRef
-    from constraints_gen.locks.file import LockedPackage
-    from constraints_gen.profiles.model import Profile
+from constraints_gen.install.wheelhouse import HashCache, LockRef, check, read_lock
+from constraints_gen.locks import file as lockfile
+from constraints_gen.locks.file import LockedPackage
+from constraints_gen.locks.locate import locate_lock
+from constraints_gen.profiles.config import local_folder
+from constraints_gen.profiles.model import Profile, ProfileSet
+from constraints_gen.profiles.project import Project
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +53,49 @@ class Change:
         if self.new is None:
             return f"- {self.name} {self.old}"
         return f"~ {self.name} {self.old} -> {self.new}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Environment:
+    """An environment that `sync` and `verify` work on, and the lock it should match."""
+
+    profile: Profile  # the profile's build for this machine (:func:`machine_view`)
+    python: Path  # its interpreter
+    version: str  # its CPython X.Y
+    lock: LockRef
+    on_demand: bool  # the lock was made on demand (from the user cache), not committed
+
+    @property
+    def where(self) -> str:
+        return f"profile {self.profile.name}, CPython {self.version}, {self.python}"
+
+
+def environment(
+    project: Project,
+    profiles: ProfileSet,
+    profile: Profile,
+    python: str | None,
+    notice: Callable[[str], None] = lambda message: None,
+) -> Environment:
+    """The target interpreter (``python``: see :func:`interpreter`) and the lock of ``profile``
+    for its CPython, found as emit finds it (committed, cached, else made on demand)."""
+    chosen = machine_view(profile)
+    target = interpreter(python)
+    version = python_version(target)
+    located = locate_lock(project, profiles, chosen, version, notice=notice)
+    return Environment(
+        profile=chosen,
+        python=target,
+        version=version,
+        lock=read_lock(chosen, version, located.lock_path),
+        on_demand=located.on_demand,
+    )
+
+
+def is_stale(env: Environment, profiles: ProfileSet) -> bool:
+    """Is the environment's committed lock stale (its profile or the manifest changed since)?"""
+    expected = lockfile.fingerprint(env.profile, profiles.manifest, env.version)
+    return not env.on_demand and not lockfile.lock_is_fresh(env.lock.path, expected)
 
 
 def interpreter(python: str | None) -> Path:
@@ -100,18 +144,37 @@ def machine_view(profile: Profile) -> Profile:
     return profile.for_platform(here[0]) if here and profile.platform not in here else profile
 
 
-def uv_args(lock: Path, python: Path, wheelhouse: str, *, check: bool = False) -> list[str]:
-    """The uv command line: offline from a folder, or from a served index (a URL)."""
+def uv_args(
+    lock: Path,
+    python: Path,
+    wheelhouse: str,
+    *,
+    check: bool = False,
+    allow_empty: bool = False,
+    reinstall: Sequence[str] = (),
+) -> list[str]:
+    """The uv command line: offline from a folder, or from a served index (a URL).
+
+    ``check`` only reports drift, as JSON; ``allow_empty`` accepts a lock with no package;
+    ``reinstall`` also reinstalls these packages, without uv's cache: uv hard-links installed
+    files to its cache, so a file edited in place in site-packages is edited in the cache too,
+    and a cached reinstall would bring the edit back (seen with uv 0.13.9;
+    ``--refresh-package`` cannot be combined with ``--offline``)."""
     args = [runner.uv_bin(), "pip", "sync"]
-    if "://" in wheelhouse:
+    folder = local_folder(wheelhouse)
+    if folder is None:
         args += ["--index-url", wheelhouse]
     else:
         args += ["--offline", "--no-index"]
-        if not check or Path(wheelhouse).is_dir():  # an environment in sync needs no wheels
-            args += ["--find-links", wheelhouse]
+        if not check or folder.is_dir():  # an environment in sync needs no wheels
+            args += ["--find-links", str(folder)]
     args += ["--require-hashes", "--python", str(python)]
+    if allow_empty:
+        args.append("--allow-empty-requirements")
     if check:
         args += ["--check", "--output-format", "json"]
+    if reinstall:
+        args += [*(f"--reinstall-package={name}" for name in reinstall), "--no-cache"]
     return [*args, str(lock)]
 
 
@@ -133,10 +196,8 @@ def missing_wheels(
 ) -> dict[str, str]:
     """name -> ``name==version`` (and why) of each locked package the wheelhouse (folder or
     index) cannot serve."""
-    if "://" not in wheelhouse:
-        from constraints_gen.install.wheelhouse import HashCache, check
-
-        folder = Path(wheelhouse)
+    folder = local_folder(wheelhouse)
+    if folder is not None:
         if not folder.is_dir():
             return {p.name: f"{p.name}=={p.version}" for p in lock.packages}
         cache = HashCache(folder, notice)
@@ -199,9 +260,7 @@ def drift_without(
     with tempfile.TemporaryDirectory(prefix="constraints-gen-") as tmp:
         partial = Path(tmp) / lock.path.name
         partial.write_text(text, encoding="utf-8")
-        args = uv_args(partial, python, wheelhouse, check=True)
-        args.insert(args.index("--check"), "--allow-empty-requirements")
-        seen = check_drift(args)
+        seen = check_drift(uv_args(partial, python, wheelhouse, check=True, allow_empty=True))
     installed = {c.name: c.old for c in seen if c.name in lacking and c.new is None}
     changes = [c for c in seen if c.name not in lacking]
     for package in lock.packages:

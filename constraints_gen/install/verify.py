@@ -480,13 +480,3 @@ def verify(
         notices=tuple(notices),
         findings=tuple(findings),
     )
-
-
-def reinstall_args(sync_args: Sequence[str], names: Sequence[str]) -> list[str]:
-    """``uv pip sync`` arguments (the lock last) that also reinstall ``names``.
-
-    Without uv's cache: uv hard-links installed files to its cache, so a file edited in place in
-    site-packages is edited in the cache too, and a cached reinstall would bring the edit back
-    (seen with uv 0.13.9; ``--refresh-package`` cannot be combined with ``--offline``)."""
-    flags = [f"--reinstall-package={name}" for name in names]
-    return [*sync_args[:-1], *flags, "--no-cache", sync_args[-1]]

@@ -92,6 +92,16 @@ def read_lock(profile: Profile, python: str, path: Path) -> LockRef:
     )
 
 
+def chosen_profiles(
+    profiles: ProfileSet, names: Sequence[str], *, every: bool, fit: Callable[[], Profile]
+) -> list[Profile]:
+    """The profiles a wheelhouse command works on: ``every`` one, else the ``names``d ones (no
+    hardware is read), else the one ``fit`` selects for this machine."""
+    if every:
+        return list(profiles.profiles)
+    return [profiles.get(name) for name in names] if names else [fit()]
+
+
 def read_locks(
     project: Project,
     profiles: ProfileSet,

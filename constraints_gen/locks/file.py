@@ -455,11 +455,12 @@ def index_options(indexes: tuple[tuple[str, str], ...], mirrors: Mapping[str, st
     """The option lines uv and pip honour inside a constraints file (both tested: uv 0.13.9,
     pip 23.2.1 and 26.3 read ``--extra-index-url`` and ``--find-links`` there): a mirror
     configured for an index replaces its URL (a folder of wheels becomes ``--find-links``)."""
+    from constraints_gen.profiles.config import is_local  # only for constraints with indexes
+
     lines = []
     for name, url in indexes:
         where = mirrors.get(name, url)
-        local = "://" not in where or where.startswith("file://")
-        lines.append(f"{'--find-links' if local else '--extra-index-url'} {where}")
+        lines.append(f"{'--find-links' if is_local(where) else '--extra-index-url'} {where}")
     return lines
 
 

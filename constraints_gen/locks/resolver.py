@@ -59,15 +59,15 @@ class Resolver(ABC):
 
 def source_args(profile: Profile, options: LockOptions) -> list[str]:
     """Where to look and what may move: the options uv and pip-compile share."""
-    from constraints_gen.profiles.config import DEFAULT_INDEX, is_local
+    from constraints_gen.profiles.config import is_local, locations
 
     args = []
-    pypi = options.mirrors.get(DEFAULT_INDEX)  # the default index: a URL, or a folder
-    if pypi is not None:
+    where = locations(profile.indexes, options.mirrors)
+    if where.default is not None:  # the default index: a URL, or a folder
+        pypi = where.default
         args += ["--no-index", "--find-links", pypi] if is_local(pypi) else ["--index-url", pypi]
-    for index in profile.indexes:
-        where = options.mirrors.get(index.name, index.url)
-        args += ["--find-links" if is_local(where) else "--extra-index-url", where]
+    for extra in where.extra:
+        args += ["--find-links" if is_local(extra) else "--extra-index-url", extra]
     for link in options.find_links:
         args += ["--find-links", link]
     if options.upgrade:

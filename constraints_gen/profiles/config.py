@@ -13,12 +13,17 @@ lock stale. ``--mirror NAME=WHERE`` on the command line wins over this file.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import urllib.parse
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from constraints_gen.errors import InputError
 from constraints_gen.tomlio import read_toml, type_name
+
+if TYPE_CHECKING:
+    from constraints_gen.profiles.model import Index
 
 CONFIG_NAME = "constraints-gen.toml"
 #: The mirror name that replaces the default index (PyPI).
@@ -31,9 +36,43 @@ class Config:
     mirrors: Mapping[str, str] = field(default_factory=dict)
 
 
+def local_folder(where: str) -> Path | None:
+    """The folder ``where`` names, or None when it is a remote URL: the one rule for "a URL or a
+    folder" (mirrors, --find-links, a wheelhouse, the index client).
+
+    ``file://`` URLs name a folder on this machine (RFC 8089: ``file:///srv/wheels`` is
+    ``/srv/wheels``); any other ``scheme://`` is remote; anything else is a path, relative
+    ones to the current directory (as returned: not resolved)."""
+    scheme, sep, _ = where.partition("://")
+    if not sep:
+        return Path(where)
+    if scheme.lower() == "file":
+        return Path(urllib.parse.unquote(urllib.parse.urlsplit(where).path))
+    return None
+
+
 def is_local(where: str) -> bool:
     """A folder of wheels (used as --find-links) rather than an index URL."""
-    return "://" not in where or where.startswith("file://")
+    return local_folder(where) is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Locations:
+    """Where a profile's packages download from, mirrors applied: each a URL or a folder."""
+
+    default: str | None  # replaces the default index (PyPI); None: the tool's own default
+    extra: tuple[str, ...]  # each profile index, in order, each once
+
+
+def locations(
+    indexes: Iterable[Index], mirrors: Mapping[str, str], *, default: str | None = None
+) -> Locations:
+    """The mirrors applied to ``indexes``: a mirror named like an index replaces its URL, and
+    ``default`` (else the mirror named :data:`DEFAULT_INDEX`) replaces the default index."""
+    return Locations(
+        default=default or mirrors.get(DEFAULT_INDEX),
+        extra=tuple(dict.fromkeys(mirrors.get(index.name, index.url) for index in indexes)),
+    )
 
 
 def load_config(root: Path) -> Config:
@@ -55,9 +94,8 @@ def load_config(root: Path) -> Config:
             got = type_name(where) if not isinstance(where, str) else "an empty string"
             problems.append(f"{path}: mirrors.{name}: expected a URL or a folder, got {got}")
             continue
-        if "://" not in where:
-            where = str((root / where).resolve())
-        mirrors[name] = where
+        folder = local_folder(where)
+        mirrors[name] = where if folder is None else str((root / folder).resolve())
     if problems:
         raise InputError(problems)
     return Config(path=path, mirrors=mirrors)
@@ -78,8 +116,10 @@ def parse_mirrors(values: Sequence[str], origin: str) -> dict[str, str]:
 
 
 def absolute(where: str) -> str:
-    """A folder given relative to the current directory, made absolute (uv runs elsewhere)."""
-    return where if "://" in where else str(Path(where).resolve())
+    """A folder (a path relative to the current directory, or a ``file://`` URL) as an
+    absolute path (uv runs elsewhere); a remote URL as given."""
+    folder = local_folder(where)
+    return where if folder is None else str(folder.resolve())
 
 
 def mirrors_from_env() -> dict[str, str]:
