@@ -61,6 +61,8 @@ def test_incident_end_to_end(tmp_path: Path) -> None:
         "in_sync": False,
         "applied": False,
         "lacking": [],
+        "verified": None,
+        "findings": [],
         "changes": [
             {"name": "extra", "action": "remove", "installed": "1.0", "locked": None},
             {"name": "torch", "action": "replace", "installed": "2.5.1+cu124",

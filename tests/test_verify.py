@@ -225,6 +225,21 @@ def test_sync_fails_when_verify_fails_and_reinstall_cannot_help(tmp_path: Path) 
     )
     assert "reinstalling" not in done.stderr
     assert (site / "peft" / "__init__.py").is_file()
+    # a script reading --json is told too: uv's sync is done, the environment is not verified
+    as_json = gen("sync", *COMMON, "--wheelhouse", "wheels", "--json", cwd=tmp_path)
+    payload = json.loads(as_json.stdout)
+    assert (as_json.returncode, payload["in_sync"], payload["verified"]) == (1, True, False)
+    assert [(f["check"], f["subject"]) for f in payload["findings"]] == [("import", "absent")]
+
+
+def test_sync_json_says_verified_when_it_is(tmp_path: Path) -> None:
+    synced(tmp_path)
+    done = gen("sync", *COMMON, "--wheelhouse", "wheels", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert (payload["in_sync"], payload["verified"], payload["findings"]) == (True, True, [])
+    check = gen("sync", *COMMON, "--wheelhouse", "wheels", "--json", "--check", cwd=tmp_path)
+    assert (check.returncode, json.loads(check.stdout)["verified"]) == (0, None)
 
 
 def test_a_leftover_second_install_is_named(tmp_path: Path) -> None:

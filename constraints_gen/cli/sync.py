@@ -16,7 +16,7 @@ from constraints_gen.cli.core import (
     json_option,
     write_out,
 )
-from constraints_gen.cli.verify import NO_DEEP_HELP, environment_options, verify_synced
+from constraints_gen.cli.verify import NO_DEEP_HELP, environment_options, finish, verify_synced
 from constraints_gen.cli.wheelhouse import fill_command
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
 from constraints_gen.reporter import REPORT
@@ -104,6 +104,20 @@ def sync_cmd(
         report = sync.sync(sync.uv_args(lock.path, target, wheelhouse))
         REPORT.info(report.rstrip("\n"))
         applied = True
+    verified = None
+    if not check and (applied or not changes):  # what uv installed, checked in the target;
+        # half-written packages reinstalled
+
+        def reinstall(names: Sequence[str]) -> None:
+            lacking = sync.missing_wheels(lock, wheelhouse, REPORT.notice)
+            if lacking:
+                raise lacking_error(lacking)
+            args = sync.uv_args(lock.path, target, wheelhouse, reinstall=names)
+            REPORT.info(sync.sync(args).rstrip("\n"))
+
+        verified = verify_synced(
+            env, profiles.manifest, hardware, deep=not no_deep, reinstall=reinstall
+        )
     if as_json:
         payload = {
             "version": 1,
@@ -115,6 +129,9 @@ def sync_cmd(
             "in_sync": applied or not changes,
             "applied": applied,
             "lacking": list(missing.values()),
+            # null: not verified (--check, or drift left); else verify's verdict and findings
+            "verified": None if verified is None else verified.ok,
+            "findings": [] if verified is None else [f.to_json() for f in verified.findings],
             "changes": [
                 {"name": c.name, "action": c.action, "installed": c.old, "locked": c.new}
                 for c in changes
@@ -123,17 +140,8 @@ def sync_cmd(
         write_out(json.dumps(payload, indent=2) + "\n")
     else:
         write_out("".join(c.describe() + "\n" for c in changes))
-    if not check and (applied or not changes):  # what uv installed, checked in the target;
-        # half-written packages reinstalled
-
-        def reinstall(names: Sequence[str]) -> None:
-            lacking = sync.missing_wheels(lock, wheelhouse, REPORT.notice)
-            if lacking:
-                raise lacking_error(lacking)
-            args = sync.uv_args(lock.path, target, wheelhouse, reinstall=names)
-            REPORT.info(sync.sync(args).rstrip("\n"))
-
-        verify_synced(env, profiles.manifest, hardware, deep=not no_deep, reinstall=reinstall)
+    if verified is not None:
+        finish(verified, prefix="gen-constraints: ")
     where = env.where
     if not changes:
         REPORT.notice(f"in sync ({where}, {len(lock.packages)} packages)")

@@ -131,8 +131,9 @@ def verify_synced(
     *,
     deep: bool,
     reinstall: Callable[[Sequence[str]], None],
-) -> None:
-    """After ``uv pip sync``: verify; reinstall the packages a reinstall repairs, verify again."""
+) -> Report:
+    """After ``uv pip sync``: verify; reinstall the packages a reinstall repairs, verify again.
+    The caller reports the result (:func:`finish`)."""
     report = run_verify(env, manifest, hardware, deep=deep)
     broken = report.repairable
     if broken:
@@ -142,4 +143,4 @@ def verify_synced(
         REPORT.notice(f"reinstalling {', '.join(broken)}")
         reinstall(broken)
         report = run_verify(env, manifest, hardware, deep=deep)
-    finish(report, prefix="gen-constraints: ")
+    return report
