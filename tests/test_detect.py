@@ -20,6 +20,7 @@ from conftest import HARDWARE, REPO, TESTS
 
 from constraints_gen.detect import amd, apple, detect, intel, jetson
 from constraints_gen.detect import platform as platform_probe
+from constraints_gen.detect import windows as windows_probe
 from constraints_gen.detect.hardware import LINUX_X86_64, Gpu, Hardware, Platform, parse_hardware
 from constraints_gen.errors import ConstraintsGenError
 
@@ -488,12 +489,71 @@ def test_nvidia_and_amd_and_intel_on_one_machine(tmp_path: Path) -> None:
     round_trips(hardware)
 
 
-def test_windows_asks_only_nvml() -> None:
-    windows = Platform(system="windows", machine="x86_64", os_version="10.0.22631")
-    hardware = detect(root=NO_ROOT, platform=windows, nvml_module=NO_NVML, environ={}).hardware
+class FakeWinreg:
+    """Stands in for ``winreg``: the display class's adapters as {subkey: {value: data}}."""
+
+    HKEY_LOCAL_MACHINE = "HKLM"
+
+    def __init__(self, adapters: dict[str, dict[str, str]] | None) -> None:
+        self.adapters = adapters
+
+    def OpenKey(self, parent: object, name: str) -> object:
+        if parent == "HKLM":
+            if self.adapters is None or name != windows_probe.DISPLAY_CLASS:
+                raise PermissionError(5, "Access is denied")
+            return "display"
+        assert self.adapters is not None and parent == "display"
+        return self.adapters[name]
+
+    def EnumKey(self, key: object, number: int) -> str:
+        assert self.adapters is not None
+        names = sorted(self.adapters)
+        if number >= len(names):
+            raise OSError(259, "No more data is available")
+        return names[number]
+
+    def QueryValueEx(self, key: dict[str, str], name: str) -> tuple[str, int]:
+        if name not in key:
+            raise FileNotFoundError(2, "The system cannot find the file specified")
+        return key[name], 1
+
+
+WINDOWS = Platform(system="windows", machine="x86_64", os_version="10.0.22631")
+ARC = {"MatchingDeviceId": r"PCI\VEN_8086&DEV_56A0", "DriverDesc": "Intel(R) Arc(TM) A770 Graphics"}
+UHD = {"MatchingDeviceId": r"pci\ven_8086&dev_a780", "DriverDesc": "Intel(R) UHD Graphics 770"}
+RADEON = {"MatchingDeviceId": r"PCI\VEN_1002&DEV_744C", "DriverDesc": "AMD Radeon RX 7900 XTX"}
+
+
+def test_windows_without_a_gpu_is_a_cpu_machine() -> None:
+    hardware = detect(
+        platform=WINDOWS, nvml_module=NO_NVML, environ={}, winreg_module=FakeWinreg({})
+    ).hardware
     assert hardware.is_cpu
-    assert hardware.source == "no GPU: NVML unavailable: NVML Shared Library Not Found"
+    assert hardware.source == (
+        "no GPU: NVML unavailable: NVML Shared Library Not Found;"
+        " no Intel discrete GPU in the registry"
+    )
     round_trips(hardware)
+
+
+def test_windows_reads_intel_and_amd_adapters_from_the_registry() -> None:
+    registry = FakeWinreg({"0000": UHD, "0001": ARC, "0002": RADEON, "Properties": {}})
+    found = detect(platform=WINDOWS, nvml_module=NO_NVML, environ={}, winreg_module=registry)
+    assert found.hardware.gpus == (
+        Gpu(index=0, vendor="intel", name="Intel(R) Arc(TM) A770 Graphics", pci_id="8086:56a0"),
+    )
+    assert found.notes == (
+        "integrated Intel GPU 8086:a780 (Intel(R) UHD Graphics 770) left out (XPU builds target"
+        " discrete GPUs; use --hardware or --profile to use it)",
+        "AMD GPU AMD Radeon RX 7900 XTX left out: no ROCm build of torch runs on Windows",
+    )
+    round_trips(found.hardware)
+
+
+def test_windows_with_an_unreadable_registry_is_not_silently_a_cpu_machine() -> None:
+    with pytest.raises(ConstraintsGenError) as info:
+        detect(platform=WINDOWS, nvml_module=NO_NVML, environ={}, winreg_module=FakeWinreg(None))
+    assert "the display adapter class in the registry" in info.value.message
 
 
 #: The readout's model (and the package that holds it): every stage reads it, no probe runs.

@@ -52,10 +52,12 @@ def detect(
     platform_module: Any = None,
     nvml_module: ModuleType | None = None,
     run: Any = None,
+    winreg_module: Any = None,
 ) -> Detected:
     """Every probe this platform needs, combined. Injectables: ``root`` (a fake ``/`` for the
     sysfs/procfs probes), ``environ``, ``platform`` or ``platform_module``, ``nvml_module``
-    (stands in for pynvml), ``run`` (stands in for the sysctl runner on macOS)."""
+    (stands in for pynvml), ``run`` (stands in for the sysctl runner on macOS), ``winreg_module``
+    (stands in for Windows' registry)."""
     if platform is None:
         from constraints_gen.detect import platform as platform_probe
 
@@ -104,6 +106,10 @@ def detect(
 
         add("KFD sysfs", amd.detect(root, environ))
         add("PCI sysfs", intel.detect(root))
+    if platform.system == "windows":
+        from constraints_gen.detect import windows
+
+        add("registry", windows.detect(winreg_module))
     if platform.system == "darwin" and platform.machine == "aarch64":
         from constraints_gen.detect import apple
 
