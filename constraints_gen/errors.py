@@ -107,3 +107,50 @@ class LockFailed(ConstraintsGenError, Generic[R]):
         super().__init__(f"{len(failures)} of {total} locks failed")
         self.results = tuple(results)
         self.failures = tuple(failures)
+
+
+class OutputError(ConstraintsGenError):
+    """stdout is closed or cannot take the data (a full disk, a closed pipe's peer)."""
+
+    exit_code = EXIT_INPUT
+
+
+class NotInstallable(ConstraintsGenError):
+    """The wheelhouse cannot install a lock: wheels missing, corrupt or of another version."""
+
+    exit_code = EXIT_FAILURE
+
+
+class FetchError(ConstraintsGenError):
+    """An index could not be read, or a file did not download as the lock says."""
+
+    exit_code = EXIT_FAILURE
+
+
+class NotFound(FetchError):
+    """HTTP 404/410: the index has no such page."""
+
+    exit_code = EXIT_FAILURE
+
+
+class PageError(FetchError):
+    """A page that is not a simple-API page we can trust."""
+
+    exit_code = EXIT_FAILURE
+
+
+#: How to go on when the NVIDIA driver answered and then failed.
+NVML_RECOVERY_TIP = (
+    "read the machine another way and pass it with --hardware FILE (the JSON of"
+    " `gen-constraints detect --json`, see README), or name the profile with --profile NAME;"
+    " check the driver with nvidia-smi"
+)
+
+
+class NvmlError(ConstraintsGenError):
+    """The NVIDIA driver answered but a query failed: a GPU machine that cannot be read."""
+
+    exit_code = EXIT_INPUT
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, tip=NVML_RECOVERY_TIP)

@@ -20,10 +20,10 @@ from support.faulty_server import Route, faulty_server
 from support.index import write_simple_index
 from support.sync_project import gen, scenario_project
 
+from constraints_gen.errors import FetchError
 from constraints_gen.install.download import (
     Cancelled,
     Client,
-    FetchError,
     Settings,
     redact,
     remove_stale_parts,

@@ -11,12 +11,9 @@ import sys
 
 import click
 
-from constraints_gen.errors import ConstraintsGenError
+from constraints_gen.errors import ConstraintsGenError as ConstraintsGenError
+from constraints_gen.errors import OutputError as OutputError
 from constraints_gen.reporter import REPORT
-
-
-class OutputError(ConstraintsGenError):
-    """stdout is closed or cannot take the data (a full disk, a closed pipe's peer)."""
 
 
 def notice(message: str) -> None:

@@ -22,7 +22,7 @@ from constraints_gen.cli.core import (
     write_out,
 )
 from constraints_gen.cli.output import notice
-from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError
+from constraints_gen.errors import ConstraintsGenError, NotInstallable
 from constraints_gen.reporter import REPORT
 
 if TYPE_CHECKING:
@@ -30,10 +30,6 @@ if TYPE_CHECKING:
     from constraints_gen.profiles.model import Profile
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class NotInstallable(ConstraintsGenError):
-    exit_code = EXIT_FAILURE
 
 
 def wheelhouse_option(func: F) -> F:

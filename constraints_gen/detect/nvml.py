@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from constraints_gen.detect.hardware import Gpu, is_driver_version, is_plain_text
 from constraints_gen.errors import ConstraintsGenError
+from constraints_gen.errors import NvmlError as NvmlError
 
 #: NVML return codes that mean "no NVIDIA GPU here" (nvml.h: NVML_ERROR_DRIVER_NOT_LOADED = 9,
 #: NVML_ERROR_LIBRARY_NOT_FOUND = 12); pynvml raises them as NVMLError_<CamelName> classes.
@@ -30,24 +31,12 @@ _NO_GPU_CODES = {9: "NVMLError_DriverNotLoaded", 12: "NVMLError_LibraryNotFound"
 _NOT_SUPPORTED = (3, "NVMLError_NotSupported")  # nvml.h: NVML_ERROR_NOT_SUPPORTED = 3
 
 #: What to do when NVML cannot be read; shared by every NvmlError.
-RECOVERY_TIP = (
-    "read the machine another way and pass it with --hardware FILE (the JSON of"
-    " `gen-constraints detect --json`, see README), or name the profile with --profile NAME;"
-    " check the driver with nvidia-smi"
-)
 
 # Driver strings as NVML gives them: "580.159.04" (Linux), "581.57" (Windows). A suffix after a
 # dash or space ("580.159.04-beta") is kept out of the version used for ordering.
 _DRIVER_WITH_SUFFIX = re.compile(r"^(\d+(?:\.\d+){0,2})[-+~ ][0-9A-Za-z.+~ -]*$")
 
 T = TypeVar("T")
-
-
-class NvmlError(ConstraintsGenError):
-    """The NVIDIA driver answered but a query failed: a GPU machine that cannot be read."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, tip=RECOVERY_TIP)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

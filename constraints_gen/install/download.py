@@ -57,7 +57,7 @@ from urllib3.exceptions import (
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from constraints_gen import __version__
-from constraints_gen.errors import ConstraintsGenError
+from constraints_gen.errors import ConstraintsGenError, FetchError, NotFound
 from constraints_gen.fsutil import _lock, _try_lock, _unlock
 from constraints_gen.profiles.config import local_folder
 
@@ -70,16 +70,6 @@ MAX_REDIRECTS = 10
 PART_SUFFIX = ".part"
 _CHUNK = 1 << 16
 _USER_AGENT = f"constraints-gen/{__version__}"
-
-
-class FetchError(ConstraintsGenError):
-    """An index could not be read, or a file did not download as the lock says."""
-
-    exit_code = 1
-
-
-class NotFound(FetchError):
-    """HTTP 404/410: the index has no such page."""
 
 
 class Cancelled(BaseException):

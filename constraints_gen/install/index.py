@@ -27,7 +27,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from constraints_gen.install.download import SILENT, Client, FetchError, NotFound, Progress, redact
+from constraints_gen.errors import FetchError as FetchError
+from constraints_gen.errors import NotFound, PageError
+from constraints_gen.install.download import SILENT, Client, Progress, redact
 from constraints_gen.profiles.config import local_folder
 
 __all__ = ["FetchError", "RemoteFile", "Source", "default_index", "download", "list_files"]
@@ -56,10 +58,6 @@ class RemoteFile:
 def default_index() -> str:
     """The index uv and pip would use: $UV_DEFAULT_INDEX, $UV_INDEX_URL, $PIP_INDEX_URL, PyPI."""
     return next((os.environ[n] for n in INDEX_ENV if os.environ.get(n)), PYPI)
-
-
-class PageError(FetchError):
-    """A page that is not a simple-API page we can trust."""
 
 
 class _Links(HTMLParser):
