@@ -18,10 +18,11 @@ from typing import Any, cast
 import pytest
 from conftest import HARDWARE, REPO, TESTS
 
-from constraints_gen.detect import amd, apple, detect, intel, jetson
+from constraints_gen.detect import amd, apple, intel, jetson
 from constraints_gen.detect import platform as platform_probe
 from constraints_gen.detect import windows as windows_probe
 from constraints_gen.detect.hardware import LINUX_X86_64, Gpu, Hardware, Platform, parse_hardware
+from constraints_gen.detect.machine import detect
 from constraints_gen.errors import ConstraintsGenError
 
 LINUX_AARCH64 = Platform(system="linux", machine="aarch64", glibc="2.35")
@@ -560,7 +561,6 @@ def test_windows_with_an_unreadable_registry_is_not_silently_a_cpu_machine() -> 
 MODEL = (
     "constraints_gen.detect",
     "constraints_gen.detect.hardware",
-    "constraints_gen.detect.found",
 )
 
 

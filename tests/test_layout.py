@@ -102,7 +102,7 @@ def test_no_stage_imports_a_higher_one() -> None:
 
 def test_the_stage_packages_import_nothing_eagerly() -> None:
     """Importing a stage's module loads its package first: it must cost nothing (emit's budget)."""
-    for stage in ("profiles", "locks", "install"):
+    for stage in ("detect", "profiles", "locks", "install"):
         tree = ast.parse((PACKAGE / stage / "__init__.py").read_text())
         assert not [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
 

@@ -16,8 +16,8 @@ from typing import Any, cast
 
 import pytest
 
-from constraints_gen.detect import detect as detect_machine
 from constraints_gen.detect.hardware import LINUX_X86_64, Gpu, Hardware
+from constraints_gen.detect.machine import detect as detect_machine
 from constraints_gen.detect.nvml import NvmlError, cuda_version_text, filter_visible
 
 

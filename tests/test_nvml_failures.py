@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from conftest import REPO, TESTS
 
-from constraints_gen.detect import detect
 from constraints_gen.detect.hardware import LINUX_X86_64, Hardware
+from constraints_gen.detect.machine import detect
 from constraints_gen.detect.nvml import NvmlError, parse_driver
 from constraints_gen.errors import ConstraintsGenError
 

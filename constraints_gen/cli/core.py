@@ -113,7 +113,7 @@ def get_hardware(path: Path | None) -> Hardware:
         if env.lstrip().startswith(("{", "[")):  # JSON text, not a path
             return parse_hardware(env, f"${HARDWARE_ENV}")
         return load_hardware(Path(env))
-    from constraints_gen.detect import detect
+    from constraints_gen.detect.machine import detect
 
     detected = detect()
     for problem in detected.problems:
@@ -241,7 +241,7 @@ def detect_cmd(as_json: bool) -> None:
       gen-constraints detect
       gen-constraints detect --json > node.json   # replay later with --hardware node.json
     """
-    from constraints_gen.detect import detect
+    from constraints_gen.detect.machine import detect
 
     detected = detect()
     for note in detected.notes:
