@@ -135,7 +135,7 @@ def lock_cmd(
     if check:
         _check(project, names, pythons)
         return
-    from constraints_gen.profiles.config import absolute, load_config
+    from constraints_gen.profiles.config import absolute, project_mirrors
     from constraints_gen.profiles.model import load_profiles
 
     profiles = load_profiles(project.profiles_dir)
@@ -158,7 +158,7 @@ def lock_cmd(
     options = LockOptions(
         upgrade=upgrade,
         upgrade_packages=upgrade_package,
-        mirrors={**load_config(project.root).mirrors, **mirror},
+        mirrors=project_mirrors(project.root, mirror),
         find_links=tuple(absolute(link) for link in find_links),
         offline=offline,
         resolver=resolver,

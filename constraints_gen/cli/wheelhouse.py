@@ -97,8 +97,8 @@ def _locks(
     """The mirrors (the project's, under ``mirror``; None without it), the chosen profiles and
     their locks, found as emit finds them (committed, cached, else made on demand when
     ``make``); every lock is read before the command acts."""
-    from constraints_gen.install.fill import project_mirrors
     from constraints_gen.install.wheelhouse import chosen_profiles, read_locks
+    from constraints_gen.profiles.config import project_mirrors
     from constraints_gen.profiles.model import load_profiles
     from constraints_gen.profiles.project import find_project
     from constraints_gen.profiles.select import require_fit, select
@@ -107,7 +107,7 @@ def _locks(
         raise click.UsageError("--all and --profile exclude each other")
     project = find_project(choice.root)
     profiles = load_profiles(project.profiles_dir)
-    mirrors = None if mirror is None else project_mirrors(project, mirror)
+    mirrors = None if mirror is None else project_mirrors(project.root, mirror)
 
     def fit() -> Profile:
         return require_fit(select(profiles, get_hardware(choice.hardware)))

@@ -40,9 +40,8 @@ from constraints_gen.install.wheelhouse import (
     wanted,
 )
 from constraints_gen.locks.file import LockedPackage
-from constraints_gen.profiles.config import is_local, load_config, locations
+from constraints_gen.profiles.config import is_local, locations
 from constraints_gen.profiles.model import Profile
-from constraints_gen.profiles.project import Project
 
 DEFAULT_JOBS = 8
 
@@ -61,12 +60,6 @@ class FillResult:
     errors: tuple[str, ...]
     wrong_version: tuple[str, ...] = ()  # wrong-version wheels found (removed when pruned)
     pruned: tuple[str, ...] = ()
-
-
-def project_mirrors(project: Project, given: Mapping[str, str]) -> dict[str, str]:
-    """The mirrors as `lock` takes them: ``given`` (--mirror over $GEN_CONSTRAINTS_MIRRORS)
-    over the project's constraints-gen.toml."""
-    return {**load_config(project.root).mirrors, **given}
 
 
 def fill_sources(

@@ -126,3 +126,9 @@ def mirrors_from_env() -> dict[str, str]:
     """Mirrors from ``$GEN_CONSTRAINTS_MIRRORS`` ("name=url name2=/dir", spaces or commas)."""
     raw = os.environ.get(MIRRORS_ENV, "").replace(",", " ").split()
     return parse_mirrors(raw, f"${MIRRORS_ENV}")
+
+
+def project_mirrors(root: Path, given: Mapping[str, str]) -> dict[str, str]:
+    """The mirrors of the project at ``root``: ``given`` (--mirror over $GEN_CONSTRAINTS_MIRRORS)
+    over its constraints-gen.toml."""
+    return {**load_config(root).mirrors, **given}
