@@ -45,8 +45,10 @@ def run(
     env: Mapping[str, str | None] | None = None,
     ok_codes: tuple[int, ...] = (0,),
     hint: str | None = None,
+    timeout: float | None = None,
 ) -> Result:
-    """Run ``args``; return its output, or raise ToolError when the exit code is not in ok_codes.
+    """Run ``args``; return its output, or raise ToolError when the exit code is not in ok_codes
+    or it runs past ``timeout`` seconds (it is killed then).
 
     ``env`` is laid over this process's environment; a value of None removes that variable."""
     argv = tuple(str(arg) for arg in args)
@@ -56,8 +58,15 @@ def run(
         full_env = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
     try:
         proc = subprocess.run(
-            argv, cwd=cwd, env=full_env, capture_output=True, text=True, check=False
-        )
+            argv, cwd=cwd, env=full_env, capture_output=True, text=True, check=False,
+            timeout=timeout,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise ToolError(
+            f"{Path(argv[0]).name} did not finish within {timeout:g} s and was stopped"
+            f"\ncommand: {shlex.join(argv)}",
+            tip=hint,
+        ) from None
     except OSError as exc:
         raise ToolError(f"cannot run {argv[0]}: {exc.strerror}", tip=hint) from None
     result = Result(args=argv, returncode=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)

@@ -283,6 +283,26 @@ def test_profile_imports_are_checked(tmp_path: Path) -> None:
     assert check.returncode == 0, check.stderr  # [verify] does not make the lock stale
 
 
+def test_a_target_that_hangs_is_stopped_at_the_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced(tmp_path)
+    python = tmp_path / "venv" / "bin" / "python"
+    python.unlink()
+    python.write_text("#!/bin/sh\nexec sleep 60\n")  # a hung driver or import, as seen from here
+    python.chmod(0o755)
+    monkeypatch.setenv("GEN_CONSTRAINTS_VERIFY_TIMEOUT", "0.5")
+    done = gen("verify", *COMMON, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert "python did not finish within 0.5 s and was stopped" in done.stderr
+    monkeypatch.setenv("GEN_CONSTRAINTS_VERIFY_TIMEOUT", "nan")
+    bad = gen("verify", *COMMON, cwd=tmp_path)
+    assert (bad.returncode, bad.stderr) == (
+        2,
+        "ERROR: $GEN_CONSTRAINTS_VERIFY_TIMEOUT: expected a number of seconds above 0, got 'nan'\n",
+    )
+
+
 def test_unreadable_target_is_exit_2(tmp_path: Path) -> None:
     synced(tmp_path)
     python = tmp_path / "venv" / "bin" / "python"

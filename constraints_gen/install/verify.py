@@ -21,6 +21,7 @@ here is pure. Three checks, each listing every failure:
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from packaging.version import InvalidVersion, Version
 
 from constraints_gen import runner
 from constraints_gen.detect.hardware import Hardware
-from constraints_gen.errors import ConstraintsGenError
+from constraints_gen.errors import ConstraintsGenError, ToolError
 from constraints_gen.locks.file import LockedPackage
 from constraints_gen.profiles.manifest import Manifest
 from constraints_gen.profiles.model import Profile
@@ -346,10 +347,42 @@ def check_gpu(
 # --- reading the target --------------------------------------------------------------------
 
 
+#: The longest one probe may run (importing torch and the stack, one operation per GPU): a GPU
+#: or driver that hangs makes verify exit 2 instead of hanging sync. $GEN_CONSTRAINTS_VERIFY_TIMEOUT
+#: in seconds overrides it.
+PROBE_TIMEOUT_S = 600.0
+
+
+def probe_timeout() -> float:
+    raw = os.environ.get("GEN_CONSTRAINTS_VERIFY_TIMEOUT")
+    if raw is None:
+        return PROBE_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise ConstraintsGenError(
+            f"$GEN_CONSTRAINTS_VERIFY_TIMEOUT: expected a number of seconds above 0, got {raw!r}"
+        )
+    return value
+
+
 def probe(python: Path, request: Mapping[str, object]) -> runner.Result:
-    """Run the probe in ``python`` (isolated: no PYTHONPATH, no current folder)."""
+    """Run the probe in ``python`` (isolated: no PYTHONPATH, no current folder), with a deadline."""
     source = _PROBE.read_text(encoding="utf-8")
-    return runner.run([python, "-I", "-c", source, json.dumps(request)], ok_codes=_ANY_EXIT)
+    try:
+        return runner.run(
+            [python, "-I", "-c", source, json.dumps(request)],
+            ok_codes=_ANY_EXIT,
+            timeout=probe_timeout(),
+        )
+    except ToolError as exc:  # it ran past the deadline: verify could not run (exit 2)
+        raise ConstraintsGenError(
+            f"cannot read the environment of {python}: {exc.message}",
+            tip="a hung GPU driver or import can do this; for a slow machine raise"
+            " $GEN_CONSTRAINTS_VERIFY_TIMEOUT (seconds)",
+        ) from None
 
 
 def _answer(result: runner.Result) -> dict[str, Any] | None:
