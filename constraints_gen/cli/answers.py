@@ -37,7 +37,7 @@ from typing import Any
 from constraints_gen import __version__
 from constraints_gen.profiles.project import Project, cache_dir
 
-_FORMAT = 2
+_FORMAT = 3  # 3: no folder states (sync and wheelhouse check are not cached)
 #: (path, device, inode, size, mtime_ns, content); content None: the file did not exist (size
 #: -1) or could not be read (size -2)
 Snapshot = tuple[str, int, int, int, int, bytes | None]
@@ -149,37 +149,13 @@ def _entry_path(key: tuple[Any, ...]) -> Path:
     return cache_dir() / "answers" / f"{key[0]}-{zlib.crc32(repr(key).encode()):08x}.marshal"
 
 
-def folder_state(
-    folder: Path, skip: str = ""
-) -> tuple[str, str, tuple[tuple[str, int, int, int, int, int], ...]]:
-    """A folder of wheels by identity only: each entry's name, device, inode, size, mtime and
-    ctime (hashing gigabytes would cost what the cache saves), but the entry named ``skip``
-    (the folder's hash cache: an input by content). A write or an mtime reset moves the ctime;
-    ``wheelhouse check`` itself trusts a wheel's hash by (size, mtime)."""
-    entries = []
-    for entry in os.scandir(folder):
-        if entry.name == skip:
-            continue
-        stat = entry.stat(follow_symlinks=False)
-        entries.append(
-            (entry.name, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns,
-             stat.st_ctime_ns)
-        )  # fmt: skip
-    return str(folder), skip, tuple(sorted(entries))
-
-
 def load(key: tuple[Any, ...]) -> Any:
     """The value stored under ``key`` when every input is unchanged, else None."""
     try:
-        stored_key, inputs, folders, value = marshal.loads(_entry_path(key).read_bytes())
+        stored_key, inputs, value = marshal.loads(_entry_path(key).read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
         return None
     if stored_key != key or not all(_still(entry) for entry in inputs):
-        return None
-    try:
-        if any(folder_state(Path(state[0]), state[1]) != state for state in folders):
-            return None
-    except OSError:
         return None
     return value
 
@@ -189,21 +165,17 @@ def store(
     before: tuple[Snapshot, ...],
     value: Any,
     after: tuple[Snapshot, ...] = (),
-    folders: tuple[tuple[Any, ...], ...] = (),
 ) -> None:
     """Remember ``value``, computed from the files snapshotted ``before`` (and ``after``, taken
-    once it was computed) and the ``folders`` (:func:`folder_state`, taken before), unless they
-    changed meanwhile; never raises. ``value`` is made of what marshal writes (str, tuples,
-    numbers, None)."""
+    once it was computed), unless they changed meanwhile; never raises. ``value`` is made of what
+    marshal writes (str, tuples, numbers, None)."""
     try:
         if any(snapshot(entry[0]) != entry for entry in before):
-            return
-        if any(folder_state(Path(state[0]), state[1]) != state for state in folders):
             return
         path = _entry_path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temp.write_bytes(marshal.dumps((key, (*before, *after), folders, value)))
+        temp.write_bytes(marshal.dumps((key, (*before, *after), value)))
         os.replace(temp, path)
     except (OSError, ValueError):
         return
