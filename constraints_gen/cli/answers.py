@@ -203,6 +203,19 @@ def settled(paths: tuple[str, ...], started: int) -> tuple[Snapshot, ...] | None
     return tuple(found)
 
 
+def listings_still(folders: tuple[tuple[str, tuple[str, ...]], ...]) -> bool:
+    """Does each folder still list exactly as recorded? (The mirror folders an emitted text names:
+    a cache may save work, never a check, so a folder that lost its wheels, or is gone, is a
+    miss and emit checks it again.) One listdir per folder, no file read."""
+    for folder, names in folders:
+        try:
+            if tuple(sorted(os.listdir(folder))) != names:
+                return False
+        except OSError:
+            return False
+    return True
+
+
 def universal(content: bytes) -> str:
     """The text ``Path.read_text`` gives for ``content`` (universal newlines)."""
     return content.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")

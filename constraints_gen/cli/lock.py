@@ -121,7 +121,7 @@ def lock_cmd(
       gen-constraints lock                      # every stale profile, every target Python
       gen-constraints lock --check              # exit 1 if a committed lock is stale
       gen-constraints lock cuda130 --python 3.12 --upgrade-package transformers
-      gen-constraints lock cpu --mirror pytorch-cpu=/opt/wheels --force
+      gen-constraints lock cpu --mirror pytorch-cpu=./wheels --force
       gen-constraints lock cuda130 --format pylock --output-dir .
     """
     from constraints_gen.profiles.project import find_project
@@ -164,6 +164,10 @@ def lock_cmd(
         resolver=resolver,
     )
     if fmt == "pylock":
+        from constraints_gen.profiles.config import check_mirrors
+
+        for view in (view for profile in chosen for view in profile.views()):
+            check_mirrors(project.root, view, options.mirrors)
         _pylock(profiles, chosen, pythons, options, output_dir)
         return
     from constraints_gen.locks.refresh import refresh
