@@ -99,6 +99,9 @@ def test_the_same_folder_with_the_pinned_wheel_is_printed_as_find_links(tmp_path
     assert done.returncode == 0, done.stderr
 
 
+GONE = {"GEN_CONSTRAINTS_MIRRORS": "pytorch-test=gone"}
+
+
 @pytest.mark.parametrize(
     ("args", "env", "origin"),
     [
@@ -108,15 +111,11 @@ def test_the_same_folder_with_the_pinned_wheel_is_printed_as_find_links(tmp_path
             {},
             "--mirror",
         ),
-        (["--profile", "beta"], {"GEN_CONSTRAINTS_MIRRORS": "pytorch-test=gone"}, "$GEN_CONSTRAINTS_MIRRORS"),
-        (["env", "--profile", "beta"], {"GEN_CONSTRAINTS_MIRRORS": "pytorch-test=gone"}, "$GEN_CONSTRAINTS_MIRRORS"),
-        (
-            ["sync", "--profile", "beta", "--python", "venv"],
-            {"GEN_CONSTRAINTS_MIRRORS": "pytorch-test=gone"},
-            "$GEN_CONSTRAINTS_MIRRORS",
-        ),
+        (["--profile", "beta"], GONE, "$GEN_CONSTRAINTS_MIRRORS"),
+        (["env", "--profile", "beta"], GONE, "$GEN_CONSTRAINTS_MIRRORS"),
+        (["sync", "--profile", "beta", "--python", "venv"], GONE, "$GEN_CONSTRAINTS_MIRRORS"),
     ],
-)  # fmt: skip
+)
 def test_the_message_names_the_variable_or_option_that_set_the_mirror(
     tmp_path: Path, args: list[str], env: dict[str, str], origin: str
 ) -> None:
