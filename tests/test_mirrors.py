@@ -171,3 +171,15 @@ def test_the_pins_each_builtin_index_must_serve() -> None:
     assert "torch==2.14.1" in pypi and "transformers==5.24.0" in pypi and every
     pypi, every = served("cpu", "pypi")
     assert "torch==2.13.0+cpu" not in pypi and "peft==0.21.2" in pypi and not every
+
+
+def test_lock_check_stays_offline_and_green_with_the_ci_mirror_variable(tmp_path: Path) -> None:
+    """.ci/run exports the build machine's mirror; `lock --check` reads no mirror, so a folder
+    missing on this machine changes nothing (and --mirror given to it is still refused)."""
+    env = {"GEN_CONSTRAINTS_MIRRORS": f"pytorch-cpu={tmp_path / 'absent'}"}
+    done = gen("lock", "--check", cwd=REPO, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.endswith("locks are fresh\n")
+    done = gen("lock", "--check", "--mirror", f"pytorch-cpu={tmp_path}", cwd=REPO)
+    assert done.returncode == 2
+    assert "--check takes only profile names" in done.stderr

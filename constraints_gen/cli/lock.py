@@ -129,7 +129,10 @@ def lock_cmd(
     if names and all_:
         raise click.UsageError("give profile names or --all, not both")
     relock_flags = force or upgrade or upgrade_package or resolver != "uv" or fail_on_change
-    if check and (relock_flags or mirror or find_links or offline or fmt != "requirements"):
+    # --mirror on the command line, not $GEN_CONSTRAINTS_MIRRORS (a CI machine may export it)
+    source = click.get_current_context().get_parameter_source("mirror")
+    given = source is click.core.ParameterSource.COMMANDLINE
+    if check and (relock_flags or given or find_links or offline or fmt != "requirements"):
         raise click.UsageError("--check takes only profile names, --all, --python and --root")
     project = find_project(root)
     if check:
