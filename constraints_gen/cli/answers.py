@@ -11,7 +11,10 @@ only when all of them are still the same. For emit:
   detection is never cached;
 - the files: every ``profiles/*.toml`` (the listing too: a new profile can change the selection),
   the readout file, the lock and constraints file the answer came from, and constraints-gen.toml
-  with $GEN_CONSTRAINTS_MIRRORS (emit names the pins' indexes, mirrors applied).
+  with $GEN_CONSTRAINTS_MIRRORS (emit names the pins' indexes, mirrors applied);
+- the mirror folders the text names: the listing each had when emit checked it is kept with the
+  answer and compared on a hit (:func:`listings_still`), so a folder that lost its wheels is
+  checked again rather than served (a cache may save work, never a check).
 
 For ``lock --check``: the profile names and Pythons asked for, the code, every ``profiles/*.toml``
 and every lock and constraints file checked (whole files).
