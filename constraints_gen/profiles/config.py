@@ -156,25 +156,23 @@ def check_mirrors(
     not contacted here (a remote index answers for itself when it is used)."""
     urls = {index.name: index.url for index in profile.indexes}
     names = [*urls, DEFAULT_INDEX] if default_index else list(urls)
-    problems: list[str] = []
+    problems: list[tuple[str, str, str]] = []  # (index name, mirror, what is wrong)
     seen: list[tuple[str, tuple[str, ...]]] = []
     for name in dict.fromkeys(names):
         where = mirrors.get(name)
         folder = None if where is None else local_folder(where)
         if where is None or folder is None:
             continue
-        index = f"index {name} ({urls[name]})" if name in urls else "the default index (pypi)"
-        what = f"mirror {where} ({mirror_origin(root, name, where)}) for {index}"
         try:
             listing = tuple(sorted(os.listdir(folder)))
         except FileNotFoundError:
-            problems.append(f"{what}: no such folder")
+            problems.append((name, where, "no such folder"))
             continue
         except NotADirectoryError:
-            problems.append(f"{what}: not a folder")
+            problems.append((name, where, "not a folder"))
             continue
         except OSError as exc:
-            problems.append(f"{what}: cannot be listed ({exc.strerror or exc})")
+            problems.append((name, where, f"cannot be listed ({exc.strerror or exc})"))
             continue
         seen.append((str(folder), listing))
         pins, every = served_pins(profile, name)
@@ -184,19 +182,24 @@ def check_mirrors(
             continue
         wanted = ", ".join(f"{pin.name} {pin.version}" for pin in lacking)
         if every:
-            problems.append(
-                f"{what}: holds no wheel of {wanted} (pinned by profile {profile.name})"
-            )
+            why = f"holds no wheel of {wanted} (pinned by profile {profile.name})"
         else:
-            problems.append(
-                f"{what}: holds no wheel of any package profile {profile.name} pins ({wanted})"
-            )
-    if problems:
+            why = f"holds no wheel of any package profile {profile.name} pins ({wanted})"
+        problems.append((name, where, why))
+    if problems:  # where each was set is looked up only now: a check that passes reads no file
         raise InputError(
-            problems,
+            [
+                f"mirror {where} ({mirror_origin(root, name, where)}) for"
+                f" {_index_label(name, urls)}: {why}"
+                for name, where, why in problems
+            ],
             tip="put the pinned wheels in that folder, or drop the mirror to use the index itself",
         )
     return tuple(seen)
+
+
+def _index_label(name: str, urls: Mapping[str, str]) -> str:
+    return f"index {name} ({urls[name]})" if name in urls else "the default index (pypi)"
 
 
 def served_pins(profile: Profile, name: str) -> tuple[tuple[Pin, ...], bool]:
