@@ -21,11 +21,13 @@ MANIFEST_EDIT = ('datasets = ">=2.14"', 'datasets = ">=2.14.0"')
 
 
 def copy_builtin(dest: Path) -> Path:
-    """profiles/, generated/ and constraints-gen.toml of the built-in set, into ``dest``."""
+    """profiles/, generated/ (and constraints-gen.toml, if any) of the built-in set, into
+    ``dest``."""
     root = builtin_root()
     for name in ("profiles", "generated"):
         shutil.copytree(root / name, dest / name, ignore=shutil.ignore_patterns(".lock", ".*.tmp"))
-    shutil.copyfile(root / "constraints-gen.toml", dest / "constraints-gen.toml")
+    if (root / "constraints-gen.toml").is_file():
+        shutil.copyfile(root / "constraints-gen.toml", dest / "constraints-gen.toml")
     return dest
 
 

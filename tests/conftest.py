@@ -42,6 +42,7 @@ def _isolated_env(
     for name in (
         "CUDA_VISIBLE_DEVICES",
         "GEN_CONSTRAINTS_HARDWARE",
+        "GEN_CONSTRAINTS_MIRRORS",  # the build machine's (.ci/run): a test that needs one sets it
         "GEN_CONSTRAINTS_ROOT",
         "UV_INDEX_URL",
         "UV_DEFAULT_INDEX",

@@ -11,7 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import HARDWARE, REPO
+from support.wheels import build_wheel
 
 H200 = HARDWARE / "h200-real.json"
 #: answers stores only what was read from files settled 50 ms before the command started
@@ -192,3 +194,32 @@ def test_lock_check_sees_a_deleted_lock(tmp_path: Path) -> None:
     (root / "generated/cuda130/py3.12.lock.txt").unlink()
     code, _, err, _ = check(root)
     assert code == 1 and "missing" in err
+
+
+def test_a_mirror_folder_is_checked_again_on_a_hit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache may save work, never a check: the cpu answer names the mirror folder as
+    --find-links; once the folder loses the pinned wheel, or is gone, emit is exit 2 again."""
+    root = project(tmp_path)
+    wheels = tmp_path / "wheels"
+    torch = build_wheel(wheels, "torch", "2.13.0+cpu", tag="cp311-cp311-manylinux_2_28_x86_64")
+    monkeypatch.setenv("GEN_CONSTRAINTS_MIRRORS", f"pytorch-cpu={wheels}")
+    time.sleep(SETTLE)
+    first = emit(root, hardware=HARDWARE / "cpu.json")
+    assert first[0] == 0, first[2]
+    assert f"--find-links {wheels}\n" in first[1]
+    second = emit(root, hardware=HARDWARE / "cpu.json")
+    assert second[:2] == first[:2] and second[3] == []  # a hit: no profile loaded
+    refused = (
+        f"ERROR: mirror {wheels} (set by $GEN_CONSTRAINTS_MIRRORS) for index pytorch-cpu"
+        " (https://download.pytorch.org/whl/cpu): "
+    )
+    torch.rename(wheels / "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl.away")
+    lost = emit(root, hardware=HARDWARE / "cpu.json")
+    assert lost[:2] == (2, "")
+    assert refused + "holds no wheel of torch 2.13.0+cpu (pinned by profile cpu)\n" in lost[2]
+    shutil.rmtree(wheels)
+    gone = emit(root, hardware=HARDWARE / "cpu.json")
+    assert gone[:2] == (2, "")
+    assert refused + "no such folder\n" in gone[2]

@@ -23,6 +23,7 @@ import click
 import pytest
 from conftest import HARDWARE, REPO
 from support.lock_project import PYTHON, edit, gen, make_project
+from support.wheels import build_wheel
 
 from constraints_gen.cli import cli, main
 from constraints_gen.fsutil import atomic_write
@@ -292,8 +293,14 @@ def test_quiet_silences_notices_not_errors(project: Path) -> None:
 
 
 def test_lock_reports_every_failure_and_every_success(project: Path) -> None:
-    edit(project / "profiles" / "beta.toml", 'torch = "2.1.0+cpu"', 'torch = "9.9"')
-    edit(project / "profiles" / "gamma.toml", 'torch = "2.0.0"', 'torch = "9.8"')
+    # pins that do not resolve together (tinylib 1.0 needs tinydep>=1), every wheel at hand in the
+    # mirror folders (a pin with no wheel there is refused before uv runs: test_mirrors.py)
+    build_wheel(project / "wheels", "tinydep", "0.9")
+    conflict = '\ntinylib = "1.0"\ntinydep = "0.9"'
+    edit(
+        project / "profiles" / "beta.toml", 'torch = "2.1.0+cpu"', 'torch = "2.1.0+cpu"' + conflict
+    )
+    edit(project / "profiles" / "gamma.toml", 'torch = "2.0.0"', 'torch = "2.0.0"' + conflict)
     done = gen("lock", "--root", project)
     assert done.returncode == 1
     lines = done.stderr.splitlines()

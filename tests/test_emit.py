@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import HARDWARE, REPO
 from support.stack import CU121_PROFILE, Stack, make_project
+from support.wheels import build_wheel
 from test_selection import BUILTIN_CASES
 
 from constraints_gen.locks.emit import platform_matches
@@ -161,13 +162,27 @@ def test_each_hardware_file_emits_its_profiles_committed_lock(name: str, expecte
     assert done.returncode == 0, done.stderr
     committed = REPO / "generated" / expected / "py3.11.constraints.txt"
     text = committed.read_text()
-    if expected == "cpu":  # its index is named, and mirrored to a folder (constraints-gen.toml)
+    if expected == "cpu":  # its index is named, and no mirror is configured: the index itself
         index = "# Index pytorch-cpu: https://download.pytorch.org/whl/cpu\n"
-        text = text.replace(index, index + "--find-links /opt/wheels\n")
+        text = text.replace(
+            index, index + "--extra-index-url https://download.pytorch.org/whl/cpu\n"
+        )
     assert done.stdout == text
     lock = committed.with_name("py3.11.lock.txt").read_text()
     torch = next(line for line in done.stdout.splitlines() if line.startswith("torch=="))
     assert f"{torch.split()[0]} \\\n    --hash=sha256:" in lock  # backed by the hashed lock
+
+
+def test_cpu_mirror_folder_set_by_the_variable_is_printed_as_find_links(tmp_path: Path) -> None:
+    """The build machine's mirror is configuration given explicitly (as .ci/run does), never the
+    repository's: a folder holding the pinned torch wheel becomes --find-links."""
+    build_wheel(tmp_path / "wheels", "torch", "2.13.0+cpu", tag="cp311-cp311-manylinux_2_28_x86_64")
+    env = {"GEN_CONSTRAINTS_MIRRORS": f"pytorch-cpu={tmp_path / 'wheels'}"}
+    done = gen("--hardware", str(HARDWARE / "cpu.json"), "--python", "3.11", env=env)
+    assert done.returncode == 0, done.stderr
+    index = "# Index pytorch-cpu: https://download.pytorch.org/whl/cpu\n"
+    text = (REPO / "generated" / "cpu" / "py3.11.constraints.txt").read_text()
+    assert done.stdout == text.replace(index, f"{index}--find-links {tmp_path / 'wheels'}\n")
 
 
 @pytest.mark.parametrize("name", ["k80-r470", "rtx3090-r470"])

@@ -124,7 +124,7 @@ def test_help_without_examples_is_caught() -> None:
 #: Examples that cannot run here: they resolve against or download from the internet.
 NEEDS_NETWORK = {
     "gen-constraints lock cuda130 --python 3.12 --upgrade-package transformers": "resolves on PyPI",
-    "gen-constraints lock cpu --mirror pytorch-cpu=/opt/wheels --force": "resolves on PyPI",
+    "gen-constraints lock cpu --mirror pytorch-cpu=./wheels --force": "resolves on PyPI",
     "gen-constraints lock cuda130 --format pylock --output-dir .": "resolves on PyPI",
     "gen-constraints wheelhouse fill --profile cuda121_ampere --python 3.11": (
         "downloads torch 2.5.1+cu121 from download.pytorch.org"

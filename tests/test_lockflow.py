@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from support.lock_project import PYTHON, edit, gen, make_project
+from support.wheels import build_wheel
 
 from constraints_gen.fsutil import exclusive_lock
 from constraints_gen.locks import file as lockfile
@@ -240,7 +241,14 @@ def test_upgrade_package(locked: Path) -> None:
 
 
 def test_resolver_failure_names_the_profile(locked: Path) -> None:
-    edit(locked / "profiles" / "gamma.toml", 'torch = "2.0.0"', 'torch = "9.9"')
+    # pins that do not resolve together (tinylib 1.0 needs tinydep>=1), every wheel at hand: a
+    # pin with no wheel in the mirror folder at all is refused before uv runs (test_mirrors.py)
+    build_wheel(locked / "wheels", "tinydep", "0.9")
+    edit(
+        locked / "profiles" / "gamma.toml",
+        'torch = "2.0.0"',
+        'torch = "2.0.0"\ntinylib = "1.0"\ntinydep = "0.9"',
+    )
     result = gen("lock", "--root", locked)
     assert result.returncode == 1
     error = result.stderr[result.stderr.index("ERROR:") :]

@@ -11,7 +11,10 @@ only when all of them are still the same. For emit:
   detection is never cached;
 - the files: every ``profiles/*.toml`` (the listing too: a new profile can change the selection),
   the readout file, the lock and constraints file the answer came from, and constraints-gen.toml
-  with $GEN_CONSTRAINTS_MIRRORS (emit names the pins' indexes, mirrors applied).
+  with $GEN_CONSTRAINTS_MIRRORS (emit names the pins' indexes, mirrors applied);
+- the mirror folders the text names: the listing each had when emit checked it is kept with the
+  answer and compared on a hit (:func:`listings_still`), so a folder that lost its wheels is
+  checked again rather than served (a cache may save work, never a check).
 
 For ``lock --check``: the profile names and Pythons asked for, the code, every ``profiles/*.toml``
 and every lock and constraints file checked (whole files).
@@ -201,6 +204,19 @@ def settled(paths: tuple[str, ...], started: int) -> tuple[Snapshot, ...] | None
         except OSError:
             return None
     return tuple(found)
+
+
+def listings_still(folders: tuple[tuple[str, tuple[str, ...]], ...]) -> bool:
+    """Does each folder still list exactly as recorded? (The mirror folders an emitted text names:
+    a cache may save work, never a check, so a folder that lost its wheels, or is gone, is a
+    miss and emit checks it again.) One listdir per folder, no file read."""
+    for folder, names in folders:
+        try:
+            if tuple(sorted(os.listdir(folder))) != names:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def universal(content: bytes) -> str:

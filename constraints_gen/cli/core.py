@@ -196,8 +196,9 @@ def run_emit(
     if found is not None:
         key, files = found
         hit = answers.load(key)
-        if hit is not None:
-            text, messages, final = hit
+        # served only while each mirror folder the text names lists as when it was checked
+        if hit is not None and len(hit) == 4 and answers.listings_still(hit[3]):
+            text, messages, final, _ = hit
             for message in messages:
                 click.echo(f"gen-constraints: {message}", err=True)
             notice(final)
@@ -221,7 +222,7 @@ def run_emit(
         after = answers.settled((str(lock), str(result.path)), started)
         if after is not None:
             final = f"profile {chosen.name}, CPython {result.python} ({result.path})"
-            value = (result.text, tuple(notices), final)
+            value = (result.text, tuple(notices), final, result.mirror_folders)
             answers.store(found[0], before, value, after=after)
     write_out(result.text)
 

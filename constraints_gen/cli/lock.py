@@ -121,7 +121,7 @@ def lock_cmd(
       gen-constraints lock                      # every stale profile, every target Python
       gen-constraints lock --check              # exit 1 if a committed lock is stale
       gen-constraints lock cuda130 --python 3.12 --upgrade-package transformers
-      gen-constraints lock cpu --mirror pytorch-cpu=/opt/wheels --force
+      gen-constraints lock cpu --mirror pytorch-cpu=./wheels --force
       gen-constraints lock cuda130 --format pylock --output-dir .
     """
     from constraints_gen.profiles.project import find_project
@@ -129,7 +129,10 @@ def lock_cmd(
     if names and all_:
         raise click.UsageError("give profile names or --all, not both")
     relock_flags = force or upgrade or upgrade_package or resolver != "uv" or fail_on_change
-    if check and (relock_flags or mirror or find_links or offline or fmt != "requirements"):
+    # --mirror on the command line, not $GEN_CONSTRAINTS_MIRRORS (a CI machine may export it)
+    source = click.get_current_context().get_parameter_source("mirror")
+    given = source is click.core.ParameterSource.COMMANDLINE
+    if check and (relock_flags or given or find_links or offline or fmt != "requirements"):
         raise click.UsageError("--check takes only profile names, --all, --python and --root")
     project = find_project(root)
     if check:
@@ -164,6 +167,10 @@ def lock_cmd(
         resolver=resolver,
     )
     if fmt == "pylock":
+        from constraints_gen.profiles.config import check_mirrors
+
+        for view in (view for profile in chosen for view in profile.views()):
+            check_mirrors(project.root, view, options.mirrors)
         _pylock(profiles, chosen, pythons, options, output_dir)
         return
     from constraints_gen.locks.refresh import refresh

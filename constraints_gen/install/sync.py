@@ -32,7 +32,12 @@ from constraints_gen.install.wheelhouse import HashCache, LockRef, check, read_l
 from constraints_gen.locks import file as lockfile
 from constraints_gen.locks.file import LockedPackage
 from constraints_gen.locks.locate import locate_lock
-from constraints_gen.profiles.config import local_folder
+from constraints_gen.profiles.config import (
+    check_mirrors,
+    load_config,
+    local_folder,
+    mirrors_from_env,
+)
 from constraints_gen.profiles.model import Profile, ProfileSet
 from constraints_gen.profiles.project import Project
 
@@ -80,6 +85,10 @@ def environment(
     """The target interpreter (``python``: see :func:`interpreter`) and the lock of ``profile``
     for its CPython, found as emit finds it (committed, cached, else made on demand)."""
     chosen = machine_view(profile)
+    # the mirrors an on-demand lock, or the fill a missing wheel asks for, would use: refused
+    # here when they cannot serve, whether or not this sync needs them
+    mirrors = {**load_config(project.root).mirrors, **mirrors_from_env()}
+    check_mirrors(project.root, chosen, mirrors)
     target = interpreter(python)
     version = python_version(target)
     located = locate_lock(project, profiles, chosen, version, notice=notice)

@@ -116,7 +116,13 @@ def read_locks(
     target Pythons), found as emit finds them: committed, cached, or (``make``) made on demand.
     All are read before any caller acts, so a command whose locks fail to read changes nothing."""
     locks = []
-    for profile in (view for chosen in selected for view in chosen.views()):
+    views = [view for chosen in selected for view in chosen.views()]
+    if mirrors is not None:  # a fill: every folder mirror it would search must serve
+        from constraints_gen.profiles.config import check_mirrors
+
+        for view in views:
+            check_mirrors(project.root, view, mirrors)
+    for profile in views:
         for python in pythons or profile.pythons:
             located = locate_lock(
                 project, profiles, profile, python, mirrors=mirrors, notice=notice, make=make

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from constraints_gen.errors import ConstraintsGenError
 from constraints_gen.errors import StaleLockError as StaleLockError
@@ -17,6 +18,9 @@ from constraints_gen.locks import file as lockfile
 from constraints_gen.locks.locate import locate_lock
 from constraints_gen.profiles.model import Profile, ProfileSet
 from constraints_gen.profiles.project import Project
+
+if TYPE_CHECKING:
+    from constraints_gen.profiles.config import Listings
 from constraints_gen.uvplatforms import platform_matches as platform_matches
 from constraints_gen.uvplatforms import running_python as running_python
 
@@ -31,6 +35,9 @@ class Emitted:
     on_demand: bool
     #: the option lines that make uv and pip find the pins' indexes (mirrors applied), as in text
     index_options: tuple[str, ...] = ()
+    #: each folder mirror the text names, with the listing its check saw (an answer cached from
+    #: this text holds only while the listings are the same)
+    mirror_folders: Listings = ()
 
 
 def emit(
@@ -65,10 +72,13 @@ def emit(
     _, constraints = lockfile.read_pair(located.lock_path, path, regenerate=regenerate)
     text = constraints.text
     options: tuple[str, ...] = ()
+    folders: Listings = ()
     if constraints.indexes:
-        from constraints_gen.profiles.config import load_config, mirrors_from_env
+        from constraints_gen.profiles.config import check_mirrors, load_config, mirrors_from_env
 
         mirrors = {**load_config(project.root).mirrors, **mirrors_from_env()}
+        # a folder mirror printed as --find-links must serve the pins: else exit 2, not a line
+        folders = check_mirrors(project.root, profile, mirrors, default_index=False)
         text = lockfile.emitted_text(constraints, mirrors)
         options = tuple(lockfile.index_options(constraints.indexes, mirrors))
     stale = not lockfile.is_fresh(constraints.header, profile, profiles.manifest, python)
@@ -87,4 +97,5 @@ def emit(
         stale=stale,
         on_demand=on_demand,
         index_options=options,
+        mirror_folders=folders,
     )

@@ -77,10 +77,11 @@ def locate_lock(
         f" locking it into {cached}"
     )
     from constraints_gen.locks.compile import LockOptions, compile_one
-    from constraints_gen.profiles.config import load_config, mirrors_from_env
+    from constraints_gen.profiles.config import check_mirrors, load_config, mirrors_from_env
 
     if mirrors is None:
         mirrors = {**load_config(project.root).mirrors, **mirrors_from_env()}
+    check_mirrors(project.root, profile, mirrors)
     result = compile_one(
         project, profiles, profile, python, LockOptions(mirrors=mirrors), out_dir=cached
     )

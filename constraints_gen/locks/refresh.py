@@ -59,5 +59,10 @@ def refresh(
         ]
         if targets:
             resolver_for(options.resolver).check(targets)
+            from constraints_gen.profiles.config import check_mirrors
+
+            views = {(p.name, p.platform): p for p, _ in targets}  # each build, once
+            for profile in views.values():  # every mirror checked before anything is written
+                check_mirrors(project.root, profile, options.mirrors)
         results = compile_many(project, profiles, targets, options, jobs=jobs) if targets else []
     return Refreshed(states=tuple(states), results=tuple(results), removed=tuple(removed))
