@@ -56,7 +56,6 @@ def plan_cmd(
       srun -N 64 --ntasks-per-node=1 --label gen-constraints detect --json | gen-constraints plan
       ansible gpu -m command -a 'gen-constraints detect --json' > fleet.log
       gen-constraints plan --json fleet.log > plan.json
-      gen-constraints wheelhouse fill --plan plan.json --wheelhouse /srv/wheels
     """
     from constraints_gen.detect.readouts import read_bytes, read_paths
     from constraints_gen.profiles.model import load_profiles
