@@ -140,8 +140,18 @@ def free_port() -> int:
 def pypiserver(folder: Path, log: Path) -> Iterator[str]:
     """pypiserver serving ``folder`` on loopback, no fallback to PyPI; its simple index URL."""
     port = free_port()
-    command = [sys.executable, "-m", "pypiserver", "run", "-p", str(port), "-i", "127.0.0.1",
-               "-a", ".", "-P", ".", "--disable-fallback", str(folder)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "pypiserver",
+        "run",
+        "-p",
+        str(port),
+        "-i",
+        "127.0.0.1",
+        "--disable-fallback",
+        str(folder),
+    ]  # fmt: skip  (as README's "Fleets" serves)
     with (
         log.open("w") as sink,
         subprocess.Popen(
