@@ -140,18 +140,9 @@ def free_port() -> int:
 def pypiserver(folder: Path, log: Path) -> Iterator[str]:
     """pypiserver serving ``folder`` on loopback, no fallback to PyPI; its simple index URL."""
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "pypiserver",
-        "run",
-        "-p",
-        str(port),
-        "-i",
-        "127.0.0.1",
-        "--disable-fallback",
-        str(folder),
-    ]  # fmt: skip  (as README's "Fleets" serves)
+    # As README's "Fleets" serves a wheelhouse index (a console script there, -m here).
+    command = [sys.executable, "-m", "pypiserver", "run", "-p", str(port), "-i", "127.0.0.1",
+               "--disable-fallback", str(folder)]  # fmt: skip
     with (
         log.open("w") as sink,
         subprocess.Popen(
