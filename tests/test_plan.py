@@ -281,3 +281,22 @@ def test_plan_reads_a_folder_of_srun_output_files(tmp_path: Path) -> None:
     found = read_paths([folder])
     plan = make_plan(load_profiles(ROOT / "profiles"), found)
     assert plan.targets[0].machines == ("gpu-a01", "gpu-a02")
+
+
+def test_plan_imports_no_detection(tmp_path: Path) -> None:
+    """plan reads readouts: NVML and the machine probes stay unloaded (they cost start-up)."""
+    (tmp_path / "n1.json").write_text((DATA / "h200-real.json").read_text())
+    script = (
+        "import sys\nfrom constraints_gen.cli import main\n"
+        f"try:\n    main(['plan', '--root', {str(ROOT)!r}, {str(tmp_path / 'n1.json')!r}])\n"
+        "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('constraints_gen.detect'))\n"
+        "print(loaded, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[-1] == str(
+        ["constraints_gen.detect", "constraints_gen.detect.hardware",
+         "constraints_gen.detect.readouts"]
+    )  # fmt: skip

@@ -170,3 +170,14 @@ def test_files_and_folders_a_missing_file_does_not_stop_the_others(tmp_path: Pat
 def test_stdin_bytes_that_are_not_utf8() -> None:
     (found,) = read_bytes(b'{"gpus": "\xff"}', "<stdin>")
     assert found.problems == ("<stdin>: byte 10: not UTF-8; expected a UTF-8 JSON file",)
+
+
+def test_ansible_warnings_before_the_first_host_are_skipped_other_text_is_named() -> None:
+    text = (
+        "[WARNING]: Platform linux on host n01 is using the discovered Python interpreter\n"
+        "ERROR! the inventory could not be parsed\n"
+        f"n01 | CHANGED | rc=0 >>\n{json.dumps(CPU)}\n"
+    )
+    found = read_stream(text, "fleet.log")
+    assert summary(found) == [("fleet.log:2", None, False), ("fleet.log:4", "n01", True)]
+    assert found[0].problems == ("fleet.log:2: expected an Ansible 'HOST | ... >>' line first",)

@@ -13,7 +13,7 @@ from constraints_gen.cli.core import complete_with, json_option, root_option, wr
 from constraints_gen.errors import InputError, NoFitError
 
 if TYPE_CHECKING:
-    from constraints_gen.profiles.plan import Machine, Plan
+    from constraints_gen.profiles.plan import Machine, Plan, Status
 
 #: Names shown per target in the table; the JSON lists every one.
 SHOWN = 6
@@ -127,8 +127,12 @@ def render(plan: Plan) -> str:
         lines.append(f"  {t.profile}, CPython {t.python}, {t.platform}: {count} ({names}{more})")
     if not plan.targets:
         lines.append("  none")
-    for status, title in (("no fit", "fit no profile"), ("unreadable", "cannot be read")):
-        chosen = plan.of(status)  # type: ignore[arg-type]
+    sections: tuple[tuple[Status, str], ...] = (
+        ("no fit", "fit no profile"),
+        ("unreadable", "cannot be read"),
+    )
+    for status, title in sections:
+        chosen = plan.of(status)
         if chosen:
             lines += ["", f"{len(chosen)} machines {title}:"]
             for m in chosen:

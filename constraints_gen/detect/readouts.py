@@ -46,6 +46,8 @@ _ANSIBLE = re.compile(
 )
 #: ``srun --label``: the task number, right-aligned, a colon and a space (Slurm's srun(1), -l).
 _SRUN = re.compile(r"^ *(?P<task>\d+): ?(?P<rest>.*)$")
+#: ansible's own messages on stderr, as its Display class prefixes them.
+_ANSIBLE_OWN = ("[WARNING]: ", "[DEPRECATION WARNING]: ")
 _OURS = "gen-constraints: "  # the tool's own stderr messages (notes, warnings)
 _DECODER = json.JSONDecoder()
 
@@ -114,7 +116,7 @@ def read_stream(text: str, origin: str) -> list[Readout]:
     first = next((line.text for line in lines if line.text.strip()), "")
     if _SRUN.match(first) and not first.lstrip().startswith(("{", "[")):
         return _srun(lines, origin)
-    if _ANSIBLE.match(first):
+    if any(_ANSIBLE.match(line.text) for line in lines):
         return _ansible(lines, origin)
     return list(_documents(lines, origin, None))
 
@@ -184,8 +186,9 @@ def _ansible_message(texts: list[str]) -> str:
 
 
 def _stray(lines: list[_Line], origin: str) -> Iterator[Readout]:
+    """Lines before the first host: ansible's own warnings (``2>&1``) are skipped."""
     for line in lines:
-        if line.text.strip():
+        if line.text.strip() and not line.text.startswith(_ANSIBLE_OWN):
             where = f"{origin}:{line.number}"
             yield _bad(where, None, f"{where}: expected an Ansible 'HOST | ... >>' line first")
 

@@ -138,10 +138,11 @@ def make_plan(
             selection = cache[key] = select(profiles, readout.hardware)
         machine = _machine(readout, selection, pythons)
         machines.append(machine)
-        if machine.profile is not None and machine.platform is not None:
-            pair = (machine.profile, machine.platform)
+        chosen = selection.chosen
+        if machine.status == "fits" and chosen is not None:
+            pair = (chosen.name, chosen.platform)
             needs.setdefault(pair, []).append(machine.name)
-            views[pair] = selection.chosen  # type: ignore[assignment]
+            views[pair] = chosen
     targets = [
         Target(
             profile=name, python=python, platform=platform, machines=tuple(needs[name, platform])
