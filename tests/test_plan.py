@@ -10,7 +10,17 @@ from pathlib import Path
 
 import pytest
 from support.index import serve, write_simple_index
-from support.sync_project import LINUX, PINS, PY, REQUIREMENTS, gen, make_project, scenario_wheels
+from support.sync_project import (
+    LINUX,
+    PINS,
+    PY,
+    REQUIREMENTS,
+    gen,
+    make_project,
+    scenario_project,
+    scenario_wheels,
+)
+from support.wheels import sha256_of
 
 from constraints_gen.detect.hardware import Hardware
 from constraints_gen.detect.readouts import read_paths, read_stream
@@ -300,3 +310,27 @@ def test_plan_imports_no_detection(tmp_path: Path) -> None:
         ["constraints_gen.detect", "constraints_gen.detect.hardware",
          "constraints_gen.detect.readouts"]
     )  # fmt: skip
+
+
+@linux_x86
+def test_fill_plan_refuses_a_file_with_the_wrong_hash(tmp_path: Path) -> None:
+    """The plan's fill checks every file against the lock, as any fill does."""
+    _, wheels = scenario_project(tmp_path)
+    (tmp_path / "node1.json").write_text((DATA / "cpu.json").read_text())
+    planned = gen("plan", "--json", "--root", "proj", "node1.json", cwd=tmp_path)
+    (tmp_path / "plan.json").write_text(planned.stdout)
+    write_simple_index(sorted(wheels.glob("*.whl")), tmp_path / "index")
+    served = tmp_path / "index" / "files" / "transformers-4.51.3-py3-none-any.whl"
+    expected = sha256_of(served)
+    served.write_bytes(served.read_bytes() + b"tampered")
+    with serve(tmp_path / "index") as url:
+        done = gen("wheelhouse", "fill", "--plan", "plan.json", "--root", "proj", "--wheelhouse",
+                   "wh", "--index-url", f"{url}/simple", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.endswith(
+        "ERROR: transformers-4.51.3-py3-none-any.whl: hash mismatch, file discarded: expected"
+        f" sha256:{expected} (from the lock), got sha256:{sha256_of(served)} (downloaded from"
+        f" {url}/files/transformers-4.51.3-py3-none-any.whl)\n"
+        "TIP: the files that did download are kept; run the same command again to resume\n"
+    )
+    assert not (tmp_path / "wh" / served.name).exists()
