@@ -181,3 +181,10 @@ def test_ansible_warnings_before_the_first_host_are_skipped_other_text_is_named(
     found = read_stream(text, "fleet.log")
     assert summary(found) == [("fleet.log:2", None, False), ("fleet.log:4", "n01", True)]
     assert found[0].problems == ("fleet.log:2: expected an Ansible 'HOST | ... >>' line first",)
+
+
+def test_what_a_failed_host_printed_is_shown_printable() -> None:
+    text = "n\x1b]0;x\x07 | FAILED | rc=2 >>\nERROR: \x1b[31mred\x1b[0m\n"
+    (found,) = read_stream(text, "fleet.log")
+    assert found.host == "n?]0;x?"
+    assert found.problems == ("fleet.log:1: ansible: n?]0;x? | FAILED | rc=2: ERROR: ?[31mred?[0m",)

@@ -114,7 +114,7 @@ def read_stream(text: str, origin: str) -> list[Readout]:
     """Every readout in ``text`` (see the module's forms); ``origin`` names it in sources."""
     lines = [_Line(number, line) for number, line in enumerate(text.splitlines(), start=1)]
     first = next((line.text for line in lines if line.text.strip()), "")
-    if _SRUN.match(first) and not first.lstrip().startswith(("{", "[")):
+    if _SRUN.match(first):  # never a line of JSON: that starts with a brace or a quote
         return _srun(lines, origin)
     if any(_ANSIBLE.match(line.text) for line in lines):
         return _ansible(lines, origin)
@@ -150,7 +150,7 @@ def _ansible(lines: list[_Line], origin: str) -> list[Readout]:
         if head is None:
             readouts.extend(_stray(body, origin))
             return
-        host, caption, rc = head["host"], head["caption"], head["rc"]
+        host, caption, rc = _cut(head["host"]), head["caption"], head["rc"]
         where = f"{origin}:{head_line}"
         if head["sep"] == "=>":  # a module's result, never a readout
             message = _ansible_message([head["rest"], *(line.text for line in body)])
@@ -194,7 +194,9 @@ def _stray(lines: list[_Line], origin: str) -> Iterator[Readout]:
 
 
 def _cut(text: str) -> str:
-    text = " ".join(text.split())
+    """One printable line of at most 160 characters (what another machine printed may hold
+    terminal escapes)."""
+    text = "".join(c if c.isprintable() else "?" for c in " ".join(text.split()))
     return text if len(text) <= 160 else text[:157] + "..."
 
 
