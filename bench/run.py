@@ -11,6 +11,7 @@ uv's warm cache, the pip-tools comparison from a folder of local wheels.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shlex
@@ -38,7 +39,15 @@ from bench.harness import (
     verdict,
     versions,
 )
-from bench.scenarios import HARDWARE, PYTHON, REPO, copy_builtin, synthetic, toggle_manifest
+from bench.scenarios import (
+    HARDWARE,
+    PYTHON,
+    REPO,
+    copy_builtin,
+    fleet,
+    synthetic,
+    toggle_manifest,
+)
 
 GEN = BIN / "gen-constraints"
 BASELINE_IMPORT = "import click, packaging.version"
@@ -617,6 +626,72 @@ def bench_wheelhouse(settings: Settings) -> Section:
     return Section(title="5. wheelhouse check of a folder of wheels", body=body)
 
 
+def _fitted(sizes: Sequence[int], times: Sequence[float]) -> tuple[float, float]:
+    """(slope, the last point as the least-squares line through the others predicts it)."""
+    xs, ys = sizes[:-1], times[:-1]
+    mean_x, mean_y = statistics.mean(xs), statistics.mean(ys)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum(
+        (x - mean_x) ** 2 for x in xs
+    )
+    return slope, mean_y + max(slope, 0.0) * (sizes[-1] - mean_x)
+
+
+def bench_plan(settings: Settings) -> Section:
+    """`plan --json` of synthetic fleets (bench/scenarios.py: fleet) with the built-in profiles."""
+    sizes = (100, 1_000, 10_000)
+    root = copy_builtin(settings.tmp / "plan")
+    cases = [
+        Case(
+            label=f"plan of {size} readouts",
+            ok_codes=(0, 1),
+            cwd=root,
+            argv=[GEN, "plan", "--json", "--root", root, fleet(root / "fleets", size)],
+        )
+        for size in sizes
+    ]
+    timings = alternate(cases, settings.repeats(9))
+    times = [t.median for t in timings]
+    shapes, fits = _fleet_facts(root / "fleets" / f"fleet-{sizes[-1]}.jsonl")
+    slope, predicted = _fitted(sizes, times)
+    linear = times[-1] <= predicted + 0.1 * times[0]
+    rows = [[f"{size:,}", t.ms, f"{t.median / size * 1e6:.0f} us"]
+            for size, t in zip(sizes, timings, strict=True)]  # fmt: skip
+    body = (
+        f"`gen-constraints plan --json` of a fleet's readouts in one JSON-lines file, with the"
+        f" built-in profiles: half the nodes are the real H200 readout at one of 8 R580 driver"
+        f" releases, the rest drawn from every machine in tests/data/hardware (NVIDIA"
+        f" generations and drivers, Jetson, AMD, Intel, Apple, Windows, CPU); each node has its"
+        f" own host name and GPU UUIDs. The {sizes[-1]:,}-node fleet has {shapes} distinct"
+        f" readout shapes and {fits:,} nodes that fit a profile (the others fit none: exit 1)."
+        " Selection runs once per shape (profiles/plan.py), so the cost per node is reading"
+        " its JSON, validating it, and writing its line of the plan.\n\n"
+        + table(["readouts", "plan --json median", "per readout"], rows)
+        + f"\n\n{sizes[-1]:,} readouts in {times[-1]:.2f} s (target < 3 s):"
+        f" {verdict(times[-1] < 3.0)}. Linear: a least-squares line through {sizes[0]} and"
+        f" {sizes[1]:,} ({slope * 1e6:.0f} us per readout) predicts {predicted:.2f} s at"
+        f" {sizes[-1]:,}; measured {times[-1]:.2f} s (target <= predicted + 10% of the"
+        f" {sizes[0]}-readout time): {verdict(linear)}."
+    )
+    return Section(title="7. plan of a fleet: 100 to 10,000 readouts", body=body)
+
+
+def _fleet_facts(path: Path) -> tuple[int, int]:
+    """(distinct readout shapes, nodes that fit) of a fleet file, read in-process."""
+    from constraints_gen.detect.readouts import read_paths
+    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.profiles.plan import make_plan
+
+    readouts = read_paths([path])
+    shapes = {
+        json.dumps({**r.hardware.to_json(), "gpus": [
+            {k: v for k, v in g.items() if k not in ("uuid", "memory_mib")}
+            for g in r.hardware.to_json()["gpus"]]}, sort_keys=True)
+        for r in readouts if r.hardware is not None
+    }  # fmt: skip
+    plan = make_plan(load_profiles(REPO / "profiles"), readouts)
+    return len(shapes), len(plan.of("fits"))
+
+
 BENCHMARKS: dict[str, Callable[[Settings], Section]] = {
     "emit": bench_emit,
     "check": bench_check,
@@ -624,6 +699,7 @@ BENCHMARKS: dict[str, Callable[[Settings], Section]] = {
     "sync": bench_sync,
     "wheelhouse": bench_wheelhouse,
     "scale": bench_scale,
+    "plan": bench_plan,
 }
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from constraints_gen.locks import file as lockfile
 from constraints_gen.profiles.model import load_profiles
@@ -109,3 +111,38 @@ def big_wheelhouse(dest: Path, count: int, size: int) -> tuple[Path, Path]:
         profiles={"big": ("x86_64-manylinux_2_28", {"torch": "1.0"})},
     )
     return root, folder
+
+
+#: The readouts a synthetic fleet is made of: the real H200 (tests/data/hardware/h200-real.json,
+#: read with NVML on a real machine) for most nodes, and every other machine of
+#: tests/data/hardware (NVIDIA generations and drivers, Jetson, AMD, Intel, Apple, Windows, CPU:
+#: the platforms the built-in profiles cover, some that fit nothing) for the rest.
+FLEET_READOUTS = REPO / "tests" / "data" / "hardware"
+
+
+def fleet(dest: Path, nodes: int, seed: int = 19) -> Path:
+    """A JSON-lines file of ``nodes`` readouts, each with its own host name and GPU UUIDs: half
+    are the real H200 at one of 8 driver releases of the R580 branch, the others drawn from the
+    variety above, so that a fleet has a few dozen distinct readout shapes, as a mixed cluster
+    does."""
+    rng = random.Random(seed)
+    h200 = _readout(HARDWARE)
+    others = [_readout(p) for p in sorted(FLEET_READOUTS.glob("*.json")) if p != HARDWARE]
+    lines = []
+    for n in range(nodes):
+        if n % 2 == 0:
+            base = {**h200, "driver_version": f"580.{65 + 8 * rng.randrange(8)}.06"}
+        else:
+            base = rng.choice(others)
+        gpus = [{**gpu, "uuid": f"GPU-{n:08x}-{gpu['index']}"} if "uuid" in gpu else gpu
+                for gpu in base["gpus"]]  # fmt: skip
+        lines.append(json.dumps({"host": f"node{n:05d}", **base, "gpus": gpus}))
+    path = dest / f"fleet-{nodes}.jsonl"
+    dest.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _readout(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return {k: v for k, v in data.items() if not k.startswith("_") and k != "torch_on_that_machine"}

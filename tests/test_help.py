@@ -84,7 +84,7 @@ def examples(text: str) -> list[str]:
 
 #: Commands whose exit 1 (or 2) means something of their own: their help says which.
 EXIT_STATED = {"", "detect", "explain", "env", "lock", "sync", "verify", "wheelhouse fill"}
-EXIT_STATED |= {"wheelhouse check", "wheelhouse prune"}
+EXIT_STATED |= {"wheelhouse check", "wheelhouse prune", "plan"}
 #: The rest follow the general rule (0 done, 2 bad input, 3 a bug), which the group states.
 GENERAL_RULE = {"wheelhouse", "wheelhouse index"}
 
@@ -131,6 +131,16 @@ NEEDS_NETWORK = {
     ),
 }
 
+#: Examples that run a cluster's own tool (not installed here); what they write is read by the
+#: plan examples that follow them, which do run (test_builtin_examples_run writes their input).
+NEEDS_CLUSTER = {
+    "srun -N 64 --ntasks-per-node=1 -o 'readouts/%N.json' gen-constraints detect --json": "Slurm",
+    "srun -N 64 --ntasks-per-node=1 --label gen-constraints detect --json | gen-constraints plan": (
+        "Slurm"
+    ),
+    "ansible gpu -m command -a 'gen-constraints detect --json' > fleet.log": "Ansible",
+}
+
 #: Lines for another shell: run there when it is installed, else the gen-constraints part.
 OTHER_SHELLS = {
     "gen-constraints env --shell fish | source": "fish",
@@ -149,6 +159,8 @@ BUILTIN = {
     'eval "$(gen-constraints env)"': 0,
     'eval "$(_GEN_CONSTRAINTS_COMPLETE=bash_source gen-constraints)"': 0,
     **dict.fromkeys(OTHER_SHELLS, 0),
+    "gen-constraints plan readouts/": 0,  # an H200 node: it fits cuda130
+    "gen-constraints plan --json fleet.log > plan.json": 0,
 }
 
 #: In a copy of this repository's profiles/ and generated/ (every committed lock fresh).
@@ -166,6 +178,7 @@ PROJECT = {
     "gen-constraints wheelhouse check --all --json --wheelhouse /srv/wheels": 0,
     "gen-constraints wheelhouse prune --dry-run": 0,
     "gen-constraints wheelhouse prune --all --wheelhouse /srv/wheels": 0,
+    "gen-constraints wheelhouse fill --plan plan.json --wheelhouse /srv/wheels": 0,
     "gen-constraints wheelhouse index wheelhouse": 0,
     "gen-constraints wheelhouse index /srv/wheels": 0,
     "gen-constraints wheelhouse index /srv/www --wheelhouse /srv/wheels": 0,
@@ -181,7 +194,7 @@ PROJECT = {
 
 def test_every_example_is_run_or_says_why_not() -> None:
     shown = {line for path in COMMANDS for line in examples(help_text(path))}
-    classified = [*NEEDS_NETWORK, *BUILTIN, *REPO_COPY, *PROJECT]
+    classified = [*NEEDS_NETWORK, *NEEDS_CLUSTER, *BUILTIN, *REPO_COPY, *PROJECT]
     assert len(classified) == len(set(classified))
     assert shown == set(classified)
 
@@ -230,6 +243,11 @@ def test_builtin_examples_run(tmp_path: Path) -> None:
     cwd.mkdir()
     shutil.copyfile(HARDWARE / "h200-real.json", cwd / "h200.json")
     shell = _shell(tmp_path, cwd, GEN_CONSTRAINTS_HARDWARE=str(cwd / "h200.json"))
+    # What the cluster examples would have written: srun's file per node, ansible's log.
+    (cwd / "readouts").mkdir()
+    shutil.copyfile(HARDWARE / "h200-real.json", cwd / "readouts" / "gpu-a01.json")
+    h200 = (HARDWARE / "h200-real.json").read_text(encoding="utf-8")
+    (cwd / "fleet.log").write_text(f"gpu-a01 | CHANGED | rc=0 >>\n{h200}\n", encoding="utf-8")
     for line, code in BUILTIN.items():
         shell.run(line, code)
     written = (cwd / "constraints.txt").read_text(encoding="utf-8")
@@ -274,6 +292,7 @@ def project(tmp_path: Path) -> Iterator[Shell]:
 
 
 def test_install_examples_run_in_a_project(project: Shell) -> None:
+    project.run(f"gen-constraints plan --json {HARDWARE / 'cpu.json'} > plan.json", 0)
     for line, code in PROJECT.items():
         project.run(line, code)
 

@@ -24,6 +24,7 @@ from constraints_gen.reporter import REPORT, Level
 LAZY_COMMANDS: Mapping[str, str] = {
     "env": "constraints_gen.cli.env:env_cmd",
     "lock": "constraints_gen.cli.lock:lock_cmd",
+    "plan": "constraints_gen.cli.plan:plan_cmd",
     "sync": "constraints_gen.cli.sync:sync_cmd",
     "verify": "constraints_gen.cli.verify:verify_cmd",
     "wheelhouse": "constraints_gen.cli.wheelhouse:wheelhouse_cmd",
@@ -202,6 +203,7 @@ Examples:
   gen-constraints explain                     # which profile fits, and why
   gen-constraints lock                        # re-lock the profiles whose inputs changed
   gen-constraints lock --check                # are the committed locks fresh? (exit 1: no)
+  gen-constraints plan readouts/              # a fleet: each machine's profile, the targets
   eval "$(gen-constraints env)"               # make pip and uv obey the constraints
   eval "$(_GEN_CONSTRAINTS_COMPLETE=bash_source gen-constraints)"  # TAB completion (README)
 

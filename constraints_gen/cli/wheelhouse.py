@@ -92,12 +92,17 @@ def lock_options(func: F) -> F:
 
 
 def _locks(
-    choice: LockChoice, *, make: bool, mirror: Mapping[str, str] | None = None
+    choice: LockChoice,
+    *,
+    make: bool,
+    mirror: Mapping[str, str] | None = None,
+    plan: Path | None = None,
 ) -> tuple[dict[str, str] | None, list[Profile], list[LockRef]]:
     """The mirrors (the project's, under ``mirror``; None without it), the chosen profiles and
     their locks, found as emit finds them (committed, cached, else made on demand when
-    ``make``); every lock is read before the command acts."""
-    from constraints_gen.install.wheelhouse import chosen_profiles, read_locks
+    ``make``); every lock is read before the command acts. ``plan``: exactly the targets of
+    that plan file (``plan --json``)."""
+    from constraints_gen.install.wheelhouse import chosen_profiles, plan_locks, read_locks
     from constraints_gen.profiles.config import project_mirrors
     from constraints_gen.profiles.model import load_profiles
     from constraints_gen.profiles.project import find_project
@@ -105,9 +110,21 @@ def _locks(
 
     if choice.every and choice.names:
         raise click.UsageError("--all and --profile exclude each other")
+    if plan is not None and (choice.every or choice.names or choice.pythons or choice.hardware):
+        raise click.UsageError(
+            "--plan names the targets: it excludes --all, --profile, --python and --hardware"
+        )
     project = find_project(choice.root)
     profiles = load_profiles(project.profiles_dir)
     mirrors = None if mirror is None else project_mirrors(project.root, mirror)
+    if plan is not None:
+        from constraints_gen.profiles.plan import read_plan
+
+        wanted = read_plan(plan, profiles)
+        pairs = [(w.profile, w.python) for w in wanted]
+        locks = plan_locks(project, profiles, pairs, make=make, mirrors=mirrors, notice=notice)
+        unique = {(w.profile.name, w.profile.platform): w.profile for w in wanted}
+        return mirrors, list(unique.values()), locks
 
     def fit() -> Profile:
         return require_fit(select(profiles, get_hardware(choice.hardware)))
@@ -179,6 +196,9 @@ def wheelhouse_cmd() -> None:
     is_flag=True,
     help="First remove wheels of locked packages at versions no lock holds.",
 )
+@click.option("--plan", type=click.Path(dir_okay=False, path_type=Path), metavar="PLAN.json",
+              help="Fill exactly the targets of this plan (`gen-constraints plan --json`);"
+              " excludes --all, --profile, --python and --hardware.")  # fmt: skip
 @json_option
 def fill_cmd(
     choice: LockChoice,
@@ -193,6 +213,7 @@ def fill_cmd(
     retries: int,
     deadline: float | None,
     prune_wrong: bool,
+    plan: Path | None,
     as_json: bool,
 ) -> None:
     """Download every wheel the locks need for their target platform and Python.
@@ -213,6 +234,7 @@ def fill_cmd(
       gen-constraints wheelhouse fill --prune
       gen-constraints wheelhouse fill --profile cuda121_ampere --python 3.11
       gen-constraints wheelhouse fill --all --wheelhouse /srv/wheels --mirror pypi=https://m/simple
+      gen-constraints wheelhouse fill --plan plan.json --wheelhouse /srv/wheels   # a fleet's
     """
     import sys
 
@@ -223,7 +245,7 @@ def fill_cmd(
 
     # Mirrors as `lock` takes them (--mirror, $GEN_CONSTRAINTS_MIRRORS, constraints-gen.toml):
     # a profile index may come from a URL elsewhere or a folder of wheels.
-    mirrors, profiles, locks = _locks(choice, make=True, mirror=mirror)
+    mirrors, profiles, locks = _locks(choice, make=True, mirror=mirror, plan=plan)
     sources = fill_sources(
         profiles, mirrors or {}, find_links=find_links, index_url=index_url, no_index=no_index
     )

@@ -209,9 +209,9 @@ def missing_wheels(
     if folder is not None:
         if not folder.is_dir():
             return {p.name: f"{p.name}=={p.version}" for p in lock.packages}
-        cache = HashCache(folder, notice)
-        report = check(folder, [lock], cache)
-        cache.save()
+        # The cache is read, never written: a sync only reads the wheelhouse, which fleets share
+        # read-only (NFS), and a thousand nodes must not race to rewrite one file in it.
+        report = check(folder, [lock], HashCache(folder, notice))
         only = report.locks[0]
         corrupt = {m.name: m.filename for m in only.corrupt}
         return {

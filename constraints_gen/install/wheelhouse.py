@@ -131,6 +131,26 @@ def read_locks(
     return locks
 
 
+def plan_locks(
+    project: Project,
+    profiles: ProfileSet,
+    wanted: Sequence[tuple[Profile, str]],
+    *,
+    make: bool = False,
+    mirrors: Mapping[str, str] | None = None,
+    notice: Notice = _quiet,
+) -> list[LockRef]:
+    """The locks of a plan's targets, each (profile on its platform, CPython), found as
+    :func:`read_locks` finds them; all are read before any caller acts."""
+    locks = []
+    for profile, python in wanted:
+        located = locate_lock(
+            project, profiles, profile, python, mirrors=mirrors, notice=notice, make=make
+        )
+        locks.append(read_lock(profile, python, located.lock_path))
+    return locks
+
+
 class HashCache:
     """sha256 of the folder's files, remembered by (name, size, mtime) in ``HASH_CACHE``."""
 

@@ -319,6 +319,11 @@ def require_fit(selection: Selection) -> Profile:
     hw = selection.hardware
     lines = [f"no profile fits this machine ({_machine(hw)}):"]
     lines += [f"  {v.profile.name}: " + "; ".join(v.reasons) for v in selection.verdicts]
+    raise NoFitError("\n".join(lines), tip="; or ".join(no_fit_tips(selection)) or None)
+
+
+def no_fit_tips(selection: Selection) -> list[str]:
+    """What would make a profile fit a machine that none fits: a newer driver, a CPU build."""
     tips = [
         f"upgrade the NVIDIA driver to {v.profile.min_driver} or newer for profile {v.profile.name}"
         for v in selection.verdicts
@@ -327,9 +332,9 @@ def require_fit(selection: Selection) -> Profile:
     tips += [
         f"use a CPU build explicitly: --profile {v.profile.name}"
         for v in selection.verdicts
-        if v.profile.vendor == "cpu" and platform_verdict(v.profile, hw)[1]
+        if v.profile.vendor == "cpu" and platform_verdict(v.profile, selection.hardware)[1]
     ]
-    raise NoFitError("\n".join(lines), tip="; or ".join(tips) or None)
+    return tips
 
 
 def _machine(hw: Hardware) -> str:
