@@ -12,6 +12,10 @@ files (``install/wheelhouse.py``), the on-demand locks (``locks/locate.py``), an
   nesting deep enough to exhaust the parser, another cache's entry) is a miss, never an error.
 - An entry holds its whole key and answers only that exact question: its file name is a digest
   of the key, and the key inside is compared too.
+- An entry is sealed with an HMAC under a random key kept in the cache root (``secret``, 0600):
+  an entry this tool did not write for this user (edited, copied from another machine or CI
+  cache, damaged) is a miss. This is no defence against a program running as the user, which
+  can do anything the user can; it keeps out every other writer, and mistakes.
 - A file is known by what user space cannot set back: device, inode, size, and the mtime and
   ctime in nanoseconds (git's rule). Editing a file in place and restoring its size and mtime
   still changes its ctime.
@@ -71,8 +75,8 @@ def trusted_dir(name: str, *, create: bool = True) -> Path | None:
     missing, or when it or the cache root is not the user's own or others can write it: then it
     is not used, and the first refusal in this process says so on stderr."""
     root = cache_dir()
-    folder = root / name
-    for path in (root, folder):
+    folder = root / name if name else root
+    for path in (root, folder) if name else (root,):
         try:
             info = os.stat(path)
         except FileNotFoundError:
@@ -125,6 +129,65 @@ def racy(ident: Identity | None, started_ns: int) -> bool:
     return ident is not None and ident[4] >= started_ns - SETTLE_NS
 
 
+_SECRET_NAME = "secret"
+_secrets: dict[Path, bytes] = {}  # cache root -> its key, read once a process
+
+
+def _read_secret(path: Path) -> bytes:
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or (
+            hasattr(os, "geteuid") and (info.st_uid != os.geteuid() or info.st_mode & 0o077)
+        ):
+            raise ValueError(f"{path}: not a private file of the user")
+        data = handle.read(65)
+    if len(data) != 64:
+        raise ValueError(f"{path}: not a key")
+    return data
+
+
+def secret(create: bool) -> bytes | None:
+    """The key that seals this user's entries (created at random on first use); None when there
+    is none and ``create`` is false, or it may not be trusted (not a private file of the user)."""
+    root = trusted_dir("", create=create)
+    if root is None:
+        return None
+    if root in _secrets:
+        return _secrets[root]
+    path = root / _SECRET_NAME
+    try:
+        key = _read_secret(path)
+    except FileNotFoundError:
+        if not create:
+            return None
+        import secrets
+
+        temp = path.with_name(f".{_SECRET_NAME}.{os.getpid()}.tmp")
+        try:
+            write_entry(temp, secrets.token_hex(32))
+            try:
+                os.link(temp, path)  # created whole, or not at all: another process won
+            except FileExistsError:
+                pass
+            finally:
+                temp.unlink(missing_ok=True)
+            key = _read_secret(path)
+        except (OSError, ValueError):
+            return None
+    except (OSError, ValueError):
+        return None
+    _secrets[root] = key
+    return key
+
+
+def _seal(key: bytes, text: str) -> str:
+    import hmac
+
+    return hmac.new(key, text.encode("utf-8"), "sha256").hexdigest()
+
+
 def canonical(value: object) -> str:
     """The one JSON text of a key (tuples as lists, keys sorted)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -156,10 +219,18 @@ class Cache:
         try:
             text = canonical(key)
             data = read_entry(self._file(folder, text))
+            if type(data) is not dict or data.keys() != {"cache", "version", "key", "value", "mac"}:
+                return None
+            key_bytes = secret(create=False)
+            mac = data.pop("mac")
+            if key_bytes is None or type(mac) is not str:
+                return None
+            import hmac
+
+            if not hmac.compare_digest(mac, _seal(key_bytes, canonical(data))):
+                return None  # not written by this tool for this user
             if (
-                type(data) is not dict
-                or data.keys() != {"cache", "version", "key", "value"}
-                or data["cache"] != self.name
+                data["cache"] != self.name
                 or data["version"] != self.version
                 or canonical(data["key"]) != text
             ):
@@ -171,12 +242,14 @@ class Cache:
 
     def put(self, key: object, value: object) -> None:
         folder = trusted_dir(self.name)
-        if folder is None:
+        key_bytes = secret(create=True)
+        if folder is None or key_bytes is None:
             return
         try:
             text = canonical(key)
             entry = {"cache": self.name, "version": self.version, "key": key, "value": value}
-            write_entry(self._file(folder, text), canonical(entry))
+            sealed = {**entry, "mac": _seal(key_bytes, canonical(entry))}
+            write_entry(self._file(folder, text), canonical(sealed))
         except (OSError, ValueError, TypeError, RecursionError):
             return
 
@@ -185,8 +258,9 @@ def read_entry(path: Path) -> object:
     """The JSON in ``path``: a regular file the user owns that group and others cannot write,
     of at most :data:`MAX_ENTRY` bytes; raises OSError or ValueError (RecursionError for a deeply
     nested one) otherwise."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags)
+    # not following a link; not waiting on a FIFO (O_NONBLOCK)
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags | getattr(os, "O_BINARY", 0))
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ENTRY:
