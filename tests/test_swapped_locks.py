@@ -91,7 +91,7 @@ def _only_gamma(root: Path) -> None:
     """gamma the only profile that fits a CPU machine (for emit --hardware)."""
     for name in ("alpha", "beta"):
         (root / "profiles" / f"{name}.toml").unlink()
-    cpu = {"driver_version": None, "cuda_driver_version": None, "gpus": []}
+    cpu: dict[str, object] = {"driver_version": None, "cuda_driver_version": None, "gpus": []}
     (root / "cpu.json").write_text(json.dumps(cpu), encoding="utf-8")
 
 
