@@ -147,26 +147,30 @@ def head_names(head: str, profile: str, python: str, platform: str) -> bool:
     )
 
 
-def split_sealed(data: bytes) -> tuple[str, str] | None:
-    """(head, text) of a generated file whose body matches the sha256 in its Integrity line,
-    else None. ``text`` is the whole file as the verified reader gives it (CRLF as LF)."""
+def split_sealed(data: bytes) -> tuple[str, bytes] | None:
+    """(head, bytes) of a generated file whose body matches the sha256 in its Integrity line,
+    else None; the bytes with CRLF line ends as LF, as the verified reader reads them. Works on
+    bytes: the body is hashed where it lies, never decoded (a lock can be megabytes)."""
     import hashlib
 
+    if data.find(b"\r") >= 0:  # memchr; `b"\r\n" in data` costs 0.5 ms on a 100 kB lock
+        data = data.replace(b"\r\n", b"\n")
+    end = -1
+    for _ in range(HEAD_LINES):
+        end = data.find(b"\n", end + 1)
+        if end < 0:
+            return None
     try:
-        text = data.decode("utf-8").replace("\r\n", "\n")
+        head = data[: end + 1].decode("utf-8")
     except UnicodeDecodeError:
         return None
-    lines = text.split("\n", HEAD_LINES)
-    if len(lines) <= HEAD_LINES or data.startswith(b"\xef\xbb\xbf"):
-        return None
-    integrity = lines[HEAD_LINES - 1]
-    prefix = "# Integrity: lock format "
+    integrity = head.split("\n")[HEAD_LINES - 1]
     digest = integrity.rpartition(" body sha256:")[2]
-    if not integrity.startswith(prefix) or len(digest) != 64:
+    if not integrity.startswith("# Integrity: lock format ") or len(digest) != 64:
         return None
-    if hashlib.sha256(lines[HEAD_LINES].encode("utf-8")).hexdigest() != digest:
+    if hashlib.sha256(memoryview(data)[end + 1 :]).hexdigest() != digest:
         return None
-    return "\n".join(lines[:HEAD_LINES]) + "\n", text
+    return head, data
 
 
 def _fingerprint(head: str) -> str:
@@ -185,7 +189,7 @@ def read_pair(project: Project, pair: dict[str, Any]) -> str | None:
         and _fingerprint(lock_head) == _fingerprint(constraints_head)
     ):
         return None
-    texts = []
+    texts: list[bytes] = []
     for path, head in (
         (project.lock_path(profile, python, pair["layout"]), lock_head),
         (project.constraints_path(profile, python, pair["layout"]), constraints_head),
@@ -197,7 +201,10 @@ def read_pair(project: Project, pair: dict[str, Any]) -> str | None:
         if sealed is None or sealed[0] != head:
             return None
         texts.append(sealed[1])
-    return texts[1]
+    try:
+        return texts[1].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def stored_pair(
