@@ -10,6 +10,7 @@ print the aarch64 pins on x86_64 with a "stale" warning."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -140,3 +141,26 @@ def test_an_on_demand_pair_swapped_in_from_another_platform_is_refused(root: Pat
     assert f"{ARM}, and it was read as the file of profile delta, CPython {PYTHON}, {X86}" in (
         done.stderr
     )
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX owners and modes")
+def test_on_demand_locks_in_a_cache_others_can_write_are_neither_read_nor_made_there(
+    root: Path,
+) -> None:
+    from constraints_gen.caches import cache_dir
+
+    (root / "profiles" / "delta.toml").write_text(
+        'name = "delta"\nextends = "gamma"\n\n[target]\ncommit_lock = false\n', encoding="utf-8"
+    )
+    made = gen("--root", root, "--profile", "delta")
+    assert made.returncode == 0, made.stderr
+    assert f"locking it into {cache_dir() / 'locks' / 'delta'}" in made.stderr
+    (lock,) = (cache_dir() / "locks" / "delta").glob(f"*/py{PYTHON}.lock.txt")
+    before = sorted(p.name for p in lock.parent.iterdir())
+    cache_dir().chmod(0o777)  # a shared XDG_CACHE_HOME: whoever can write it could swap locks
+    done = gen("--root", root, "--profile", "delta")
+    assert (done.returncode, done.stdout) == (0, made.stdout), done.stderr
+    assert done.stderr.count(f"warning: {cache_dir()}: not used as a cache: group or others") == 1
+    assert "locking it into " in done.stderr  # locked again, for this run, elsewhere
+    assert f"locking it into {cache_dir()}" not in done.stderr
+    assert sorted(p.name for p in lock.parent.iterdir()) == before  # nothing made there
