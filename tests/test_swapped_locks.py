@@ -164,3 +164,13 @@ def test_on_demand_locks_in_a_cache_others_can_write_are_neither_read_nor_made_t
     assert "locking it into " in done.stderr  # locked again, for this run, elsewhere
     assert f"locking it into {cache_dir()}" not in done.stderr
     assert sorted(p.name for p in lock.parent.iterdir()) == before  # nothing made there
+
+
+def test_lock_replaces_a_swapped_pair_without_keeping_its_versions(root: Path) -> None:
+    lock = _swap(root / "generated" / "gamma")
+    done = gen("lock", "gamma", "--root", root)
+    assert done.returncode == 0, done.stderr
+    text = lock.read_text(encoding="utf-8")
+    assert text.split("\n", 1)[0].endswith(f"CPython {PYTHON}, {X86}. Do not edit.")
+    assert "\ntinylib==1.0 " in text  # this platform's pin, not the aarch64 one's 1.1
+    assert gen("lock", "--check", "--root", root, "gamma").returncode == 0
