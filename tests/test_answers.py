@@ -356,3 +356,26 @@ def test_malformed_answers_are_misses(tmp_path: Path) -> None:
     _entry(key).write_bytes(__import__("marshal").dumps((key, (), ("evil", (), "x"))))
     code, out, err, _ = emit(root)
     assert (code, out) == good[:2] and "Traceback" not in err
+
+
+def test_mirror_credentials_are_never_written_into_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = project(tmp_path)
+    args = ("--profile", "cpu")
+    secret = "https://user:s3cret@mirror.example/simple"
+    monkeypatch.setenv("GEN_CONSTRAINTS_MIRRORS", f"pytorch-cpu={secret}")
+    first, second = emit(root, *args), emit(root, *args)
+    assert first[0] == 0, first[2]
+    assert f"--extra-index-url {secret}\n" in first[1]  # what emit prints is not the cache's
+    assert second[:2] == first[:2] and second[3] == list(HEAVY)  # never served: never stored
+    plain = "https://mirror.example/simple"  # no credentials: cached, the key holds a digest
+    monkeypatch.setenv("GEN_CONSTRAINTS_MIRRORS", f"pytorch-cpu={plain}")
+    assert emit(root, *args)[0] == 0
+    hit = emit(root, *args)
+    assert f"--extra-index-url {plain}\n" in hit[1] and hit[3] == []
+    keys = [json.loads(p.read_text())["key"] for p in (caches.cache_dir() / "answers").iterdir()]
+    assert len(keys) == 1 and plain not in json.dumps(keys)
+    written = [p.read_bytes() for p in caches.cache_dir().rglob("*") if p.is_file()]
+    assert len(written) == 2  # the key and the one answer
+    assert not any(b"s3cret" in data for data in written)

@@ -10,7 +10,8 @@ are the same. For emit, the question (the entry's key) is:
 - the code: this package's version and the identity of each of its modules;
 - the hardware readout (--hardware or $GEN_CONSTRAINTS_HARDWARE) when selection uses one; live
   detection is never cached;
-- and $GEN_CONSTRAINTS_MIRRORS (emit names the pins' indexes, mirrors applied).
+- and a digest of $GEN_CONSTRAINTS_MIRRORS (emit names the pins' indexes, mirrors applied); an
+  answer whose index lines hold credentials (``USER:PASSWORD@HOST``) is never stored.
 
 Its inputs are every ``profiles/*.toml`` (the listing too: a new profile can change the
 selection), the readout file and constraints-gen.toml. The answer is which lock pair was chosen
@@ -249,6 +250,16 @@ def render(text: str, options: Sequence[Sequence[str]]) -> str | None:
 # -- emit ------------------------------------------------------------------------------------
 
 
+def _digest(text: str | None) -> str | None:
+    """A digest of a value that may hold credentials (a mirror URL): keys never hold a URL.
+    (hashlib here; redact.url_digest once the redaction boundary lands.)"""
+    if text is None:
+        return None
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def selection_files(
     project: Project, hardware: Path | None, profile: str | None, hardware_env: str | None
 ) -> tuple[list[str], object] | None:
@@ -285,7 +296,7 @@ def emit_key(
     here = None if python is not None else [*sys.version_info[:2], sys.platform, _machine()]
     key = {
         "command": "emit",
-        "mirrors": os.environ.get("GEN_CONSTRAINTS_MIRRORS"),
+        "mirrors": _digest(os.environ.get("GEN_CONSTRAINTS_MIRRORS")),
         "code": code_key(),
         "root": str(project.root),
         "builtin": project.builtin,
@@ -348,6 +359,8 @@ def store_emit(
     pair = stored_pair(project, profile, python, platform, layout, started)
     if pair is None:
         return
+    if any("@" in option for option in options):
+        return  # an index URL with credentials: never written into a cache file
     index_lines = [line for line in text.split("\n") if line.startswith("# Index ")]
     stored_options = [list(pair) for pair in zip(index_lines, options, strict=False)]
     value = {"inputs": before, "pair": pair, "options": stored_options,
