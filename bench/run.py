@@ -156,16 +156,22 @@ def bench_emit(settings: Settings) -> Section:
     total = sum(m[1] for m in extra)
     top = [[name, f"{own:.2f}", f"{cum:.2f}"] for name, own, cum in extra[:20]]
     budget = 1.5 * baseline.median
+    lookup = _emit_lookups(REPO)
     why = (
         f"\n\nWhere the time goes: Python start-up {start.ms}, `import click`"
         f" {(click.median - start.median) * 1000:.1f} ms more (both are in the baseline too);"
         f" gen-constraints adds {(emit.median - baseline.median) * 1000:.1f} ms to the baseline"
         f" ({(budget - emit.median) * 1000:+.1f} ms left of the budget of 1.5x). Emit's answer is"
         " served from the answer cache (constraints_gen/cli/answers.py) when none of its inputs"
-        " changed: every profiles/*.toml, the readout, constraints-gen.toml, the lock and its"
-        " constraints.txt are compared by identity (device, inode, size, mtime) and by"
-        " content, so a hit reads about 25 files and imports neither the profile model nor"
-        " tomllib, packaging.specifiers, hashlib or platform. The first run after an edit"
+        " changed: every profiles/*.toml, the readout and constraints-gen.toml are compared by"
+        " identity (device, inode, size, mtime and ctime in nanoseconds: an edit that puts size"
+        " and mtime back still moves the ctime), and the lock and its constraints.txt are read"
+        " whole and their bodies checked against the digests in their headers, headers that must"
+        " be the ones the answer stands on: what emit prints is the file's own bytes, read now."
+        " A hit imports neither the profile model nor tomllib, packaging.specifiers or platform."
+        f" Checking those bytes costs {lookup.checked * 1000:.1f} ms of the"
+        f" {lookup.served * 1000:.1f} ms a lookup takes in-process (the lookup without it,"
+        f" identities only: {lookup.identity * 1000:.1f} ms). The first run after an edit"
         " (second row) does the whole work: parse and validate every profile, select,"
         " fingerprint, read and verify the lock pair (body digests), then store the answer."
     )
@@ -193,6 +199,7 @@ def bench_check(settings: Settings) -> Section:
         [_check_case(), _emit_case(), cold_check, cold_emit], settings.repeats(21)
     )  # fmt: skip
     ratio, target, ok = _ratio_row(check.median, emit.median, 1.1)
+    lookup = _check_lookups()
     head = ["candidate", "baseline", "candidate median", "baseline median", "ratio", "target", ""]
     rows = [
         [check.label, emit.label, check.ms, emit.ms, ratio, target, ok],
@@ -203,54 +210,93 @@ def bench_check(settings: Settings) -> Section:
     size = sum(p.stat().st_size for p in (REPO / "generated").rglob("py*.txt"))
     body = table(head, rows) + (
         f"\n\nThe check of all {locks} committed locks is served from the answer cache when no"
-        " profile, lock or constraints file changed: each file is compared by identity and by"
-        f" its whole content ({size / 2**20:.1f} MiB of locks and constraints files are read and"
-        " compared, so a check of whole files, as the body digests of the lock integrity work"
-        " need, costs the same). Only an all-fresh report is cached; a stale or missing lock is"
-        " always worked out. The second row is the first check after an edit: it loads and"
-        " fingerprints every profile, as emit does after an edit."
+        " profile changed (each compared by identity: device, inode, size, mtime and ctime), and"
+        f" every lock and constraints file ({size / 2**20:.1f} MiB) is read whole, its body"
+        " checked against the digest in its header and its header against the one the answer"
+        " stands on: a fresh from the cache holds only for bytes whose digests were checked. Only"
+        " an all-fresh report is cached; a stale or missing lock is always worked out. The second"
+        " row is the first check after an edit: it loads and fingerprints every profile, as emit"
+        " does after an edit."
+        f" Measured in-process, a lookup of the check takes {lookup.served * 1000:.1f} ms, of"
+        f" which checking the bytes of every lock pair is {lookup.checked * 1000:.1f} ms (the"
+        f" lookup by identity alone, still loading the entry: {lookup.identity * 1000:.1f} ms):"
+        f" sha256 of every byte at {size / 2**20 / max(lookup.checked, 1e-9):.0f} MiB/s, the"
+        " price of a fresh that holds, proportional to the size of the locks (emit's one pair:"
+        " section 1)."
     )
     if ok == "MISS":
-        served, identity = _check_lookup_cost()
         body += (
-            f"\n\nMISS by {(check.median - 1.1 * emit.median) * 1000:.1f} ms. Measured"
-            f" in-process, the cache lookup of the check takes {served * 1000:.1f} ms, of which"
-            f" comparing the content of every lock and constraints file is"
-            f" {(served - identity) * 1000:.1f} ms (the lookup by identity alone, still loading"
-            f" the entry: {identity * 1000:.1f} ms); the rest of the gap to emit is the lock"
-            " command itself (its module and a dozen options for click to parse) and machine"
-            " noise. Trusting identity with the ctime (any write or mtime reset moves it), as git"
-            " trusts its index, would save the content comparison; the content is compared"
-            " because a stale answer must never be served."
+            f"\n\nMISS by {(check.median - 1.1 * emit.median) * 1000:.1f} ms: the rest of the gap"
+            " to emit is the lock command itself (its module and a dozen options for click to"
+            " parse) and machine noise."
         )
     return Section(title="2. Freshness check of all built-in profiles vs. emit", body=body)
 
 
-def _check_lookup_cost(runs: int = 21) -> tuple[float, float]:
-    """(a cache lookup of `lock --check` of the built-ins, the same by identity only), seconds,
-    in-process: the entry ``lock --check`` left in the user cache (key as cli/lock.py makes)."""
-    import marshal
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lookup:
+    """Median seconds, in-process, of an answer-cache lookup: whole (``served``), and without
+    reading and checking the lock pairs (``identity``: the entry and its inputs' identities)."""
 
-    from constraints_gen.cli import answers as resultcache
+    served: float
+    identity: float
+
+    @property
+    def checked(self) -> float:
+        """What checking the bytes the answer stands on adds to a lookup."""
+        return max(self.served - self.identity, 0.0)
+
+
+def _lookups(load: Callable[[], object], entry: Callable[[], bool], runs: int = 21) -> Lookup:
+    served, identity = [], []
+    for _ in range(runs):  # alternately, in this process
+        start = time.perf_counter()
+        assert load() is not None
+        served.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        assert entry()
+        identity.append(time.perf_counter() - start)
+    return Lookup(served=statistics.median(served), identity=statistics.median(identity))
+
+
+def _check_lookups() -> Lookup:
+    """The lookup of `lock --check` of the built-ins (key as cli/lock.py makes it), after a run
+    that stored it."""
+    from constraints_gen.cli import answers
     from constraints_gen.profiles.project import builtin_root, find_project
 
     project = find_project(builtin_root())
-    files = resultcache.profile_files(project)
-    key = ("check", *resultcache.code_key(), str(project.root), (), (), tuple(files))
-    entry = resultcache._entry_path(key)
     run_once(Case(label="fill", argv=[GEN, "lock", "--check", "--root", project.root]))
-    served, identity = [], []
-    for _ in range(runs):
-        start = time.perf_counter()
-        resultcache.load(key)
-        served.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        _, inputs, _, _ = marshal.loads(entry.read_bytes())
-        for item in inputs:
-            stat = os.stat(item[0])
-            _ = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns) == item[1:5]
-        identity.append(time.perf_counter() - start)
-    return statistics.median(served), statistics.median(identity)
+
+    def entry() -> bool:
+        key = answers.check_key(project, (), ())
+        value = answers.ANSWERS.get(key, answers._CHECK)
+        return value is not None and answers._unchanged(value["inputs"])
+
+    return _lookups(lambda: answers.load_check(project, answers.check_key(project, (), ())), entry)
+
+
+def _emit_lookups(root: Path) -> Lookup:
+    """The lookup of emit (key and load, as cli/core.py makes them) in ``root``."""
+    from constraints_gen.cli import answers
+    from constraints_gen.profiles.project import find_project
+
+    project = find_project(root)
+    run_once(_emit_case(root))  # the entry exists
+
+    def key() -> dict[str, object]:
+        found = answers.emit_key(
+            project, hardware=HARDWARE, profile=None, python=PYTHON, strict=False,
+            hardware_env=None,
+        )  # fmt: skip
+        assert found is not None
+        return found[0]
+
+    def entry() -> bool:
+        value = answers.ANSWERS.get(key(), answers._EMIT)
+        return value is not None and answers._unchanged(value["inputs"])
+
+    return _lookups(lambda: answers.load_emit(project, key()), entry)
 
 
 def _single_uv_cases(root: Path) -> list[Case]:
@@ -461,23 +507,9 @@ def bench_scale(settings: Settings) -> Section:
     return Section(title="6. Scale: many profiles, 300-package locks", body=body)
 
 
-def _emit_lookup_cost(root: Path, runs: int = 21) -> float:
+def _emit_lookup_cost(root: Path) -> float:
     """Median seconds, in-process, of emit's answer-cache lookup (key and load) in ``root``."""
-    from constraints_gen.cli import answers as resultcache
-    from constraints_gen.profiles.project import find_project
-
-    project = find_project(root)
-    run_once(_emit_case(root))  # the entry exists
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        found = resultcache.emit_key(
-            project, hardware=HARDWARE, profile=None, python=PYTHON, strict=False,
-            hardware_env=None,
-        )  # fmt: skip
-        assert found is not None and resultcache.load(found[0]) is not None
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return _emit_lookups(root).served
 
 
 def bench_sync(settings: Settings) -> Section:
@@ -555,11 +587,14 @@ def bench_sync(settings: Settings) -> Section:
 
 def bench_wheelhouse(settings: Settings) -> Section:
     from bench.scenarios import big_wheelhouse
-    from constraints_gen.install.wheelhouse import HASH_CACHE
+    from constraints_gen import caches
+    from constraints_gen.install.wheelhouse import HASHES, HashCache
 
     count, size = (30, 1 << 20) if settings.quick else (100, 2 << 20)
     root, folder = big_wheelhouse(settings.tmp / "wheelhouse", count, size)
-    cache = folder / HASH_CACHE
+    home = caches.trusted_dir(HASHES.name)
+    assert home is not None
+    cache = HASHES._file(home, caches.canonical(HashCache(folder).key))  # in the user cache
     args: list[str | Path] = [GEN, "wheelhouse", "check", "--root", root, "--profile", "big"]
     args += ["--wheelhouse", folder]
     files = sorted(folder.glob("*.whl"))
@@ -606,8 +641,9 @@ def bench_wheelhouse(settings: Settings) -> Section:
     head = ["candidate", "baseline", "candidate median", "baseline median", "result", "target", ""]
     over = again.median - emit.median
     recheck_why = (
-        "\n\nThe re-check of an unchanged folder hashes nothing (the folder's hash cache trusts"
-        " a wheel by name, size and mtime) but loads the profiles, reads and verifies the lock"
+        "\n\nThe re-check of an unchanged folder hashes nothing (the hash cache, in the user's"
+        " own cache, trusts a wheel by its identity: device, inode, size, mtime and ctime) but"
+        " loads the profiles, reads and verifies the lock"
         " and stats every wheel: it is not served from the answer cache (the lock choice moved"
         f" into install/wheelhouse.py). Over emit's cached answer it adds {over * 1000:+.1f} ms"
         f" ({count} wheels here)."

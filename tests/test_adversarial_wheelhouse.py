@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import shutil
 import subprocess
@@ -20,7 +21,10 @@ from typing import Any
 import pytest
 from support.index import write_simple_index
 from support.sync_project import CP, PY, gen, scenario_project
+from support.wheels import sha256_of
 
+from constraints_gen import caches
+from constraints_gen.caches import cache_dir
 from constraints_gen.install.wheelhouse import FOLDER_LOCK, HASH_CACHE, HashCache, prune
 
 COMMON = ("--profile", "demo", "--root", "proj", "--wheelhouse", "wh")
@@ -163,23 +167,26 @@ def test_prune_dry_run_writes_nothing(tmp_path: Path) -> None:
 
 def test_prune_lists_each_removal_and_a_failure_leaves_the_rest_consistent(tmp_path: Path) -> None:
     folder = house(tmp_path, STALE)
+    time.sleep(0.1)  # a file written within the clock's resolution is not remembered
     cache = HashCache(folder)
     cache.sha256(STALE)  # a cache entry for a file about to go
     cache.save()
+    assert list(HashCache(folder).entries) == [STALE]
     (folder / "zz-1.0-py3-none-any.whl").mkdir()  # turned into a folder after the check
     done = prune(folder, [STALE, "zz-1.0-py3-none-any.whl"], dry_run=False)
     assert done.removed == (STALE,)
     assert done.failed == (f"{folder / 'zz-1.0-py3-none-any.whl'}: not a regular file",)
     assert (folder / "zz-1.0-py3-none-any.whl").is_dir()
     assert sorted(p.name for p in folder.glob("*.whl") if p.is_file()) == LOCKED
-    assert STALE not in (folder / HASH_CACHE).read_text()  # the cache names only what is left
+    assert not HashCache(folder).entries  # the cache names only what is left
 
 
 # -- the hash cache is best-effort -----------------------------------------------------------------
 
 
-def cache_is_a_folder(folder: Path) -> None:
-    (folder / HASH_CACHE).mkdir()
+def cache_is_a_file(folder: Path) -> None:
+    cache_dir().mkdir(mode=0o700, exist_ok=True)
+    (cache_dir() / "hashes").write_text("not a folder")
 
 
 def read_only_folder(folder: Path) -> None:
@@ -188,7 +195,7 @@ def read_only_folder(folder: Path) -> None:
     folder.chmod(0o555)
 
 
-UNWRITABLE: list[Callable[[Path], None]] = [cache_is_a_folder, read_only_folder]
+UNWRITABLE: list[Callable[[Path], None]] = [cache_is_a_file, read_only_folder]
 
 
 @pytest.mark.parametrize("spoil", UNWRITABLE, ids=[f.__name__ for f in UNWRITABLE])
@@ -204,7 +211,8 @@ def test_check_of_a_folder_it_cannot_write_warns_and_checks(
     no_bug(done)
     assert done.returncode == 0
     assert done.stdout.startswith(f"profile demo, CPython {PY} (x86_64-manylinux_2_28): exact,")
-    assert "warning: cannot write the hash cache" in done.stderr
+    if spoil is cache_is_a_file:  # said once: every wheel is read
+        assert done.stderr.count(f"warning: {cache_dir() / 'hashes'}: not used as a cache") == 1
     assert sorted(p.name for p in folder.glob("*.whl")) == LOCKED
 
 
@@ -265,7 +273,7 @@ def test_concurrent_fills_into_one_folder_are_safe(tmp_path: Path) -> None:
     fetched = sum(stderr.count("fetched ") - 1 for (_, stderr), _ in results)
     assert fetched == len(LOCKED)  # each file once: the later runs found it in place
     folder = tmp_path / "wh"
-    assert sorted(p.name for p in folder.iterdir()) == sorted([*LOCKED, HASH_CACHE, FOLDER_LOCK])
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*LOCKED, FOLDER_LOCK])
     check = gen("wheelhouse", "check", *COMMON, cwd=tmp_path)
     assert check.returncode == 0, check.stdout  # every file whole: hashes match the lock
 
@@ -332,3 +340,124 @@ def test_index_elsewhere_replaces_a_stale_copy_of_the_same_size(tmp_path: Path) 
     done = gen("wheelhouse", "index", "out", "--wheelhouse", "wh", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert stale.read_bytes() == (folder / LOCKED[0]).read_bytes()  # what the page's hash says
+
+
+# -- the hash cache saves reading, never a check (issue 16) ----------------------------------------
+
+
+def tamper_in_place(path: Path) -> None:
+    """Other bytes, the same size, the mtime put back: only the ctime tells."""
+    before = path.stat()
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    time.sleep(0.02)
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (
+        before.st_ino,
+        before.st_size,
+        before.st_mtime_ns,
+    )
+
+
+def page_sha256(out: Path, project: str, filename: str) -> str:
+    page = (out / "simple" / project / "index.html").read_text()
+    return page.split(f"{filename}#sha256=", 1)[1].split('"', 1)[0]
+
+
+#: A command that must not vouch for a wheel changed in place: (name, argv, check its outcome)
+def _check(tmp_path: Path) -> None:
+    done = gen("wheelhouse", "check", *COMMON, cwd=tmp_path)
+    no_bug(done)
+    assert done.returncode == 1, done.stdout
+    assert f"corrupt: {TORCH} (sha256:{sha256_of(tmp_path / 'wh' / TORCH)} is not" in done.stdout
+
+
+def _index(tmp_path: Path) -> None:
+    done = gen("wheelhouse", "index", "--wheelhouse", "wh", "wh", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    served = tmp_path / "wh" / TORCH
+    assert page_sha256(tmp_path / "wh", "torch", TORCH) == sha256_of(served)  # the bytes served
+    done = gen("wheelhouse", "index", "--wheelhouse", "wh", "out", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert page_sha256(tmp_path / "out", "torch", TORCH) == sha256_of(tmp_path / "out" / TORCH)
+
+
+def _fill(tmp_path: Path) -> None:
+    done = gen("wheelhouse", "fill", *COMMON, "--no-index", "--find-links", "wheels", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"fetched {TORCH}" in done.stderr  # not kept: fetched again
+    assert sha256_of(tmp_path / "wh" / TORCH) == sha256_of(tmp_path / "wheels" / TORCH)
+
+
+VOUCHERS: list[Callable[[Path], None]] = [_check, _index, _fill]
+
+
+@pytest.mark.parametrize("command", VOUCHERS, ids=["check", "index", "fill"])
+def test_a_wheel_changed_in_place_with_size_and_mtime_restored_is_read_again(
+    tmp_path: Path, command: Callable[[Path], None]
+) -> None:
+    folder = house(tmp_path)
+    time.sleep(0.1)  # older than the clock's resolution: its hash is remembered
+    assert gen("wheelhouse", "check", *COMMON, cwd=tmp_path).returncode == 0
+    again = gen("wheelhouse", "check", *COMMON, "--json", cwd=tmp_path)
+    assert '"hashed": 0' in again.stdout  # every hash from the cache
+    tamper_in_place(folder / TORCH)
+    command(tmp_path)
+
+
+def forge_folder_cache(folder: Path, locked: str) -> None:
+    """The cache file earlier versions read from the folder, naming the locked hash."""
+    stat = (folder / TORCH).stat()
+    files = {TORCH: [stat.st_size, stat.st_mtime_ns, locked]}
+    (folder / HASH_CACHE).write_text(json.dumps({"version": 1, "files": files}))
+
+
+def forge_user_cache(folder: Path, locked: str) -> None:
+    """The user cache's entry rewritten: the file's identity now, with the locked hash."""
+    from constraints_gen.install.wheelhouse import HASHES
+
+    key = HashCache(folder).key
+    root = caches.trusted_dir("hashes")
+    assert root is not None
+    path = HASHES._file(root, caches.canonical(key))
+    entry = json.loads(path.read_text())
+    stat = (folder / TORCH).stat()
+    identity = [stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+    entry["value"][TORCH] = {"identity": identity, "sha256": locked}
+    path.write_text(json.dumps(entry))
+
+
+FORGERS: list[Callable[[Path, str], None]] = [forge_folder_cache, forge_user_cache]
+
+
+@pytest.mark.parametrize("command", VOUCHERS, ids=["check", "index", "fill"])
+@pytest.mark.parametrize("forge", FORGERS, ids=[f.__name__ for f in FORGERS])
+def test_a_forged_hash_cache_is_not_believed(
+    tmp_path: Path, command: Callable[[Path], None], forge: Callable[[Path, str], None]
+) -> None:
+    folder = house(tmp_path)
+    locked = sha256_of(folder / TORCH)
+    time.sleep(0.1)
+    assert gen("wheelhouse", "check", *COMMON, cwd=tmp_path).returncode == 0
+    tamper_in_place(folder / TORCH)
+    time.sleep(0.1)
+    forge(folder, locked)
+    command(tmp_path)
+
+
+def test_a_copy_in_the_index_folder_with_the_sources_size_and_mtime_is_replaced(
+    tmp_path: Path,
+) -> None:
+    folder = house(tmp_path)
+    out = tmp_path / "out"
+    assert gen("wheelhouse", "index", "--wheelhouse", "wh", "out", cwd=tmp_path).returncode == 0
+    served = out / TORCH
+    served.unlink()  # a copy, not a link to the source
+    shutil.copy2(folder / TORCH, served)
+    tamper_in_place(served)
+    done = gen("wheelhouse", "index", "--wheelhouse", "wh", "out", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert served.read_bytes() == (folder / TORCH).read_bytes()
+    assert page_sha256(out, "torch", TORCH) == sha256_of(served)

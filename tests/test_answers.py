@@ -15,6 +15,9 @@ import pytest
 from conftest import HARDWARE, REPO
 from support.wheels import build_wheel
 
+from constraints_gen import caches
+from constraints_gen.locks import file as lockfile
+
 H200 = HARDWARE / "h200-real.json"
 #: answers stores only what was read from files settled 50 ms before the command started
 SETTLE = 0.1
@@ -223,3 +226,186 @@ def test_a_mirror_folder_is_checked_again_on_a_hit(
     gone = emit(root, hardware=HARDWARE / "cpu.json")
     assert gone[:2] == (2, "")
     assert refused + "no such folder\n" in gone[2]
+
+
+# -- a cache saves work, never a check (issue 16) --------------------------------------------------
+
+
+def _emit_key(root: Path) -> dict[str, object]:
+    """The key emit(root) stores its answer under (as cli/core.py makes it)."""
+    from constraints_gen.cli import answers
+    from constraints_gen.profiles.project import find_project
+
+    found = answers.emit_key(
+        find_project(root), hardware=H200, profile=None, python="3.11", strict=False,
+        hardware_env=None,
+    )  # fmt: skip
+    assert found is not None
+    return found[0]
+
+
+def _entry(key: object) -> Path:
+    from constraints_gen.cli import answers
+
+    folder = caches.trusted_dir("answers")
+    assert folder is not None
+    return answers.ANSWERS._file(folder, caches.canonical(key))
+
+
+def _head(path: Path) -> str:
+    return "".join(path.read_text(encoding="utf-8").splitlines(keepends=True)[:5])
+
+
+def test_a_replaced_stored_value_is_not_served(tmp_path: Path) -> None:
+    from constraints_gen.cli import answers
+
+    root = project(tmp_path)
+    good = emit(root)
+    assert emit(root)[3] == []  # served
+    key = _emit_key(root)
+    stored = json.loads(_entry(key).read_text())
+    cpu = {"profile": "cpu", "python": "3.11", "platform": "x86_64-manylinux_2_28",
+           "layout": None,
+           "lock_head": _head(root / "generated/cpu/py3.11.lock.txt"),
+           "constraints_head": _head(root / "generated/cpu/py3.11.constraints.txt")}  # fmt: skip
+    stored["value"]["pair"] = cpu  # another profile's answer, edited into the file
+    _entry(key).write_text(json.dumps(stored))
+    assert emit(root)[:3] == good[:3]  # not sealed by the tool: worked out again
+    # sealed as the tool seals: the pair must still be the one the files and question name
+    value = answers.ANSWERS.get(key, lambda value: True)
+    assert value is not None and value["pair"]["profile"] == "cuda130"
+    for pair in (
+        {**value["pair"], "lock_head": cpu["lock_head"]},  # cuda130's files, cpu's header
+        {**value["pair"], "constraints_head": cpu["constraints_head"]},
+        {**value["pair"], "python": "3.12"},  # not the CPython asked for
+        {**cpu, "constraints_head": value["pair"]["constraints_head"]},
+    ):
+        answers.ANSWERS.put(key, {**value, "pair": pair})
+        code, out, err, heavy = emit(root)
+        assert (code, out) == good[:2], err
+        assert heavy == list(HEAVY)
+    named = _emit_key(root) | {"profile": "cuda130", "readout": None}
+    answers.ANSWERS.put(named, {**value, "pair": cpu})  # --profile cuda130 answered with cpu
+    code, out, _, _ = emit(root, "--profile", "cuda130")
+    assert code == 0 and out == good[1]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX owners and modes")
+@pytest.mark.parametrize("spoil", ["mode-0777", "another-uid"])
+def test_an_answers_folder_others_control_is_ignored_with_one_notice(
+    tmp_path: Path, spoil: str
+) -> None:
+    root = project(tmp_path)
+    good = emit(root)
+    assert emit(root)[3] == []
+    folder = caches.cache_dir() / "answers"
+    if spoil == "mode-0777":
+        folder.chmod(0o777)
+        why = "group or others can write it (mode 0777)"
+    else:
+        if os.geteuid() != 0:
+            pytest.skip("chown to another uid needs root")
+        os.chown(folder, 12345, -1)
+        why = f"it is owned by uid 12345, not by you (uid {os.geteuid()})"
+    for _ in range(2):
+        code, out, err, heavy = emit(root)
+        assert (code, out) == good[:2]
+        assert heavy == list(HEAVY)  # nothing served from there
+        assert err.count(f"warning: {folder}: not used as a cache: {why};") == 1, err
+    code, _, err, heavy = check(root)  # lock --check as well: it works everything out
+    assert code == 1 and "missing" in err and heavy == list(HEAVY[:3])
+    assert err.count(f"warning: {folder}: not used as a cache: {why};") == 1, err
+
+
+def test_lock_check_never_says_fresh_for_a_tampered_lock(tmp_path: Path) -> None:
+    from constraints_gen.cli import answers
+    from constraints_gen.profiles.project import find_project
+
+    root = tmp_path / "project"
+    shutil.copytree(REPO / "profiles", root / "profiles")
+    shutil.copytree(REPO / "generated", root / "generated")
+    time.sleep(SETTLE)
+    assert check(root)[0] == check(root)[0] == 0
+    key = answers.check_key(find_project(root), (), ())
+    assert answers.ANSWERS.get(key, lambda value: True) is not None  # the entry is there
+    lock = root / "generated/cuda130/py3.11.lock.txt"
+    same_stat_edit(lock, "torch==2.14.1", "torch==2.14.8")  # the body no longer its digest
+    code, _, err, heavy = check(root)
+    assert code == 2 and f"{lock}: its body does not match the digest" in err
+    assert heavy == list(HEAVY[:3])
+    # resealed: the body digest recomputed, and the entry rewritten to name the new header
+    text = lock.read_text(encoding="utf-8")
+    head, body = "".join(text.splitlines(True)[:4]), "".join(text.splitlines(True)[5:])
+    lock.write_text(lockfile.seal(head, body), encoding="utf-8")
+    entry = _entry(key)
+    stored = json.loads(entry.read_text())
+    for pair in stored["value"]["pairs"]:
+        if pair["profile"] == "cuda130" and pair["python"] == "3.11":
+            pair["lock_head"] = _head(lock)
+    entry.write_text(json.dumps(stored))
+    time.sleep(SETTLE)
+    code, _, err, _ = check(root)
+    assert code == 2 and f"{lock} and" in err and "disagree" in err
+    assert "fresh" not in err
+
+
+#: Answers of the wrong shape, sealed as the tool seals them: each must be a miss (the command
+#: works it out), never a traceback.
+def _malformed(value: dict[str, object]) -> list[tuple[str, dict[str, object]]]:
+    pair = value["pair"]
+    assert isinstance(pair, dict)
+    return [
+        ("int-for-list", {**value, "inputs": 3}),
+        ("two-tuple-pair", {**value, "pair": ["cuda130", "3.11"]}),
+        ("bytes-for-text", {**value, "pair": {**pair, "constraints_head": list(b"# x")}}),
+        ("none-for-path", {**value, "inputs": [[None, None]]}),
+        ("short-identity", {**value, "inputs": [[p, [1, 2]] for p, _ in value["inputs"]]}),  # type: ignore[attr-defined]
+        ("options-not-pairs", {**value, "options": [["# Index x: y"]]}),
+        ("messages-none", {**value, "messages": None}),
+        ("no-pair", {k: v for k, v in value.items() if k != "pair"}),
+        ("deeply-nested", {**value, "messages": json.loads("[" * 500 + "]" * 500)}),
+    ]
+
+
+def test_malformed_answers_are_misses(tmp_path: Path) -> None:
+    from constraints_gen.cli import answers
+
+    root = project(tmp_path)
+    good = emit(root)
+    key = _emit_key(root)
+    value = answers.ANSWERS.get(key, lambda value: True)
+    assert value is not None
+    for case, bad in _malformed(value):
+        answers.ANSWERS.put(key, bad)
+        code, out, err, heavy = emit(root)
+        assert (code, out) == good[:2], (case, err)
+        assert "Traceback" not in err and heavy == list(HEAVY), case
+    _entry(key).write_bytes(b"[" * 100_000 + b"]" * 100_000)  # deeper than the parser goes
+    code, out, err, _ = emit(root)
+    assert (code, out) == good[:2] and "Traceback" not in err
+    _entry(key).write_bytes(__import__("marshal").dumps((key, (), ("evil", (), "x"))))
+    code, out, err, _ = emit(root)
+    assert (code, out) == good[:2] and "Traceback" not in err
+
+
+def test_mirror_credentials_are_never_written_into_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = project(tmp_path)
+    args = ("--profile", "cpu")
+    secret = "https://user:s3cret@mirror.example/simple"
+    monkeypatch.setenv("GEN_CONSTRAINTS_MIRRORS", f"pytorch-cpu={secret}")
+    first, second = emit(root, *args), emit(root, *args)
+    assert first[0] == 0, first[2]
+    assert f"--extra-index-url {secret}\n" in first[1]  # what emit prints is not the cache's
+    assert second[:2] == first[:2] and second[3] == list(HEAVY)  # never served: never stored
+    plain = "https://mirror.example/simple"  # no credentials: cached, the key holds a digest
+    monkeypatch.setenv("GEN_CONSTRAINTS_MIRRORS", f"pytorch-cpu={plain}")
+    assert emit(root, *args)[0] == 0
+    hit = emit(root, *args)
+    assert f"--extra-index-url {plain}\n" in hit[1] and hit[3] == []
+    keys = [json.loads(p.read_text())["key"] for p in (caches.cache_dir() / "answers").iterdir()]
+    assert len(keys) == 1 and plain not in json.dumps(keys)
+    written = [p.read_bytes() for p in caches.cache_dir().rglob("*") if p.is_file()]
+    assert len(written) == 2  # the key and the one answer
+    assert not any(b"s3cret" in data for data in written)

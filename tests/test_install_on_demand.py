@@ -18,7 +18,7 @@ import pytest
 from support.stack import CU121_PROFILE, Stack, make_project
 from support.sync_project import PY, gen, make_venv
 
-from constraints_gen.install.wheelhouse import FOLDER_LOCK, HASH_CACHE
+from constraints_gen.install.wheelhouse import FOLDER_LOCK
 
 pytestmark = pytest.mark.skipif(
     not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),
@@ -92,7 +92,6 @@ def test_on_demand_profile_from_the_seeds_state_to_exact(tmp_path: Path, index_e
     assert fill.stderr.startswith(f"removed {STALE} (wrong version)\n")
     assert "\nfetched torch-2.5.1+cu121-py3-none-any.whl (" in fill.stderr
     assert sorted(p.name for p in (tmp_path / "wh").iterdir()) == [
-        HASH_CACHE,
         FOLDER_LOCK,
         "huggingface_hub-0.30.0-py3-none-any.whl",
         "peft-0.13.2-py3-none-any.whl",

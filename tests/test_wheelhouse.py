@@ -13,7 +13,7 @@ from support.index import serve, write_simple_index
 from support.sync_project import CP, PY, gen, make_project, scenario_project
 from support.wheels import build_wheel, sha256_of
 
-from constraints_gen.install.wheelhouse import FOLDER_LOCK, HASH_CACHE
+from constraints_gen.install.wheelhouse import FOLDER_LOCK, HASH_CACHE, HashCache
 
 COMMON = ("--profile", "demo", "--root", "proj", "--wheelhouse", "wh")
 TORCH = f"torch-2.5.1+cu121-{CP}-{CP}-manylinux_2_28_x86_64.whl"
@@ -184,11 +184,12 @@ def test_check_classifies_and_caches_hashes(tmp_path: Path) -> None:
         "TIP: remove them: gen-constraints wheelhouse fill --prune --profile demo --wheelhouse wh"
         " --root proj\n"
     )
-    cache = json.loads((house / HASH_CACHE).read_text())
-    assert cache["version"] == 1
-    assert sorted(cache["files"]) == LOCKED  # only locked name+versions are ever hashed
+    cache = HashCache(house).entries  # in the user cache, not in the folder
+    assert not (house / HASH_CACHE).exists()
+    assert sorted(cache) == LOCKED  # only locked name+versions are ever hashed
     stat = torch.stat()
-    assert cache["files"][TORCH] == [stat.st_size, stat.st_mtime_ns, sha256_of(torch)]
+    identity = [stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+    assert cache[TORCH] == {"identity": identity, "sha256": sha256_of(torch)}
 
 
 def test_prune_json_and_usage_errors(tmp_path: Path) -> None:

@@ -1,49 +1,94 @@
 """A cache of the answers of emit and ``lock --check``: they skip loading the profiles when
-nothing changed.
+nothing changed, but never skip checking the bytes they answer about.
 
-An answer (emit's constraints text and messages; the report of ``lock --check`` when every lock is
-fresh) depends only on what the command reads, so a cache entry records every input and is served
-only when all of them are still the same. For emit:
+An answer depends only on what the command reads, so an entry records every input's identity
+(:func:`constraints_gen.caches.identity`: device, inode, size, mtime and ctime in nanoseconds,
+which an edit that restores size and mtime still changes) and is served only when all of them
+are the same. For emit, the question (the entry's key) is:
 
 - the command: --profile, --python (else this interpreter and machine), --strict, the project;
-- the code: this package's version and the identity (size, mtime) of each of its modules;
+- the code: this package's version and the identity of each of its modules;
 - the hardware readout (--hardware or $GEN_CONSTRAINTS_HARDWARE) when selection uses one; live
   detection is never cached;
-- the files: every ``profiles/*.toml`` (the listing too: a new profile can change the selection),
-  the readout file, the lock and constraints file the answer came from, and constraints-gen.toml
-  with $GEN_CONSTRAINTS_MIRRORS (emit names the pins' indexes, mirrors applied);
+- and a digest of $GEN_CONSTRAINTS_MIRRORS (emit names the pins' indexes, mirrors applied); an
+  answer whose index lines hold credentials (``USER:PASSWORD@HOST``) is never stored;
 - the mirror folders the text names: the listing each had when emit checked it is kept with the
   answer and compared on a hit (:func:`listings_still`), so a folder that lost its wheels is
   checked again rather than served (a cache may save work, never a check).
 
-For ``lock --check``: the profile names and Pythons asked for, the code, every ``profiles/*.toml``
-and every lock and constraints file checked (whole files).
+Its inputs are every ``profiles/*.toml`` (the listing too: a new profile can change the
+selection), the readout file and constraints-gen.toml. The answer is which lock pair was chosen
+(profile, CPython, platform) and the exact header each of the two files had when they were read
+whole and verified. A hit reads both files again: what emit prints is the constraints file's own
+bytes, read now, whose body matches the digest in its header, whose header is the one the
+answer stands on and names the profile, CPython and platform asked for; anything else is a miss,
+and the whole work runs (and refuses a tampered file). ``lock --check``'s all-fresh report is
+served the same way: every lock and constraints file is read and its body digest checked.
 
-Each file is compared by identity (device, inode, size, mtime) AND by content (the entry holds
-its bytes): an edit that keeps size and mtime is still seen, so a stale answer is never served.
 Only answers from a committed lock are cached (an on-demand lock lives in the user cache), and
-only when the files did not change while the answer was computed. The entries live in the user
-cache (``cache_dir()/answers``); a cache that cannot be read or written is simply not used.
+only when no input changed within the clock's resolution of the command's start
+(:func:`constraints_gen.caches.racy`). The entries are JSON in the user cache
+(``cache_dir()/answers``), under the rules of :mod:`constraints_gen.caches`; a cache that cannot
+be read or written, or may not be trusted, is simply not used.
 
-Imports nothing beyond the standard library's cheapest modules: a hit must cost less than
-parsing the profiles.
+Imports nothing beyond the standard library's cheapest modules, json and hashlib: a hit must
+cost less than parsing the profiles.
 """
 
 from __future__ import annotations
 
-import marshal
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from constraints_gen import __version__
-from constraints_gen.profiles.project import Project, cache_dir
+from constraints_gen import __version__, caches
+from constraints_gen.profiles.project import Project
 
-_FORMAT = 3  # 3: no folder states (sync and wheelhouse check are not cached)
-#: (path, device, inode, size, mtime_ns, content); content None: the file did not exist (size
-#: -1) or could not be read (size -2)
-Snapshot = tuple[str, int, int, int, int, bytes | None]
+_FORMAT = 4  # 4: JSON entries, file identities with ctime, files checked on every hit
+ANSWERS = caches.Cache("answers", _FORMAT)
+HEAD_LINES = 5  # locks/file.py HEAD_LINES: a generated file's header
+
+#: (path, identity) of each input
+Inputs = list[tuple[str, caches.Identity | None]]
+
+_INPUTS = caches.list_of(
+    lambda item: (
+        type(item) is list
+        and len(item) == 2
+        and caches.is_str(item[0])
+        and caches.is_identity(item[1])
+    )
+)
+#: one lock pair an answer stands on: profile, CPython, platform, layout folder (or null), and
+#: the header of the lock and of its constraints.txt as they were verified
+_PAIR = caches.record(
+    profile=caches.is_str,
+    python=caches.is_str,
+    platform=caches.is_str,
+    layout=caches.optional(caches.is_str),
+    lock_head=caches.is_str,
+    constraints_head=caches.is_str,
+)
+_EMIT = caches.record(
+    inputs=_INPUTS,
+    pair=_PAIR,
+    options=caches.list_of(caches.list_of(caches.is_str)),  # [# Index line, option line]
+    messages=caches.list_of(caches.is_str),
+    # [folder, [names...]]: each mirror folder's listing when emit checked it
+    folders=caches.list_of(
+        lambda item: (
+            type(item) is list
+            and len(item) == 2
+            and caches.is_str(item[0])
+            and caches.list_of(caches.is_str)(item[1])
+        )
+    ),
+)
+_CHECK = caches.record(
+    inputs=_INPUTS, pairs=caches.list_of(_PAIR), lines=caches.list_of(caches.is_str)
+)
 
 
 def _machine() -> str:
@@ -56,20 +101,175 @@ def _machine() -> str:
     return os.uname().machine
 
 
-def _code_identity() -> tuple[tuple[str, int, int], ...]:
+def _code_identity() -> list[tuple[str, int, int, int]]:
     package = Path(__file__).parent.parent  # constraints_gen/, and each stage's folder
     found = []
     for folder in (package, *(p for p in package.iterdir() if p.is_dir() and p.name[0] != "_")):
         for entry in os.scandir(folder):
             if entry.name.endswith(".py"):
                 stat = entry.stat()
-                found.append((entry.path, stat.st_size, stat.st_mtime_ns))
-    return tuple(sorted(found))
+                found.append((entry.path, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns))
+    return sorted(found)
 
 
-def code_key() -> tuple[Any, ...]:
-    """The format of the entries, the package's version and the identity of its modules."""
-    return (_FORMAT, __version__, _code_identity())
+def code_key() -> dict[str, Any]:
+    """The package's version and the identity of its modules."""
+    return {"version": __version__, "modules": _code_identity()}
+
+
+def profile_files(project: Project) -> list[str]:
+    """Every ``profiles/*.toml`` (what load_profiles reads), sorted."""
+    folder = project.profiles_dir
+    return [str(folder / name) for name in sorted(os.listdir(folder)) if name.endswith(".toml")]
+
+
+def inputs(paths: Sequence[str]) -> Inputs | None:
+    """The identity of each of ``paths`` now; None when one cannot be read (not cacheable)."""
+    try:
+        return [(path, caches.identity(path)) for path in paths]
+    except OSError:
+        return None
+
+
+def _unchanged(stored: list[list[Any]]) -> bool:
+    """Has each stored input the identity it had (a stored null: it still does not exist)?"""
+    try:
+        for path, ident in stored:
+            now = caches.identity(path)
+            if (None if now is None else list(now)) != ident:
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def _settled(found: Inputs, started: int) -> bool:
+    """No input changed since shortly before the command started (see caches.racy)."""
+    return not any(caches.racy(ident, started) for _, ident in found)
+
+
+# -- the bytes an answer stands on ------------------------------------------------------------
+
+
+def head_names(head: str, profile: str, python: str, platform: str) -> bool:
+    """Does a generated file's ``head`` name this profile, CPython and platform (the first line
+    as locks/file.py writes it)?"""
+    first = head.split("\n", 1)[0]
+    return first.startswith("# constraints_gen ") and first.endswith(
+        f": profile {profile}, CPython {python}, {platform}. Do not edit."
+    )
+
+
+def split_sealed(data: bytes) -> tuple[str, bytes] | None:
+    """(head, bytes) of a generated file whose body matches the sha256 in its Integrity line,
+    else None; the bytes with CRLF line ends as LF, as the verified reader reads them. Works on
+    bytes: the body is hashed where it lies, never decoded (a lock can be megabytes)."""
+    import hashlib
+
+    if data.find(b"\r") >= 0:  # memchr; `b"\r\n" in data` costs 0.5 ms on a 100 kB lock
+        data = data.replace(b"\r\n", b"\n")
+    end = -1
+    for _ in range(HEAD_LINES):
+        end = data.find(b"\n", end + 1)
+        if end < 0:
+            return None
+    try:
+        head = data[: end + 1].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    integrity = head.split("\n")[HEAD_LINES - 1]
+    digest = integrity.rpartition(" body sha256:")[2]
+    if not integrity.startswith("# Integrity: lock format ") or len(digest) != 64:
+        return None
+    if hashlib.sha256(memoryview(data)[end + 1 :]).hexdigest() != digest:
+        return None
+    return head, data
+
+
+def _fingerprint(head: str) -> str:
+    return head.split("\n")[3]
+
+
+def read_pair(project: Project, pair: dict[str, Any]) -> str | None:
+    """The text of the constraints file of ``pair`` (a stored answer's lock pair), read now,
+    when both files are sealed (bodies match their digests), their headers are the ones stored,
+    name the pair's profile, CPython and platform, and share one fingerprint; else None."""
+    profile, python, platform = pair["profile"], pair["python"], pair["platform"]
+    lock_head, constraints_head = pair["lock_head"], pair["constraints_head"]
+    if not (
+        head_names(lock_head, profile, python, platform)
+        and head_names(constraints_head, profile, python, platform)
+        and _fingerprint(lock_head) == _fingerprint(constraints_head)
+    ):
+        return None
+    texts: list[bytes] = []
+    for path, head in (
+        (project.lock_path(profile, python, pair["layout"]), lock_head),
+        (project.constraints_path(profile, python, pair["layout"]), constraints_head),
+    ):
+        try:
+            sealed = split_sealed(path.read_bytes())
+        except OSError:
+            return None
+        if sealed is None or sealed[0] != head:
+            return None
+        texts.append(sealed[1])
+    try:
+        return texts[1].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def stored_pair(
+    project: Project, profile: str, python: str, platform: str, layout: str | None, started: int
+) -> dict[str, Any] | None:
+    """The lock pair a command just read and verified, to store with its answer; None when one
+    of the files changed since shortly before the command started (what is read now may not be
+    what it verified) or is not sealed."""
+    pair: dict[str, Any] = {"profile": profile, "python": python, "platform": platform,
+                            "layout": layout}  # fmt: skip
+    for field, path in (
+        ("lock_head", project.lock_path(profile, python, layout)),
+        ("constraints_head", project.constraints_path(profile, python, layout)),
+    ):
+        try:
+            ident = caches.identity(path)
+            sealed = split_sealed(path.read_bytes())
+        except OSError:
+            return None
+        if ident is None or caches.racy(ident, started) or sealed is None:
+            return None
+        pair[field] = sealed[0]
+    return pair if read_pair(project, pair) is not None else None
+
+
+def render(text: str, options: Sequence[Sequence[str]]) -> str | None:
+    """Emit's text: each ``# Index NAME: URL`` line of ``text`` followed by its stored option
+    line (mirrors applied), as locks/file.py ``emitted_text`` writes it; None when the stored
+    options are not for these lines."""
+    if not options:
+        return None if "\n# Index " in text else text
+    out, pending = [], list(options)
+    for line in text.split("\n"):
+        out.append(line)
+        if line.startswith("# Index "):
+            if not pending or len(pending[0]) != 2 or pending[0][0] != line:
+                return None
+            out.append(pending.pop(0)[1])
+    return None if pending else "\n".join(out)
+
+
+# -- emit ------------------------------------------------------------------------------------
+
+
+def _digest(text: str | None) -> str | None:
+    """A digest of a value that may hold credentials (a mirror URL): keys never hold a URL.
+    (hashlib here; redact.url_digest once the redaction boundary lands.)"""
+    if text is None:
+        return None
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def selection_files(
@@ -98,127 +298,150 @@ def emit_key(
     python: str | None,
     strict: bool,
     hardware_env: str | None,
-) -> tuple[tuple[Any, ...], tuple[str, ...]] | None:
+) -> tuple[dict[str, Any], tuple[str, ...]] | None:
     """(key, input files) of one emit, or None when it cannot be cached (live detection)."""
     found = selection_files(project, hardware, profile, hardware_env)
     if found is None:
         return None
     files, readout = found
     files.append(str(project.root / "constraints-gen.toml"))  # its [mirrors]: in the text
-    mirrors = os.environ.get("GEN_CONSTRAINTS_MIRRORS")
-    here = None if python is not None else (sys.version_info[:2], sys.platform, _machine())
-    key = (
-        "emit",
-        mirrors,
-        *code_key(),
-        str(project.root),
-        project.builtin,
-        profile,
-        python,
-        strict,
-        readout,
-        here,
-        tuple(files),
-    )
+    here = None if python is not None else [*sys.version_info[:2], sys.platform, _machine()]
+    key = {
+        "command": "emit",
+        "mirrors": _digest(os.environ.get("GEN_CONSTRAINTS_MIRRORS")),
+        "code": code_key(),
+        "root": str(project.root),
+        "builtin": project.builtin,
+        "profile": profile,
+        "python": python,
+        "strict": strict,
+        "readout": readout,
+        "here": here,
+        "files": files,
+    }
     return key, tuple(files)
 
 
-def profile_files(project: Project) -> list[str]:
-    """Every ``profiles/*.toml`` (what load_profiles reads), sorted."""
-    folder = project.profiles_dir
-    return [str(folder / name) for name in sorted(os.listdir(folder)) if name.endswith(".toml")]
+def final_notice(project: Project, pair: dict[str, Any]) -> str:
+    """The notice emit ends with: which profile and file the constraints are."""
+    path = project.constraints_path(pair["profile"], pair["python"], pair["layout"])
+    return f"profile {pair['profile']}, CPython {pair['python']} ({path})"
 
 
-def snapshot(path: str) -> Snapshot:
-    try:
-        with open(path, "rb") as handle:
-            stat = os.fstat(handle.fileno())
-            content: bytes | None = handle.read()
-    except FileNotFoundError:
-        return (path, 0, 0, -1, 0, None)
-    except OSError:  # a folder, no permission...: an entry with it is never served
-        return (path, 0, 0, -2, 0, None)
-    return (path, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, content)
-
-
-def _still(entry: Snapshot) -> bool:
-    """Is the file as recorded: the same identity and the same content (one open, one read)?"""
-    return snapshot(entry[0]) == entry
-
-
-def _entry_path(key: tuple[Any, ...]) -> Path:
-    import zlib
-
-    return cache_dir() / "answers" / f"{key[0]}-{zlib.crc32(repr(key).encode()):08x}.marshal"
-
-
-def load(key: tuple[Any, ...]) -> Any:
-    """The value stored under ``key`` when every input is unchanged, else None."""
-    try:
-        stored_key, inputs, value = marshal.loads(_entry_path(key).read_bytes())
-    except (OSError, ValueError, EOFError, TypeError):
+def load_emit(project: Project, key: dict[str, Any]) -> tuple[str, list[str], str] | None:
+    """(text, messages, final notice) of a cached emit, its constraints read and checked now;
+    None on a miss."""
+    value = ANSWERS.get(key, _EMIT)
+    if value is None or not _unchanged(value["inputs"]):
         return None
-    if stored_key != key or not all(_still(entry) for entry in inputs):
+    if not listings_still(value["folders"]):
+        return None  # a mirror folder changed: emit checks it again
+    pair = value["pair"]
+    if key["profile"] is not None and pair["profile"] != key["profile"]:
+        return None  # an answer for another question than the one asked
+    asked = key["python"] or "{}.{}".format(*sys.version_info[:2])
+    if pair["python"] != asked:
         return None
-    return value
+    text = read_pair(project, pair)
+    if text is None:
+        return None
+    rendered = render(text, value["options"])
+    if rendered is None:
+        return None
+    return rendered, value["messages"], final_notice(project, pair)
 
 
-def store(
-    key: tuple[Any, ...],
-    before: tuple[Snapshot, ...],
-    value: Any,
-    after: tuple[Snapshot, ...] = (),
+def store_emit(
+    project: Project,
+    key: dict[str, Any],
+    before: Inputs,
+    started: int,
+    *,
+    profile: str,
+    python: str,
+    platform: str,
+    layout: str | None,
+    text: str,
+    options: Sequence[str],
+    messages: Sequence[str],
+    folders: Sequence[tuple[str, Sequence[str]]] = (),
 ) -> None:
-    """Remember ``value``, computed from the files snapshotted ``before`` (and ``after``, taken
-    once it was computed), unless they changed meanwhile; never raises. ``value`` is made of what
-    marshal writes (str, tuples, numbers, None)."""
-    try:
-        if any(snapshot(entry[0]) != entry for entry in before):
-            return
-        path = _entry_path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temp.write_bytes(marshal.dumps((key, (*before, *after), value)))
-        os.replace(temp, path)
-    except (OSError, ValueError):
+    """Remember emit's answer: the pair it read and the option lines (mirrors applied) that
+    follow its ``# Index`` lines; only when nothing changed meanwhile and the stored answer
+    renders exactly ``text``."""
+    if not _settled(before, started) or inputs([p for p, _ in before]) != before:
         return
+    pair = stored_pair(project, profile, python, platform, layout, started)
+    if pair is None:
+        return
+    if any("@" in option for option in options):
+        return  # an index URL with credentials: never written into a cache file
+    index_lines = [line for line in text.split("\n") if line.startswith("# Index ")]
+    stored_options = [list(pair) for pair in zip(index_lines, options, strict=False)]
+    value = {"inputs": before, "pair": pair, "options": stored_options,
+             "messages": list(messages),
+             "folders": [[folder, list(names)] for folder, names in folders]}  # fmt: skip
+    sealed = read_pair(project, pair)
+    if sealed is None or render(sealed, stored_options) != text:
+        return
+    ANSWERS.put(key, value)
 
 
-#: Margin for the kernel's coarse clock of file times (a jiffy: 1 to 10 ms)
-_SETTLE_NS = 50_000_000
-
-
-def settled(paths: tuple[str, ...], started: int) -> tuple[Snapshot, ...] | None:
-    """Snapshots of files a command read after ``started`` (``time.time_ns()``), or None when one
-    of them changed since shortly before that (its ctime, which no one can set back, is newer):
-    then what the command read may not be what the snapshot holds, and nothing is stored."""
-    found = []
-    for path in paths:
-        found.append(snapshot(path))  # then its ctime: a change in between is refused too
-        try:
-            if os.stat(path).st_ctime_ns >= started - _SETTLE_NS:
-                return None
-        except FileNotFoundError:
-            if found[-1][5] is not None:
-                return None
-        except OSError:
-            return None
-    return tuple(found)
-
-
-def listings_still(folders: tuple[tuple[str, tuple[str, ...]], ...]) -> bool:
+def listings_still(folders: Sequence[Sequence[Any]]) -> bool:
     """Does each folder still list exactly as recorded? (The mirror folders an emitted text names:
     a cache may save work, never a check, so a folder that lost its wheels, or is gone, is a
     miss and emit checks it again.) One listdir per folder, no file read."""
     for folder, names in folders:
         try:
-            if tuple(sorted(os.listdir(folder))) != names:
+            if sorted(os.listdir(folder)) != list(names):
                 return False
         except OSError:
             return False
     return True
 
 
-def universal(content: bytes) -> str:
-    """The text ``Path.read_text`` gives for ``content`` (universal newlines)."""
-    return content.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+# -- lock --check ----------------------------------------------------------------------------
+
+
+def check_key(project: Project, names: Sequence[str], pythons: Sequence[str]) -> dict[str, Any]:
+    return {
+        "command": "check",
+        "code": code_key(),
+        "root": str(project.root),
+        "names": list(names),
+        "pythons": list(pythons),
+    }
+
+
+def load_check(project: Project, key: dict[str, Any]) -> list[str] | None:
+    """The lines of a cached all-fresh ``lock --check``, every lock pair read and checked now;
+    None on a miss."""
+    value = ANSWERS.get(key, _CHECK)
+    if value is None or not _unchanged(value["inputs"]):
+        return None
+    if [path for path, _ in value["inputs"]] != profile_files(project):
+        return None
+    if not all(read_pair(project, pair) is not None for pair in value["pairs"]):
+        return None
+    lines: list[str] = value["lines"]
+    return lines
+
+
+def store_check(
+    project: Project,
+    key: dict[str, Any],
+    before: Inputs,
+    started: int,
+    targets: Sequence[tuple[str, str, str, str | None]],
+    lines: Sequence[str],
+) -> None:
+    """Remember an all-fresh report of ``targets`` (profile, CPython, platform, layout)."""
+    if not _settled(before, started) or inputs([p for p, _ in before]) != before:
+        return
+    pairs = []
+    for target in targets:
+        pair = stored_pair(project, *target, started)
+        if pair is None:
+            return
+        pairs.append(pair)
+    ANSWERS.put(key, {"inputs": before, "pairs": pairs, "lines": list(lines)})

@@ -193,18 +193,18 @@ def run_emit(
     found = answers.emit_key(
         project, hardware=hardware, profile=profile, python=python, strict=strict, hardware_env=env
     )
+    before: answers.Inputs | None = None
     if found is not None:
         key, files = found
-        hit = answers.load(key)
-        # served only while each mirror folder the text names lists as when it was checked
-        if hit is not None and len(hit) == 4 and answers.listings_still(hit[3]):
-            text, messages, final, _ = hit
+        hit = answers.load_emit(project, key)  # the constraints' own bytes, checked now
+        if hit is not None:
+            text, messages, final = hit
             for message in messages:
                 click.echo(f"gen-constraints: {message}", err=True)
             notice(final)
             write_out(text)
             return
-        before = tuple(answers.snapshot(path) for path in files)
+        before = answers.inputs(files)
     started = time.time_ns()
     notices: list[str] = []
     result = resolve_emit(
@@ -216,14 +216,22 @@ def run_emit(
         project=project,
         notices=notices,
     )
-    if found is not None and not result.on_demand:
+    if found is not None and before is not None and not result.on_demand:
         chosen = result.profile  # the pair emit read: the lock and its constraints.txt
-        lock = project.lock_path(chosen.name, result.python, chosen.layout_platform)
-        after = answers.settled((str(lock), str(result.path)), started)
-        if after is not None:
-            final = f"profile {chosen.name}, CPython {result.python} ({result.path})"
-            value = (result.text, tuple(notices), final, result.mirror_folders)
-            answers.store(found[0], before, value, after=after)
+        answers.store_emit(
+            project,
+            found[0],
+            before,
+            started,
+            profile=chosen.name,
+            python=result.python,
+            platform=chosen.platform,
+            layout=chosen.layout_platform,
+            text=result.text,
+            options=result.index_options,
+            messages=notices,
+            folders=result.mirror_folders,
+        )
     write_out(result.text)
 
 

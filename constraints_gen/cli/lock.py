@@ -229,30 +229,23 @@ def _say(line: str) -> None:
 def _check(project: Project, names: tuple[str, ...], pythons: tuple[str, ...]) -> None:
     """Report every target's freshness; an all-fresh report is served from
     constraints_gen.cli.answers when no profile, lock or constraints file changed."""
-    from constraints_gen.cli import answers as resultcache
+    import time
 
-    files = resultcache.profile_files(project)
-    key = ("check", *resultcache.code_key(), str(project.root), names, pythons, tuple(files))
-    hit = resultcache.load(key)
+    from constraints_gen.cli import answers
+
+    key = answers.check_key(project, names, pythons)
+    hit = answers.load_check(project, key)  # every lock pair read and its digests checked now
     if hit is not None:
         for line in hit:
             click.echo(line, err=True)
         return
-    before = tuple(resultcache.snapshot(path) for path in files)
+    before = answers.inputs(answers.profile_files(project))
+    started = time.time_ns()
     from constraints_gen.locks.freshness import FRESH, check
     from constraints_gen.profiles.model import load_profiles
 
     profiles = load_profiles(project.profiles_dir)
     chosen = [profiles.get(name) for name in names] if names else list(profiles.profiles)
-    targets = [  # every file the check reads, taken before it reads them
-        resultcache.snapshot(str(path))
-        for view in (view for profile in chosen for view in profile.views() if view.commit_lock)
-        for python in pythons or view.pythons
-        for path in (
-            project.lock_path(view.name, python, view.layout_platform),
-            project.constraints_path(view.name, python, view.layout_platform),
-        )
-    ]
     states = check(project, profiles, chosen, pythons, refuse_corrupt=True)
     bad = [state for state in states if state.needs_lock]
     lines = [state.describe() for state in states if state.state != FRESH]
@@ -267,7 +260,13 @@ def _check(project: Project, names: tuple[str, ...], pythons: tuple[str, ...]) -
         )
     fresh = f"gen-constraints: all {locks} locks are fresh"
     click.echo(fresh, err=True)
-    resultcache.store(key, (*before, *targets), (*lines, fresh))
+    if before is not None:
+        targets = [
+            (s.profile.name, s.python, s.profile.platform, s.profile.layout_platform)
+            for s in states
+            if s.python is not None
+        ]
+        answers.store_check(project, key, before, started, targets, [*lines, fresh])
 
 
 def _pylock(

@@ -209,9 +209,11 @@ def missing_wheels(
     if folder is not None:
         if not folder.is_dir():
             return {p.name: f"{p.name}=={p.version}" for p in lock.packages}
-        # The cache is read, never written: a sync only reads the wheelhouse, which fleets share
-        # read-only (NFS), and a thousand nodes must not race to rewrite one file in it.
-        report = check(folder, [lock], HashCache(folder, notice))
+        # A sync only reads the wheelhouse, which fleets share read-only (NFS): the hashes it
+        # computes are kept in the user's own cache (HashCache), never in the folder.
+        cache = HashCache(folder, notice)
+        report = check(folder, [lock], cache)
+        cache.save()
         only = report.locks[0]
         corrupt = {m.name: m.filename for m in only.corrupt}
         return {

@@ -9,14 +9,14 @@ A lock is installable from the folder when each of its packages has a good wheel
 the lock's target (its profile's platform and CPython); it is exact when, besides, no wheel of
 a locked package has a version no lock holds. Only regular files whose names parse as wheel file
 names are wheels: anything else (a ``notes.whl`` text file, a folder ``x.whl``) is ignored, listed,
-and never removed. sha256s are cached in the folder by (file name, size, mtime), so re-checking an
-unchanged folder reads no wheel; the cache is best-effort (a read-only folder still checks).
+and never removed. sha256s are cached in the user's own cache by each file's identity (device,
+inode, size, mtime and ctime: :class:`HashCache`), so re-checking an unchanged folder reads no
+wheel, and a wheel changed in place is read again; the cache is best-effort.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
+from constraints_gen import caches
 from constraints_gen.errors import ConstraintsGenError
 from constraints_gen.fsutil import atomic_write, exclusive_lock
 from constraints_gen.locks.file import LockedPackage, read_verified_lock
@@ -37,6 +38,7 @@ from constraints_gen.profiles.project import Project
 if TYPE_CHECKING:
     from constraints_gen.install.targets import Target
 
+#: Where versions before the user-cache policy kept the hashes; never read now (see HashCache)
 HASH_CACHE = ".constraints-gen-hashes.json"
 #: Held by `wheelhouse fill` and `prune` while they change the folder (two fills never race).
 FOLDER_LOCK = ".constraints-gen.lock"
@@ -88,7 +90,9 @@ def read_lock(profile: Profile, python: str, path: Path) -> LockRef:
         platform=profile.platform,
         macos=macos_text(profile),
         path=path,
-        packages=read_verified_lock(path, regenerate=regenerate).packages,
+        packages=read_verified_lock(
+            path, profile=profile, python=python, regenerate=regenerate
+        ).packages,
     )
 
 
@@ -151,62 +155,84 @@ def plan_locks(
     return locks
 
 
+#: The sha256s of wheelhouse files, by folder (see :class:`HashCache`)
+HASHES = caches.Cache("hashes", 2)
+_HASH_ENTRY = caches.record(identity=caches.is_identity, sha256=caches.is_str)
+
+
 class HashCache:
-    """sha256 of the folder's files, remembered by (name, size, mtime) in ``HASH_CACHE``."""
+    """sha256 of a folder's files, remembered by their identity (device, inode, size, mtime and
+    ctime in nanoseconds: :func:`constraints_gen.caches.identity`) in the user's own cache, not in
+    the folder: a wheelhouse may be shared, and whoever can write a shared folder could write a
+    cache file in it that names the locked hash for other bytes. A wheel changed in place keeps
+    none of its identity (its ctime moves even when its size and mtime are put back), so a hash
+    is never taken from the cache for bytes it was not computed from; a file that changed within
+    the clock's resolution of being hashed is not remembered (:func:`constraints_gen.caches.racy`).
+    (The cache file earlier versions kept in the folder, ``HASH_CACHE``, is never read.)"""
 
     def __init__(self, folder: Path, notice: Notice = _quiet) -> None:
         self.folder = folder
         self.notice = notice
-        self.path = folder / HASH_CACHE
+        self.key = {"folder": str(folder.resolve())}
         self.hashed = 0  # files read this run
         self._dirty = False
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            entries = data["files"] if data.get("version") == 1 else {}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            entries = {}
-        self._entries: dict[str, list[object]] = entries if isinstance(entries, dict) else {}
+        stored = HASHES.get(self.key, caches.dict_of(_HASH_ENTRY))
+        self._entries: dict[str, dict[str, object]] = stored if stored is not None else {}
+
+    @property
+    def entries(self) -> Mapping[str, Mapping[str, object]]:
+        """File name -> {"identity": [device, inode, size, mtime_ns, ctime_ns], "sha256": hex}."""
+        return self._entries
 
     def sha256(self, name: str) -> str:
         path = self.folder / name
         try:
-            stat = path.stat()  # before reading: a file changed meanwhile is read again next time
-            key: list[object] = [stat.st_size, stat.st_mtime_ns]
-            entry = self._entries.get(name)
-            if isinstance(entry, list) and len(entry) == 3 and entry[:2] == key:
-                return str(entry[2])
-            digest = hashlib.sha256()
-            with path.open("rb") as handle:
+            with path.open("rb") as handle:  # the identity of the very file that is read
+                stat = os.fstat(handle.fileno())
+                ident = [stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns,
+                         stat.st_ctime_ns]  # fmt: skip
+                entry = self._entries.get(name)
+                if entry is not None and entry["identity"] == ident:
+                    return str(entry["sha256"])
+                digest = hashlib.sha256()
                 while chunk := handle.read(1 << 20):
                     digest.update(chunk)
         except OSError as exc:
             raise ConstraintsGenError(f"{path}: cannot read ({exc.strerror or exc})") from None
         self.hashed += 1
-        self._entries[name] = [*key, digest.hexdigest()]
+        self._entries[name] = {"identity": ident, "sha256": digest.hexdigest()}
         self._dirty = True
         return digest.hexdigest()
 
     def remember(self, name: str, sha256: str) -> None:
+        """``name``'s sha256, computed from the bytes this run wrote into it."""
         stat = (self.folder / name).stat()
-        self._entries[name] = [stat.st_size, stat.st_mtime_ns, sha256]
+        ident = [stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+        self._entries[name] = {"identity": ident, "sha256": sha256}
         self._dirty = True
 
     def save(self) -> None:
-        """Write the cache if it changed; a failure (read-only folder, full disk) is a notice."""
+        """Store the hashes of the files still present, but those that changed too recently to
+        be known by their identity; never raises (a cache that cannot be written is not used)."""
         if not self.folder.is_dir():
             return
+        import time
+
+        now = time.time_ns()
         present = {p.name for p in self.folder.glob("*.whl")}
-        kept = {k: v for k, v in sorted(self._entries.items()) if k in present}
+        kept = {
+            name: entry
+            for name, entry in sorted(self._entries.items())
+            if name in present and not caches.racy(_ident(entry), now)
+        }
         if self._dirty or kept.keys() != self._entries.keys():
-            try:
-                atomic_write(self.path, json.dumps({"version": 1, "files": kept}, indent=0) + "\n")
-            except OSError as exc:
-                self.notice(
-                    f"warning: cannot write the hash cache {self.path} ({exc.strerror or exc});"
-                    " the next check reads every wheel again"
-                )
-                return
+            HASHES.put(self.key, kept)
             self._entries, self._dirty = kept, False
+
+
+def _ident(entry: Mapping[str, object]) -> caches.Identity | None:
+    ident = entry["identity"]
+    return tuple(ident) if isinstance(ident, list) else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -452,14 +478,19 @@ def _write_index(folder: Path, out: Path, cache: HashCache) -> list[str]:
     import html  # only here: html.entities costs ~1 ms on every sync and check
 
     wheels, _ = scan(folder)
+    same = out.resolve() == folder.resolve()
+    served = cache if same else HashCache(out, cache.notice)
     projects: dict[str, list[str]] = {}
     for wheel in wheels:
-        if out.resolve() != folder.resolve():
-            _place(folder / wheel.filename, out / wheel.filename)
-        href = html.escape(f"../../{wheel.filename}#sha256={cache.sha256(wheel.filename)}")
+        if not same:
+            _place(folder / wheel.filename, out / wheel.filename, cache, served)
+        # the digest of the bytes served (out/<wheel>), as they are now
+        href = html.escape(f"../../{wheel.filename}#sha256={served.sha256(wheel.filename)}")
         anchor = f'<a href="{href}">{html.escape(wheel.filename)}</a><br>\n'
         projects.setdefault(wheel.name, []).append(anchor)
     cache.save()
+    if not same:
+        served.save()
     simple = out / "simple"
     for name, anchors in sorted(projects.items()):
         title = f"Links for {name}"
@@ -470,15 +501,14 @@ def _write_index(folder: Path, out: Path, cache: HashCache) -> list[str]:
     return sorted(projects)
 
 
-def _place(source: Path, dest: Path) -> None:
+def _place(source: Path, dest: Path, hashes: HashCache, served: HashCache) -> None:
     """``dest`` becomes ``source``'s bytes: a hard link, else a copy (with its mtime), swapped in
-    whole. An existing link to it, or a copy of the same size and mtime, is kept."""
-    if dest.is_file():
-        here, there = source.stat(), dest.stat()
-        if os.path.samestat(here, there) or (
-            (here.st_size, here.st_mtime_ns) == (there.st_size, there.st_mtime_ns)
-        ):
-            return
+    whole. An existing link to it, or a file with the same sha256, is kept."""
+    if dest.is_file() and (
+        os.path.samestat(source.stat(), dest.stat())
+        or served.sha256(dest.name) == hashes.sha256(source.name)
+    ):
+        return
     dest.parent.mkdir(parents=True, exist_ok=True)
     temp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     temp.unlink(missing_ok=True)

@@ -139,7 +139,7 @@ def compile_one(
     with tempfile.TemporaryDirectory(prefix="constraints-gen-") as tmp:
         work = Path(tmp)
         write_inputs(work, profile, manifest)
-        if _verifies(lock_path):  # uv keeps the versions of an existing output unless upgrading
+        if _verifies(lock_path, profile, python):  # uv keeps an existing output's versions
             shutil.copyfile(lock_path, work / "out.txt")
         try:
             runner.run(
@@ -171,11 +171,12 @@ def compile_one(
     )
 
 
-def _verifies(lock_path: Path) -> bool:
-    """Is the existing lock intact (worth keeping its versions)? An edited one is not used;
-    one in an older lock format is (it cannot be verified, but its versions are the ones kept)."""
+def _verifies(lock_path: Path, profile: Profile, python: str) -> bool:
+    """Is the existing lock intact and this target's (worth keeping its versions)? An edited one,
+    or one whose header names another profile, Python or platform, is not used; one in an older
+    lock format is (it cannot be verified, but its versions are the ones kept)."""
     try:
-        lockfile.read_lock(lock_path)
+        lockfile.check_target(lock_path, lockfile.read_lock(lock_path).header, profile, python)
     except lockfile.LockFormatError:
         return True
     except ConstraintsGenError:

@@ -69,7 +69,9 @@ def emit(
     regenerate = f"gen-constraints lock {profile.name} --python {python}"
     if on_demand:  # a cached on-demand lock is made again by deleting it and emitting
         regenerate = f"rm -r {path.parent} && gen-constraints --profile {profile.name}"
-    _, constraints = lockfile.read_pair(located.lock_path, path, regenerate=regenerate)
+    _, constraints = lockfile.read_pair(
+        located.lock_path, path, profile=profile, python=python, regenerate=regenerate
+    )
     text = constraints.text
     options: tuple[str, ...] = ()
     folders: Listings = ()

@@ -12,7 +12,9 @@ Digests of inputs are of the parsed TOML (comments and layout do not count). The
 digests only explain why a lock is stale; the fingerprint decides. The fingerprint holds the
 file format's version, not the tool's: a new gen-constraints keeps committed locks fresh unless
 the format changed, and then says so. The body digest makes every reader refuse a file that was
-emptied, truncated or edited; :func:`read_lock` and :func:`read_constraints` are the only readers.
+emptied, truncated or edited; :func:`read_lock` and :func:`read_constraints` are the only readers,
+and :func:`read_pair` (what every command reads) also refuses a file whose header names another
+profile, CPython or platform than the one looked for.
 No timestamps: the same inputs give byte-identical files.
 """
 
@@ -411,19 +413,50 @@ def constraints_beside(lock: Path) -> Path:
     return lock.with_name(lock.name.replace(".lock.txt", ".constraints.txt"))
 
 
+def check_target(
+    path: Path, head: Header, profile: Profile, python: str, regenerate: str | None = None
+) -> None:
+    """Refuse a verified file whose header names another profile, CPython or platform than the
+    target it was read for: a lock pair copied or swapped from another target (another platform
+    of the same profile, say) is tampering, as an edited body is (exit 2), never "stale"."""
+    found = (head.profile, head.python, head.platform)
+    wanted = (profile.name, python, profile.platform)
+    if found != wanted:
+        raise _refuse(
+            path,
+            "its header is for profile {}, CPython {}, {}, and it was read as the file of"
+            " profile {}, CPython {}, {} (copied or swapped from another target)".format(
+                *found, *wanted
+            ),
+            regenerate,
+        )
+
+
 def read_pair(
-    lock_path: Path, constraints_path: Path, *, regenerate: str | None = None
+    lock_path: Path,
+    constraints_path: Path,
+    *,
+    profile: Profile,
+    python: str,
+    regenerate: str | None = None,
 ) -> tuple[LockFile, ConstraintsFile]:
-    """Both files of one target, each verified, and verified to agree."""
+    """Both files of one target (``profile`` on its platform, CPython ``python``), each verified,
+    verified to be that target's (:func:`check_target`), and verified to agree."""
     lock = read_lock(lock_path, regenerate=regenerate)
+    check_target(lock_path, lock.header, profile, python, regenerate)
     constraints = read_constraints(constraints_path, regenerate=regenerate)
+    check_target(constraints_path, constraints.header, profile, python, regenerate)
     check_agree(lock, constraints, regenerate)
     return lock, constraints
 
 
-def read_verified_lock(path: Path, *, regenerate: str | None = None) -> LockFile:
+def read_verified_lock(
+    path: Path, *, profile: Profile, python: str, regenerate: str | None = None
+) -> LockFile:
     """A lock, verified with the constraints.txt beside it (what sync and the wheelhouse read)."""
-    return read_pair(path, constraints_beside(path), regenerate=regenerate)[0]
+    return read_pair(
+        path, constraints_beside(path), profile=profile, python=python, regenerate=regenerate
+    )[0]
 
 
 def source_of(package: LockedPackage, profile: Profile, manifest: Manifest) -> str:

@@ -80,7 +80,9 @@ def target_state(
             )
     regenerate = f"gen-constraints lock {profile.name} --python {python}"
     try:
-        lock, _ = lockfile.read_pair(lock_path, constraints_path, regenerate=regenerate)
+        lock, _ = lockfile.read_pair(
+            lock_path, constraints_path, profile=profile, python=python, regenerate=regenerate
+        )
     except lockfile.LockFormatError as exc:
         reason = f"written in lock format {exc.found}, this tool writes {lockfile.FORMAT}"
         return TargetState(

@@ -3,7 +3,9 @@
 In order:
 1. the committed lock in ``generated/<profile>/``;
 2. else the on-demand lock in the user cache, in a folder named after the lock's fingerprint (a
-   changed profile or manifest never reads an old one);
+   changed profile or manifest never reads an old one); a cache folder that is not the user's
+   own, or that others can write, is not used (:mod:`constraints_gen.caches`): the lock is then
+   made for this run only, in a private temporary folder;
 3. else, when the caller allows it, the lock is made there on demand with uv (a notice first).
 
 Nothing heavy is imported unless a lock has to be made: emit runs this on every call.
@@ -15,10 +17,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from constraints_gen.caches import trusted_dir
 from constraints_gen.errors import InputError
 from constraints_gen.locks import file as lockfile
 from constraints_gen.profiles.model import Profile, ProfileSet
-from constraints_gen.profiles.project import Project, cache_dir
+from constraints_gen.profiles.project import Project
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,10 +31,25 @@ class Located:
     on_demand: bool  # from the user cache, not generated/
 
 
-def on_demand_dir(profiles: ProfileSet, profile: Profile, python: str) -> Path:
-    """The cache folder of the on-demand lock of (profile, python) with today's inputs."""
+def on_demand_dir(profiles: ProfileSet, profile: Profile, python: str) -> Path | None:
+    """The cache folder of the on-demand lock of (profile, python) with today's inputs; None
+    when the user cache may not be trusted (see :func:`constraints_gen.caches.trusted_dir`)."""
+    folder = trusted_dir("locks")
+    if folder is None:
+        return None
     expected = lockfile.fingerprint(profile, profiles.manifest, python)
-    return cache_dir() / "locks" / profile.name / expected.removeprefix("sha256:")[:16]
+    return folder / profile.name / expected.removeprefix("sha256:")[:16]
+
+
+def _private_dir() -> Path:
+    """A folder only this user can write, removed when the process ends."""
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="constraints-gen-lock-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def locate_lock(
@@ -52,7 +70,7 @@ def locate_lock(
     constraints_path = project.constraints_path(profile.name, python, profile.layout_platform)
     if lock_path.is_file() or constraints_path.is_file():
         return Located(lock_path=lock_path, constraints_path=constraints_path, on_demand=False)
-    cached = on_demand_dir(profiles, profile, python)
+    cached = on_demand_dir(profiles, profile, python) or _private_dir()
     located = Located(
         lock_path=cached / lock_path.name,
         constraints_path=cached / constraints_path.name,

@@ -7,11 +7,11 @@ wheel as ``constraints_gen/_builtin``, or the checkout this package runs from).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from constraints_gen.caches import cache_dir as cache_dir  # where it was; the policy is there
 from constraints_gen.errors import InputError
 
 #: manifest.MANIFEST_NAME, not imported from there: that module loads packaging and tomllib, and
@@ -75,12 +75,3 @@ def find_project(root: Path | None = None, cwd: Path | None = None) -> Project:
     if on_builtin is not None:
         on_builtin(builtin)
     return Project(root=builtin, builtin=True)
-
-
-def cache_dir() -> Path:
-    """Where on-demand locks go: $GEN_CONSTRAINTS_CACHE_DIR, else the user cache directory."""
-    explicit = os.environ.get("GEN_CONSTRAINTS_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "constraints-gen"
