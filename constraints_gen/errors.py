@@ -80,6 +80,12 @@ class StaleLocks(ConstraintsGenError):
     exit_code = EXIT_FAILURE
 
 
+class ProfilesOutOfStep(ConstraintsGenError):
+    """``profiles generate --check``: a profile's [hardware] or torch pin differs from the table."""
+
+    exit_code = EXIT_FAILURE
+
+
 class ChangedFiles(ConstraintsGenError):
     """``lock --fail-on-change``: a file under generated/ changed."""
 
