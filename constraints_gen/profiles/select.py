@@ -389,15 +389,17 @@ def select(profiles: ProfileSet, hardware: Hardware, *, name: str | None = None)
 
 
 def nearest_changes(selection: Selection) -> tuple[str, ...]:
-    """What the user could change to get a fitting profile: the nearest change first (the lowest
-    driver, then glibc), then only changes that run a newer torch than those before them."""
+    """What the user could change to get a fitting profile: the nearest change first (fewest
+    things to change, then the lowest floor), then, for the same things, only the larger changes
+    that run a newer torch than the smaller ones."""
     options = [v for v in selection.verdicts if v.changes and v.profile.vendor != "cpu"]
     options.sort(key=lambda v: (_change_order(v.changes), [-x for x in _key_numbers(v)]))
-    lines, newest = list[str](), Version("0")
+    lines, newest = list[str](), dict[tuple[str, ...], Version]()
     for verdict in options:
-        if lines and _release(verdict.profile) <= newest:
+        kinds = tuple(what for what, _ in verdict.changes)
+        if kinds in newest and _release(verdict.profile) <= newest[kinds]:
             continue
-        newest = _release(verdict.profile)
+        newest[kinds] = _release(verdict.profile)
         lines.append(
             f"{change_text(verdict.changes)} runs {_torch_text(verdict.profile)}"
             f" (profile {verdict.profile.name})"
