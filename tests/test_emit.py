@@ -47,7 +47,7 @@ def test_hardware_from_the_environment_variable(tmp_path: Path) -> None:
     by_text = gen("--python", "3.12", env={"GEN_CONSTRAINTS_HARDWARE": readout})
     assert by_path.returncode == by_text.returncode == 0
     assert by_path.stdout == by_text.stdout
-    assert by_path.stdout == (REPO / "generated/cuda130/py3.12.constraints.txt").read_text()
+    assert by_path.stdout == (REPO / "generated/cuda132/py3.12.constraints.txt").read_text()
 
 
 def test_cpu_machine_gets_the_cpu_build(tmp_path: Path) -> None:
@@ -78,8 +78,9 @@ def test_unknown_profile(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr == (
         f"ERROR: {REPO / 'profiles'}: no profile named 'nope' (known: cpu, cpu_linux_aarch64,"
-        " cpu_windows, cuda121_ampere, cuda126, cuda128, cuda130, cuda130_aarch64, jetson_jp6,"
-        " jetson_jp7, mps, mps_macos12, rocm72, win_cu126, win_cu128, win_cu130, xpu)\n"
+        " cpu_windows, cuda121_ampere, cuda124_glibc217, cuda126, cuda128, cuda130,"
+        " cuda130_aarch64, cuda132, jetson_jp6, jetson_jp7, mps, mps_macos12, pt_cu118,"
+        " pt_cu126, pt_cu128, rocm72, win_cu126, win_cu128, win_cu130, xpu)\n"
     )
 
 

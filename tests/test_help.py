@@ -84,9 +84,9 @@ def examples(text: str) -> list[str]:
 
 #: Commands whose exit 1 (or 2) means something of their own: their help says which.
 EXIT_STATED = {"", "detect", "explain", "env", "lock", "sync", "verify", "wheelhouse fill"}
-EXIT_STATED |= {"wheelhouse check", "wheelhouse prune"}
+EXIT_STATED |= {"wheelhouse check", "wheelhouse prune", "profiles generate"}
 #: The rest follow the general rule (0 done, 2 bad input, 3 a bug), which the group states.
-GENERAL_RULE = {"wheelhouse", "wheelhouse index"}
+GENERAL_RULE = {"wheelhouse", "wheelhouse index", "profiles"}
 
 
 @pytest.mark.parametrize("path", sorted(COMMANDS))
@@ -153,6 +153,10 @@ BUILTIN = {
 
 #: In a copy of this repository's profiles/ and generated/ (every committed lock fresh).
 REPO_COPY = {"gen-constraints lock": 0, "gen-constraints lock --check": 0}
+REPO_COPY |= {
+    "gen-constraints profiles generate": 0,
+    "gen-constraints profiles generate --check": 0,
+}
 
 #: In a tiny project (profile demo, real wheels served on loopback), in this order.
 PROJECT = {
@@ -224,8 +228,8 @@ def _shell(tmp_path: Path, cwd: Path, paths: Mapping[str, str] = {}, **env: str)
 
 def test_builtin_examples_run(tmp_path: Path) -> None:
     running = f"{sys.version_info.major}.{sys.version_info.minor}"
-    if running not in BUILTIN_PROFILES.get("cuda130").pythons:  # the H200's profile
-        pytest.skip(f"cuda130 has no committed lock for CPython {running} (emit would lock it)")
+    if running not in BUILTIN_PROFILES.get("cuda132").pythons:  # the H200's profile
+        pytest.skip(f"cuda132 has no committed lock for CPython {running} (emit would lock it)")
     cwd = tmp_path / "elsewhere"
     cwd.mkdir()
     shutil.copyfile(HARDWARE / "h200-real.json", cwd / "h200.json")

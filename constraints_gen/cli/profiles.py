@@ -12,7 +12,12 @@ from constraints_gen.cli.output import notice
 
 @click.group("profiles")
 def profiles_cmd() -> None:
-    """The profiles' build table (profiles/builds/torch.toml)."""
+    """The profiles' build table (profiles/builds/torch.toml).
+
+    \b
+    Examples:
+      gen-constraints profiles generate --check
+    """
 
 
 @profiles_cmd.command("generate")
@@ -25,6 +30,9 @@ def profiles_cmd() -> None:
 )
 def generate_cmd(root: Path | None, check: bool) -> None:
     """Write each NVIDIA profile's [hardware] table from the build table.
+
+    Exit 0 in step (or written), 1 a profile out of step with the table, 2 a bad table or
+    profile.
 
     \b
     Examples:

@@ -134,11 +134,11 @@ def load_builds(path: Path | None = None) -> BuildTable:
     problems = list[str]()
     data = read_toml(path, problems)
     if data is None:
-        raise InputError("\n".join(problems))
+        raise InputError(problems)
     rows = data.get("build")
     problems += [f"{path}: {key}: unknown key" for key in sorted(set(data) - {"build"})]
     if not isinstance(rows, list) or not rows:
-        raise InputError(f"{path}: build: expected an array of [[build]] tables")
+        raise InputError([f"{path}: build: expected an array of [[build]] tables"])
     builds = [b for i, row in enumerate(rows) if (b := _parse(path, i, row, problems)) is not None]
     seen: set[tuple[str, str, str]] = set()
     for i, build in enumerate(builds):
@@ -147,7 +147,7 @@ def load_builds(path: Path | None = None) -> BuildTable:
             problems.append(f"{path}: build[{i}]: {build.torch} for {build.system} twice")
         seen.add(key)
     if problems:
-        raise InputError("\n".join(problems))
+        raise InputError(problems)
     return BuildTable(path=path, builds=newest_first(builds))
 
 

@@ -44,7 +44,7 @@ def replace_hardware(text: str, path: Path, block: str) -> str:
     lines = text.splitlines(keepends=True)
     starts = [i for i, line in enumerate(lines) if line.strip() == "[hardware]"]
     if len(starts) != 1:
-        raise InputError(f"{path}: expected one [hardware] table, found {len(starts)}")
+        raise InputError([f"{path}: expected one [hardware] table, found {len(starts)}"])
     start = starts[0]
     if start > 0 and lines[start - 1].startswith(MARKER):
         start -= 1
