@@ -261,6 +261,9 @@ ON_DEMAND = [
     ("rocm72", "3.12", "cp312-cp312-manylinux_2_28_x86_64"),
     ("xpu", "3.11", "cp311-cp311-manylinux_2_28_x86_64"),
     ("jetson_jp6", "3.10", "cp310-cp310-linux_aarch64"),
+    ("pt_cu126", "3.14", "cp314-cp314-manylinux_2_28_x86_64"),
+    ("pt_cu128", "3.12", "cp312-cp312-manylinux_2_28_x86_64"),
+    ("pt_cu118", "3.11", "cp311-cp311-manylinux_2_28_x86_64"),
 ]
 
 
