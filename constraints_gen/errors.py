@@ -86,6 +86,12 @@ class ProfilesOutOfStep(ConstraintsGenError):
     exit_code = EXIT_FAILURE
 
 
+class NewerReleases(ConstraintsGenError):
+    """``profiles newer --fail``: an index has a newer torch than a profile pins."""
+
+    exit_code = EXIT_FAILURE
+
+
 class ChangedFiles(ConstraintsGenError):
     """``lock --fail-on-change``: a file under generated/ changed."""
 

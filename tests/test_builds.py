@@ -139,17 +139,14 @@ def machine(driver: str, *ccs: tuple[int, int], glibc: str = "2.35") -> Hardware
 def test_candidates_newest_first() -> None:
     a100 = [b.torch for b in candidates(machine("570.133.20", (8, 0)))]
     assert a100 == [
-        "2.14.1+cu126", "2.11.0+cu128", "2.10.0", "2.7.1", "2.7.1+cu118", "2.5.1", "2.5.1+cu121",
+        "2.14.1+cu126", "2.11.0+cu128", "2.10.0", "2.7.1", "2.7.1+cu118", "2.6.0", "2.5.1+cu121",
     ]  # fmt: skip
     assert [b.torch for b in candidates(machine("580.65.06", (6, 1)))][:1] == ["2.14.1+cu126"]
     assert [b.torch for b in candidates(machine("580.65.06", (9, 0)), torch="<2.12")][:1] == [
         "2.11.0+cu128"
     ]
     # no: a glibc below every manylinux_2_28 build, a driver below every floor, a Kepler GPU
-    assert [b.torch for b in candidates(machine("570.133.20", (8, 0), glibc="2.17"))] == [
-        "2.5.1",
-        "2.5.1+cu121",
-    ]
+    assert [b.torch for b in candidates(machine("570.133.20", (8, 0), glibc="2.17"))] == ["2.6.0"]
     assert candidates(machine("440.33.01", (8, 0))) == ()
     assert candidates(machine("580.65.06", (3, 7))) == ()
     windows = Platform(system="windows", machine="x86_64")

@@ -84,7 +84,7 @@ def examples(text: str) -> list[str]:
 
 #: Commands whose exit 1 (or 2) means something of their own: their help says which.
 EXIT_STATED = {"", "detect", "explain", "env", "lock", "sync", "verify", "wheelhouse fill"}
-EXIT_STATED |= {"wheelhouse check", "wheelhouse prune", "profiles generate"}
+EXIT_STATED |= {"wheelhouse check", "wheelhouse prune", "profiles generate", "profiles newer"}
 #: The rest follow the general rule (0 done, 2 bad input, 3 a bug), which the group states.
 GENERAL_RULE = {"wheelhouse", "wheelhouse index", "profiles"}
 
@@ -126,6 +126,7 @@ NEEDS_NETWORK = {
     "gen-constraints lock cuda130 --python 3.12 --upgrade-package transformers": "resolves on PyPI",
     "gen-constraints lock cpu --mirror pytorch-cpu=/opt/wheels --force": "resolves on PyPI",
     "gen-constraints lock cuda130 --format pylock --output-dir .": "resolves on PyPI",
+    "gen-constraints profiles newer": "reads PyPI and download.pytorch.org",
     "gen-constraints wheelhouse fill --profile cuda121_ampere --python 3.11": (
         "downloads torch 2.5.1+cu121 from download.pytorch.org"
     ),
@@ -143,6 +144,7 @@ BUILTIN = {
     "gen-constraints --hardware h200.json": 0,
     "gen-constraints --profile cpu --python 3.11": 0,
     "gen-constraints explain": 0,
+    "gen-constraints profiles newer pt_cu126 --mirror pytorch-cu126=/srv/wheels --json": 0,
     "gen-constraints explain --hardware h200.json --json": 0,
     "gen-constraints detect": 0,
     "gen-constraints detect --json > node.json": 0,

@@ -176,7 +176,7 @@ def test_old_glibc_gets_the_last_manylinux_2_17_build(builtin: ProfileSet) -> No
     assert pt_cu126.reasons == (
         "platform x86_64-manylinux_2_28: glibc 2.17 is older than the 2.28 its wheels need",
     )
-    # the same machine on glibc 2.28 gets 2.14.1+cu126, and 2.5.1 lost to it
+    # the same machine on glibc 2.28 gets 2.14.1+cu126, and 2.6.0 lost to it
     newer = select(builtin, old_glibc("535.183.01", "12.2", (8, 0), "2.28"))
     assert newer.chosen is not None and newer.chosen.name == "pt_cu126"
     lost = next(v for v in newer.verdicts if v.profile.name == "cuda124_glibc217")
@@ -187,7 +187,7 @@ def test_old_glibc_and_old_driver_names_each_change(builtin: ProfileSet) -> None
     selection = select(builtin, old_glibc("470.256.02", "11.4", (8, 0), "2.17"))
     assert nearest_changes(selection) == (
         "glibc >= 2.28 runs 2.7.1+cu118 (profile pt_cu118)",
-        "driver >= 525.60.13 runs 2.5.1 (profile cuda124_glibc217)",
+        "driver >= 525.60.13 runs 2.6.0 (profile cuda124_glibc217)",
         "driver >= 525.60.13 and glibc >= 2.28 runs 2.14.1+cu126 (profile pt_cu126)",
         "driver >= 580.65.06 and glibc >= 2.28 runs 2.15.0 (profile cuda132)",
     )
