@@ -418,3 +418,26 @@ def test_emit_on_k80_fails_with_a_tip(tmp_path: Path) -> None:
     assert proc.stderr.startswith("ERROR: no profile fits this machine")
     assert "TIP: use a CPU build explicitly: --profile cpu\n" in proc.stderr.splitlines(True)
     assert "Traceback" not in proc.stderr
+
+
+def test_explain_text_says_why_each_lost_and_what_would_run(tmp_path: Path) -> None:
+    ada = run_cli(
+        "explain", "--root", str(REPO), "--hardware", str(HARDWARE / "rtx4090-r560.json"),
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert ada.returncode == 0, ada.stderr
+    lines = ada.stdout.splitlines()
+    assert "* pt_cu126: selected" in lines
+    assert "+ cuda128: fits; 2.14.1+cu126 is newer (pt_cu126)" in lines
+    assert "- cuda132: does not fit; driver >= 580.65.06 would run it" in lines
+    assert "- win_cu126: does not fit" in lines  # another platform: no change would run it
+    old = nvidia("440.33.01", "10.2", (7, 5))
+    readout = tmp_path / "t4-r440.json"
+    readout.write_text(json.dumps(old.to_json()), encoding="utf-8")
+    t4 = run_cli("explain", "--root", str(REPO), "--hardware", str(readout), cwd=tmp_path)
+    assert t4.stdout.splitlines()[-4:] == [
+        "selected: none (no profile fits; see the reasons above)",
+        "  would fit: driver >= 450.80.02 runs 2.7.1+cu118 (profile pt_cu118)",
+        "  would fit: driver >= 525.60.13 runs 2.14.1+cu126 (profile pt_cu126)",
+        "  would fit: driver >= 580.65.06 runs 2.15.0 (profile cuda132)",
+    ]
