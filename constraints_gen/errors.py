@@ -80,6 +80,18 @@ class StaleLocks(ConstraintsGenError):
     exit_code = EXIT_FAILURE
 
 
+class ProfilesOutOfStep(ConstraintsGenError):
+    """``profiles generate --check``: a profile's [hardware] or torch pin differs from the table."""
+
+    exit_code = EXIT_FAILURE
+
+
+class NewerReleases(ConstraintsGenError):
+    """``profiles newer --fail``: an index has a newer torch than a profile pins."""
+
+    exit_code = EXIT_FAILURE
+
+
 class ChangedFiles(ConstraintsGenError):
     """``lock --fail-on-change``: a file under generated/ changed."""
 

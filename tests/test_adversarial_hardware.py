@@ -63,7 +63,7 @@ CASES: dict[str, Case] = {
     ),
     "deep-env": Case(b"[" * 100_000, 2, "invalid JSON: nested too deeply", via="env"),
     "5000-digits": Case(VALID[:-1].encode() + b', "x": ' + b"9" * 5000 + b"}", 2, "4300 digits"),
-    "10000-gpus": Case(js(machine(*MANY)), 0, "torch==2.14.1 "),
+    "10000-gpus": Case(js(machine(*MANY)), 0, "torch==2.15.0 "),
     "10000-same-index": Case(
         js(machine(*[gpu(0) for _ in range(10_000)])), 2, "... and 9949 more problems"
     ),

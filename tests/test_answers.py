@@ -34,7 +34,7 @@ def project(tmp_path: Path) -> Path:
     """A copy of the built-in profiles with the locks emit reads for an H200 and a CPU."""
     root = tmp_path / "project"
     shutil.copytree(REPO / "profiles", root / "profiles")
-    for name in ("cuda130", "cpu"):
+    for name in ("cuda132", "cpu"):
         shutil.copytree(REPO / "generated" / name, root / "generated" / name)
     time.sleep(SETTLE)
     return root
@@ -83,7 +83,7 @@ def test_second_emit_is_served_without_loading_the_profiles(tmp_path: Path) -> N
     first = emit(root)
     second = emit(root)
     assert first[0] == 0, first[2]
-    assert first[1] == (root / "generated/cuda130/py3.11.constraints.txt").read_text()
+    assert first[1] == (root / "generated/cuda132/py3.11.constraints.txt").read_text()
     assert first[3] == list(HEAVY)  # a miss does the whole work
     assert second[:3] == first[:3]  # same text, same messages
     assert second[3] == []  # a hit parses nothing
@@ -91,17 +91,17 @@ def test_second_emit_is_served_without_loading_the_profiles(tmp_path: Path) -> N
 
 def test_constraints_edited_with_same_size_and_mtime_are_not_served(tmp_path: Path) -> None:
     root = project(tmp_path)
-    constraints = root / "generated/cuda130/py3.11.constraints.txt"
+    constraints = root / "generated/cuda132/py3.11.constraints.txt"
     assert emit(root)[0] == emit(root)[0] == 0
-    same_stat_edit(constraints, "torch==2.14.1", "torch==2.14.9")
+    same_stat_edit(constraints, "torch==2.15.0", "torch==2.14.9")
     code, out, err, heavy = emit(root)  # read again: its body digest refuses the edit
     assert code == 2 and out == "" and "refused" in err
     assert heavy == list(HEAVY)
-    same_stat_edit(constraints, "torch==2.14.9", "torch==2.14.1")
+    same_stat_edit(constraints, "torch==2.14.9", "torch==2.15.0")
     assert emit(root)[0] == 0
     assert emit(root)[3] == []
-    lock = root / "generated/cuda130/py3.11.lock.txt"  # an input too: the constraints' lock
-    same_stat_edit(lock, "torch==2.14.1", "torch==2.14.8")
+    lock = root / "generated/cuda132/py3.11.lock.txt"  # an input too: the constraints' lock
+    same_stat_edit(lock, "torch==2.15.0", "torch==2.14.8")
     code, _, err, heavy = emit(root)
     assert code == 2 and "refused" in err
     assert heavy == list(HEAVY)
@@ -111,10 +111,10 @@ def test_profile_edited_with_same_size_and_mtime_makes_the_lock_stale(tmp_path: 
     root = project(tmp_path)
     assert emit(root, "--strict")[0] == 0
     assert emit(root, "--strict")[3] == []
-    profile = root / "profiles" / "cuda130.toml"
+    profile = root / "profiles" / "cuda132.toml"
     text = profile.read_text(encoding="utf-8")
     pin = next(line for line in text.splitlines() if line.startswith("torch = "))
-    edited = pin.replace("2.14.1", "2.14.9")
+    edited = pin.replace("2.15.0", "2.14.9")
     assert edited != pin
     same_stat_edit(profile, pin, edited)
     code, _, err, _ = emit(root, "--strict")
@@ -128,14 +128,14 @@ def test_readout_edited_with_same_size_and_mtime_selects_again(tmp_path: Path) -
     root = project(tmp_path)
     readout = tmp_path / "machine.json"
     shutil.copyfile(H200, readout)
-    assert "torch==2.14.1" in emit(root, hardware=readout)[1]
+    assert "torch==2.15.0" in emit(root, hardware=readout)[1]
     assert emit(root, hardware=readout)[3] == []
     cpu = json.dumps({"driver_version": None, "cuda_driver_version": None, "gpus": []})
     h200 = readout.read_text(encoding="utf-8")
     same_stat_edit(readout, h200, cpu.ljust(len(h200)))  # JSON may end in spaces
     code, out, _, _ = emit(root, hardware=readout)
     assert code == 0
-    assert "+cpu " in out and "torch==2.14.1" not in out
+    assert "+cpu " in out and "torch==2.15.0" not in out
 
 
 def test_a_new_profile_file_is_seen(tmp_path: Path) -> None:
@@ -171,12 +171,12 @@ def test_lock_check_sees_edits_with_same_size_and_mtime(tmp_path: Path) -> None:
     shutil.copytree(REPO / "generated", root / "generated")
     time.sleep(SETTLE)
     assert check(root)[0] == check(root)[0] == 0
-    lock = root / "generated/cuda130/py3.11.lock.txt"
+    lock = root / "generated/cuda132/py3.11.lock.txt"
     fingerprint = next(x for x in lock.read_text().splitlines() if x.startswith("# Fingerprint:"))
     digit = fingerprint[-1]
     same_stat_edit(lock, fingerprint, fingerprint[:-1] + ("0" if digit != "0" else "1"))
     code, _, err, heavy = check(root)  # read again: no longer its inputs' lock
-    assert code in (1, 2) and "cuda130" in err
+    assert code in (1, 2) and "cuda132" in err
     assert heavy == list(HEAVY[:3])
     same_stat_edit(lock, fingerprint[:-1] + ("0" if digit != "0" else "1"), fingerprint)
     assert check(root)[0] == 0
@@ -194,7 +194,7 @@ def test_lock_check_sees_a_deleted_lock(tmp_path: Path) -> None:
     shutil.copytree(REPO / "generated", root / "generated")
     time.sleep(SETTLE)
     assert check(root)[0] == check(root)[0] == 0
-    (root / "generated/cuda130/py3.12.lock.txt").unlink()
+    (root / "generated/cuda132/py3.12.lock.txt").unlink()
     code, _, err, _ = check(root)
     assert code == 1 and "missing" in err
 
@@ -273,7 +273,7 @@ def test_a_replaced_stored_value_is_not_served(tmp_path: Path) -> None:
     assert emit(root)[:3] == good[:3]  # not sealed by the tool: worked out again
     # sealed as the tool seals: the pair must still be the one the files and question name
     value = answers.ANSWERS.get(key, lambda value: True)
-    assert value is not None and value["pair"]["profile"] == "cuda130"
+    assert value is not None and value["pair"]["profile"] == "cuda132"
     for pair in (
         {**value["pair"], "lock_head": cpu["lock_head"]},  # cuda130's files, cpu's header
         {**value["pair"], "constraints_head": cpu["constraints_head"]},

@@ -28,7 +28,7 @@ SELECTS = [
     ("dgx-spark-gb10", "cuda130_aarch64"),  # 12.1 runs the sm_120 code
     ("jetson-orin-jp62", "jetson_jp6"),  # L4T 36.4.3, 8.7
     ("jetson-thor-jp7", "jetson_jp7"),  # L4T 38.2: SBSA CUDA 13 build, not cuda130_aarch64
-    ("win-rtx4090-r566", "win_cu128"),  # R565: no CUDA 13; 12.8 is the newest CUDA that fits
+    ("win-rtx4090-r566", "win_cu126"),  # R565: no CUDA 13; 2.14.1+cu126 is newer than 2.11.0+cu128
     ("win-rtx5090-r581", "win_cu130"),  # R580: CUDA 13
     ("win-gtx1080-r581", "win_cu126"),  # Pascal: only the CUDA 12.6 build has 6.1 kernels
     ("win-laptop-cpu", "cpu_windows"),
@@ -40,7 +40,7 @@ SELECTS = [
     ("arc-a770", "xpu"),
     ("graviton-cpu", "cpu_linux_aarch64"),
     ("cpu", "cpu"),  # Linux x86_64 without a GPU: not another platform's CPU build
-    ("h200-real", "cuda130"),  # x86_64: not the aarch64 build
+    ("h200-real", "cuda132"),  # x86_64: not the aarch64 build; 2.15.0 is the newest that runs
 ]
 # Readout -> (a profile that must not fit, a text its reasons must carry).
 NO_FIT = [
@@ -125,9 +125,7 @@ EMITS = [
     ("win-laptop-cpu", "cpu_windows", "3.14"),
     ("mac-m3-macos14", "mps", "3.12"),
     ("mac-m1-macos13", "mps_macos12", "3.11"),
-    ("h200-real", "cuda130", "3.14"),
-    ("rtx4090-r560", "cuda128", "3.13"),
-    ("gtx1080-r535", "cuda126", "3.13"),
+    ("h200-real", "cuda132", "3.14"),
 ]
 
 
@@ -263,6 +261,9 @@ ON_DEMAND = [
     ("rocm72", "3.12", "cp312-cp312-manylinux_2_28_x86_64"),
     ("xpu", "3.11", "cp311-cp311-manylinux_2_28_x86_64"),
     ("jetson_jp6", "3.10", "cp310-cp310-linux_aarch64"),
+    ("pt_cu126", "3.14", "cp314-cp314-manylinux_2_28_x86_64"),
+    ("pt_cu128", "3.12", "cp312-cp312-manylinux_2_28_x86_64"),
+    ("pt_cu118", "3.11", "cp311-cp311-manylinux_2_28_x86_64"),
 ]
 
 

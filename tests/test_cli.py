@@ -250,7 +250,7 @@ def test_hardware_before_explain_reads_that_file() -> None:
     done = gen("--hardware", HARDWARE / "h200-real.json", "explain", cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0].endswith(f"({HARDWARE / 'h200-real.json'})")
-    assert done.stdout.splitlines()[-1] == "selected: cuda130"
+    assert done.stdout.splitlines()[-1] == "selected: cuda132"
 
 
 def test_profile_and_python_before_env_select_them() -> None:
@@ -284,7 +284,7 @@ def test_quiet_silences_notices_not_errors(project: Path) -> None:
     assert gen("lock", "--root", project, "--force", "-q").stderr == ""
     emitted = gen("-q", "--hardware", HARDWARE / "h200-real.json", "--python", "3.11", cwd=REPO)
     assert (emitted.returncode, emitted.stderr) == (0, "")
-    assert emitted.stdout == (REPO / "generated/cuda130/py3.11.constraints.txt").read_text()
+    assert emitted.stdout == (REPO / "generated/cuda132/py3.11.constraints.txt").read_text()
     failed = gen("-q", "lock", "--check", "--root", project / "nothing")
     assert failed.returncode == 2 and failed.stderr.startswith("ERROR: ")
 

@@ -30,14 +30,14 @@ def gen(
     )
 
 
-def test_h200_readout_emits_the_committed_cuda130_constraints() -> None:
+def test_h200_readout_emits_the_committed_cuda132_constraints() -> None:
     done = gen("--hardware", str(HARDWARE / "h200-real.json"), "--python", "3.11")
     assert done.returncode == 0, done.stderr
-    committed = REPO / "generated" / "cuda130" / "py3.11.constraints.txt"
+    committed = REPO / "generated" / "cuda132" / "py3.11.constraints.txt"
     assert done.stdout == committed.read_text()
-    assert "torch==2.14.1 " in done.stdout  # a CUDA 13.0 build with sm_90 kernels
-    assert "cuda-toolkit==13.0" in done.stdout
-    assert done.stderr == f"gen-constraints: profile cuda130, CPython 3.11 ({committed})\n"
+    assert "torch==2.15.0 " in done.stdout  # the newest torch: a CUDA 13.2 build with sm_90
+    assert "cuda-toolkit==13.2" in done.stdout
+    assert done.stderr == f"gen-constraints: profile cuda132, CPython 3.11 ({committed})\n"
 
 
 def test_hardware_from_the_environment_variable(tmp_path: Path) -> None:
@@ -48,7 +48,7 @@ def test_hardware_from_the_environment_variable(tmp_path: Path) -> None:
     by_text = gen("--python", "3.12", env={"GEN_CONSTRAINTS_HARDWARE": readout})
     assert by_path.returncode == by_text.returncode == 0
     assert by_path.stdout == by_text.stdout
-    assert by_path.stdout == (REPO / "generated/cuda130/py3.12.constraints.txt").read_text()
+    assert by_path.stdout == (REPO / "generated/cuda132/py3.12.constraints.txt").read_text()
 
 
 def test_cpu_machine_gets_the_cpu_build(tmp_path: Path) -> None:
@@ -79,8 +79,9 @@ def test_unknown_profile(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr == (
         f"ERROR: {REPO / 'profiles'}: no profile named 'nope' (known: cpu, cpu_linux_aarch64,"
-        " cpu_windows, cuda121_ampere, cuda126, cuda128, cuda130, cuda130_aarch64, jetson_jp6,"
-        " jetson_jp7, mps, mps_macos12, rocm72, win_cu126, win_cu128, win_cu130, xpu)\n"
+        " cpu_windows, cuda121_ampere, cuda124_glibc217, cuda126, cuda128, cuda130,"
+        " cuda130_aarch64, cuda132, jetson_jp6, jetson_jp7, mps, mps_macos12, pt_cu118,"
+        " pt_cu126, pt_cu128, rocm72, win_cu126, win_cu128, win_cu130, xpu)\n"
     )
 
 
@@ -156,7 +157,19 @@ def test_platform_matches(target: str, system: str, machine: str, expected: bool
     assert platform_matches(target, system, machine) is expected
 
 
-@pytest.mark.parametrize(("name", "expected"), BUILTIN_CASES)
+#: the cases whose profile has a committed lock (the PyTorch-index ones are locked on demand)
+COMMITTED_CASES = [
+    (name, expected)
+    for name, expected in BUILTIN_CASES
+    if (REPO / "generated" / expected / "py3.11.lock.txt").is_file()
+]
+
+
+def test_the_emit_cases_cover_pypi_and_index_profiles() -> None:
+    assert {e for _, e in COMMITTED_CASES} == {"cuda132", "cpu"}
+
+
+@pytest.mark.parametrize(("name", "expected"), COMMITTED_CASES)
 def test_each_hardware_file_emits_its_profiles_committed_lock(name: str, expected: str) -> None:
     done = gen("--hardware", str(HARDWARE / f"{name}.json"), "--python", "3.11")
     assert done.returncode == 0, done.stderr
@@ -185,7 +198,7 @@ def test_cpu_mirror_folder_set_by_the_variable_is_printed_as_find_links(tmp_path
     assert done.stdout == text.replace(index, f"{index}--find-links {tmp_path / 'wheels'}\n")
 
 
-@pytest.mark.parametrize("name", ["k80-r470", "rtx3090-r470"])
+@pytest.mark.parametrize("name", ["k80-r470"])
 def test_no_fit_hardware_prints_nothing(name: str) -> None:
     done = gen("--hardware", str(HARDWARE / f"{name}.json"))
     assert done.returncode == 1

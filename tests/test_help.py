@@ -85,8 +85,9 @@ def examples(text: str) -> list[str]:
 #: Commands whose exit 1 (or 2) means something of their own: their help says which.
 EXIT_STATED = {"", "detect", "explain", "env", "lock", "sync", "verify", "wheelhouse fill"}
 EXIT_STATED |= {"wheelhouse check", "wheelhouse prune", "plan"}
+EXIT_STATED |= {"profiles generate", "profiles newer"}
 #: The rest follow the general rule (0 done, 2 bad input, 3 a bug), which the group states.
-GENERAL_RULE = {"wheelhouse", "wheelhouse index"}
+GENERAL_RULE = {"wheelhouse", "wheelhouse index", "profiles"}
 
 
 @pytest.mark.parametrize("path", sorted(COMMANDS))
@@ -126,6 +127,7 @@ NEEDS_NETWORK = {
     "gen-constraints lock cuda130 --python 3.12 --upgrade-package transformers": "resolves on PyPI",
     "gen-constraints lock cpu --mirror pytorch-cpu=./wheels --force": "resolves on PyPI",
     "gen-constraints lock cuda130 --format pylock --output-dir .": "resolves on PyPI",
+    "gen-constraints profiles newer": "reads PyPI and download.pytorch.org",
     "gen-constraints wheelhouse fill --profile cuda121_ampere --python 3.11": (
         "downloads torch 2.5.1+cu121 from download.pytorch.org"
     ),
@@ -153,6 +155,7 @@ BUILTIN = {
     "gen-constraints --hardware h200.json": 0,
     "gen-constraints --profile cpu --python 3.11": 0,
     "gen-constraints explain": 0,
+    "gen-constraints profiles newer pt_cu126 --mirror pytorch-cu126=/srv/wheels --json": 0,
     "gen-constraints explain --hardware h200.json --json": 0,
     "gen-constraints detect": 0,
     "gen-constraints detect --json > node.json": 0,
@@ -165,6 +168,10 @@ BUILTIN = {
 
 #: In a copy of this repository's profiles/ and generated/ (every committed lock fresh).
 REPO_COPY = {"gen-constraints lock": 0, "gen-constraints lock --check": 0}
+REPO_COPY |= {
+    "gen-constraints profiles generate": 0,
+    "gen-constraints profiles generate --check": 0,
+}
 
 #: In a tiny project (profile demo, real wheels served on loopback), in this order.
 PROJECT = {
@@ -237,8 +244,8 @@ def _shell(tmp_path: Path, cwd: Path, paths: Mapping[str, str] = {}, **env: str)
 
 def test_builtin_examples_run(tmp_path: Path) -> None:
     running = f"{sys.version_info.major}.{sys.version_info.minor}"
-    if running not in BUILTIN_PROFILES.get("cuda130").pythons:  # the H200's profile
-        pytest.skip(f"cuda130 has no committed lock for CPython {running} (emit would lock it)")
+    if running not in BUILTIN_PROFILES.get("cuda132").pythons:  # the H200's profile
+        pytest.skip(f"cuda132 has no committed lock for CPython {running} (emit would lock it)")
     cwd = tmp_path / "elsewhere"
     cwd.mkdir()
     shutil.copyfile(HARDWARE / "h200-real.json", cwd / "h200.json")

@@ -21,8 +21,8 @@ def test_non_editable_wheel_emits_from_its_builtin_data(tmp_path: Path) -> None:
     (wheel,) = (tmp_path / "dist").glob("constraints_gen-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "constraints_gen/_builtin/profiles/manifest.toml" in names
-    assert "constraints_gen/_builtin/profiles/cuda130.toml" in names
-    assert "constraints_gen/_builtin/generated/cuda130/py3.11.lock.txt" in names
+    assert "constraints_gen/_builtin/profiles/cuda132.toml" in names
+    assert "constraints_gen/_builtin/generated/cuda132/py3.11.lock.txt" in names
     assert "constraints_gen/py.typed" in names
     assert not [n for n in names if "/." in n]  # no generated/.lock, no refresh .tmp files
     target = tmp_path / "site"
@@ -41,6 +41,6 @@ def test_non_editable_wheel_emits_from_its_builtin_data(tmp_path: Path) -> None:
         cwd=elsewhere, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stdout == (REPO / "generated" / "cuda130" / "py3.11.constraints.txt").read_text()
-    used = target / "constraints_gen" / "_builtin" / "generated" / "cuda130"
+    assert done.stdout == (REPO / "generated" / "cuda132" / "py3.11.constraints.txt").read_text()
+    used = target / "constraints_gen" / "_builtin" / "generated" / "cuda132"
     assert str(used) in done.stderr

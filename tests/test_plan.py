@@ -58,9 +58,9 @@ def test_a_mixed_fleet_plan_is_right_and_exit_1_names_the_node_that_fits_nothing
     assert done.returncode == 1, done.stderr
     plan = json.loads(done.stdout)
     assert [(m["host"], m["status"], m["profile"], m["platform"]) for m in plan["machines"]] == [
-        ("h200-real", "fits", "cuda130", LINUX_X86),
-        ("a100-r570", "fits", "cuda128", LINUX_X86),
-        ("gtx1080-r535", "fits", "cuda126", LINUX_X86),  # Pascal: the last CUDA 12.6 build
+        ("h200-real", "fits", "cuda132", LINUX_X86),
+        ("a100-r570", "fits", "pt_cu126", LINUX_X86),  # R570: 2.14.1+cu126 is the newest there
+        ("gtx1080-r535", "fits", "pt_cu126", LINUX_X86),  # Pascal: the last CUDA 12.6 build
         ("cpu", "fits", "cpu", LINUX_X86),
         ("k80-r470", "no fit", None, None),
         ("mac-m3-macos14", "fits", "mps", "aarch64-apple-darwin"),
@@ -68,20 +68,20 @@ def test_a_mixed_fleet_plan_is_right_and_exit_1_names_the_node_that_fits_nothing
     assert plan["machines"][0]["source"] == "<stdin>:1"
     assert plan["machines"][0]["reasons"] == [
         "platform x86_64-manylinux_2_28: glibc unknown, assumed >= 2.28",
-        "driver 580.159.04 >= 580.65.06 for the CUDA 13.0 build",
+        "driver 580.159.04 >= 580.65.06 for the CUDA 13.2 build",
         "GPU 0 NVIDIA H200 (compute capability 9.0): runs the build's sm_90 code",
     ]
     k80 = plan["machines"][4]
-    assert k80["reasons"][0].startswith("cuda130: platform x86_64-manylinux_2_28: glibc unknown")
+    assert k80["reasons"][0].startswith("cuda132: platform x86_64-manylinux_2_28: glibc unknown")
     assert not any(r.startswith(("mps", "win_", "cpu_windows")) for r in k80["reasons"])
     assert k80["tips"] == ["use a CPU build explicitly: --profile cpu"]
     targets = [(t["profile"], t["python"], t["platform"], t["machines"]) for t in plan["targets"]]
     assert targets == [
         ("cpu", "3.11", LINUX_X86, ["cpu"]),
-        *[("cuda126", py, LINUX_X86, ["gtx1080-r535"]) for py in ("3.11", "3.12", "3.13")],
-        *[("cuda128", py, LINUX_X86, ["a100-r570"]) for py in ("3.11", "3.12", "3.13", "3.14")],
-        *[("cuda130", py, LINUX_X86, ["h200-real"]) for py in ("3.11", "3.12", "3.13", "3.14")],
+        *[("cuda132", py, LINUX_X86, ["h200-real"]) for py in ("3.11", "3.12", "3.13", "3.14")],
         *[("mps", py, "aarch64-apple-darwin", ["mac-m3-macos14"])
+          for py in ("3.11", "3.12", "3.13", "3.14")],
+        *[("pt_cu126", py, LINUX_X86, ["a100-r570", "gtx1080-r535"])
           for py in ("3.11", "3.12", "3.13", "3.14")],
     ]  # fmt: skip
     assert plan["summary"] == {"machines": 6, "fit": 5, "no_fit": 1, "unreadable": 0}
@@ -99,14 +99,13 @@ def test_every_machine_fits_exit_0_and_python_narrows_the_targets() -> None:
     assert done.stderr == ""
     head, targets = done.stdout.split("\n\n")
     assert head.splitlines()[0].split() == ["HOST", "SOURCE", "PROFILE", "PLATFORM"]
-    assert head.splitlines()[1].split() == ["h200-real", "<stdin>:1", "cuda130", LINUX_X86]
+    assert head.splitlines()[1].split() == ["h200-real", "<stdin>:1", "cuda132", LINUX_X86]
     assert targets == (
-        "targets (5; `wheelhouse fill --plan` fills these):\n"
+        "targets (4; `wheelhouse fill --plan` fills these):\n"
         f"  cpu, CPython 3.11, {LINUX_X86}: 1 machine (cpu)\n"
-        f"  cuda126, CPython 3.11, {LINUX_X86}: 1 machine (gtx1080-r535)\n"
-        f"  cuda128, CPython 3.11, {LINUX_X86}: 1 machine (a100-r570)\n"
-        f"  cuda130, CPython 3.11, {LINUX_X86}: 1 machine (h200-real)\n"
+        f"  cuda132, CPython 3.11, {LINUX_X86}: 1 machine (h200-real)\n"
         "  mps, CPython 3.11, aarch64-apple-darwin: 1 machine (mac-m3-macos14)\n"
+        f"  pt_cu126, CPython 3.11, {LINUX_X86}: 2 machines (a100-r570, gtx1080-r535)\n"
     )
 
 
@@ -160,8 +159,8 @@ def test_selection_runs_once_per_distinct_readout_shape(monkeypatch: pytest.Monk
     profiles = load_profiles(ROOT / "profiles")
     plan = make_plan(profiles, read_stream("\n".join(lines), "<stdin>"))
     assert len(calls) == 2
-    assert [t.profile for t in plan.targets] == ["cuda128"] * 4 + ["cuda130"] * 4
-    assert len(plan.targets[-1].machines) == 300
+    assert [t.profile for t in plan.targets] == ["cuda132"] * 4 + ["pt_cu126"] * 4
+    assert len(plan.targets[0].machines) == 300
 
 
 def write_plan(path: Path, targets: object, **extra: object) -> Path:
@@ -226,18 +225,19 @@ linux_x86 = pytest.mark.skipif(
 
 @linux_x86
 def test_fill_plan_fills_exactly_the_plans_targets(tmp_path: Path) -> None:
-    """Two CPU profiles fit a CPU node; the plan selects one (other: the newer torch), and fill
-    --plan fetches its wheels only: not demo's transformers 4.51.3 nor its torch."""
+    """Two CPU profiles fit a CPU node; the plan selects one (the same torch release: the name
+    decides, chosen before demo), and fill --plan fetches its wheels only: not demo's
+    transformers 4.51.3 nor its torch."""
     wheels = scenario_wheels(tmp_path / "wheels")
     other = {"torch": "2.5.1+cu124", "transformers": "4.57.3"}
     make_project(tmp_path / "proj", wheels, requirements=REQUIREMENTS,
-                 profiles={"demo": (LINUX, PINS), "other": (LINUX, other)})  # fmt: skip
+                 profiles={"demo": (LINUX, PINS), "chosen": (LINUX, other)})  # fmt: skip
     (tmp_path / "node1.json").write_text((DATA / "cpu.json").read_text())
     planned = gen("plan", "--json", "--root", "proj", "node1.json", cwd=tmp_path)
     assert planned.returncode == 0, planned.stderr
     (tmp_path / "plan.json").write_text(planned.stdout)
     assert [(t["profile"], t["python"]) for t in json.loads(planned.stdout)["targets"]] == [
-        ("other", PY)
+        ("chosen", PY)
     ]
     write_simple_index(sorted(wheels.glob("*.whl")), tmp_path / "index")
     with serve(tmp_path / "index") as url:
@@ -252,7 +252,7 @@ def test_fill_plan_fills_exactly_the_plans_targets(tmp_path: Path) -> None:
         ["peft", "0.13.2"], ["torch", "2.5.1+cu124"], ["transformers", "4.57.3"],
     ]  # fmt: skip
     assert json.loads(again.stdout)["already_present"] == 3
-    check = gen("wheelhouse", "check", "--profile", "other", "--root", "proj", "--wheelhouse",
+    check = gen("wheelhouse", "check", "--profile", "chosen", "--root", "proj", "--wheelhouse",
                 "wh", cwd=tmp_path)  # fmt: skip
     assert check.returncode == 0, check.stdout
 

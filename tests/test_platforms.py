@@ -368,7 +368,7 @@ def test_gpu_build_over_cpu_build_and_cpu_only_on_gpu_less_machines(
             "gb200-r570",
             "no profile fits this machine (driver 570.172.08, CUDA 12.8, NVIDIA GB200 10.0;"
             " linux aarch64, glibc 2.39):",
-            "upgrade the NVIDIA driver to 580.65.06 or newer for profile cuda130; or use a CPU"
+            "driver >= 580.65.06 runs 2.14.1 (profile cuda130); or use a CPU"
             " build explicitly: --profile cpu",
         ),
         (

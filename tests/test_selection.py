@@ -10,10 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from constraints_gen.detect.hardware import CPU, Gpu, Hardware, load_hardware
+from constraints_gen.detect.hardware import CPU, Gpu, Hardware, Platform, load_hardware
 from constraints_gen.errors import NoFitError
 from constraints_gen.profiles.model import ProfileSet, load_profiles
-from constraints_gen.profiles.select import evaluate, gpu_verdict, require_fit, select
+from constraints_gen.profiles.select import (
+    evaluate,
+    gpu_verdict,
+    nearest_changes,
+    require_fit,
+    select,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 #: the platform reason on a readout in the old form (Linux x86_64, glibc not recorded)
@@ -56,18 +62,21 @@ def profile_set(
 
 #: (hardware file, the built-in profile it must select), shared with tests/test_emit.py
 BUILTIN_CASES = [
-    ("gtx1080-r535", "cuda126"),  # 6.1: only the 12.6 build keeps sm_60
-    ("v100-r525", "cuda128"),  # 7.0 on R525 (CUDA 12.0): 12.x builds by minor-version compat
-    ("t4-r550", "cuda128"),
-    ("a100-r570", "cuda128"),
-    ("rtx4090-r560", "cuda128"),  # 8.9 runs sm_86 code
-    ("h200-real", "cuda130"),
-    ("b200-r575", "cuda128"),  # R575 is below the R580 that CUDA 13 needs
-    ("rtx5090-r580", "cuda130"),
-    ("gb10-r580", "cuda130"),  # 12.1 runs sm_120 code
-    ("b300-r580", "cuda130"),  # 10.3 runs sm_100 code
-    ("p100-h100-r580", "cuda126"),  # the only build with kernels for both 6.0 and 9.0
-    ("a100-rtx3090-r570", "cuda128"),
+    # The newest torch that runs (profiles/builds/torch.toml): 2.14.1+cu126 for Pascal to Hopper
+    # on R525-R579 (PyPI's newer builds are CUDA 13: R580+, and drop Pascal and Volta)
+    ("gtx1080-r535", "pt_cu126"),
+    ("v100-r525", "pt_cu126"),  # 7.0 on R525 (CUDA 12.0): 12.x builds by minor-version compat
+    ("t4-r550", "pt_cu126"),
+    ("a100-r570", "pt_cu126"),
+    ("rtx4090-r560", "pt_cu126"),  # 8.9 runs sm_86 code
+    ("h200-real", "cuda132"),  # 2.15.0 (CUDA 13.2) on R580
+    ("b200-r575", "pt_cu128"),  # R575 is below the R580 of CUDA 13; cu126 has no sm_100
+    ("rtx5090-r580", "cuda132"),
+    ("gb10-r580", "cuda132"),  # 12.1 runs sm_120 code
+    ("b300-r580", "cuda132"),  # 10.3 runs sm_100 code
+    ("p100-h100-r580", "pt_cu126"),  # the newest build with kernels for both 6.0 and 9.0
+    ("a100-rtx3090-r570", "pt_cu126"),
+    ("rtx3090-r470", "pt_cu118"),  # CUDA 11.8 runs on R470 (minor-version compatibility)
     ("cpu", "cpu"),
 ]
 
@@ -125,21 +134,89 @@ def test_k80_fits_nothing(builtin: ProfileSet) -> None:
     assert info.value.exit_code == 1
 
 
-def test_old_driver_tip_names_the_driver_to_install(builtin: ProfileSet) -> None:
-    selection = select(builtin, machine("rtx3090-r470"))
+def test_old_driver_tip_names_the_nearest_driver_then_newer_torches(builtin: ProfileSet) -> None:
+    # T4 on R440 (CUDA 10.2): below every floor; the nearest change first (CUDA 11.8's 450.80.02),
+    # then only the drivers that run a newer torch
+    selection = select(builtin, nvidia("440.33.01", "10.2", (7, 5)))
     assert selection.chosen is None
-    verdicts = [v for v in selection.verdicts if v.profile.name in X86_NVIDIA_CPU]
-    assert [v.driver_only for v in verdicts] == [True, True, True, True, False]
-    assert not [v for v in selection.verdicts if v.driver_only and v not in verdicts]
     with pytest.raises(NoFitError) as info:
         require_fit(selection)
     assert info.value.tip == (
-        "upgrade the NVIDIA driver to 580.65.06 or newer for profile cuda130"
-        "; or upgrade the NVIDIA driver to 525.60.13 or newer for profile cuda128"
-        "; or upgrade the NVIDIA driver to 525.60.13 or newer for profile cuda126"
-        "; or upgrade the NVIDIA driver to 525.60.13 or newer for profile cuda121_ampere"
+        "driver >= 450.80.02 runs 2.7.1+cu118 (profile pt_cu118)"
+        "; or driver >= 525.60.13 runs 2.14.1+cu126 (profile pt_cu126)"
+        "; or driver >= 580.65.06 runs 2.15.0 (profile cuda132)"
         "; or use a CPU build explicitly: --profile cpu"
     )
+    cuda128 = next(v for v in selection.verdicts if v.profile.name == "cuda128")
+    assert cuda128.changes == (("driver", "525.60.13"),) and cuda128.driver_only
+
+
+def test_a_gpu_no_build_has_kernels_for_names_no_change(builtin: ProfileSet) -> None:
+    # K80 (3.7): no driver makes any build run it, so nothing but the CPU build is offered
+    selection = select(builtin, machine("k80-r470"))
+    assert selection.chosen is None
+    assert nearest_changes(selection) == ()
+    with pytest.raises(NoFitError) as info:
+        require_fit(selection)
+    assert info.value.tip == "use a CPU build explicitly: --profile cpu"
+
+
+def old_glibc(driver: str, cuda: str, cc: tuple[int, int], glibc: str) -> Hardware:
+    platform = Platform(system="linux", machine="x86_64", glibc=glibc)
+    gpu = Gpu(index=0, name="GPU0", compute_capability=cc)
+    return Hardware(driver_version=driver, cuda_driver_version=cuda, gpus=(gpu,), platform=platform)
+
+
+def test_old_glibc_gets_the_last_manylinux_2_17_build(builtin: ProfileSet) -> None:
+    # CentOS 7 (glibc 2.17), A100 on R535: every torch >= 2.6 ships manylinux_2_28 wheels only
+    selection = select(builtin, old_glibc("535.183.01", "12.2", (8, 0), "2.17"))
+    assert selection.chosen is not None and selection.chosen.name == "cuda124_glibc217"
+    pt_cu126 = next(v for v in selection.verdicts if v.profile.name == "pt_cu126")
+    assert not pt_cu126.fits and pt_cu126.changes == (("glibc", "2.28"),)
+    assert pt_cu126.reasons == (
+        "platform x86_64-manylinux_2_28: glibc 2.17 is older than the 2.28 its wheels need",
+    )
+    # the same machine on glibc 2.28 gets 2.14.1+cu126, and 2.6.0 lost to it
+    newer = select(builtin, old_glibc("535.183.01", "12.2", (8, 0), "2.28"))
+    assert newer.chosen is not None and newer.chosen.name == "pt_cu126"
+    lost = next(v for v in newer.verdicts if v.profile.name == "cuda124_glibc217")
+    assert lost.lost == "fits; 2.14.1+cu126 is newer (pt_cu126)"
+
+
+def test_old_glibc_and_old_driver_names_each_change(builtin: ProfileSet) -> None:
+    selection = select(builtin, old_glibc("470.256.02", "11.4", (8, 0), "2.17"))
+    assert nearest_changes(selection) == (
+        "glibc >= 2.28 runs 2.7.1+cu118 (profile pt_cu118)",
+        "driver >= 525.60.13 runs 2.6.0 (profile cuda124_glibc217)",
+        "driver >= 525.60.13 and glibc >= 2.28 runs 2.14.1+cu126 (profile pt_cu126)",
+        "driver >= 580.65.06 and glibc >= 2.28 runs 2.15.0 (profile cuda132)",
+    )
+
+
+def test_older_build_wins_where_the_newer_lacks_kernels_or_driver(builtin: ProfileSet) -> None:
+    # a GPU the newer build has no kernels for: Pascal on R580 gets 2.14.1+cu126, not 2.15.0
+    pascal = select(builtin, nvidia("580.82.07", "13.0", (6, 1)))
+    assert pascal.chosen is not None and pascal.chosen.name == "pt_cu126"
+    cuda132 = next(v for v in pascal.verdicts if v.profile.name == "cuda132")
+    assert not cuda132.fits and not cuda132.changes
+    # a driver below the newer build's floor: Ada on R560 gets 2.14.1+cu126; R580 would run 2.15.0
+    ada = select(builtin, nvidia("560.35.03", "12.6", (8, 9)))
+    assert ada.chosen is not None and ada.chosen.name == "pt_cu126"
+    cuda132 = next(v for v in ada.verdicts if v.profile.name == "cuda132")
+    assert cuda132.changes == (("driver", "580.65.06"),)
+    assert next(v for v in ada.verdicts if v.profile.name == "cuda128").lost == (
+        "fits; 2.14.1+cu126 is newer (pt_cu126)"
+    )
+    # Blackwell on R575: the cu126 build has no sm_100, CUDA 13 needs R580: 2.11.0+cu128
+    b200 = select(builtin, machine("b200-r575"))
+    assert b200.chosen is not None and b200.chosen.name == "pt_cu128"
+
+
+def test_windows_newest_torch_over_newest_cuda(builtin: ProfileSet) -> None:
+    selection = select(builtin, machine("win-rtx4090-r566"))
+    assert selection.chosen is not None and selection.chosen.name == "win_cu126"
+    win_cu128 = next(v for v in selection.verdicts if v.profile.name == "win_cu128")
+    assert win_cu128.fits and win_cu128.lost == "fits; 2.14.1+cu126 is newer (win_cu126)"
 
 
 def test_pascal_on_r580_with_only_a_cuda13_build(tmp_path: Path) -> None:
@@ -215,7 +292,7 @@ def test_ptx_fallback(tmp_path: Path) -> None:
     assert chosen is not None and chosen.name == "withptx"
 
 
-def test_rank_newest_cuda_then_torch_then_name(tmp_path: Path) -> None:
+def test_rank_newest_torch_then_cuda_then_name(tmp_path: Path) -> None:
     profiles = profile_set(
         tmp_path / "p",
         {
@@ -223,12 +300,25 @@ def test_rank_newest_cuda_then_torch_then_name(tmp_path: Path) -> None:
             "c128": ("12.8", ["8.0"], False, "2.10.0"),
             "a128": ("12.8", ["8.0"], False, "2.10.0"),
             "z126": ("12.6", ["8.0"], False, "2.11.0"),
+            "y126": ("12.6", ["8.0"], False, "2.11.0+cu126"),  # same release as z126
+            "x129": ("12.9", ["8.0"], False, "2.11.0+cu129"),
             "old": ("12.8", ["7.0"], False, "2.12.0"),  # does not fit an A100: ranked last
         },
     )
-    selection = select(profiles, nvidia("570.133.20", "12.8", (8, 0)))
-    assert [v.profile.name for v in selection.verdicts] == ["a128", "c128", "b128", "z126", "old"]
-    assert selection.chosen is not None and selection.chosen.name == "a128"
+    selection = select(profiles, nvidia("575.57.08", "12.9", (8, 0)))
+    order = [v.profile.name for v in selection.verdicts]
+    assert order == ["x129", "y126", "z126", "a128", "c128", "b128", "old"]
+    assert selection.chosen is not None and selection.chosen.name == "x129"
+    lost = {v.profile.name: v.lost for v in selection.verdicts}
+    assert lost == {
+        "x129": None,
+        "y126": "fits; same torch 2.11.0, CUDA 12.9 is newer (x129)",
+        "z126": "fits; same torch 2.11.0, CUDA 12.9 is newer (x129)",
+        "a128": "fits; 2.11.0+cu129 is newer (x129)",
+        "c128": "fits; 2.11.0+cu129 is newer (x129)",
+        "b128": "fits; 2.11.0+cu129 is newer (x129)",
+        "old": None,
+    }
 
 
 def test_rank_compares_torch_versions_as_versions(tmp_path: Path) -> None:
@@ -264,9 +354,12 @@ def test_explain_json(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["version"] == 1
-    assert data["selected"] == "cuda130"
+    assert data["selected"] == "cuda132"
     assert data["hardware"]["gpus"][0]["compute_capability"] == "9.0"
     by_name = {p["name"]: p for p in data["profiles"]}
+    assert by_name["cuda132"]["lost"] is None
+    assert by_name["cuda130"]["lost"] == "fits; 2.15.0 is newer (cuda132)"
+    assert by_name["cuda130"]["would_fit_with"] is None
     assert [p["name"] for p in data["profiles"] if p["name"] in X86_NVIDIA_CPU] == [
         "cuda130",
         "cuda128",
@@ -284,6 +377,8 @@ def test_explain_json(tmp_path: Path) -> None:
         "name": "cpu",
         "fits": False,
         "reasons": [GLIBC, "a CPU build on a GPU machine: used only when named (--profile cpu)"],
+        "lost": None,
+        "would_fit_with": None,
         "build": {
             "vendor": "cpu",
             "torch": "2.13.0+cpu",
@@ -302,11 +397,16 @@ def test_explain_json(tmp_path: Path) -> None:
     assert by_name["cuda130"]["build"]["archs"] == ["7.5", "8.0", "8.6", "9.0", "10.0", "12.0"]
     assert by_name["cuda130"]["build"]["torch"] == "2.14.1"
     assert by_name["cuda130"]["build"]["cuda"] == "13.0"
-    assert by_name["cuda130"]["build"]["ptx"] is True
+    assert by_name["cuda130"]["build"]["ptx"] is False  # no PTX entry in the wheel's fatbins
     assert {name for name, p in by_name.items() if p["fits"]} == {
+        "cuda132",
         "cuda130",
+        "pt_cu126",
+        "pt_cu128",
         "cuda128",
         "cuda126",
+        "pt_cu118",
+        "cuda124_glibc217",
         "cuda121_ampere",
     }
 
@@ -318,3 +418,26 @@ def test_emit_on_k80_fails_with_a_tip(tmp_path: Path) -> None:
     assert proc.stderr.startswith("ERROR: no profile fits this machine")
     assert "TIP: use a CPU build explicitly: --profile cpu\n" in proc.stderr.splitlines(True)
     assert "Traceback" not in proc.stderr
+
+
+def test_explain_text_says_why_each_lost_and_what_would_run(tmp_path: Path) -> None:
+    ada = run_cli(
+        "explain", "--root", str(REPO), "--hardware", str(HARDWARE / "rtx4090-r560.json"),
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert ada.returncode == 0, ada.stderr
+    lines = ada.stdout.splitlines()
+    assert "* pt_cu126: selected" in lines
+    assert "+ cuda128: fits; 2.14.1+cu126 is newer (pt_cu126)" in lines
+    assert "- cuda132: does not fit; driver >= 580.65.06 would run it" in lines
+    assert "- win_cu126: does not fit" in lines  # another platform: no change would run it
+    old = nvidia("440.33.01", "10.2", (7, 5))
+    readout = tmp_path / "t4-r440.json"
+    readout.write_text(json.dumps(old.to_json()), encoding="utf-8")
+    t4 = run_cli("explain", "--root", str(REPO), "--hardware", str(readout), cwd=tmp_path)
+    assert t4.stdout.splitlines()[-4:] == [
+        "selected: none (no profile fits; see the reasons above)",
+        "  would fit: driver >= 450.80.02 runs 2.7.1+cu118 (profile pt_cu118)",
+        "  would fit: driver >= 525.60.13 runs 2.14.1+cu126 (profile pt_cu126)",
+        "  would fit: driver >= 580.65.06 runs 2.15.0 (profile cuda132)",
+    ]

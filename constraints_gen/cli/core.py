@@ -282,7 +282,7 @@ def explain_cmd(root: Path | None, hardware: Path | None, as_json: bool) -> None
     """
     from constraints_gen.profiles.model import load_profiles
     from constraints_gen.profiles.project import find_project
-    from constraints_gen.profiles.select import select
+    from constraints_gen.profiles.select import change_text, nearest_changes, select
 
     profiles = load_profiles(find_project(root).profiles_dir)
     selection = select(profiles, get_hardware(hardware))
@@ -296,6 +296,10 @@ def explain_cmd(root: Path | None, hardware: Path | None, as_json: bool) -> None
         chosen = verdict.profile is selection.chosen
         mark = "*" if chosen else ("+" if verdict.fits else "-")
         status = "selected" if chosen else ("fits" if verdict.fits else "does not fit")
+        if verdict.lost is not None and not chosen:
+            status = verdict.lost
+        elif verdict.changes:
+            status += f"; {change_text(verdict.changes)} would run it"
         lines.append(f"{mark} {verdict.profile.name}: {status}")
         lines += [f"    {reason}" for reason in verdict.reasons]
     lines.append("")
@@ -304,4 +308,6 @@ def explain_cmd(root: Path | None, hardware: Path | None, as_json: bool) -> None
         if selection.chosen
         else "selected: none (no profile fits; see the reasons above)"
     )
+    if selection.chosen is None:
+        lines += [f"  would fit: {change}" for change in nearest_changes(selection)]
     write_out("\n".join(lines) + "\n")

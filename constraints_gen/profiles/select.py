@@ -21,13 +21,21 @@ others are listed as ignored.
 
 Rule for the best fit (deterministic), among the profiles that fit: a GPU build over a CPU build;
 then the build that serves more of the machine's GPUs; then the vendor, in the order nvidia,
-jetson, amd, intel, apple; then the newest CUDA or ROCm version; then the newest torch; then the
-profile name in alphabetical order. Profiles that do not fit follow, in the same order.
+jetson, amd, intel, apple; then the newest torch release (its public version: ``2.14.1+cu126``
+and ``2.14.1`` are the same release); then the newest CUDA or ROCm version among that release's
+builds; then the profile name in alphabetical order. Profiles that do not fit follow, in the same
+order. A team upgrades for what the newest torch brings, so an older torch never wins over a newer
+one that runs, whatever its CUDA version.
+
+Each fitting profile that lost says why (``fits; 2.14.1+cu126 is newer``). A profile that does not
+fit only because of something the user can change (the driver, the glibc of the system) carries
+that change (``driver >= 525.60.13``); with no fit, :func:`require_fit` names the nearest such
+change first, then the ones that run a newer torch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -52,6 +60,14 @@ class Verdict:
     reasons: tuple[str, ...]  # why it fits, or every reason it does not
     driver_only: bool = False  # it would fit with a newer driver
     served: int = 0  # how many of the machine's GPUs the build serves
+    #: what would make it fit, where the user can change it: (("driver", "525.60.13"), ...)
+    changes: tuple[tuple[str, str], ...] = ()
+    lost: str | None = None  # a fitting profile that was not chosen: why
+
+
+def change_text(changes: tuple[tuple[str, str], ...]) -> str:
+    """``driver >= 525.60.13 and glibc >= 2.28``."""
+    return " and ".join(f"{what} >= {floor}" for what, floor in changes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,6 +85,8 @@ class Selection:
                     "name": v.profile.name,
                     "fits": v.fits,
                     "reasons": list(v.reasons),
+                    "lost": v.lost,
+                    "would_fit_with": {what: floor for what, floor in v.changes} or None,
                     "build": build_json(v.profile),
                 }
                 for v in self.verdicts
@@ -191,16 +209,37 @@ def _version_tuple(text: str | None) -> tuple[int, int] | None:
 
 def evaluate(profile: Profile, hardware: Hardware) -> Verdict:
     view, platform_fits, platform_reason = platform_verdict(profile, hardware)
-    if not platform_fits:
+    glibc = _glibc_short(view, hardware)
+    if not platform_fits and glibc is None:
         return Verdict(profile=view, fits=False, reasons=(platform_reason,))
     fits, driver_only, served, reasons = _vendor_verdict(view, hardware)
+    changes: tuple[tuple[str, str], ...] = ()
+    if (fits or driver_only) and not (fits and platform_fits):
+        assert view.min_driver is not None or not driver_only
+        changes = (("driver", view.min_driver),) if driver_only and view.min_driver else ()
+        changes += (("glibc", glibc),) if glibc is not None else ()
+    if not platform_fits:
+        return Verdict(profile=view, fits=False, reasons=(platform_reason,), changes=changes)
     return Verdict(
         profile=view,
         fits=fits,
         reasons=(platform_reason, *reasons),
         driver_only=driver_only,
         served=served,
+        changes=changes,
     )
+
+
+def _glibc_short(view: Profile, hardware: Hardware) -> str | None:
+    """The glibc the view's wheels need, when the machine's known glibc is older; else None."""
+    here = hardware.platform
+    spec = parse_uv_platform(view.platform)
+    if (spec.system, spec.machine) != (here.system, here.machine) or spec.glibc is None:
+        return None
+    have = _version_tuple(here.glibc)
+    if have is None or have >= spec.glibc:
+        return None
+    return f"{spec.glibc[0]}.{spec.glibc[1]}"
 
 
 def _vendor_verdict(profile: Profile, hardware: Hardware) -> tuple[bool, bool, int, list[str]]:
@@ -285,18 +324,50 @@ def _driver_fits(profile: Profile, hardware: Hardware, reasons: list[str]) -> bo
     return fits
 
 
-def rank_key(verdict: Verdict) -> tuple[bool, bool, int, int, tuple[int, ...], Version]:
+def rank_key(verdict: Verdict) -> tuple[bool, bool, int, int, Version, tuple[int, ...]]:
     """Sort key, highest best (ties: name, A to Z); see the module's rule."""
     profile = verdict.profile
-    toolkit = profile.cuda or tuple(int(p) for p in (profile.rocm or "0").split("."))
     return (
         verdict.fits,
         profile.vendor != "cpu",
         verdict.served if verdict.fits else 0,
         -_VENDOR_ORDER.index(profile.vendor),
-        toolkit,
-        profile.torch_version or Version("0"),
+        _release(profile),
+        _toolkit(profile),
     )
+
+
+def _release(profile: Profile) -> Version:
+    """The torch release, local label aside (``2.14.1+cu126`` -> ``2.14.1``)."""
+    torch = profile.torch_version
+    return Version("0") if torch is None else Version(torch.public)
+
+
+def _toolkit(profile: Profile) -> tuple[int, ...]:
+    return profile.cuda or tuple(int(p) for p in (profile.rocm or "0").split("."))
+
+
+def _torch_text(profile: Profile) -> str:
+    pin = profile.pin("torch")
+    return "no torch" if pin is None else pin.version
+
+
+def _why_lost(verdict: Verdict, chosen: Verdict) -> str:
+    """Why a fitting profile lost to the chosen one: the first step of the rule that decided."""
+    mine, best = verdict.profile, chosen.profile
+    if mine.vendor == "cpu" and best.vendor != "cpu":
+        return f"fits; a GPU build wins ({best.name})"
+    if verdict.served != chosen.served:
+        return f"fits; {best.name} serves more of the GPUs ({chosen.served})"
+    if mine.vendor != best.vendor:
+        return f"fits; the {best.vendor} build comes first ({best.name})"
+    if _release(mine) != _release(best):
+        return f"fits; {_torch_text(best)} is newer ({best.name})"
+    if _toolkit(mine) != _toolkit(best):
+        kind = "CUDA" if best.cuda is not None else "ROCm"
+        newer = best.cuda_text if best.cuda is not None else best.rocm
+        return f"fits; same torch {_release(best)}, {kind} {newer} is newer ({best.name})"
+    return f"fits; an equal build, {best.name} comes first by name"
 
 
 def select(profiles: ProfileSet, hardware: Hardware, *, name: str | None = None) -> Selection:
@@ -304,12 +375,50 @@ def select(profiles: ProfileSet, hardware: Hardware, *, name: str | None = None)
     by_name = sorted(profiles.profiles, key=lambda p: p.name)
     verdicts = [evaluate(profile, hardware) for profile in by_name]
     ordered = tuple(sorted(verdicts, key=rank_key, reverse=True))  # stable: ties keep names
+    best = next((v for v in ordered if v.fits), None)
+    if best is not None:
+        ordered = tuple(
+            replace(v, lost=_why_lost(v, best)) if v.fits and v is not best else v for v in ordered
+        )
     if name is not None:
         named = profiles.get(name)
         view = next((v.profile for v in ordered if v.profile.name == named.name), named)
         return Selection(hardware=hardware, verdicts=ordered, chosen=view)
-    chosen = next((v.profile for v in ordered if v.fits), None)
+    chosen = None if best is None else best.profile
     return Selection(hardware=hardware, verdicts=ordered, chosen=chosen)
+
+
+def nearest_changes(selection: Selection) -> tuple[str, ...]:
+    """What the user could change to get a fitting profile: the nearest change first (fewest
+    things to change, then the lowest floor), then, for the same things, only the larger changes
+    that run a newer torch than the smaller ones."""
+    options = [v for v in selection.verdicts if v.changes and v.profile.vendor != "cpu"]
+    options.sort(key=lambda v: (_change_order(v.changes), [-x for x in _key_numbers(v)]))
+    lines, newest = list[str](), dict[tuple[str, ...], Version]()
+    for verdict in options:
+        kinds = tuple(what for what, _ in verdict.changes)
+        if kinds in newest and _release(verdict.profile) <= newest[kinds]:
+            continue
+        newest[kinds] = _release(verdict.profile)
+        lines.append(
+            f"{change_text(verdict.changes)} runs {_torch_text(verdict.profile)}"
+            f" (profile {verdict.profile.name})"
+        )
+    return tuple(lines)
+
+
+def _change_order(
+    changes: tuple[tuple[str, str], ...],
+) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
+    floors = dict(changes)
+    driver = driver_tuple(floors["driver"]) if "driver" in floors else ()
+    glibc = tuple(int(p) for p in floors["glibc"].split(".")) if "glibc" in floors else ()
+    return len(changes), driver, glibc
+
+
+def _key_numbers(verdict: Verdict) -> tuple[int, ...]:
+    """The newest torch first among equal changes."""
+    return (*_release(verdict.profile).release, *_toolkit(verdict.profile))
 
 
 def require_fit(selection: Selection) -> Profile:
@@ -323,12 +432,9 @@ def require_fit(selection: Selection) -> Profile:
 
 
 def no_fit_tips(selection: Selection) -> list[str]:
-    """What would make a profile fit a machine that none fits: a newer driver, a CPU build."""
-    tips = [
-        f"upgrade the NVIDIA driver to {v.profile.min_driver} or newer for profile {v.profile.name}"
-        for v in selection.verdicts
-        if v.driver_only
-    ]
+    """What would make a profile fit a machine that none fits: the nearest changes (a newer
+    driver, glibc), then a CPU build by name."""
+    tips = list(nearest_changes(selection))
     tips += [
         f"use a CPU build explicitly: --profile {v.profile.name}"
         for v in selection.verdicts
