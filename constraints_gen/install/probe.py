@@ -1,16 +1,24 @@
-"""The probe that ``gen-constraints verify`` runs IN THE TARGET interpreter (``python -I -c``).
+"""The probe that ``gen-constraints verify`` runs IN THE TARGET interpreter (``python -I``).
 
 Standard library only, and written for any CPython the profiles target (3.8 and newer): it is
-never imported by constraints_gen, only read as text and run. It takes one JSON argument and
-prints one JSON object on stdout; a progress line per step goes to stderr, so a crash (a
-segfaulting extension) can be traced to the step that caused it.
+never imported by constraints_gen, only copied as text into a private folder and run there.
+
+Its channel is its own: it reads one JSON request on stdin (``folder``, ``nonce`` and the stage's
+fields), appends a line per step to ``folder/steps`` (so a crash, a segfaulting extension, can be
+traced to the step that caused it), and writes one JSON object, carrying the nonce, to
+``folder/result.json`` (written beside it and renamed, so it is whole or absent). The target's
+stdout and stderr are only diagnostics: a package that prints at import, or writes bytes to fd 1,
+cannot change the answer. The channel guards against accidents and crashes; code that runs in the
+target on purpose owns the environment anyway.
 
 ``{"stage": "installed", "names": [...], "deep": true}``: for each installed distribution with one
 of those (canonical) names: its METADATA ``Name`` and ``Version`` (the raw string), its
 ``.dist-info`` folder, ``top_level.txt``, the first component of each RECORD path, and with
-``deep`` every file of its RECORD that is missing or whose size or hash differs.
+``deep`` each RECORD line that is malformed, or names a file that is missing, not a regular file
+inside the environment's prefix, or whose size or hash differs. Reads are bounded: RECORD by
+:data:`RECORD_LIMIT`, each file by its recorded size.
 
-``{"stage": "runtime", "imports": [...], "gpu": true}``: the error of each import (null: it
+``{"stage": "runtime", "imports": [...], "gpu": "nvidia"}``: the error of each import (null: it
 imported), and with ``gpu`` what torch says about its build and each GPU it sees, after one tiny
 operation on each.
 """
@@ -18,16 +26,29 @@ operation on each.
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
 import importlib
 import json
 import os
 import re
+import stat
 import sys
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from typing import Any
+
+#: A RECORD longer than this is not read (torch's is about 2 MB).
+RECORD_LIMIT = 64 << 20
+#: Hash names a RECORD may use: the wheel spec (PEP 427/PyPA binary distribution format) forbids
+#: md5 and sha1; shake digests have no fixed length.
+_HASHES = ("sha224", "sha256", "sha384", "sha512", "sha3_224", "sha3_256", "sha3_384", "sha3_512",
+           "blake2b", "blake2s")  # fmt: skip
+_B64 = re.compile(r"^[A-Za-z0-9_-]*$")
+_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+_FLAGS |= getattr(os, "O_BINARY", 0)
+_STEPS = [-1]  # the fd of folder/steps
 
 
 def _canonical(name: str) -> str:
@@ -40,35 +61,173 @@ def _error(exc: BaseException) -> str:
 
 
 def _step(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
+    if _STEPS[0] >= 0:
+        os.write(_STEPS[0], (text + "\n").encode("utf-8", "replace"))
 
 
-def _check_file(dist: Any, entry: Any) -> dict[str, Any] | None:
-    """None when the file matches its RECORD line, else what differs."""
-    path = str(entry)
-    full = dist.locate_file(entry)
-    mode, expected = entry.hash.mode, entry.hash.value
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):  # fmt: skip
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _read_bounded(fd: int, limit: int) -> bytes | None:
+    """At most ``limit`` bytes of ``fd``; None when it holds more."""
+    chunks = []
+    left = limit + 1
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    data = b"".join(chunks)
+    return None if len(data) > limit else data
+
+
+def _parse_line(number: int, text: str) -> dict[str, Any]:
+    """One RECORD line: ``{"line", "path", "hash", "size"}`` or ``{"line", "text", "error"}``."""
+    bad = {"line": number, "text": text[:200]}
     try:
-        size = os.stat(full).st_size
-    except OSError:
-        return {"path": path, "problem": "missing"}
-    if entry.size is not None and size != entry.size:
-        return {"path": path, "problem": "size", "expected": entry.size, "actual": size}
+        rows = list(csv.reader([text]))
+    except csv.Error as exc:
+        return dict(bad, error="not a CSV row: " + str(exc))
+    row = rows[0] if rows else []
+    if len(row) != 3:
+        return dict(bad, error=f"expected 3 columns (path,hash,size), found {len(row)}")
+    path, spec, size = row
+    if not path or "\x00" in path:
+        return dict(bad, error="no path" if not path else "a NUL byte in the path")
+    algorithm, value = None, None
+    if spec:
+        algorithm, _, value = spec.partition("=")
+        if algorithm not in _HASHES:
+            why = (
+                "expected sha256=<urlsafe base64> (or another of at least 224 bits; not md5, sha1)"
+            )
+            return dict(bad, error=f"hash {spec[:40]!r}: {why}")
+        want = (hashlib.new(algorithm).digest_size * 4 + 2) // 3
+        if len(value) != want or not _B64.match(value):
+            why = f"expected {want} characters of urlsafe base64 without padding"
+            return dict(bad, error=f"hash {spec[:80]!r}: {why}")
+    if size and not (size.isascii() and size.isdigit()):
+        return dict(bad, error=f"size {size[:40]!r} is not a number of bytes")
+    return {"line": number, "path": path, "hash": algorithm, "value": value,
+            "size": int(size) if size else None}  # fmt: skip
+
+
+def read_record(folder: str) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """(the lines of ``folder/RECORD``, or None when there is none; why it cannot be read)."""
+    path = os.path.join(folder, "RECORD")
     try:
-        digest = hashlib.new(mode)
-    except ValueError:
-        return {"path": path, "problem": "hash", "expected": mode + "=" + expected, "actual": None}
-    try:
-        with open(full, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            return [], f"a symlink to {os.readlink(path)}, not a regular file"
+        fd = os.open(path, _FLAGS)
+    except FileNotFoundError:
+        return None, None
     except OSError as exc:
-        return {"path": path, "problem": "unreadable", "expected": None, "actual": _error(exc)}
+        return [], _error(exc)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            return [], _kind(mode) + ", not a regular file"
+        data = _read_bounded(fd, RECORD_LIMIT)
+    except OSError as exc:
+        return [], _error(exc)
+    finally:
+        os.close(fd)
+    if data is None:
+        return [], f"larger than {RECORD_LIMIT} bytes"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return [], f"line {line} is not UTF-8"
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [_parse_line(n, line.rstrip("\r")) for n, line in enumerate(lines, 1)], None
+
+
+def check_file(base: str, root: str, line: dict[str, Any]) -> dict[str, Any] | None:
+    """None when the file of a RECORD line is a regular file inside ``root`` with the recorded
+    size and hash; else what differs. Reads at most the recorded size (plus one byte)."""
+    path, size = line["path"], line["size"]
+    problem = {"path": path, "line": line["line"], "expected": None, "actual": None}
+    full = os.path.normpath(os.path.join(base, path))
+    if not _inside(full, root):
+        return dict(problem, problem="outside", expected=root, actual=full)
+    try:
+        info = os.lstat(full)
+    except FileNotFoundError:
+        return dict(problem, problem="missing")
+    except OSError as exc:
+        return dict(problem, problem="unreadable", actual=_error(exc))
+    if stat.S_ISLNK(info.st_mode):
+        try:
+            target = os.readlink(full)
+        except OSError as exc:
+            target = _error(exc)
+        return dict(problem, problem="symlink", actual=target)
+    if not stat.S_ISREG(info.st_mode):
+        return dict(problem, problem="special", actual=_kind(info.st_mode))
+    real = os.path.realpath(full)
+    if not _inside(real, os.path.realpath(root)):
+        return dict(problem, problem="outside", expected=root, actual=real)
+    if size is not None and info.st_size != size:
+        return dict(problem, problem="size", expected=size, actual=info.st_size)
+    digest = hashlib.new(line["hash"])
+    try:
+        fd = os.open(full, _FLAGS)
+        try:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):  # swapped since lstat
+                return dict(problem, problem="special", actual=_kind(mode))
+            limit = info.st_size if size is None else size
+            data = _read_bounded(fd, limit)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        return dict(problem, problem="unreadable", actual=_error(exc))
+    if data is None:
+        return dict(problem, problem="larger", expected=limit)
+    digest.update(data)
     actual = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode("ascii")
-    if actual != expected:
-        return {"path": path, "problem": "hash", "expected": expected, "actual": actual}
+    if actual != line["value"]:
+        return dict(problem, problem="hash", expected=line["value"], actual=actual)
     return None
+
+
+def prefix_of(folder: str) -> str:
+    """The environment prefix that holds a .dist-info ``folder`` (a venv's own, or its base's for
+    system site-packages); the folder that holds it when it is in none."""
+    prefixes = {
+        os.path.normpath(os.path.abspath(p))
+        for p in (sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix)
+    }
+    holding = [p for p in prefixes if _inside(folder, p)]  # fmt: skip
+    return max(holding, key=len) if holding else os.path.dirname(folder)
+
+
+def check_record(folder: str, lines: list[dict[str, Any]], pool: Any) -> list[dict[str, Any]]:
+    """The RECORD check of one distribution: each malformed line, and each file that differs."""
+    base = os.path.dirname(folder)
+    root = prefix_of(folder)
+    malformed = [
+        {"path": line["text"], "line": line["line"], "problem": "record", "expected": line["error"],
+         "actual": None}
+        for line in lines if "error" in line
+    ]  # fmt: skip
+    hashed = [line for line in lines if line.get("hash")]
+    results = pool.map(check_file, [base] * len(hashed), [root] * len(hashed), hashed)
+    return malformed + [result for result in results if result is not None]
 
 
 def installed(names: list[str], deep: bool) -> dict[str, Any]:
@@ -80,17 +239,18 @@ def installed(names: list[str], deep: bool) -> dict[str, Any]:
         name = dist.metadata["Name"]
         if name is None or _canonical(name) not in wanted:
             continue
-        where = str(getattr(dist, "_path", "") or dist.locate_file(""))
+        folder = str(getattr(dist, "_path", "") or dist.locate_file(""))
+        where = os.path.normpath(os.path.abspath(folder))
         if os.path.realpath(where) in seen:  # the same folder twice on sys.path
             continue
         seen.add(os.path.realpath(where))
         _step("reading " + name)
-        files = dist.files
+        lines, unreadable = read_record(where)
         top_level = dist.read_text("top_level.txt")
         roots = set()
-        for entry in files or ():
-            parts = entry.parts
-            if parts and parts[0] not in ("..", "__pycache__") and ".dist-info" not in parts[0]:
+        for line in lines or ():
+            parts = line.get("path", "").split("/")
+            if parts[0] and parts[0] not in ("..", "__pycache__") and ".dist-info" not in parts[0]:
                 roots.add(parts[0] + ("/" if len(parts) > 1 else ""))
         record: dict[str, Any] = {
             "name": _canonical(name),
@@ -98,15 +258,24 @@ def installed(names: list[str], deep: bool) -> dict[str, Any]:
             "location": where,
             "top_level": None if top_level is None else top_level.split(),
             "roots": sorted(roots),
-            "record": files is not None,
+            "record": lines is not None,
             "checked": 0,
             "bad": [],
         }
-        if deep and files is not None:
-            hashed = [entry for entry in files if entry.hash is not None]
-            results = pool.map(_check_file, [dist] * len(hashed), hashed)
-            record["checked"] = len(hashed)
-            record["bad"] = [result for result in results if result is not None]
+        if deep and unreadable is not None:
+            record["checked"] = 1
+            record["bad"] = [
+                {
+                    "path": os.path.basename(where) + "/RECORD",
+                    "line": None,
+                    "problem": "unreadable",
+                    "expected": None,
+                    "actual": unreadable,
+                }
+            ]
+        elif deep and lines:
+            record["checked"] = sum(1 for line in lines if line.get("hash") or "error" in line)
+            record["bad"] = check_record(where, lines, pool)
         found.append(record)
     pool.shutdown()
     return {"python": sys.version.split()[0], "prefix": sys.prefix, "distributions": found}
@@ -148,7 +317,8 @@ def _torch() -> dict[str, Any]:
     return info
 
 
-def runtime(imports: list[str], gpu: bool) -> dict[str, Any]:
+def import_probe(imports: list[str]) -> list[dict[str, Any]]:
+    """The error of each import (None: it imported)."""
     results = []
     for module in imports:
         _step("importing " + module)
@@ -157,16 +327,36 @@ def runtime(imports: list[str], gpu: bool) -> dict[str, Any]:
             results.append({"module": module, "error": None})
         except BaseException as exc:
             results.append({"module": module, "error": _error(exc)})
-    return {"imports": results, "torch": _torch() if gpu else None}
+    return results
+
+
+def runtime(imports: list[str], gpu: str | None) -> dict[str, Any]:
+    return {"imports": import_probe(imports), "torch": _torch() if gpu else None}
+
+
+def _write_result(folder: str, answer: dict[str, Any]) -> None:
+    part = os.path.join(folder, "result.part")
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(json.dumps(answer).encode("utf-8"))
+    os.replace(part, os.path.join(folder, "result.json"))
 
 
 def main() -> None:
-    request = json.loads(sys.argv[1])
+    request = json.loads(sys.stdin.read())
+    folder = request["folder"]
+    _STEPS[0] = os.open(
+        os.path.join(folder, "steps"),
+        os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0),
+        0o600,
+    )
     if request["stage"] == "installed":
         answer = installed(request["names"], request["deep"])
     else:
         answer = runtime(request["imports"], request["gpu"])
-    sys.stdout.write(json.dumps(answer) + "\n")
+    answer["nonce"] = request["nonce"]
+    _step("writing the result")
+    _write_result(folder, answer)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
 """Verify an environment against its lock: what is installed, that it imports, that torch runs.
 
 Facts are read IN THE TARGET interpreter by :mod:`constraints_gen.install.probe` (run with
-``python -I``, so neither this tool's nor the current folder's modules leak in); the comparison
-here is pure. Three checks, each listing every failure:
+``python -I``, so neither this tool's nor the current folder's modules leak in; its answer comes
+on a channel of its own, :mod:`constraints_gen.install.readout`); the comparison here is pure.
+Three checks, each listing every failure:
 
 - installed: each locked distribution is installed once, at exactly the locked version (the full
   METADATA ``Version`` string, local label included: ``2.5.1+cu121`` is not ``2.5.1+cu124``; PyPI's
   torch wheels carry no label in METADATA, and neither does their lock entry), and with ``deep``
-  every file of its RECORD has the recorded size and sha256. A sync killed mid-install leaves such
+  every file of its RECORD has the recorded size and sha256 (only regular files inside the
+  environment's prefix are read, each bounded by its recorded size; any other RECORD line, or a
+  malformed one, is a failure naming the line). A sync killed mid-install leaves such
   a half-written package behind, which uv still counts as installed; ``sync`` reinstalls it.
 - imports: the profile's ``[verify] imports``, else the top-level modules (``top_level.txt``, else
   RECORD) of the stack it pins (its pins and the manifest's requirements).
@@ -20,28 +23,24 @@ here is pure. Three checks, each listing every failure:
 
 from __future__ import annotations
 
-import json
-import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from constraints_gen import runner
 from constraints_gen.detect.hardware import Hardware
-from constraints_gen.errors import ConstraintsGenError, ToolError
+from constraints_gen.errors import ConstraintsGenError
+from constraints_gen.install.readout import Malformed, Node, run_probe
 from constraints_gen.locks.file import LockedPackage
 from constraints_gen.profiles.manifest import Manifest
 from constraints_gen.profiles.model import Profile
 
 #: How many differing files are named per package (the JSON lists all of them).
 SHOWN_FILES = 5
-_ANY_EXIT = tuple(range(-128, 256))  # the runtime probe may crash: that is a finding
 _ARCH = re.compile(r"^(sm|compute)_(\d+)(\d)([af]?)$")
-_PROBE = Path(__file__).with_name("probe.py")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,19 +61,35 @@ class Finding:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BadFile:
+    """A RECORD line that fails: its file differs, or is not one verify reads, or the line is
+    malformed (then ``path`` is the line's text and ``expected`` says what is wrong with it)."""
+
     path: str
-    problem: str  # "missing", "size", "hash" or "unreadable"
+    problem: str  # missing size larger hash unreadable outside symlink special record
+    line: int | None = None  # its line in RECORD
     expected: str | None = None
     actual: str | None = None
 
     def describe(self) -> str:
-        if self.problem == "missing":
-            return f"{self.path} (missing)"
-        if self.problem == "size":
-            return f"{self.path} ({self.actual} bytes, RECORD says {self.expected})"
-        if self.problem == "hash":
-            return f"{self.path} (sha256 differs from RECORD)"
-        return f"{self.path} (unreadable: {self.actual})"
+        at = f"RECORD line {self.line}: " if self.line is not None else ""
+        match self.problem:
+            case "missing":
+                return f"{self.path} (missing)"
+            case "size":
+                return f"{self.path} ({self.actual} bytes, RECORD says {self.expected})"
+            case "larger":
+                return f"{self.path} (more than the {self.expected} bytes RECORD says)"
+            case "hash":
+                return f"{self.path} (sha256 differs from RECORD)"
+            case "outside":
+                return f"{at}{self.path} (leaves the environment {self.expected}: {self.actual})"
+            case "symlink":
+                return f"{at}{self.path} (a symlink to {self.actual}, not a regular file)"
+            case "special":
+                return f"{at}{self.path} ({self.actual}, not a regular file)"
+            case "record":
+                return f"{at}{self.path!r} is malformed: {self.expected}"
+        return f"{at}{self.path} (unreadable: {self.actual})"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -347,106 +362,109 @@ def check_gpu(
 # --- reading the target --------------------------------------------------------------------
 
 
-#: The longest one probe may run (importing torch and the stack, one operation per GPU): a GPU
-#: or driver that hangs makes verify exit 2 instead of hanging sync. $GEN_CONSTRAINTS_VERIFY_TIMEOUT
-#: in seconds overrides it.
-PROBE_TIMEOUT_S = 600.0
-
-
-def probe_timeout() -> float:
-    raw = os.environ.get("GEN_CONSTRAINTS_VERIFY_TIMEOUT")
-    if raw is None:
-        return PROBE_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise ConstraintsGenError(
-            f"$GEN_CONSTRAINTS_VERIFY_TIMEOUT: expected a number of seconds above 0, got {raw!r}"
-        )
-    return value
-
-
-def probe(python: Path, request: Mapping[str, object]) -> runner.Result:
-    """Run the probe in ``python`` (isolated: no PYTHONPATH, no current folder), with a deadline."""
-    source = _PROBE.read_text(encoding="utf-8")
-    try:
-        return runner.run(
-            [python, "-I", "-c", source, json.dumps(request)],
-            ok_codes=_ANY_EXIT,
-            timeout=probe_timeout(),
-        )
-    except ToolError as exc:  # it ran past the deadline: verify could not run (exit 2)
-        raise ConstraintsGenError(
-            f"cannot read the environment of {python}: {exc.message}",
-            tip="a hung GPU driver or import can do this; for a slow machine raise"
-            " $GEN_CONSTRAINTS_VERIFY_TIMEOUT (seconds)",
-        ) from None
-
-
-def _answer(result: runner.Result) -> dict[str, Any] | None:
-    if result.returncode != 0:
-        return None
-    try:
-        data = json.loads(result.stdout)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def parse_installed(data: Mapping[str, Any]) -> tuple[Installed, ...]:
-    return tuple(
-        Installed(
-            name=str(d["name"]),
-            version=str(d["version"]),
-            location=str(d["location"]),
-            top_level=None if d["top_level"] is None else tuple(map(str, d["top_level"])),
-            roots=tuple(map(str, d["roots"])),
-            has_record=bool(d["record"]),
-            checked=int(d["checked"]),
-            bad=tuple(
-                BadFile(
-                    path=str(b["path"]),
-                    problem=str(b["problem"]),
-                    expected=None if b.get("expected") is None else str(b["expected"]),
-                    actual=None if b.get("actual") is None else str(b["actual"]),
-                )
-                for b in d["bad"]
-            ),
-        )
-        for d in data["distributions"]
+def _bad_file(node: Node) -> BadFile:
+    path, problem = node.get("path").text(), node.get("problem").text()
+    line = node.get("line").integer_or_none()
+    expected, actual = node.get("expected").value, node.get("actual").value
+    return BadFile(
+        path=path,
+        problem=problem,
+        line=line,
+        expected=None if expected is None else str(expected),
+        actual=None if actual is None else str(actual),
     )
 
 
-def parse_torch(data: Mapping[str, Any]) -> TorchInfo:
-    if data.get("error") is not None:
-        return TorchInfo(error=str(data["error"]))
+def parse_installed(answer: Node) -> tuple[Installed, ...]:
+    """The distributions of the installed stage's answer; raises Malformed."""
+    found = []
+    for d in answer.get("distributions").items():
+        top_level = d.get("top_level")
+        found.append(
+            Installed(
+                name=d.get("name").text(),
+                version=d.get("version").text(),
+                location=d.get("location").text(),
+                top_level=None if top_level.value is None else top_level.texts(),
+                roots=d.get("roots").texts(),
+                has_record=d.get("record").flag(),
+                checked=d.get("checked").integer(),
+                bad=tuple(_bad_file(b) for b in d.get("bad").items()),
+            )
+        )
+    return tuple(found)
+
+
+def parse_torch(data: Node) -> TorchInfo:
+    """What the probe read from torch; raises Malformed."""
+    if data.has("error"):
+        return TorchInfo(error=data.get("error").text())
+    devices = []
+    for d in data.get("devices").items():
+        capability = d.get("capability").items()
+        if len(capability) != 2:
+            raise Malformed(f"{d.where}.capability: expected [major, minor]")
+        devices.append(
+            Device(
+                index=d.get("index").integer(),
+                name=d.get("name").text(),
+                capability=(capability[0].integer(), capability[1].integer()),
+                op_error=d.get("op_error").text_or_none(),
+            )
+        )
     return TorchInfo(
         error=None,
-        version=str(data["version"]),
-        cuda=None if data["cuda"] is None else str(data["cuda"]),
-        available=bool(data["available"]),
-        warnings=tuple(map(str, data["warnings"])),
-        arch_list=tuple(map(str, data["arch_list"])),
-        devices=tuple(
-            Device(
-                index=int(d["index"]),
-                name=str(d["name"]),
-                capability=(int(d["capability"][0]), int(d["capability"][1])),
-                op_error=None if d["op_error"] is None else str(d["op_error"]),
-            )
-            for d in data["devices"]
-        ),
-        visible_devices=data.get("visible_devices"),
+        version=data.get("version").text(),
+        cuda=data.get("cuda").text_or_none(),
+        available=data.get("available").flag(),
+        warnings=data.get("warnings").texts(),
+        arch_list=data.get("arch_list").texts(),
+        devices=tuple(devices),
+        visible_devices=data.get("visible_devices").text_or_none(),
     )
 
 
-def _crash(result: runner.Result) -> str:
-    steps = [line for line in result.stderr.splitlines() if line.startswith(("importing ", "run"))]
-    during = f" while {steps[-1]}" if steps else ""
-    tail = result.stderr.strip().splitlines()[-1:] or ["no output"]
-    return f"the probe crashed{during} (exit code {result.returncode}): {tail[0]}"
+def read_installed(python: Path, names: Sequence[str], *, deep: bool) -> tuple[Installed, ...]:
+    """The installed distributions named ``names`` (with ``deep``: the RECORD check of each);
+    raises ConstraintsGenError (exit 2) when the target cannot be read."""
+    run = run_probe(python, {"stage": "installed", "names": list(names), "deep": deep})
+    problem = None if run.answer is not None else run.describe()
+    if run.answer is not None:
+        try:
+            return parse_installed(run.answer)
+        except Malformed as exc:
+            problem = f"the probe's result is malformed: {exc}"
+    raise ConstraintsGenError(
+        f"cannot read the environment of {python}: {problem}",
+        tip="--python must name a working Python interpreter or venv",
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Runtime:
+    """What the runtime probe found: each import's error, and torch on the GPUs."""
+
+    imports: tuple[tuple[str, str | None], ...]
+    torch: TorchInfo | None
+
+
+def read_runtime(python: Path, imports: Sequence[str], gpu: str | None) -> Runtime | Finding:
+    """Import ``imports`` in the target (the import probe), then, with ``gpu`` (a vendor), ask
+    torch about its GPUs (the GPU probe): one process, so torch is imported once. A target that
+    gives no answer is a finding."""
+    run = run_probe(python, {"stage": "runtime", "imports": list(imports), "gpu": gpu})
+    if run.answer is None:
+        return Finding(check="import", subject="probe", message=run.describe())
+    try:
+        results = tuple(
+            (r.get("module").text(), r.get("error").text_or_none())
+            for r in run.answer.get("imports").items()
+        )
+        torch = run.answer.get("torch")
+        return Runtime(imports=results, torch=None if torch.value is None else parse_torch(torch))
+    except Malformed as exc:
+        message = f"the probe's result is malformed: {exc}"
+        return Finding(check="import", subject="probe", message=message)
 
 
 def verify(
@@ -463,15 +481,7 @@ def verify(
 
     ``hardware`` is asked only for an NVIDIA profile. Raises ConstraintsGenError (exit 2) when
     the target cannot be read at all."""
-    names = [package.name for package in locked]
-    result = probe(python, {"stage": "installed", "names": names, "deep": deep})
-    data = _answer(result)
-    if data is None:
-        raise ConstraintsGenError(
-            f"cannot read the environment of {python}: {runner.describe_failure(result)}",
-            tip="--python must name a working Python interpreter or venv",
-        )
-    found = parse_installed(data)
+    found = read_installed(python, [package.name for package in locked], deep=deep)
     findings = list(check_installed(locked, found, deep=deep))
     imports = profile.verify_imports
     if imports is None:
@@ -485,22 +495,20 @@ def verify(
         notices.append(f"GPU checks skipped: no NVIDIA GPU on this machine ({machine.source})")
     gpus: tuple[str, ...] = ()
     if imports or gpu:
-        result = probe(python, {"stage": "runtime", "imports": list(imports), "gpu": gpu})
-        data = _answer(result)
-        if data is None:
-            findings.append(Finding(check="import", subject="probe", message=_crash(result)))
+        runtime = read_runtime(python, imports, profile.vendor if gpu else None)
+        if isinstance(runtime, Finding):
+            findings.append(runtime)
         else:
-            results = [(str(r["module"]), r["error"]) for r in data["imports"]]
-            findings += check_imports(results)
-            if gpu and machine is not None:
+            findings += check_imports(runtime.imports)
+            if runtime.torch is not None and machine is not None:
                 torch_lock = next((p.version for p in locked if p.name == "torch"), None)
-                more, gpus = check_gpu(profile, torch_lock, machine, parse_torch(data["torch"]))
+                more, gpus = check_gpu(profile, torch_lock, machine, runtime.torch)
                 findings += more
                 if len(gpus) < len(machine.gpus) and not more:
                     notices.append(
                         f"torch sees {len(gpus)} of the {len(machine.gpus)} GPUs that"
                         f" {machine.source} lists (CUDA_VISIBLE_DEVICES:"
-                        f" {parse_torch(data['torch']).visible_devices or 'not set'})"
+                        f" {runtime.torch.visible_devices or 'not set'})"
                     )
     return Report(
         profile=profile.name,
