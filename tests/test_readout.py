@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from constraints_gen.install import readout
+from constraints_gen.install.gpucheck import parse_torch
 from constraints_gen.install.readout import Malformed, Node, read_answer
-from constraints_gen.install.verify import parse_installed, parse_torch
+from constraints_gen.install.verify import parse_installed
 
 NONCE = "ab" * 16
 DIST = {

@@ -18,9 +18,9 @@ of those (canonical) names: its METADATA ``Name`` and ``Version`` (the raw strin
 inside the environment's prefix, or whose size or hash differs. Reads are bounded: RECORD by
 :data:`RECORD_LIMIT`, each file by its recorded size.
 
-``{"stage": "runtime", "imports": [...], "gpu": "nvidia"}``: the error of each import (null: it
-imported), and with ``gpu`` what torch says about its build and each GPU it sees, after one tiny
-operation on each.
+``{"stage": "runtime", "imports": [...], "gpu": "amd"}``: the error of each import (null: it
+imported), and with ``gpu`` (a profile's vendor) what torch says about its build and each GPU of
+that vendor it sees (CUDA, ROCm, XPU or MPS), after one tiny operation on each.
 """
 
 from __future__ import annotations
@@ -281,37 +281,89 @@ def installed(names: list[str], deep: bool) -> dict[str, Any]:
     return {"python": sys.version.split()[0], "prefix": sys.prefix, "distributions": found}
 
 
-def _torch() -> dict[str, Any]:
+#: The variables that hide GPUs from each vendor's runtime (CUDA; ROCm honours all three; oneAPI
+#: Level Zero and SYCL).
+_VISIBLE = {
+    "nvidia": ("CUDA_VISIBLE_DEVICES",),
+    "jetson": ("CUDA_VISIBLE_DEVICES",),
+    "amd": ("HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES"),
+    "intel": ("ZE_AFFINITY_MASK", "ONEAPI_DEVICE_SELECTOR"),
+    "apple": (),
+}
+
+
+def _tiny_operation(torch: Any, device: str) -> str | None:
+    """None when ``ones(4) + 1`` sums to 8 on ``device``, else the error."""
+    try:
+        value = float((torch.ones(4, device=device) + 1).sum().item())
+        return None if value == 8.0 else f"ones(4) + 1 summed to {value}"
+    except BaseException as exc:
+        return _error(exc)
+
+
+def _devices(torch: Any, vendor: str) -> list[dict[str, Any]]:
+    """Each device torch sees, after one tiny operation on it."""
+    if vendor == "apple":
+        _step("running a tiny operation on mps")
+        error = _tiny_operation(torch, "mps")
+        if error is None:
+            torch.mps.synchronize()
+        return [{"index": 0, "name": "mps", "capability": None, "gfx": None, "op_error": error}]
+    module, kind = (torch.xpu, "xpu") if vendor == "intel" else (torch.cuda, "cuda")
+    devices = []
+    for index in range(module.device_count()):
+        name = str(module.get_device_name(index))
+        device = {"index": index, "name": name, "capability": None, "gfx": None}
+        if vendor == "amd":  # "gfx90a:sramecc+:xnack-": the target, then its features
+            arch = getattr(module.get_device_properties(index), "gcnArchName", None)
+            device["gfx"] = None if arch is None else str(arch).split(":")[0]
+        elif kind == "cuda":
+            major, minor = module.get_device_capability(index)
+            device["capability"] = [int(major), int(minor)]
+        _step(f"running a tiny operation on {kind}:{index} {name}")
+        device["op_error"] = _tiny_operation(torch, f"{kind}:{index}")
+        if device["op_error"] is None:
+            try:
+                module.synchronize(index)
+            except BaseException as exc:
+                device["op_error"] = _error(exc)
+        devices.append(device)
+    return devices
+
+
+def gpu_probe(vendor: str) -> dict[str, Any]:
+    """What torch says about its build and the GPUs of ``vendor`` (a profile's vendor: nvidia,
+    jetson, amd, intel, apple), after one tiny operation on each."""
     _step("importing torch")
     try:
         import torch  # type: ignore[import-not-found]
     except BaseException as exc:
         return {"error": _error(exc)}
     try:
+        version = getattr(torch, "version", None)
         info: dict[str, Any] = {
             "version": str(torch.__version__),
-            "cuda": torch.version.cuda,
-            "visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "cuda": getattr(version, "cuda", None),
+            "hip": getattr(version, "hip", None),
+            "rocm": getattr(version, "rocm", None),
+            "built": True,
+            "visible_devices": [[name, os.environ.get(name)] for name in _VISIBLE[vendor]],
         }
+        for key in ("cuda", "hip", "rocm"):
+            info[key] = None if info[key] is None else str(info[key])
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            info["available"] = bool(torch.cuda.is_available())
+            if vendor == "apple":
+                info["built"] = bool(torch.backends.mps.is_built())
+                info["available"] = bool(torch.backends.mps.is_available())
+            elif vendor == "intel":
+                info["available"] = bool(torch.xpu.is_available())
+            else:
+                info["available"] = bool(torch.cuda.is_available())
         info["warnings"] = [str(warning.message).strip() for warning in caught]
-        info["arch_list"] = [str(arch) for arch in torch.cuda.get_arch_list()]
-        devices = []
-        for index in range(torch.cuda.device_count() if info["available"] else 0):
-            name = str(torch.cuda.get_device_name(index))
-            major, minor = torch.cuda.get_device_capability(index)
-            device = {"index": index, "name": name, "capability": [int(major), int(minor)]}
-            _step(f"running a tiny operation on GPU {index} {name}")
-            try:
-                value = float((torch.ones(4, device=f"cuda:{index}") + 1).sum().item())
-                torch.cuda.synchronize(index)
-                device["op_error"] = None if value == 8.0 else f"ones(4) + 1 summed to {value}"
-            except BaseException as exc:
-                device["op_error"] = _error(exc)
-            devices.append(device)
-        info["devices"] = devices
+        arch_list = torch.cuda.get_arch_list() if vendor in ("nvidia", "jetson", "amd") else []
+        info["arch_list"] = [str(arch) for arch in arch_list]
+        info["devices"] = _devices(torch, vendor) if info["available"] else []
     except BaseException as exc:
         return {"error": _error(exc)}
     return info
@@ -331,7 +383,7 @@ def import_probe(imports: list[str]) -> list[dict[str, Any]]:
 
 
 def runtime(imports: list[str], gpu: str | None) -> dict[str, Any]:
-    return {"imports": import_probe(imports), "torch": _torch() if gpu else None}
+    return {"imports": import_probe(imports), "torch": gpu_probe(gpu) if gpu else None}
 
 
 def _write_result(folder: str, answer: dict[str, Any]) -> None:

@@ -14,25 +14,33 @@ Three checks, each listing every failure:
   a half-written package behind, which uv still counts as installed; ``sync`` reinstalls it.
 - imports: the profile's ``[verify] imports``, else the top-level modules (``top_level.txt``, else
   RECORD) of the stack it pins (its pins and the manifest's requirements).
-- gpu (an NVIDIA profile on a machine with a GPU): torch's version and ``torch.version.cuda`` are
-  the profile's, ``torch.cuda.get_arch_list()`` has code for every GPU torch sees, with the rule
-  profile selection uses (NVIDIA's CUDA compatibility guide: SASS ``sm_XY`` runs on compute
-  capability X.Z with Z >= Y of the same major; PTX ``compute_XY`` is JIT-compiled for any newer
-  GPU; the ``a`` variants only run on exactly X.Y), and one tiny operation runs on each of them.
+- gpu (a GPU profile on a machine with a GPU of its vendor): torch's version is the lock's, and
+  its CUDA, ROCm, XPU or MPS backend runs on every GPU of that vendor, with the rule profile
+  selection uses (:mod:`constraints_gen.install.gpucheck`); one tiny operation runs on each.
+
+Each part is a function of its own, so a later run can skip what did not change: the RECORD check
+of one distribution (``probe.check_record``, compared by :func:`check_installed`), the import probe
+and the GPU probe (``probe.import_probe`` and ``probe.gpu_probe``, one target process so torch is
+imported once: :func:`read_runtime`; compared by :func:`check_imports` and ``gpucheck.check_gpu``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
-
 from constraints_gen.detect.hardware import Hardware
 from constraints_gen.errors import ConstraintsGenError
+from constraints_gen.install.findings import Finding, local_label, same_version
+from constraints_gen.install.gpucheck import (
+    TorchInfo,
+    check_gpu,
+    gpu_plan,
+    parse_torch,
+    unseen_notice,
+)
 from constraints_gen.install.readout import Malformed, Node, run_probe
 from constraints_gen.locks.file import LockedPackage
 from constraints_gen.profiles.manifest import Manifest
@@ -40,23 +48,6 @@ from constraints_gen.profiles.model import Profile
 
 #: How many differing files are named per package (the JSON lists all of them).
 SHOWN_FILES = 5
-_ARCH = re.compile(r"^(sm|compute)_(\d+)(\d)([af]?)$")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Finding:
-    check: str  # "installed", "files", "import" or "gpu"
-    subject: str  # the distribution, module or GPU it is about
-    message: str
-    repair: str | None = None  # a distribution whose reinstall repairs it
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "check": self.check,
-            "subject": self.subject,
-            "message": self.message,
-            "repair": self.repair,
-        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,31 +93,6 @@ class Installed:
     has_record: bool
     checked: int  # files hashed (0 without deep)
     bad: tuple[BadFile, ...]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Device:
-    index: int
-    name: str
-    capability: tuple[int, int]
-    op_error: str | None
-
-    @property
-    def label(self) -> str:
-        cc = f"{self.capability[0]}.{self.capability[1]}"
-        return f"GPU {self.index} {self.name} (compute capability {cc})"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TorchInfo:
-    error: str | None  # import torch (or a query) failed
-    version: str = ""
-    cuda: str | None = None
-    available: bool = False
-    warnings: tuple[str, ...] = ()
-    arch_list: tuple[str, ...] = ()
-    devices: tuple[Device, ...] = ()
-    visible_devices: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -177,21 +143,6 @@ class Report:
 # --- pure comparison -----------------------------------------------------------------------
 
 
-def same_version(installed: str, locked: str) -> bool:
-    """Exactly the same version: normalized full strings, local labels included."""
-    try:
-        return str(Version(installed)) == str(Version(locked))
-    except InvalidVersion:
-        return installed == locked
-
-
-def _local(version: str) -> str | None:
-    try:
-        return Version(version).local
-    except InvalidVersion:
-        return None
-
-
 def check_installed(
     locked: Sequence[LockedPackage], found: Sequence[Installed], *, deep: bool
 ) -> tuple[Finding, ...]:
@@ -215,7 +166,7 @@ def check_installed(
         dist = dists[0]
         if not same_version(dist.version, want):
             message = f"{name} {dist.version} is installed, {want} is locked"
-            have, need = _local(dist.version), _local(want)
+            have, need = local_label(dist.version), local_label(want)
             if have != need and same_version(dist.version.split("+")[0], want.split("+")[0]):
                 message += f" (local labels differ: {have or 'none'} vs {need or 'none'})"
             findings.append(Finding(check="installed", subject=name, message=message, repair=name))
@@ -272,93 +223,6 @@ def check_imports(results: Sequence[tuple[str, str | None]]) -> tuple[Finding, .
     )
 
 
-def parse_arch(arch: str) -> tuple[str, tuple[int, int], str] | None:
-    """``"sm_90a"`` -> ``("sm", (9, 0), "a")``; None when it is not an architecture name."""
-    match = _ARCH.match(arch)
-    if match is None:
-        return None
-    return match[1], (int(match[2]), int(match[3])), match[4]
-
-
-def arch_covers(arch_list: Sequence[str], capability: tuple[int, int]) -> str | None:
-    """The entry of torch's arch list that a GPU of ``capability`` runs (the newest machine code,
-    else the newest PTX); None: none of them."""
-    fitting: list[tuple[bool, tuple[int, int], str]] = []
-    for arch in arch_list:
-        parsed = parse_arch(arch)
-        if parsed is None:
-            continue
-        kind, (major, minor), variant = parsed
-        if variant == "a":  # architecture-specific features: only exactly this GPU
-            fits = (major, minor) == capability
-        elif kind == "sm" or variant == "f":  # SASS (or a family): same major, same or newer minor
-            fits = major == capability[0] and minor <= capability[1]
-        else:  # PTX: JIT-compiled by the driver for any newer GPU
-            fits = (major, minor) <= capability
-        if fits:
-            fitting.append((kind == "sm", (major, minor), arch))
-    return max(fitting)[2] if fitting else None
-
-
-def _cuda_of(text: str | None) -> tuple[int, int] | None:
-    parts = (text or "").split(".")
-    if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
-        return int(parts[0]), int(parts[1])
-    return None
-
-
-def check_gpu(
-    profile: Profile, locked_torch: str | None, hardware: Hardware, torch: TorchInfo
-) -> tuple[tuple[Finding, ...], tuple[str, ...]]:
-    """(failures, the GPUs that passed) of torch in the target on this machine's GPUs."""
-    if torch.error is not None:
-        return (Finding(check="gpu", subject="torch", message=f"torch: {torch.error}"),), ()
-    findings: list[Finding] = []
-
-    def fail(subject: str, message: str) -> None:
-        findings.append(Finding(check="gpu", subject=subject, message=message))
-
-    tv = torch.version
-    if locked_torch is not None:
-        public_ok = same_version(tv.split("+")[0], locked_torch.split("+")[0])
-        local = _local(locked_torch)
-        if not public_ok or (local is not None and _local(tv) != local):
-            fail("torch", f"torch.__version__ is {tv}, the lock has torch {locked_torch}")
-    if profile.cuda is not None and _cuda_of(torch.cuda) != profile.cuda:
-        built = "a CPU build" if torch.cuda is None else f"built for CUDA {torch.cuda}"
-        fail(
-            "torch",
-            f"torch {tv} is {built} (torch.version.cuda), profile {profile.name}"
-            f" needs CUDA {profile.cuda_text}",
-        )
-    if not torch.available:
-        gpus = ", ".join(f"GPU {g.index} {g.name}" for g in hardware.gpus)
-        why = "".join(f"; {warning}" for warning in torch.warnings)
-        fail(
-            "torch",
-            f"torch {tv} cannot use the GPUs ({gpus}): torch.cuda.is_available() is False{why}",
-        )
-        return tuple(findings), ()
-    if not torch.devices:
-        fail("torch", f"torch {tv} sees no GPU (torch.cuda.device_count() is 0)")
-    passed: list[str] = []
-    archs = " ".join(torch.arch_list) or "empty"
-    for device in torch.devices:
-        failures = len(findings)
-        cc = f"{device.capability[0]}{device.capability[1]}"
-        if arch_covers(torch.arch_list, device.capability) is None:
-            fail(
-                device.label,
-                f"{device.label}: torch {tv} has no kernels for it: neither sm_{cc} code nor PTX"
-                f" for it or an older architecture (torch.cuda.get_arch_list(): {archs})",
-            )
-        if device.op_error is not None:
-            fail(device.label, f"{device.label}: a tiny operation failed: {device.op_error}")
-        if len(findings) == failures:
-            passed.append(f"GPU {device.index} {device.name}")
-    return tuple(findings), tuple(passed)
-
-
 # --- reading the target --------------------------------------------------------------------
 
 
@@ -393,35 +257,6 @@ def parse_installed(answer: Node) -> tuple[Installed, ...]:
             )
         )
     return tuple(found)
-
-
-def parse_torch(data: Node) -> TorchInfo:
-    """What the probe read from torch; raises Malformed."""
-    if data.has("error"):
-        return TorchInfo(error=data.get("error").text())
-    devices = []
-    for d in data.get("devices").items():
-        capability = d.get("capability").items()
-        if len(capability) != 2:
-            raise Malformed(f"{d.where}.capability: expected [major, minor]")
-        devices.append(
-            Device(
-                index=d.get("index").integer(),
-                name=d.get("name").text(),
-                capability=(capability[0].integer(), capability[1].integer()),
-                op_error=d.get("op_error").text_or_none(),
-            )
-        )
-    return TorchInfo(
-        error=None,
-        version=data.get("version").text(),
-        cuda=data.get("cuda").text_or_none(),
-        available=data.get("available").flag(),
-        warnings=data.get("warnings").texts(),
-        arch_list=data.get("arch_list").texts(),
-        devices=tuple(devices),
-        visible_devices=data.get("visible_devices").text_or_none(),
-    )
 
 
 def read_installed(python: Path, names: Sequence[str], *, deep: bool) -> tuple[Installed, ...]:
@@ -479,7 +314,7 @@ def verify(
 ) -> Report:
     """Verify the environment of ``python`` against the lock ``locked`` of ``profile``.
 
-    ``hardware`` is asked only for an NVIDIA profile. Raises ConstraintsGenError (exit 2) when
+    ``hardware`` is asked only for a GPU profile. Raises ConstraintsGenError (exit 2) when
     the target cannot be read at all."""
     found = read_installed(python, [package.name for package in locked], deep=deep)
     findings = list(check_installed(locked, found, deep=deep))
@@ -487,12 +322,10 @@ def verify(
     if imports is None:
         imports = default_imports(profile, manifest, found)
     notices: list[str] = []
-    machine = hardware() if profile.vendor == "nvidia" else None
-    gpu = machine is not None and not machine.is_cpu
-    if profile.vendor != "nvidia":
-        notices.append(f"GPU checks: not applicable (profile {profile.name} is a CPU build)")
-    elif machine is not None and machine.is_cpu:
-        notices.append(f"GPU checks skipped: no NVIDIA GPU on this machine ({machine.source})")
+    machine = hardware() if profile.vendor != "cpu" else None
+    gpu, notice = gpu_plan(profile, machine)
+    if notice is not None:
+        notices.append(notice)
     gpus: tuple[str, ...] = ()
     if imports or gpu:
         runtime = read_runtime(python, imports, profile.vendor if gpu else None)
@@ -504,12 +337,9 @@ def verify(
                 torch_lock = next((p.version for p in locked if p.name == "torch"), None)
                 more, gpus = check_gpu(profile, torch_lock, machine, runtime.torch)
                 findings += more
-                if len(gpus) < len(machine.gpus) and not more:
-                    notices.append(
-                        f"torch sees {len(gpus)} of the {len(machine.gpus)} GPUs that"
-                        f" {machine.source} lists (CUDA_VISIBLE_DEVICES:"
-                        f" {runtime.torch.visible_devices or 'not set'})"
-                    )
+                unseen = unseen_notice(profile, machine, runtime.torch, gpus)
+                if unseen is not None and not more:
+                    notices.append(unseen)
     return Report(
         profile=profile.name,
         python=python_version,
