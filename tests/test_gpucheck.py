@@ -426,3 +426,20 @@ def test_built_in_rocm_profile_with_pytorch_torch_facts() -> None:
         "torch 2.13.0+rocm7.1 is built for ROCm 7.1.25424 (torch.version.hip), profile rocm72"
         " needs ROCm 7.2",
     ]
+
+
+def test_a_rocm_torch_on_an_nvidia_profile_is_named() -> None:
+    profile = load_profiles(REPO / "profiles").get("cuda128")
+    machine = hardware({
+        "driver_version": "570.133.20", "cuda_driver_version": "12.8",
+        "gpus": [{"index": 0, "name": "NVIDIA H200", "compute_capability": "9.0"}],
+    })  # fmt: skip
+    rocm = TorchInfo(error=None, version="2.10.0+rocm7.1", hip="7.1.25424", available=False)
+    findings, passed = check_gpu(profile, "2.10.0", machine, rocm)
+    assert [f.message for f in findings] == [  # the lock's 2.10.0 has no label (PyPI's)
+        "torch 2.10.0+rocm7.1 is a ROCm build (HIP 7.1.25424) (torch.version.hip), profile"
+        " cuda128 needs CUDA 12.8",
+        "torch 2.10.0+rocm7.1 cannot use the GPUs (GPU 0 NVIDIA H200): torch.cuda.is_available()"
+        " is False",
+    ]
+    assert passed == ()

@@ -321,3 +321,14 @@ def test_a_file_that_grows_past_its_recorded_size_is_not_read_further(
     assert found == {
         "path": "data.bin", "line": 3, "problem": "larger", "expected": 10, "actual": None
     }  # fmt: skip
+
+
+def test_the_prefix_of_a_distribution(tmp_path: Path) -> None:
+    """A venv's distribution is checked against the venv; one outside every prefix only against
+    the folder that holds it."""
+    import sysconfig
+
+    site = sysconfig.get_path("purelib")
+    assert probe.prefix_of(os.path.join(site, "x-1.dist-info")) == os.path.normpath(sys.prefix)
+    elsewhere = str(tmp_path / "site" / "x-1.dist-info")
+    assert probe.prefix_of(elsewhere) == str(tmp_path / "site")

@@ -196,11 +196,12 @@ def _check_cuda(check: _Check) -> None:
     tv = torch.version
     if profile.cuda is not None and _major_minor(torch.cuda) != profile.cuda:
         built = "a CPU build" if torch.cuda is None else f"built for CUDA {torch.cuda}"
+        source = "torch.version.cuda"
         if torch.cuda is None and torch.hip is not None:
-            built = f"a ROCm build (HIP {torch.hip})"
+            built, source = f"a ROCm build (HIP {torch.hip})", "torch.version.hip"
         check.fail(
             "torch",
-            f"torch {tv} is {built} (torch.version.cuda), profile {profile.name}"
+            f"torch {tv} is {built} ({source}), profile {profile.name}"
             f" needs CUDA {profile.cuda_text}",
         )
     if not torch.available:

@@ -34,6 +34,7 @@ import os
 import re
 import stat
 import sys
+import sysconfig
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
@@ -75,6 +76,7 @@ def _kind(mode: int) -> str:
 
 
 def _inside(path: str, root: str) -> bool:
+    path, root = os.path.normcase(path), os.path.normcase(root)
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
@@ -206,13 +208,16 @@ def check_file(base: str, root: str, line: dict[str, Any]) -> dict[str, Any] | N
 
 
 def prefix_of(folder: str) -> str:
-    """The environment prefix that holds a .dist-info ``folder`` (a venv's own, or its base's for
-    system site-packages); the folder that holds it when it is in none."""
+    """The environment prefix that holds a .dist-info ``folder``: the innermost of the venv's, its
+    base's (system site-packages) and the install scheme's ``data`` root (where a system Python
+    installs beside its prefix, as Homebrew's does); the folder that holds it when it is in none."""
     prefixes = {
         os.path.normpath(os.path.abspath(p))
-        for p in (sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix)
-    }
-    holding = [p for p in prefixes if _inside(folder, p)]  # fmt: skip
+        for p in (sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix,
+                  sysconfig.get_path("data"))
+        if p
+    }  # fmt: skip
+    holding = [p for p in prefixes if _inside(folder, p)]
     return max(holding, key=len) if holding else os.path.dirname(folder)
 
 
@@ -230,6 +235,43 @@ def check_record(folder: str, lines: list[dict[str, Any]], pool: Any) -> list[di
     return malformed + [result for result in results if result is not None]
 
 
+def read_distribution(dist: Any, where: str, deep: bool, pool: Any) -> dict[str, Any]:
+    """One installed distribution (its ``.dist-info`` folder ``where``): name, version, top-level
+    names, and with ``deep`` the RECORD check of its files."""
+    lines, unreadable = read_record(where)
+    top_level = dist.read_text("top_level.txt")
+    roots = set()
+    for line in lines or ():
+        parts = line.get("path", "").split("/")
+        if parts[0] and parts[0] not in ("..", "__pycache__") and ".dist-info" not in parts[0]:
+            roots.add(parts[0] + ("/" if len(parts) > 1 else ""))
+    record: dict[str, Any] = {
+        "name": _canonical(dist.metadata["Name"]),
+        "version": dist.version,
+        "location": where,
+        "top_level": None if top_level is None else top_level.split(),
+        "roots": sorted(roots),
+        "record": lines is not None,
+        "checked": 0,
+        "bad": [],
+    }
+    if deep and unreadable is not None:
+        record["checked"] = 1
+        record["bad"] = [
+            {
+                "path": os.path.basename(where) + "/RECORD",
+                "line": None,
+                "problem": "unreadable",
+                "expected": None,
+                "actual": unreadable,
+            }
+        ]
+    elif deep and lines:
+        record["checked"] = sum(1 for line in lines if line.get("hash") or "error" in line)
+        record["bad"] = check_record(where, lines, pool)
+    return record  # fmt: skip
+
+
 def installed(names: list[str], deep: bool) -> dict[str, Any]:
     wanted = set(names)
     seen = set()
@@ -245,38 +287,7 @@ def installed(names: list[str], deep: bool) -> dict[str, Any]:
             continue
         seen.add(os.path.realpath(where))
         _step("reading " + name)
-        lines, unreadable = read_record(where)
-        top_level = dist.read_text("top_level.txt")
-        roots = set()
-        for line in lines or ():
-            parts = line.get("path", "").split("/")
-            if parts[0] and parts[0] not in ("..", "__pycache__") and ".dist-info" not in parts[0]:
-                roots.add(parts[0] + ("/" if len(parts) > 1 else ""))
-        record: dict[str, Any] = {
-            "name": _canonical(name),
-            "version": dist.version,
-            "location": where,
-            "top_level": None if top_level is None else top_level.split(),
-            "roots": sorted(roots),
-            "record": lines is not None,
-            "checked": 0,
-            "bad": [],
-        }
-        if deep and unreadable is not None:
-            record["checked"] = 1
-            record["bad"] = [
-                {
-                    "path": os.path.basename(where) + "/RECORD",
-                    "line": None,
-                    "problem": "unreadable",
-                    "expected": None,
-                    "actual": unreadable,
-                }
-            ]
-        elif deep and lines:
-            record["checked"] = sum(1 for line in lines if line.get("hash") or "error" in line)
-            record["bad"] = check_record(where, lines, pool)
-        found.append(record)
+        found.append(read_distribution(dist, where, deep, pool))
     pool.shutdown()
     return {"python": sys.version.split()[0], "prefix": sys.prefix, "distributions": found}
 

@@ -18,10 +18,11 @@ Three checks, each listing every failure:
   its CUDA, ROCm, XPU or MPS backend runs on every GPU of that vendor, with the rule profile
   selection uses (:mod:`constraints_gen.install.gpucheck`); one tiny operation runs on each.
 
-Each part is a function of its own, so a later run can skip what did not change: the RECORD check
-of one distribution (``probe.check_record``, compared by :func:`check_installed`), the import probe
-and the GPU probe (``probe.import_probe`` and ``probe.gpu_probe``, one target process so torch is
-imported once: :func:`read_runtime`; compared by :func:`check_imports` and ``gpucheck.check_gpu``).
+Each part is a function of its own, so a later run can skip what did not change: the RECORD
+check of one distribution (``probe.read_distribution``, compared by :func:`check_distribution`),
+the import probe and the GPU probe (``probe.import_probe`` and ``probe.gpu_probe``, one target
+process so torch is imported once: :func:`read_runtime`; compared by :func:`check_imports` and
+``gpucheck.check_gpu``).
 """
 
 from __future__ import annotations
@@ -143,6 +144,45 @@ class Report:
 # --- pure comparison -----------------------------------------------------------------------
 
 
+def check_distribution(
+    package: LockedPackage, dists: Sequence[Installed], *, deep: bool
+) -> Finding | None:
+    """One locked distribution (``dists``: what is installed under its name): installed once, at
+    its exact version, and with ``deep`` its files as its RECORD says; None when it is."""
+    name, want = package.name, package.version
+
+    def fail(check: str, message: str) -> Finding:
+        return Finding(check=check, subject=name, message=message, repair=name)
+
+    if not dists:
+        return fail("installed", f"{name} {want} is not installed")
+    if len(dists) > 1:
+        where = "; ".join(f"{d.version} in {d.location}" for d in sorted(dists, key=str))
+        return fail("installed", f"{name} is installed {len(dists)} times ({where}); locked {want}")
+    dist = dists[0]
+    if not same_version(dist.version, want):
+        message = f"{name} {dist.version} is installed, {want} is locked"
+        have, need = local_label(dist.version), local_label(want)
+        if have != need and same_version(dist.version.split("+")[0], want.split("+")[0]):
+            message += f" (local labels differ: {have or 'none'} vs {need or 'none'})"
+        return fail("installed", message)
+    if not deep:
+        return None
+    if not dist.has_record:
+        return fail(
+            "files", f"{name} {want}: no RECORD in {dist.location}, so its files cannot be checked"
+        )
+    if dist.bad:
+        shown = ", ".join(bad.describe() for bad in dist.bad[:SHOWN_FILES])
+        more = len(dist.bad) - SHOWN_FILES
+        return fail(
+            "files",
+            f"{name} {want}: {len(dist.bad)} of {dist.checked} files differ from its RECORD"
+            f" ({dist.location}): {shown}" + (f" and {more} more" if more > 0 else ""),
+        )
+    return None
+
+
 def check_installed(
     locked: Sequence[LockedPackage], found: Sequence[Installed], *, deep: bool
 ) -> tuple[Finding, ...]:
@@ -150,41 +190,8 @@ def check_installed(
     by_name: dict[str, list[Installed]] = {}
     for dist in found:
         by_name.setdefault(dist.name, []).append(dist)
-    findings: list[Finding] = []
-    for package in locked:
-        name, want = package.name, package.version
-        dists = by_name.get(name, [])
-        if not dists:
-            message = f"{name} {want} is not installed"
-            findings.append(Finding(check="installed", subject=name, message=message, repair=name))
-            continue
-        if len(dists) > 1:
-            where = "; ".join(f"{d.version} in {d.location}" for d in sorted(dists, key=str))
-            message = f"{name} is installed {len(dists)} times ({where}); locked {want}"
-            findings.append(Finding(check="installed", subject=name, message=message, repair=name))
-            continue
-        dist = dists[0]
-        if not same_version(dist.version, want):
-            message = f"{name} {dist.version} is installed, {want} is locked"
-            have, need = local_label(dist.version), local_label(want)
-            if have != need and same_version(dist.version.split("+")[0], want.split("+")[0]):
-                message += f" (local labels differ: {have or 'none'} vs {need or 'none'})"
-            findings.append(Finding(check="installed", subject=name, message=message, repair=name))
-            continue
-        if not deep:
-            continue
-        if not dist.has_record:
-            message = f"{name} {want}: no RECORD in {dist.location}, so its files cannot be checked"
-            findings.append(Finding(check="files", subject=name, message=message, repair=name))
-        elif dist.bad:
-            shown = ", ".join(bad.describe() for bad in dist.bad[:SHOWN_FILES])
-            more = len(dist.bad) - SHOWN_FILES
-            message = (
-                f"{name} {want}: {len(dist.bad)} of {dist.checked} files differ from its RECORD"
-                f" ({dist.location}): {shown}" + (f" and {more} more" if more > 0 else "")
-            )
-            findings.append(Finding(check="files", subject=name, message=message, repair=name))
-    return tuple(findings)
+    findings = (check_distribution(p, by_name.get(p.name, []), deep=deep) for p in locked)
+    return tuple(finding for finding in findings if finding is not None)
 
 
 def top_level_modules(dist: Installed) -> tuple[str, ...]:
