@@ -80,18 +80,25 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _read_bounded(fd: int, limit: int) -> bytes | None:
-    """At most ``limit`` bytes of ``fd``; None when it holds more."""
-    chunks = []
+def _read_into(fd: int, limit: int, sink: Any) -> bool:
+    """Feed at most ``limit`` bytes of ``fd`` to ``sink`` (1 MiB at a time); False when it holds
+    more (one byte past the limit is read to know, never more)."""
     left = limit + 1
     while left > 0:
         chunk = os.read(fd, min(left, 1 << 20))
         if not chunk:
             break
-        chunks.append(chunk)
         left -= len(chunk)
-    data = b"".join(chunks)
-    return None if len(data) > limit else data
+        if left <= 0:
+            return False
+        sink(chunk)
+    return True
+
+
+def _read_bounded(fd: int, limit: int) -> bytes | None:
+    """At most ``limit`` bytes of ``fd``; None when it holds more."""
+    chunks: list[bytes] = []
+    return b"".join(chunks) if _read_into(fd, limit, chunks.append) else None
 
 
 def _parse_line(number: int, text: str) -> dict[str, Any]:
@@ -193,14 +200,13 @@ def check_file(base: str, root: str, line: dict[str, Any]) -> dict[str, Any] | N
             if not stat.S_ISREG(mode):  # swapped since lstat
                 return dict(problem, problem="special", actual=_kind(mode))
             limit = info.st_size if size is None else size
-            data = _read_bounded(fd, limit)
+            whole = _read_into(fd, limit, digest.update)  # hashlib frees the GIL on 1 MiB
         finally:
             os.close(fd)
     except OSError as exc:
         return dict(problem, problem="unreadable", actual=_error(exc))
-    if data is None:
+    if not whole:
         return dict(problem, problem="larger", expected=limit)
-    digest.update(data)
     actual = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode("ascii")
     if actual != line["value"]:
         return dict(problem, problem="hash", expected=line["value"], actual=actual)
