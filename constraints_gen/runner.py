@@ -46,9 +46,11 @@ def run(
     ok_codes: tuple[int, ...] = (0,),
     hint: str | None = None,
     timeout: float | None = None,
+    input: str | None = None,
 ) -> Result:
     """Run ``args``; return its output, or raise ToolError when the exit code is not in ok_codes
-    or it runs past ``timeout`` seconds (it is killed then).
+    or it runs past ``timeout`` seconds (it is killed then). ``input`` is its stdin (else it
+    inherits ours); bytes of its output that do not decode are replaced, never an error.
 
     ``env`` is laid over this process's environment; a value of None removes that variable."""
     argv = tuple(str(arg) for arg in args)
@@ -58,8 +60,8 @@ def run(
         full_env = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
     try:
         proc = subprocess.run(
-            argv, cwd=cwd, env=full_env, capture_output=True, text=True, check=False,
-            timeout=timeout,
+            argv, cwd=cwd, env=full_env, capture_output=True, text=True, errors="replace",
+            check=False, timeout=timeout, input=input,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
         raise ToolError(

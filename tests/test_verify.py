@@ -2,7 +2,8 @@
 
 Real venvs (uv venv), tiny real wheels, real ``uv pip sync``; the probe runs in the venv's own
 interpreter. The GPU checks run against a stand-in ``torch`` wheel whose ``torch.cuda`` answers
-from $STANDIN_TORCH (JSON), so no GPU is needed to test both verdicts.
+from $STANDIN_TORCH (JSON; tests/support/standin_torch.py), so no GPU is needed to test both
+verdicts; tests/test_gpucheck.py does the same for the other vendors.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from typing import Any
 
 import pytest
 from support.index import serve, write_simple_index
+from support.standin_torch import build_standin_torch
 from support.sync_project import PY, TORCH_TAG, gen, make_venv, scenario_project
-from support.wheels import build_wheel
 
 from constraints_gen.detect.hardware import parse_hardware
 from constraints_gen.errors import InputError
-from constraints_gen.install.verify import Device, TorchInfo, arch_covers, check_gpu
+from constraints_gen.install.gpucheck import Device, TorchInfo, arch_covers, check_gpu
 from constraints_gen.locks.compile import LockOptions, compile_one
 from constraints_gen.locks.file import fingerprint
 from constraints_gen.profiles.model import load_profiles
@@ -265,9 +266,7 @@ def test_crashing_import_is_a_failure_not_a_crash(tmp_path: Path) -> None:
     (site / "torch" / "__init__.py").write_text("import os\nos._exit(9)\n")
     done = gen("verify", *COMMON, "--no-deep", cwd=tmp_path)
     assert done.returncode == 1
-    assert done.stdout == (
-        "import: the probe crashed while importing torch (exit code 9): importing torch\n"
-    )
+    assert done.stdout == "import: the probe crashed while importing torch (exit code 9)\n"
 
 
 def test_profile_imports_are_checked(tmp_path: Path) -> None:
@@ -312,84 +311,12 @@ def test_unreadable_target_is_exit_2(tmp_path: Path) -> None:
     done = gen("verify", *COMMON, cwd=tmp_path)
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.startswith(
-        "ERROR: cannot read the environment of venv/bin/python: python failed with exit code 3\n"
+        "ERROR: cannot read the environment of venv/bin/python: the probe crashed (exit code 3);"
+        " the last line of its stderr: broken\n"
     )
 
 
 # --- the GPU checks, with a stand-in torch ---------------------------------------------------
-
-TORCH_INIT = """\
-from torch import cuda, version
-from torch.cuda import CONFIG as _CONFIG
-
-__version__ = _CONFIG.get("version", "2.5.1+cu121")
-
-
-class _Tensor:
-    def __init__(self, values):
-        self.values = values
-
-    def __add__(self, other):
-        return _Tensor([value + other for value in self.values])
-
-    def sum(self):
-        return _Tensor([sum(self.values)])
-
-    def item(self):
-        return self.values[0]
-
-
-def ones(n, device=None):
-    cuda._run(device)
-    return _Tensor([1.0] * n)
-"""
-
-TORCH_CUDA = """\
-import json
-import os
-import warnings
-
-CONFIG = json.loads(os.environ.get("STANDIN_TORCH", "{}"))
-_DEVICES = CONFIG.get("devices", [{"name": "NVIDIA H200", "cc": [9, 0]}])
-
-
-def is_available():
-    if CONFIG.get("warning"):
-        warnings.warn(CONFIG["warning"])
-    return CONFIG.get("available", True)
-
-
-def get_arch_list():
-    return CONFIG.get("arch_list", ["sm_80", "sm_86", "sm_90"])
-
-
-def device_count():
-    return len(_DEVICES)
-
-
-def get_device_name(index):
-    return _DEVICES[index]["name"]
-
-
-def get_device_capability(index):
-    return tuple(_DEVICES[index]["cc"])
-
-
-def synchronize(index=None):
-    pass
-
-
-def _run(device):
-    error = _DEVICES[int(device.split(":")[1])].get("error")
-    if error:
-        raise RuntimeError(error)
-"""
-
-TORCH_VERSION = """\
-from torch.cuda import CONFIG
-
-cuda = CONFIG.get("cuda", "12.1")
-"""
 
 GPU_PROFILE = f"""\
 name = "gpu"
@@ -417,9 +344,7 @@ GPU_WHERE = f"profile gpu, CPython {PY}, venv/bin/python"
 def gpu_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Profile ``gpu`` (CUDA 12.1, torch 2.5.1+cu121: the stand-in), locked and synced."""
     wheels = tmp_path / "wheels"
-    build_wheel(wheels, "torch", "2.5.1+cu121", tag=TORCH_TAG, files={
-        "torch/__init__.py": TORCH_INIT, "torch/cuda.py": TORCH_CUDA,
-        "torch/version.py": TORCH_VERSION})  # fmt: skip
+    build_standin_torch(wheels, "2.5.1+cu121", tag=TORCH_TAG)
     profiles = tmp_path / "proj" / "profiles"
     profiles.mkdir(parents=True)
     (profiles / "manifest.toml").write_text('[requirements]\ntorch = ">=2.5"\n')

@@ -70,10 +70,10 @@ def verify_cmd(
     Every locked package is installed at its exact version (local labels count: 2.5.1+cu124 is
     not 2.5.1+cu121) and its files match its RECORD (a half-written install fails here; `sync`
     reinstalls it); the profile's imports ([verify] imports, default: the top-level modules of
-    the pinned stack) succeed; for an NVIDIA profile on a GPU machine, torch's version, CUDA
-    version and architecture list fit every GPU and a tiny operation runs on each (skipped,
-    with a notice, without a GPU). Exit 0 verified, 1 not verified (each failure listed on
-    stdout), 2 could not run.
+    the pinned stack) succeed; for a GPU profile (NVIDIA, Jetson, AMD, Intel, Apple) on a machine
+    with GPUs of its vendor, torch's version and its CUDA, ROCm, XPU or MPS build fit every
+    such GPU and a tiny operation runs on each (skipped, with a notice, without one). Exit 0
+    verified, 1 not verified (each failure listed on stdout), 2 could not run.
 
     \b
     Examples:

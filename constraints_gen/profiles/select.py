@@ -35,6 +35,7 @@ change first, then the ones that run a newer torch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from packaging.specifiers import SpecifierSet
@@ -127,7 +128,7 @@ def gpu_verdict(profile: Profile, gpu: Gpu) -> tuple[bool, str]:
     """Does ``profile``'s build have kernels for ``gpu``? With the reason."""
     if gpu.vendor == "amd":
         label = f"GPU {gpu.index} {gpu.name} ({gpu.gfx})"
-        if gpu.gfx in profile.gfx_targets:
+        if gpu.gfx is not None and gfx_runs(gpu.gfx, profile.gfx_targets):
             return True, f"{label}: runs the ROCm {profile.rocm} build's {gpu.gfx} code"
         built = " ".join(profile.gfx_targets)
         return False, (
@@ -148,6 +149,25 @@ def gpu_verdict(profile: Profile, gpu: Gpu) -> tuple[bool, str]:
         return True, f"{label}: JIT-compiles the build's PTX for {_cc(newest)}"
     built = " ".join(_cc(arch) for arch in profile.compute_capabilities)
     return False, f"{label}: the build has no kernels for it (built for {built})"
+
+
+def gfx_runs(gfx: str, built: Sequence[str]) -> bool:
+    """Does a ROCm build with code for ``built`` run on a GPU of target ``gfx``? Only with code
+    for exactly that target: ROCm code objects have no fallback to an older target. Feature
+    suffixes (``gfx90a:sramecc+:xnack-``, as HIP's ``gcnArchName`` has them) are not compared."""
+    return gfx.split(":")[0] in {target.split(":")[0] for target in built}
+
+
+def served_gpus(profile: Profile, hardware: Hardware) -> tuple[Gpu, ...]:
+    """The machine's GPUs that ``profile``'s build is for: its vendor's (none for a CPU build)."""
+    if profile.vendor == "cpu":
+        return ()
+    return hardware.gpus_of(_GPU_VENDOR[profile.vendor])
+
+
+def gpu_label(profile: Profile) -> str:
+    """``"AMD"``: whose GPUs the profile's build is for (``"NVIDIA"`` for a Jetson build)."""
+    return "CPU" if profile.vendor == "cpu" else _LABEL[_GPU_VENDOR[profile.vendor]]
 
 
 def platform_verdict(profile: Profile, hardware: Hardware) -> tuple[Profile, bool, str]:
