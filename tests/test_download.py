@@ -25,11 +25,10 @@ from constraints_gen.install.download import (
     Cancelled,
     Client,
     Settings,
-    redact,
     remove_stale_parts,
-    split_credentials,
 )
 from constraints_gen.install.progress import StreamProgress, human_size, plural
+from constraints_gen.redact import redact, split_credentials
 
 BODY = bytes(range(256)) * 40  # 10,240 bytes
 SHA = hashlib.sha256(BODY).hexdigest()

@@ -147,7 +147,7 @@ def sync_cmd(
         REPORT.notice(f"in sync ({where}, {len(lock.packages)} packages)")
         if missing:  # said, not failed: nothing had to be installed
             error = lacking_error(missing)
-            click.echo(f"gen-constraints: {error.message} ({error.tip})", err=True)
+            REPORT.always(f"gen-constraints: {error.message} ({error.tip})")
         return
     counts = [sum(c.action == a for c in changes) for a in ("install", "replace", "remove")]
     if applied:
@@ -155,10 +155,10 @@ def sync_cmd(
         REPORT.notice(f"synced ({where}): {done}")
         return
     drift = "{} to install, {} to replace, {} to remove".format(*counts)
-    click.echo(f"gen-constraints: drift ({where}): {drift}", err=True)
+    REPORT.always(f"gen-constraints: drift ({where}): {drift}")
     if missing and not check:
         raise lacking_error(missing)
     if missing:
         error = lacking_error(missing)
-        click.echo(f"gen-constraints: {error.message}\nTIP: {error.tip}", err=True)
+        REPORT.always(f"gen-constraints: {error.message}\nTIP: {error.tip}")
     raise click.exceptions.Exit(EXIT_FAILURE)
