@@ -222,8 +222,9 @@ def test_print_command(tmp_path: Path) -> None:
                cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0
     assert shlex.split(done.stdout) == [
-        runner.uv_bin(), "pip", "sync", "--no-config", "--offline", "--no-index", "--find-links", "wh",
-        "--require-hashes", "--python", "venv/bin/python", f"proj/generated/demo/py{PY}.lock.txt",
+        runner.uv_bin(), "pip", "sync", "--no-config", "--offline", "--no-index", "--find-links",
+        "wh", "--require-hashes", "--python", "venv/bin/python",
+        f"proj/generated/demo/py{PY}.lock.txt",
     ]  # fmt: skip
 
 
