@@ -36,6 +36,7 @@ from typing import Any
 
 from constraints_gen import __version__
 from constraints_gen.profiles.project import Project, cache_dir
+from constraints_gen.redact import url_digest
 
 _FORMAT = 3  # 3: no folder states (sync and wheelhouse check are not cached)
 #: (path, device, inode, size, mtime_ns, content); content None: the file did not exist (size
@@ -103,6 +104,7 @@ def emit_key(
     files, readout = found
     files.append(str(project.root / "constraints-gen.toml"))  # its [mirrors]: in the text
     mirrors = os.environ.get("GEN_CONSTRAINTS_MIRRORS")
+    mirrors = None if mirrors is None else url_digest(mirrors)  # a key holds no URL (redact)
     here = None if python is not None else (sys.version_info[:2], sys.platform, _machine())
     key = (
         "emit",
