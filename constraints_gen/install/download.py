@@ -570,10 +570,22 @@ def _finish(response: urllib3.BaseHTTPResponse) -> None:
 
 
 def _set_read_timeout(response: urllib3.BaseHTTPResponse, seconds: float) -> None:
-    """Bound each wait for body bytes by the stall timeout (the connection's socket)."""
-    sock = getattr(getattr(response, "connection", None), "sock", None)
-    if sock is not None:
-        sock.settimeout(seconds)
+    """Bound each wait for body bytes by the stall timeout, on the socket the body is read from.
+
+    That is the connection's socket, except for an answer that ends with the connection (no
+    Content-Length, ``Connection: close``): http.client drops the connection's socket then
+    (``conn.sock`` is None) and the body is read through the file it made of it, which kept the
+    read timeout (``--timeout``, 30 s) until this looked there too (measured: 60 s instead of 6 s
+    for ``--stall-timeout 3 --retries 1`` against headers, 10 bytes, then silence)."""
+    sockets = [getattr(getattr(response, "connection", None), "sock", None)]
+    body = getattr(getattr(response, "_fp", None), "fp", None)  # http.client's makefile("rb")
+    sockets.append(getattr(getattr(body, "raw", None), "_sock", None))
+    for sock in sockets:
+        if sock is not None:
+            try:
+                sock.settimeout(seconds)
+            except OSError:  # pragma: no cover - closed meanwhile: the read then fails at once
+                pass
 
 
 def _reason(exc: BaseException) -> str:

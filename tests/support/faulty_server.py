@@ -30,6 +30,7 @@ class Route:
     ranges: bool = True  # answer Range requests with 206 (else ignore them: 200, whole body)
     location: str | None = None  # answer 302 to this URL
     credentials: str | None = None  # "user:password" required (Basic), else 401
+    length: bool = True  # send Content-Length (else the body ends with the connection)
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,11 @@ class FaultyServer:
                 else:
                     self.send_response(200)
                 self.send_header("Content-Type", route.content_type)
-                self.send_header("Content-Length", str(len(body) - start))
+                if route.length:
+                    self.send_header("Content-Length", str(len(body) - start))
+                else:  # the body ends when the connection does (http.client drops conn.sock)
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
                 self.end_headers()
                 rest = body[start:]
                 if route.drops:
