@@ -42,7 +42,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Protocol
@@ -194,8 +194,8 @@ def _load_netrc() -> netrc.netrc | None:
         return netrc.netrc(path)
     except netrc.NetrcParseError as exc:  # its message quotes the token: maybe a password
         raise ConstraintsGenError(
-            f"{path}, line {exc.lineno}: not a valid .netrc file (a token the format does not"
-            " expect there)",
+            f"{path}: not a valid .netrc file near line {exc.lineno} (a token the format does"
+            " not expect there; the token is not shown, it may be a password)",
             tip='quote a password that holds a space or a quote (password "with space"), and'
             " put nothing after it on its line but another keyword",
         ) from None
@@ -582,10 +582,8 @@ def _set_read_timeout(response: urllib3.BaseHTTPResponse, seconds: float) -> Non
     sockets.append(getattr(getattr(body, "raw", None), "_sock", None))
     for sock in sockets:
         if sock is not None:
-            try:
+            with suppress(OSError):  # closed meanwhile: the read then fails at once
                 sock.settimeout(seconds)
-            except OSError:  # pragma: no cover - closed meanwhile: the read then fails at once
-                pass
 
 
 def _reason(exc: BaseException) -> str:

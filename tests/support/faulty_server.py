@@ -43,6 +43,7 @@ class FaultyServer:
     def __init__(self, host: str = "127.0.0.1", root: Path | None = None) -> None:
         self.routes: dict[str, Route] = {}
         self.root = root  # files served as they are for paths without a route
+        self.credentials: str | None = None  # "user:password" the files under root require
         self.seen: list[Seen] = []
         self.closing = threading.Event()
         server = self
@@ -140,7 +141,7 @@ class FaultyServer:
         if not file.is_file() or self.root.resolve() not in file.resolve().parents:
             return None
         kind = "text/html" if file.suffix == ".html" else "application/octet-stream"
-        return Route(body=file.read_bytes(), content_type=kind)
+        return Route(body=file.read_bytes(), content_type=kind, credentials=self.credentials)
 
 
 class _Server(http.server.ThreadingHTTPServer):
