@@ -180,7 +180,7 @@ def test_uv_gets_credentials_through_its_environment_never_argv(
 ) -> None:
     server, _ = served
     recorder = Recorder()
-    monkeypatch.setattr(runner.subprocess, "run", recorder)
+    monkeypatch.setattr(subprocess, "run", recorder)  # runner calls subprocess.run
     monkeypatch.chdir(tmp_path)
     code = run_main("sync", *COMMON, "--python", "venv", "--wheelhouse", credentialed(server))
     out, err = capsys.readouterr()
