@@ -336,3 +336,53 @@ def test_an_explicit_wheelhouse_wins_over_every_ambient_uv_setting(
             "sync", *COMMON, "--python", "venv", "--wheelhouse", url, "--no-deep", cwd=tmp_path
         )
         assert synced.returncode == 0, synced.stderr
+
+
+def test_lock_with_a_credentialed_mirror_wins_and_keeps_the_password_out_of_argv(
+    tmp_path: Path,
+    served: tuple[FaultyServer, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--mirror pypi=URL`` wins over $UV_DEFAULT_INDEX and $UV_INDEX (both name a dead index
+    here), and its credentials reach uv only through its environment."""
+    server, _ = served
+    monkeypatch.setenv("UV_DEFAULT_INDEX", DEAD)
+    monkeypatch.setenv("UV_INDEX", DEAD)
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    recorder = Recorder()
+    monkeypatch.setattr(subprocess, "run", recorder)
+    monkeypatch.chdir(tmp_path)
+    mirror = f"pypi={credentialed(server)}"
+    code = run_main("lock", "demo", "--root", "proj", "--force", "-v", "--mirror", mirror)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    (argv, env), *_ = [
+        (a, e) for a, e in recorder.calls if a[:3] == [runner.uv_bin(), "pip", "compile"]
+    ]
+    assert not leaks(" ".join(argv)) and "--default-index" in argv
+    assert argv[argv.index("--default-index") + 1] == f"cg0={server.url}/simple"
+    assert (env["UV_INDEX_CG0_USERNAME"], env["UV_INDEX_CG0_PASSWORD"]) == ("me", PASSWORD)
+    assert "UV_DEFAULT_INDEX" not in env and "UV_INDEX" not in env
+    assert any(seen.headers.get("authorization") for seen in server.seen)
+    assert not leaks(out + err)
+    assert not leaking_files(tmp_path / "proj", Path(os.environ["GEN_CONSTRAINTS_CACHE_DIR"]))
+
+
+def test_pip_compile_gets_credentialed_indexes_through_its_environment(tmp_path: Path) -> None:
+    from constraints_gen.locks.compile import resolver_for
+    from constraints_gen.locks.resolver import LockOptions
+    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.uvplatforms import running_python
+
+    scenario_project(tmp_path)
+    profile = load_profiles(tmp_path / "proj" / "profiles").get("demo")
+    url = f"https://me:{ENCODED}@mirror.example/simple"
+    options = LockOptions(mirrors={"pypi": url})
+    pip_tools = resolver_for("pip-tools")
+    args = pip_tools.compile_args(profile, running_python(), options)
+    assert not leaks(" ".join(args)) and "--index-url" not in args
+    assert pip_tools.env(profile, options)["PIP_INDEX_URL"] == url
+    plain = LockOptions(mirrors={"pypi": "https://mirror.example/simple"})
+    assert "--index-url" in pip_tools.compile_args(profile, running_python(), plain)
+    assert pip_tools.env(profile, plain)["PIP_INDEX_URL"] is None  # the ambient one removed

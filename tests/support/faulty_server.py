@@ -75,6 +75,11 @@ class FaultyServer:
                 self._body(route)
                 return None
 
+            def do_HEAD(self) -> None:  # uv asks before a range read of a wheel's metadata
+                self.send_response(405)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def _answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:
                 self.send_response(status)
                 for key, value in headers.items():
