@@ -36,7 +36,7 @@ from typing import Any
 
 from constraints_gen import __version__
 from constraints_gen.profiles.project import Project, cache_dir
-from constraints_gen.redact import url_digest
+from constraints_gen.redact import redact, url_digest
 
 _FORMAT = 3  # 3: no folder states (sync and wheelhouse check are not cached)
 #: (path, device, inode, size, mtime_ns, content); content None: the file did not exist (size
@@ -137,6 +137,10 @@ def snapshot(path: str) -> Snapshot:
         return (path, 0, 0, -1, 0, None)
     except OSError:  # a folder, no permission...: an entry with it is never served
         return (path, 0, 0, -2, 0, None)
+    if content is not None and b"@" in content:  # constraints-gen.toml's mirrors: never stored
+        content = redact(content.decode("utf-8", "surrogateescape")).encode(
+            "utf-8", "surrogateescape"
+        )
     return (path, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, content)
 
 
