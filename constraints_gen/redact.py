@@ -19,17 +19,26 @@ A leaf: it imports only :mod:`re` and :mod:`urllib.parse` (both already loaded o
 
 from __future__ import annotations
 
+import functools
 import re
 import urllib.parse
 
 from constraints_gen.errors import InputError
 
-#: ``scheme://`` and the rest of a URL up to a space, a quote, ``<>`` or a backtick (uv quotes
-#: URLs in backticks, JSON in double quotes, Python's repr in single quotes).
-_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<rest>[^\s\"'<>`]+)")
-#: A host (a name, an IPv4 address or ``[IPv6]``) with an optional numeric port.
-_HOST = re.compile(r"(?:\[[0-9A-Za-z:.%]*\]|[A-Za-z0-9._~%!$&()*+,;=-]*)(?::[0-9]*)?")
-_AUTHORITY_END = re.compile(r"[/?#]")
+
+@functools.cache
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """Compiled on first use (a text with an "@"): emit's output has none, and pays nothing."""
+    return (
+        # ``scheme://`` and the rest of a URL up to a space, a quote, ``<>`` or a backtick (uv
+        # quotes URLs in backticks, JSON in double quotes, Python's repr in single quotes)
+        re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<rest>[^\s\"'<>`]+)"),
+        # a host (a name, an IPv4 address or ``[IPv6]``) with an optional numeric port
+        re.compile(r"(?:\[[0-9A-Za-z:.%]*\]|[A-Za-z0-9._~%!$&()*+,;=-]*)(?::[0-9]*)?"),
+        re.compile(r"[/?#]"),  # where an authority ends
+    )
+
+
 MASK = "****"
 PERCENT_ENCODE_TIP = (
     "percent-encode the password's special characters: '/' as %2F, '#' as %23, '?' as %3F,"
@@ -41,17 +50,18 @@ def redact(text: str) -> str:
     """``text`` with the credentials of every URL in it masked (``USER:****@HOST``)."""
     if "@" not in text:  # the common case costs one scan
         return text
-    return _URL.sub(_mask, text)
+    return _patterns()[0].sub(_mask, text)
 
 
 def _userinfo_end(rest: str) -> int:
     """Where the userinfo of ``rest`` (a URL after ``scheme://``) ends: the index of its ``@``,
     or -1 when it has none."""
-    end = _AUTHORITY_END.search(rest)
+    _, host, authority_end = _patterns()
+    end = authority_end.search(rest)
     authority = rest if end is None else rest[: end.start()]
     if "@" in authority:
         return authority.rindex("@")
-    if "@" not in rest or (_HOST.fullmatch(authority) and ":" not in authority):
+    if "@" not in rest or (host.fullmatch(authority) and ":" not in authority):
         return -1
     # "USER:pa/ss@HOST", "USER:p#ss@HOST": a password with a raw "/", "#" or "?" (the authority
     # "USER:pa" is no host:port). Everything up to the last "@" is taken as the userinfo: at
@@ -72,7 +82,7 @@ def _mask(match: re.Match[str]) -> str:
 
 def has_credentials(url: str) -> bool:
     """Does ``url`` carry a userinfo (a password or a token)?"""
-    match = _URL.match(url)
+    match = _patterns()[0].match(url)
     return match is not None and _userinfo_end(match["rest"]) >= 0
 
 
