@@ -387,3 +387,20 @@ def test_pip_compile_gets_credentialed_indexes_through_its_environment(tmp_path:
     plain = LockOptions(mirrors={"pypi": "https://mirror.example/simple"})
     assert "--index-url" in pip_tools.compile_args(profile, running_python(), plain)
     assert pip_tools.env(profile, plain)["PIP_INDEX_URL"] is None  # the ambient one removed
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("lock", "--mirror", f"https://me:{ENCODED}@h.example/simple"),  # our InputError
+        ("wheelhouse", "fill", "--timeout", f"https://me:{ENCODED}@h.example/simple"),  # click's
+    ],
+    ids=["input-error", "usage-error"],
+)
+def test_errors_quoting_a_credentialed_value_are_masked(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    done = gen(*args, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "https://me:****@h.example/simple" in done.stderr
+    assert not leaks(done.stdout + done.stderr)
