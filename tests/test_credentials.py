@@ -34,6 +34,7 @@ FORMS = (
     base64.b64encode(f"me:{PASSWORD}".encode()).decode(),  # the Authorization header
 )
 COMMON = ("--profile", "demo", "--root", "proj")
+DEAD = "http://127.0.0.1:9/simple"  # nothing listens: a uv sent there fails
 INCIDENT = ["transformers==4.57.3", "torch==2.5.1+cu124", "peft==0.13.2", "extra==1.0"]
 
 
@@ -125,15 +126,16 @@ def test_a_password_reaches_no_output_and_no_file(
 
 
 def test_print_command_runs_as_printed_and_never_prints_the_password(
-    tmp_path: Path, served: tuple[FaultyServer, Path]
+    tmp_path: Path, served: tuple[FaultyServer, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server, _ = served
+    monkeypatch.setenv("UV_INDEX", DEAD)  # set in the shell that runs the line: unset by it
     sync = ("sync", *COMMON, "--python", "venv", "--wheelhouse", credentialed(server))
     printed = gen(*sync, "--print-command", cwd=tmp_path)
     assert printed.returncode == 0, printed.stderr
     assert not leaks(printed.stdout + printed.stderr)
     words = shlex.split(printed.stdout)
-    assert words[:2] == ["env", "UV_INDEX_WHEELHOUSE_USERNAME=me"]
+    assert words[:4] == ["env", "-u", "UV_INDEX", "UV_INDEX_WHEELHOUSE_USERNAME=me"]
     assert f"wheelhouse={server.url}/simple" in words
     assert printed.stderr == (
         "gen-constraints: warning: the password is not printed: export"
@@ -283,8 +285,6 @@ def test_mirrors_with_credentials_are_never_printed_or_cached(
 
 
 # -- explicit beats ambient ----------------------------------------------------------------------
-
-DEAD = "http://127.0.0.1:9/simple"  # nothing listens: a uv sent there fails
 
 
 @pytest.mark.parametrize(

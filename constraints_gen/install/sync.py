@@ -180,8 +180,8 @@ def uv_args(
 
 def sources(wheelhouse: str) -> runner.Sources:
     """The wheelhouse as uv's only source: a URL as ``--default-index`` (its credentials in the
-    environment, named ``wheelhouse``), every ambient uv and pip setting that would send uv
-    elsewhere cleared (:data:`constraints_gen.runner.AMBIENT_SOURCES`): the explicit
+    environment, named ``wheelhouse``), every ambient uv setting that would send uv elsewhere
+    cleared (:data:`constraints_gen.runner.AMBIENT_SOURCES`): the explicit
     ``--wheelhouse`` wins."""
     if local_folder(wheelhouse) is not None:
         return runner.uv_sources(None)
