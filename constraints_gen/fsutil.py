@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from constraints_gen.redact import redact
+
 TEMP_GLOB = ".*.tmp"
 
 
@@ -32,9 +34,11 @@ def _create_temp(path: Path) -> tuple[int, str]:
 
 
 def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it into place."""
+    """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it into place.
+    A text has its credentials masked first (:func:`constraints_gen.redact.redact`): no file the
+    tool writes holds a password."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode() if isinstance(data, str) else data
+    raw = redact(data).encode() if isinstance(data, str) else data
     fd, tmp = _create_temp(path)
     try:
         with os.fdopen(fd, "wb") as handle:

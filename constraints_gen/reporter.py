@@ -2,7 +2,8 @@
 
 :data:`REPORT` is the one reporter: ``-v`` makes it ``verbose`` (each external command is shown,
 see :mod:`constraints_gen.runner`), ``-q`` makes it ``quiet`` (only warnings and errors). Errors
-are not reported here: they reach the CLI's error boundary as exceptions.
+reach the CLI's error boundary as exceptions, which prints them here (:meth:`Reporter.always`).
+Every line passes :func:`constraints_gen.redact.redact`: no message shows a password.
 
 One small object rather than :mod:`logging`: emit, which runs on every install and commit,
 prints a message each run, and importing ``logging`` (it brings ``traceback``, ``textwrap`` and
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import sys
 from typing import Literal
+
+from constraints_gen.redact import redact
 
 Level = Literal["quiet", "normal", "verbose"]
 PREFIX = "gen-constraints: "
@@ -46,11 +49,16 @@ class Reporter:
         """``gen-constraints: warning: message``, shown even with ``-q``."""
         _write(f"{PREFIX}warning: {message}")
 
+    def always(self, text: str) -> None:
+        """A line as given, shown even with ``-q`` (errors, drift, verify's findings)."""
+        _write(text)
+
 
 def _write(text: str) -> None:
+    """Every message leaves through here, credentials masked (:mod:`constraints_gen.redact`)."""
     stream = sys.stderr
     if stream is not None:  # pythonw, or started with stderr closed
-        stream.write(text + "\n")
+        stream.write(redact(text) + "\n")
         stream.flush()
 
 

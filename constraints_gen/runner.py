@@ -27,6 +27,69 @@ class Result:
     stderr: str
 
 
+#: uv's settings that send it to other sources than its command line names (index URLs,
+#: find-links, no-index, a config file): cleared for a uv child whose sources the user named
+#: (``--wheelhouse``, ``--index-url``, ``--mirror``), so that the explicit choice wins; the
+#: command lines also hold ``--no-config`` (uv.toml, pyproject.toml's [tool.uv]). pip's own
+#: (PIP_*, pip.conf) are cleared for pip-compile by :data:`constraints_gen.locks.piptools.ENV`.
+AMBIENT_SOURCES = (
+    "UV_DEFAULT_INDEX",
+    "UV_INDEX",
+    "UV_INDEX_URL",
+    "UV_EXTRA_INDEX_URL",
+    "UV_FIND_LINKS",
+    "UV_NO_INDEX",
+    "UV_CONFIG_FILE",
+)
+#: The default index: cleared only when the user named one (else it is the user's choice).
+AMBIENT_DEFAULT = ("UV_DEFAULT_INDEX", "UV_INDEX_URL")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sources:
+    """uv's options naming its sources, and the environment that goes with them: credentials
+    travel in the environment (uv's ``UV_INDEX_<NAME>_USERNAME`` and ``_PASSWORD`` for a named
+    index), never in argv, which every local user can read (``ps``, /proc/PID/cmdline)."""
+
+    args: tuple[str, ...]
+    env: Mapping[str, str | None]
+
+
+def uv_sources(
+    default: str | None,
+    extra: Sequence[str] = (),
+    *,
+    clear_default: bool = True,
+    default_name: str = "cg0",
+) -> Sources:
+    """``--default-index`` and ``--index`` options for the index URLs ``default`` and ``extra``
+    (in priority order), credentials moved to the environment, every ambient setting of
+    :data:`AMBIENT_SOURCES` cleared (the default index's only with ``clear_default``).
+
+    An index with credentials is named (the default ``default_name``, the others ``cg1``,
+    ``cg2``, ...): uv reads ``UV_INDEX_<NAME>_USERNAME`` and ``UV_INDEX_<NAME>_PASSWORD`` for a
+    named index (https://docs.astral.sh/uv/reference/environment/; seen working with uv 0.13.9
+    for ``--default-index NAME=URL``); the others are given as plain URLs."""
+    from constraints_gen.redact import split_credentials
+
+    keep = () if clear_default else AMBIENT_DEFAULT
+    env: dict[str, str | None] = {key: None for key in AMBIENT_SOURCES if key not in keep}
+    args: list[str] = []
+    for number, (option, url) in enumerate(
+        [*([("--default-index", default)] if default is not None else []),
+         *(("--index", url) for url in extra)]
+    ):  # fmt: skip
+        clean, credentials = split_credentials(url)
+        if credentials is None:
+            args += [option, clean]
+            continue
+        name = default_name if option == "--default-index" else f"cg{number}"
+        args += [option, f"{name}={clean}"]
+        env[f"UV_INDEX_{name.upper()}_USERNAME"] = credentials[0]
+        env[f"UV_INDEX_{name.upper()}_PASSWORD"] = credentials[1]
+    return Sources(args=tuple(args), env=env)
+
+
 @functools.cache
 def uv_bin() -> str:
     """The uv binary shipped by the ``uv`` package (imported only when needed).

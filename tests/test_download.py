@@ -25,11 +25,10 @@ from constraints_gen.install.download import (
     Cancelled,
     Client,
     Settings,
-    redact,
     remove_stale_parts,
-    split_credentials,
 )
 from constraints_gen.install.progress import StreamProgress, human_size, plural
+from constraints_gen.redact import redact, split_credentials
 
 BODY = bytes(range(256)) * 40  # 10,240 bytes
 SHA = hashlib.sha256(BODY).hexdigest()
@@ -181,6 +180,29 @@ def test_a_stalled_download_is_retried_then_fails(tmp_path: Path) -> None:
     assert caught.value.message == (
         f"{NAME}: download from {server.url}/f: stalled: no data for 0.3 s (after 2 attempts)"
     )
+    assert files(tmp_path) == []
+
+
+@pytest.mark.parametrize("what", ["page", "file"])
+def test_a_body_that_ends_with_the_connection_is_bounded_by_the_stall_rule(
+    tmp_path: Path, what: str
+) -> None:
+    """Headers, 10 bytes, then silence, on an answer without Content-Length: http.client drops
+    the connection's socket for such an answer, and the stall timeout was not applied to the
+    one the body is read from: each attempt waited the 20 s read timeout (here 40 s)."""
+    with faulty_server() as server:
+        server.routes["/f"] = Route(body=BODY, stall_after=10, length=False)
+        settings = Settings(timeout=20, stall=0.5, retries=1, backoff=0.01)
+        client = Client(settings)
+        started = time.monotonic()
+        with pytest.raises(FetchError) as caught:
+            if what == "page":
+                client.get_page(f"{server.url}/f", accept="text/html", limit=1 << 20)
+            else:
+                client.download(f"{server.url}/f", tmp_path / NAME, {SHA})
+        elapsed = time.monotonic() - started
+    assert caught.value.message.endswith(": stalled: no data for 0.5 s (after 2 attempts)")
+    assert elapsed < 10, elapsed
     assert files(tmp_path) == []
 
 
@@ -507,6 +529,31 @@ def test_fill_stops_at_the_deadline_and_leaves_no_part(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert "the deadline of 0.5 s for all downloads passed" in done.stderr
+    assert not [p for p in (tmp_path / "wh").iterdir() if p.name.endswith(".part")]
+
+
+def test_fill_ends_when_a_page_and_a_file_stall_without_a_length(tmp_path: Path) -> None:
+    """``--stall-timeout 3 --retries 1`` against headers, 10 bytes, then nothing (no
+    Content-Length) ends in about 2 x 3 s, a page's read as a file's (before: no end in 60 s)."""
+    index = served_scenario(tmp_path)
+    path, route = torch_route(index, stall_after=10, length=False)
+    page = (index / "simple" / "transformers" / "index.html").read_bytes()
+    with faulty_server(root=index) as server:
+        server.routes[path] = route
+        server.routes["/simple/transformers/"] = Route(
+            body=page, content_type="text/html", stall_after=10, length=False
+        )
+        started = time.monotonic()
+        done = gen(*FILL, "--index-url", f"{server.url}/simple", "--stall-timeout", "3",
+                   "--retries", "1", cwd=tmp_path)  # fmt: skip
+        elapsed = time.monotonic() - started
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"{server.url}/simple/transformers/: stalled: no data for 3 s (after 2 attempts)" in (
+        done.stderr
+    )
+    assert f"download from {server.url}{path}: stalled: no data for 3 s" in done.stderr
+    assert elapsed < 40, elapsed  # 2 attempts x 3 s each, on a loaded machine
     assert not [p for p in (tmp_path / "wh").iterdir() if p.name.endswith(".part")]
 
 

@@ -43,11 +43,11 @@ def test_each_backend_gives_its_own_command_and_environment(
     assert uv_args[1:3] == ["pip", "compile"]
     assert uv_args[uv_args.index("--python-version") + 1] == "3.12"
     assert uv_args[-2:] == ["--find-links", "/wheels"]
-    assert resolver_for("uv").env(profile)["UV_CONSTRAINT"] == ""
+    assert resolver_for("uv").env(profile, options)["UV_CONSTRAINT"] == ""
     pt_args = resolver_for("pip-tools").compile_args(profile, running_python(), options)
     assert pt_args[1:4] == ["-m", "piptools", "compile"]
     assert pt_args[-2:] == ["--find-links", "/wheels"]
-    pt_env = resolver_for("pip-tools").env(profile)
+    pt_env = resolver_for("pip-tools").env(profile, options)
     assert pt_env["PIP_CONFIG_FILE"] == os.devnull and "UV_CONSTRAINT" not in pt_env
     with pytest.raises(ConstraintsGenError, match="--offline is not supported"):
         resolver_for("pip-tools").compile_args(profile, running_python(), LockOptions(offline=True))

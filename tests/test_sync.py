@@ -154,7 +154,9 @@ def test_quiet_says_only_problems_and_verbose_shows_commands(tmp_path: Path) -> 
         assert loud.returncode == 0 and loud.stderr != "", args
     verbose = gen("sync", "--check", *sync, "-v", cwd=tmp_path)
     assert verbose.returncode == 0
-    assert f"$ {runner.uv_bin()} pip sync --offline --no-index --find-links wh" in verbose.stderr
+    assert f"$ {runner.uv_bin()} pip sync --no-config --offline --no-index --find-links wh" in (
+        verbose.stderr
+    )
 
 
 def test_missing_wheel_is_named_with_the_fix(tmp_path: Path) -> None:
@@ -220,8 +222,9 @@ def test_print_command(tmp_path: Path) -> None:
                cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0
     assert shlex.split(done.stdout) == [
-        runner.uv_bin(), "pip", "sync", "--offline", "--no-index", "--find-links", "wh",
-        "--require-hashes", "--python", "venv/bin/python", f"proj/generated/demo/py{PY}.lock.txt",
+        runner.uv_bin(), "pip", "sync", "--no-config", "--offline", "--no-index", "--find-links",
+        "wh", "--require-hashes", "--python", "venv/bin/python",
+        f"proj/generated/demo/py{PY}.lock.txt",
     ]  # fmt: skip
 
 
@@ -235,7 +238,7 @@ def test_file_url_wheelhouse_is_the_folder(tmp_path: Path) -> None:
     sync = (*COMMON, "--python", "venv", "--wheelhouse", url)
     printed = gen("sync", "--print-command", *sync, cwd=tmp_path)
     assert printed.returncode == 0, printed.stderr
-    assert shlex.split(printed.stdout)[3:7] == [
+    assert shlex.split(printed.stdout)[4:8] == [
         "--offline", "--no-index", "--find-links", str(tmp_path / "wh")
     ]  # fmt: skip
     done = gen("sync", *sync, cwd=tmp_path)
@@ -283,14 +286,14 @@ def test_uv_args_builds_each_variant_whole(tmp_path: Path, monkeypatch: pytest.M
     """The command is built whole (the CLI edits no command it was handed)."""
     monkeypatch.chdir(tmp_path)  # no folder "wh": a check of an environment in sync needs none
     uv, lock, python = runner.uv_bin(), Path("l.txt"), Path("p/bin/python")
-    head = [uv, "pip", "sync", "--offline", "--no-index", "--find-links", "wh", "--require-hashes",
-            "--python", "p/bin/python"]  # fmt: skip
+    head = [uv, "pip", "sync", "--no-config", "--offline", "--no-index", "--find-links", "wh",
+            "--require-hashes", "--python", "p/bin/python"]  # fmt: skip
     assert uv_args(lock, python, "wh", reinstall=["a", "b"]) == [
         *head, "--reinstall-package=a", "--reinstall-package=b", "--no-cache", "l.txt"
     ]  # fmt: skip
     assert uv_args(lock, python, "wh", check=True, allow_empty=True) == [
-        *head[:5],
-        *head[7:],
+        *head[:6],
+        *head[8:],
         "--allow-empty-requirements",
         "--check",
         "--output-format",
@@ -298,7 +301,7 @@ def test_uv_args_builds_each_variant_whole(tmp_path: Path, monkeypatch: pytest.M
         "l.txt",
     ]  # fmt: skip
     served = uv_args(lock, python, "https://wheels.example/simple")
-    assert served[3:5] == ["--index-url", "https://wheels.example/simple"]
+    assert served[3:6] == ["--no-config", "--default-index", "https://wheels.example/simple"]
 
 
 def test_parse_changes_pairs_uv_entries() -> None:

@@ -2,6 +2,7 @@
 
 The error boundary (:func:`main`) turns every known error into one ``ERROR`` line (and a ``TIP``)
 on stderr with its exit code: 1 an expected "no", 2 bad input or usage, 3 a bug, 130 Ctrl-C.
+Whatever it prints, a traceback included, goes through the reporter, so credentials are masked.
 """
 
 from __future__ import annotations
@@ -256,11 +257,15 @@ def main(argv: Sequence[str] | None = None) -> None:
             sys.exit(code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
+    except click.ClickException as exc:  # a usage error may quote a value: masked too
+        import io
+
+        shown = io.StringIO()
+        exc.show(file=shown)
+        REPORT.always(shown.getvalue().rstrip("\n"))
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+        REPORT.always("Aborted.")
         sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -278,10 +283,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception:
         import traceback
 
-        traceback.print_exc()
-        click.echo(
-            f"BUG: gen-constraints {__version__} crashed; please report the traceback above",
-            err=True,
+        REPORT.always(traceback.format_exc().rstrip("\n"))  # masked like every message
+        REPORT.always(
+            f"BUG: gen-constraints {__version__} crashed; please report the traceback above"
         )
         sys.exit(EXIT_BUG)
     sys.exit(0)

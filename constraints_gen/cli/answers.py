@@ -45,6 +45,7 @@ from typing import Any
 
 from constraints_gen import __version__, caches
 from constraints_gen.profiles.project import Project
+from constraints_gen.redact import url_digest
 
 _FORMAT = 4  # 4: JSON entries, file identities with ctime, files checked on every hit
 ANSWERS = caches.Cache("answers", _FORMAT)
@@ -263,13 +264,8 @@ def render(text: str, options: Sequence[Sequence[str]]) -> str | None:
 
 
 def _digest(text: str | None) -> str | None:
-    """A digest of a value that may hold credentials (a mirror URL): keys never hold a URL.
-    (hashlib here; redact.url_digest once the redaction boundary lands.)"""
-    if text is None:
-        return None
-    import hashlib
-
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """A digest of a value that may hold credentials (a mirror URL): keys never hold a URL."""
+    return None if text is None else url_digest(text)
 
 
 def selection_files(

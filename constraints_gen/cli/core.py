@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from constraints_gen.reporter import REPORT
+
 if TYPE_CHECKING:
     from constraints_gen.detect.hardware import Hardware
     from constraints_gen.locks.emit import Emitted
@@ -117,10 +119,10 @@ def get_hardware(path: Path | None) -> Hardware:
 
     detected = detect()
     for problem in detected.problems:
-        click.echo(f"gen-constraints: warning: {problem}", err=True)
+        REPORT.always(f"gen-constraints: warning: {problem}")
     hardware = detected.hardware
     if hardware.is_cpu:
-        click.echo(f"gen-constraints: {hardware.source}; treating this as a CPU machine", err=True)
+        REPORT.always(f"gen-constraints: {hardware.source}; treating this as a CPU machine")
     return hardware
 
 
@@ -161,7 +163,7 @@ def resolve_emit(
     from constraints_gen.locks.emit import emit
 
     def echo(message: str) -> None:
-        click.echo(f"gen-constraints: {message}", err=True)
+        REPORT.always(f"gen-constraints: {message}")
         if notices is not None:
             notices.append(message)
 
@@ -200,7 +202,7 @@ def run_emit(
         if hit is not None:
             text, messages, final = hit
             for message in messages:
-                click.echo(f"gen-constraints: {message}", err=True)
+                REPORT.always(f"gen-constraints: {message}")
             notice(final)
             write_out(text)
             return
@@ -254,9 +256,9 @@ def detect_cmd(as_json: bool) -> None:
 
     detected = detect()
     for note in detected.notes:
-        click.echo(f"gen-constraints: note: {note}", err=True)
+        REPORT.always(f"gen-constraints: note: {note}")
     for problem in detected.problems:
-        click.echo(f"gen-constraints: warning: {problem}", err=True)
+        REPORT.always(f"gen-constraints: warning: {problem}")
     hardware = detected.hardware
     if as_json:
         import json

@@ -8,6 +8,7 @@ import click
 
 from constraints_gen.cli.core import emit_options, write_out
 from constraints_gen.locks.shellenv import SHELLS
+from constraints_gen.reporter import REPORT
 
 
 @click.command("env")
@@ -53,4 +54,4 @@ def env_cmd(
     pip = active_pip()
     write_out(env_lines(result.path, shell, result.index_options, pip))
     if pip is not None and pip < (25, 3):
-        click.echo(f"gen-constraints: note: pip {pip[0]}.{pip[1]}: {NOTE}", err=True)
+        REPORT.always(f"gen-constraints: note: pip {pip[0]}.{pip[1]}: {NOTE}")

@@ -13,6 +13,7 @@ from constraints_gen.cli.core import complete_with, mirror_option, root_option, 
 from constraints_gen.cli.output import echo_error, notice
 from constraints_gen.errors import ChangedFiles, ConstraintsGenError, LockFailed, StaleLocks
 from constraints_gen.locks.resolver import RESOLVER_NAMES, ResolverName
+from constraints_gen.reporter import REPORT
 
 if TYPE_CHECKING:
     from constraints_gen.locks.compile import LockResult
@@ -237,7 +238,7 @@ def _check(project: Project, names: tuple[str, ...], pythons: tuple[str, ...]) -
     hit = answers.load_check(project, key)  # every lock pair read and its digests checked now
     if hit is not None:
         for line in hit:
-            click.echo(line, err=True)
+            REPORT.always(line)
         return
     before = answers.inputs(answers.profile_files(project))
     started = time.time_ns()
@@ -250,7 +251,7 @@ def _check(project: Project, names: tuple[str, ...], pythons: tuple[str, ...]) -
     bad = [state for state in states if state.needs_lock]
     lines = [state.describe() for state in states if state.state != FRESH]
     for line in lines:
-        click.echo(line, err=True)
+        REPORT.always(line)
     locks = sum(1 for state in states if state.python is not None)
     if bad:
         stale = " ".join(dict.fromkeys(state.profile.name for state in bad))
@@ -259,7 +260,7 @@ def _check(project: Project, names: tuple[str, ...], pythons: tuple[str, ...]) -
             tip=f"refresh them: gen-constraints lock {stale}",
         )
     fresh = f"gen-constraints: all {locks} locks are fresh"
-    click.echo(fresh, err=True)
+    REPORT.always(fresh)
     if before is not None:
         targets = [
             (s.profile.name, s.python, s.profile.platform, s.profile.layout_platform)
@@ -287,4 +288,4 @@ def _pylock(
             path = export_pylock(
                 profiles, profile, python, options, output_dir, tag_python=len(versions) > 1
             )
-            click.echo(f"wrote {path}", err=True)
+            REPORT.always(f"wrote {path}")

@@ -9,10 +9,9 @@ from __future__ import annotations
 import os
 import sys
 
-import click
-
 from constraints_gen.errors import ConstraintsGenError as ConstraintsGenError
 from constraints_gen.errors import OutputError as OutputError
+from constraints_gen.redact import redact
 from constraints_gen.reporter import REPORT
 
 
@@ -27,7 +26,8 @@ def info(text: str) -> None:
 
 
 def write_out(text: str) -> None:
-    """Write the whole text at once: nothing partial ever reaches stdout unnoticed."""
+    """Write the whole text at once: nothing partial ever reaches stdout unnoticed; credentials
+    in it are masked (:func:`constraints_gen.redact.redact`)."""
     stream = sys.stdout
     if stream is None:  # started with stdout closed (`>&-`)
         raise OutputError(
@@ -35,7 +35,7 @@ def write_out(text: str) -> None:
             tip="send it to a file or a pipe: gen-constraints ... > FILE",
         )
     try:
-        stream.write(text)
+        stream.write(redact(text))
         stream.flush()
     except BrokenPipeError:
         raise
@@ -65,6 +65,6 @@ def describe_os_error(exc: OSError) -> str:
 
 def echo_error(exc: ConstraintsGenError) -> None:
     """The one-line ``ERROR`` (and ``TIP``) of an error, on stderr."""
-    click.echo(f"ERROR: {exc.message}", err=True)
+    REPORT.always(f"ERROR: {exc.message}")
     if exc.tip:
-        click.echo(f"TIP: {exc.tip}", err=True)
+        REPORT.always(f"TIP: {exc.tip}")

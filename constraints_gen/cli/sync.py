@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import click
@@ -22,6 +22,27 @@ from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
 from constraints_gen.reporter import REPORT
 
 
+def printed_command(args: Sequence[str], env: Mapping[str, str | None]) -> str:
+    """The line ``--print-command`` prints: it runs as printed. The ambient settings ``env``
+    clears that are set here become ``env -u NAME``; a username becomes ``NAME=VALUE``; a
+    password is never printed (uv reads it from the same variable, exported by the user, or
+    from ~/.netrc), and a notice says which variable to export."""
+    import os
+
+    unset = [word for key, value in env.items() if value is None and key in os.environ
+             for word in ("-u", key)]  # fmt: skip
+    users = [f"{key}={value}" for key, value in env.items()
+             if value is not None and key.endswith("_USERNAME")]  # fmt: skip
+    secrets = [key for key, value in env.items() if value and key.endswith("_PASSWORD")]
+    for key in secrets:
+        REPORT.warning(
+            f"the password is not printed: export {key} (or put it in ~/.netrc) before running"
+            " the command"
+        )
+    prefix = ["env", *unset, *users] if unset or users else []
+    return shlex.join([*prefix, *args]) + "\n"
+
+
 @click.command("sync")
 @environment_options
 @click.option(
@@ -35,7 +56,14 @@ from constraints_gen.reporter import REPORT
     " (`wheelhouse index`).",
 )
 @click.option("--check", is_flag=True, help="Only report drift (exit 1); change nothing.")
-@click.option("--print-command", is_flag=True, help="Print the uv command line instead.")
+@click.option(
+    "--print-command",
+    is_flag=True,
+    help="Print the uv command line instead; it runs as printed (in a POSIX shell). It clears"
+    " the uv and pip settings that would send uv elsewhere (env -u), and never holds a password:"
+    " for a --wheelhouse URL with credentials it sets UV_INDEX_WHEELHOUSE_USERNAME and uv reads"
+    " the password from $UV_INDEX_WHEELHOUSE_PASSWORD (export it) or ~/.netrc.",
+)
 @click.option("--no-deep", is_flag=True, help=NO_DEEP_HELP)
 @json_option
 def sync_cmd(
@@ -74,8 +102,9 @@ def sync_cmd(
     chosen, target, version, lock = env.profile, env.python, env.version, env.lock
     if sync.is_stale(env, profiles):
         REPORT.warning(f"{lock.path} is stale (refresh: gen-constraints lock {chosen.name})")
+    uv_env = sync.uv_env(wheelhouse)  # read before any work: a URL that cannot be is exit 2
     if print_command:
-        write_out(shlex.join(sync.uv_args(lock.path, target, wheelhouse, check=check)) + "\n")
+        write_out(printed_command(sync.uv_args(lock.path, target, wheelhouse, check=check), uv_env))
         return
 
     def lacking_error(missing: dict[str, str]) -> ConstraintsGenError:
@@ -91,7 +120,7 @@ def sync_cmd(
 
     missing: dict[str, str] = {}
     try:
-        changes = sync.check_drift(sync.uv_args(lock.path, target, wheelhouse, check=True))
+        changes = sync.check_drift(sync.uv_args(lock.path, target, wheelhouse, check=True), uv_env)
     except ToolError:  # uv needs the wheels even to report: ask it about the rest of the lock
         missing = sync.missing_wheels(lock, wheelhouse, REPORT.notice)
         if not missing:
@@ -101,7 +130,7 @@ def sync_cmd(
         missing = sync.missing_wheels(lock, wheelhouse, REPORT.notice)
     applied = False
     if changes and not check and not missing:
-        report = sync.sync(sync.uv_args(lock.path, target, wheelhouse))
+        report = sync.sync(sync.uv_args(lock.path, target, wheelhouse), uv_env)
         REPORT.info(report.rstrip("\n"))
         applied = True
     verified = None
@@ -113,7 +142,7 @@ def sync_cmd(
             if lacking:
                 raise lacking_error(lacking)
             args = sync.uv_args(lock.path, target, wheelhouse, reinstall=names)
-            REPORT.info(sync.sync(args).rstrip("\n"))
+            REPORT.info(sync.sync(args, uv_env).rstrip("\n"))
 
         verified = verify_synced(
             env, profiles.manifest, hardware, deep=not no_deep, reinstall=reinstall
@@ -125,7 +154,7 @@ def sync_cmd(
             "python": version,
             "environment": str(target),
             "lock": str(lock.path),
-            "wheelhouse": wheelhouse,
+            "wheelhouse": wheelhouse,  # masked by write_out, as all output
             "in_sync": applied or not changes,
             "applied": applied,
             "lacking": list(missing.values()),
@@ -147,7 +176,7 @@ def sync_cmd(
         REPORT.notice(f"in sync ({where}, {len(lock.packages)} packages)")
         if missing:  # said, not failed: nothing had to be installed
             error = lacking_error(missing)
-            click.echo(f"gen-constraints: {error.message} ({error.tip})", err=True)
+            REPORT.always(f"gen-constraints: {error.message} ({error.tip})")
         return
     counts = [sum(c.action == a for c in changes) for a in ("install", "replace", "remove")]
     if applied:
@@ -155,10 +184,10 @@ def sync_cmd(
         REPORT.notice(f"synced ({where}): {done}")
         return
     drift = "{} to install, {} to replace, {} to remove".format(*counts)
-    click.echo(f"gen-constraints: drift ({where}): {drift}", err=True)
+    REPORT.always(f"gen-constraints: drift ({where}): {drift}")
     if missing and not check:
         raise lacking_error(missing)
     if missing:
         error = lacking_error(missing)
-        click.echo(f"gen-constraints: {error.message}\nTIP: {error.tip}", err=True)
+        REPORT.always(f"gen-constraints: {error.message}\nTIP: {error.tip}")
     raise click.exceptions.Exit(EXIT_FAILURE)

@@ -118,9 +118,9 @@ def finish(report: Report, *, prefix: str = "") -> None:
         REPORT.notice(f"verified ({where}): {report.summary()}")
         return
     for finding in report.findings if prefix else ():
-        click.echo(f"{prefix}{finding.check}: {finding.message}", err=True)
+        REPORT.always(f"{prefix}{finding.check}: {finding.message}")
     count = len(report.findings)
-    click.echo(f"gen-constraints: NOT verified ({where}): {count} failures", err=True)
+    REPORT.always(f"gen-constraints: NOT verified ({where}): {count} failures")
     raise click.exceptions.Exit(EXIT_FAILURE)
 
 

@@ -287,10 +287,9 @@ def fill_cmd(
     )
     kept = [name for name in result.wrong_version if name not in result.pruned]
     if kept:
-        click.echo(
+        REPORT.always(
             f"gen-constraints: wheelhouse {folder} holds {len(kept)} wrong-version wheels of"
-            f" locked packages: {', '.join(kept)} (remove them: add --prune)",
-            err=True,
+            f" locked packages: {', '.join(kept)} (remove them: add --prune)"
         )
     if result.errors:
         raise FetchError(

@@ -10,11 +10,13 @@ over), and is renamed into place only once its sha256 is one the lock allows.
 
 Credentials come the way pip and uv users keep them: ``user:password@`` in an index URL (sent only
 to that host) or the ``.netrc`` file (``$NETRC``, else ``~/.netrc``). They are never written
-anywhere, and every URL in a message goes through :func:`redact`; credentials go only to their own
-origin, never along a redirect to another. Redirects (pip and uv follow any) are followed for a
-page only to the same host or to the host of an index or find-links URL the user configured; for
-a file, whose bytes must match the lock's sha256, also to any https host (private registries
-redirect to object stores). Never from https to http, never to another scheme (``file:``).
+anywhere, and every URL in a message goes through :func:`constraints_gen.redact.redact`; a
+``.netrc`` that does not parse is named by file and line, never quoted. Credentials go only to
+their own origin, never along a redirect to another. Redirects (pip and uv follow any) are
+followed for a page only to the same host or to the host of an index or find-links URL the
+user configured; for a file, whose bytes must match the lock's sha256, also to any https host
+(private registries redirect to object stores). Never from https to http, never to another
+scheme (``file:``).
 
 Library: urllib3 2 (maintained; the transport under pip's vendored requests): pooled keep-alive
 connections (one fill reads hundreds of pages), ``Timeout`` objects, ``read1`` for stall
@@ -40,7 +42,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Protocol
@@ -60,6 +62,7 @@ from constraints_gen import __version__
 from constraints_gen.errors import ConstraintsGenError, FetchError, NotFound
 from constraints_gen.fsutil import _lock, _try_lock, _unlock
 from constraints_gen.profiles.config import local_folder
+from constraints_gen.redact import redact, split_credentials
 
 ENV_TIMEOUT = "GEN_CONSTRAINTS_HTTP_TIMEOUT"
 ENV_STALL = "GEN_CONSTRAINTS_STALL_TIMEOUT"
@@ -172,28 +175,6 @@ class _Silent:
 SILENT: Progress = _Silent()
 
 
-def redact(url: str) -> str:
-    """``url`` with any password replaced by ``****`` (as pip shows it)."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None and "@" not in parts.netloc:
-        return url
-    user = urllib.parse.unquote(parts.username or "")
-    host = parts.netloc.rpartition("@")[2]
-    shown = f"{user}:****@{host}" if parts.password is not None else f"****@{host}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=shown))
-
-
-def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
-    """(``url`` without ``user:password@``, the credentials or None)."""
-    parts = urllib.parse.urlsplit(url)
-    if "@" not in parts.netloc:
-        return url, None
-    host = parts.netloc.rpartition("@")[2]
-    user = urllib.parse.unquote(parts.username or "")
-    password = urllib.parse.unquote(parts.password or "")
-    return urllib.parse.urlunsplit(parts._replace(netloc=host)), (user, password)
-
-
 def _host(url: str) -> str:
     return (urllib.parse.urlsplit(url).hostname or "").lower()
 
@@ -211,7 +192,14 @@ def _load_netrc() -> netrc.netrc | None:
         return None
     try:
         return netrc.netrc(path)
-    except (netrc.NetrcParseError, OSError, UnicodeDecodeError) as exc:
+    except netrc.NetrcParseError as exc:  # its message quotes the token: maybe a password
+        raise ConstraintsGenError(
+            f"{path}: not a valid .netrc file near line {exc.lineno} (a token the format does"
+            " not expect there; the token is not shown, it may be a password)",
+            tip='quote a password that holds a space or a quote (password "with space"), and'
+            " put nothing after it on its line but another keyword",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConstraintsGenError(f"{path}: not a readable .netrc file ({exc})") from None
 
 
@@ -582,10 +570,20 @@ def _finish(response: urllib3.BaseHTTPResponse) -> None:
 
 
 def _set_read_timeout(response: urllib3.BaseHTTPResponse, seconds: float) -> None:
-    """Bound each wait for body bytes by the stall timeout (the connection's socket)."""
-    sock = getattr(getattr(response, "connection", None), "sock", None)
-    if sock is not None:
-        sock.settimeout(seconds)
+    """Bound each wait for body bytes by the stall timeout, on the socket the body is read from.
+
+    That is the connection's socket, except for an answer that ends with the connection (no
+    Content-Length, ``Connection: close``): http.client drops the connection's socket then
+    (``conn.sock`` is None) and the body is read through the file it made of it, which kept the
+    read timeout (``--timeout``, 30 s) until this looked there too (measured: 60 s instead of 6 s
+    for ``--stall-timeout 3 --retries 1`` against headers, 10 bytes, then silence)."""
+    sockets = [getattr(getattr(response, "connection", None), "sock", None)]
+    body = getattr(getattr(response, "_fp", None), "fp", None)  # http.client's makefile("rb")
+    sockets.append(getattr(getattr(body, "raw", None), "_sock", None))
+    for sock in sockets:
+        if sock is not None:
+            with suppress(OSError):  # closed meanwhile: the read then fails at once
+                sock.settimeout(seconds)
 
 
 def _reason(exc: BaseException) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
 
-from constraints_gen.install.download import SILENT, Client, Progress, redact, remove_stale_parts
+from constraints_gen.install.download import SILENT, Client, Progress, remove_stale_parts
 from constraints_gen.install.index import (
     FetchError,
     RemoteFile,
@@ -42,6 +42,7 @@ from constraints_gen.install.wheelhouse import (
 from constraints_gen.locks.file import LockedPackage
 from constraints_gen.profiles.config import is_local, locations
 from constraints_gen.profiles.model import Profile
+from constraints_gen.redact import redact
 
 DEFAULT_JOBS = 8
 

@@ -29,8 +29,9 @@ from typing import Any
 
 from constraints_gen.errors import FetchError as FetchError
 from constraints_gen.errors import NotFound, PageError
-from constraints_gen.install.download import SILENT, Client, Progress, redact
+from constraints_gen.install.download import SILENT, Client, Progress
 from constraints_gen.profiles.config import local_folder
+from constraints_gen.redact import redact
 
 __all__ = ["FetchError", "RemoteFile", "Source", "default_index", "download", "list_files"]
 

@@ -23,11 +23,12 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
 
 from constraints_gen.detect.hardware import driver_tuple
-from constraints_gen.install.download import Client, redact
+from constraints_gen.install.download import Client
 from constraints_gen.install.index import Source, default_index, list_files
 from constraints_gen.profiles.builds import TABLE, Build, BuildTable, load_builds
 from constraints_gen.profiles.config import DEFAULT_INDEX, is_local
 from constraints_gen.profiles.model import Profile, load_profiles
+from constraints_gen.redact import redact
 from constraints_gen.uvplatforms import parse_uv_platform
 
 _MANYLINUX_LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}

@@ -169,10 +169,10 @@ def uv_args(
     files to its cache, so a file edited in place in site-packages is edited in the cache too,
     and a cached reinstall would bring the edit back (seen with uv 0.13.9;
     ``--refresh-package`` cannot be combined with ``--offline``)."""
-    args = [runner.uv_bin(), "pip", "sync"]
+    args = [runner.uv_bin(), "pip", "sync", "--no-config"]
     folder = local_folder(wheelhouse)
     if folder is None:
-        args += ["--index-url", wheelhouse]
+        args += sources(wheelhouse).args
     else:
         args += ["--offline", "--no-index"]
         if not check or folder.is_dir():  # an environment in sync needs no wheels
@@ -185,6 +185,21 @@ def uv_args(
     if reinstall:
         args += [*(f"--reinstall-package={name}" for name in reinstall), "--no-cache"]
     return [*args, str(lock)]
+
+
+def sources(wheelhouse: str) -> runner.Sources:
+    """The wheelhouse as uv's only source: a URL as ``--default-index`` (its credentials in the
+    environment, named ``wheelhouse``), every ambient uv setting that would send uv elsewhere
+    cleared (:data:`constraints_gen.runner.AMBIENT_SOURCES`): the explicit
+    ``--wheelhouse`` wins."""
+    if local_folder(wheelhouse) is not None:
+        return runner.uv_sources(None)
+    return runner.uv_sources(wheelhouse, default_name="wheelhouse")
+
+
+def uv_env(wheelhouse: str) -> Mapping[str, str | None]:
+    """The environment changes for the commands of :func:`uv_args` (see :func:`sources`)."""
+    return sources(wheelhouse).env
 
 
 def parse_changes(text: str) -> tuple[Change, ...]:
@@ -245,9 +260,12 @@ def missing_wheels(
     }
 
 
-def check_drift(args: Sequence[str]) -> tuple[Change, ...]:
-    """Run ``uv pip sync --check`` (``args`` from :func:`uv_args` with check=True)."""
-    result = runner.run(args, ok_codes=(0, 1))
+def check_drift(
+    args: Sequence[str], env: Mapping[str, str | None] | None = None
+) -> tuple[Change, ...]:
+    """Run ``uv pip sync --check`` (``args`` from :func:`uv_args` with check=True, ``env`` from
+    :func:`uv_env`)."""
+    result = runner.run(args, env=env, ok_codes=(0, 1))
     if result.returncode == 1 and not result.stdout.lstrip().startswith("{"):
         raise ToolError(runner.describe_failure(result))
     return parse_changes(result.stdout)
@@ -271,7 +289,10 @@ def drift_without(
     with tempfile.TemporaryDirectory(prefix="constraints-gen-") as tmp:
         partial = Path(tmp) / lock.path.name
         partial.write_text(text, encoding="utf-8")
-        seen = check_drift(uv_args(partial, python, wheelhouse, check=True, allow_empty=True))
+        seen = check_drift(
+            uv_args(partial, python, wheelhouse, check=True, allow_empty=True),
+            uv_env(wheelhouse),
+        )
     installed = {c.name: c.old for c in seen if c.name in lacking and c.new is None}
     changes = [c for c in seen if c.name not in lacking]
     for package in lock.packages:
@@ -283,7 +304,7 @@ def drift_without(
     return tuple(sorted(changes, key=lambda c: c.name))
 
 
-def sync(args: Sequence[str]) -> str:
-    """Run ``uv pip sync``; return uv's report (its stderr)."""
-    result = runner.run(args, hint="uv's explanation is above")
+def sync(args: Sequence[str], env: Mapping[str, str | None] | None = None) -> str:
+    """Run ``uv pip sync`` (``env`` from :func:`uv_env`); return uv's report (its stderr)."""
+    result = runner.run(args, env=env, hint="uv's explanation is above")
     return result.stderr

@@ -25,7 +25,8 @@ from constraints_gen.fsutil import atomic_write
 from constraints_gen.locks import file as lockfile
 from constraints_gen.locks.piptools import PipToolsResolver
 from constraints_gen.locks.resolver import LockOptions as LockOptions
-from constraints_gen.locks.resolver import Resolver, ResolverName, source_args
+from constraints_gen.locks.resolver import Resolver, ResolverName, move_args
+from constraints_gen.profiles.config import is_local, locations
 from constraints_gen.profiles.manifest import Manifest
 from constraints_gen.profiles.model import Profile, ProfileSet
 from constraints_gen.profiles.project import Project
@@ -87,10 +88,30 @@ def uv_compile_args(profile: Profile, python: str, options: LockOptions) -> list
         "--python-version", python, "--python-platform", profile.platform,
         "--only-binary", ":all:", "--quiet",
     ]  # fmt: skip
-    args += source_args(profile, options)
+    args += uv_sources(profile, options).args
     if options.offline:
         args.append("--offline")
     return args
+
+
+def uv_sources(profile: Profile, options: LockOptions) -> runner.Sources:
+    """Where uv looks, mirrors applied, and what may move; index credentials travel in uv's
+    environment (:func:`constraints_gen.runner.uv_sources`), never in its command line. The
+    ambient uv settings that would add sources are cleared: a lock's sources are the profile's
+    indexes, the mirrors and --find-links; the ambient default index ($UV_DEFAULT_INDEX) is
+    kept unless a mirror replaces it (``--mirror pypi=URL``)."""
+    where = locations(profile.indexes, options.mirrors)
+    local = where.default is not None and is_local(where.default)
+    urls = runner.uv_sources(
+        None if where.default is None or local else where.default,
+        [extra for extra in where.extra if not is_local(extra)],
+        clear_default=where.default is not None,
+    )
+    args = ["--no-index", "--find-links", where.default] if local and where.default else []
+    args += urls.args
+    for link in (*(extra for extra in where.extra if is_local(extra)), *options.find_links):
+        args += ["--find-links", link]
+    return runner.Sources(args=(*args, *move_args(options)), env=urls.env)
 
 
 class UvResolver(Resolver):
@@ -101,10 +122,13 @@ class UvResolver(Resolver):
     def compile_args(self, profile: Profile, python: str, options: LockOptions) -> list[str]:
         return uv_compile_args(profile, python, options)
 
-    def env(self, profile: Profile) -> dict[str, str | None]:
+    def env(self, profile: Profile, options: LockOptions) -> dict[str, str | None]:
         """uv's own settings that would change what it sees are blanked; the lock's inputs are
-        only our files. A macOS profile's ``min_macos`` is handed on (:func:`platform_env`)."""
+        only our files, its sources only the profile's (:func:`uv_sources`, which also carries
+        the index credentials). A macOS profile's ``min_macos`` is handed on
+        (:func:`platform_env`)."""
         env: dict[str, str | None] = {key: "" for key in _LEAKY_ENV if key in os.environ}
+        env.update(uv_sources(profile, options).env)
         env.update(platform_env(profile))
         return env
 
@@ -135,7 +159,7 @@ def compile_one(
     if out_dir is not None:
         lock_path, constraints_path = out_dir / lock_path.name, out_dir / constraints_path.name
     resolver = resolver_for(options.resolver)
-    env, args = resolver.env(profile), resolver.compile_args(profile, python, options)
+    env, args = resolver.env(profile, options), resolver.compile_args(profile, python, options)
     with tempfile.TemporaryDirectory(prefix="constraints-gen-") as tmp:
         work = Path(tmp)
         write_inputs(work, profile, manifest)
@@ -260,7 +284,7 @@ def export_pylock(
         runner.run(
             [*args, "--format", "pylock.toml"],
             cwd=work,
-            env=platform_env(profile),
+            env=UvResolver().env(profile, options),
             hint=f"profile {profile.name} (CPython {python}) did not resolve",
         )
         atomic_write(target, (work / target.name).read_bytes())

@@ -487,13 +487,18 @@ def render_constraints(
 def index_options(indexes: tuple[tuple[str, str], ...], mirrors: Mapping[str, str]) -> list[str]:
     """The option lines uv and pip honour inside a constraints file (both tested: uv 0.13.9,
     pip 23.2.1 and 26.3 read ``--extra-index-url`` and ``--find-links`` there): a mirror
-    configured for an index replaces its URL (a folder of wheels becomes ``--find-links``)."""
+    configured for an index replaces its URL (a folder of wheels becomes ``--find-links``).
+    A mirror's credentials are left out (never printed): uv and pip find them in ~/.netrc
+    (or uv's ``UV_INDEX_<NAME>_PASSWORD``, pip's keyring)."""
     from constraints_gen.profiles.config import is_local  # only for constraints with indexes
+    from constraints_gen.redact import split_credentials
 
     lines = []
     for name, url in indexes:
         where = mirrors.get(name, url)
-        lines.append(f"{'--find-links' if is_local(where) else '--extra-index-url'} {where}")
+        local = is_local(where)
+        shown = where if local else split_credentials(where)[0]
+        lines.append(f"{'--find-links' if local else '--extra-index-url'} {shown}")
     return lines
 
 

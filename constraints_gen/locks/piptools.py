@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from constraints_gen.errors import ConstraintsGenError
-from constraints_gen.locks.resolver import LockOptions, Resolver, source_args
+from constraints_gen.locks.resolver import LockOptions, Resolver, pip_source_env, source_args
 from constraints_gen.uvplatforms import platform_matches, running_python
 
 if TYPE_CHECKING:
@@ -84,5 +84,5 @@ class PipToolsResolver(Resolver):
         ]  # fmt: skip
         return args + source_args(profile, options)
 
-    def env(self, profile: Profile) -> dict[str, str | None]:
-        return dict(ENV)
+    def env(self, profile: Profile, options: LockOptions) -> dict[str, str | None]:
+        return {**ENV, **pip_source_env(profile, options)}

@@ -53,25 +53,56 @@ class Resolver(ABC):
         of its input files and writing ``out.txt`` there."""
 
     @abstractmethod
-    def env(self, profile: Profile) -> dict[str, str | None]:
-        """Environment changes for that command (None removes a variable)."""
+    def env(self, profile: Profile, options: LockOptions) -> dict[str, str | None]:
+        """Environment changes for that command (None removes a variable): the sources'
+        credentials travel here, never in the command line."""
 
 
 def source_args(profile: Profile, options: LockOptions) -> list[str]:
-    """Where to look and what may move: the options uv and pip-compile share."""
+    """Where to look and what may move, as pip-compile takes them; an index URL with
+    credentials is left out (:func:`pip_source_env` hands it to pip in its environment)."""
     from constraints_gen.profiles.config import is_local, locations
+    from constraints_gen.redact import has_credentials
 
     args = []
     where = locations(profile.indexes, options.mirrors)
     if where.default is not None:  # the default index: a URL, or a folder
         pypi = where.default
-        args += ["--no-index", "--find-links", pypi] if is_local(pypi) else ["--index-url", pypi]
+        if is_local(pypi):
+            args += ["--no-index", "--find-links", pypi]
+        elif not has_credentials(pypi):
+            args += ["--index-url", pypi]
     for extra in where.extra:
-        args += ["--find-links" if is_local(extra) else "--extra-index-url", extra]
+        if is_local(extra):
+            args += ["--find-links", extra]
+        elif not has_credentials(extra):
+            args += ["--extra-index-url", extra]
     for link in options.find_links:
         args += ["--find-links", link]
-    if options.upgrade:
-        args.append("--upgrade")
+    return args + move_args(options)
+
+
+def pip_source_env(profile: Profile, options: LockOptions) -> dict[str, str]:
+    """pip's environment for the index URLs with credentials that :func:`source_args` leaves
+    out ($PIP_INDEX_URL, $PIP_EXTRA_INDEX_URL: the environment of a process is readable only by
+    its user, its command line by everyone)."""
+    from constraints_gen.profiles.config import is_local, locations
+    from constraints_gen.redact import has_credentials
+
+    where = locations(profile.indexes, options.mirrors)
+    env = {}
+    default = where.default
+    if default is not None and not is_local(default) and has_credentials(default):
+        env["PIP_INDEX_URL"] = default
+    extra = [e for e in where.extra if not is_local(e) and has_credentials(e)]
+    if extra:
+        env["PIP_EXTRA_INDEX_URL"] = " ".join(extra)
+    return env
+
+
+def move_args(options: LockOptions) -> list[str]:
+    """What may move: --upgrade, --upgrade-package NAME."""
+    args = ["--upgrade"] if options.upgrade else []
     for name in options.upgrade_packages:
         args += ["--upgrade-package", name]
     return args

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from constraints_gen.errors import InputError
 from constraints_gen.names import canonical_name
+from constraints_gen.redact import parse_url
 from constraints_gen.tomlio import read_toml, type_name
 
 if TYPE_CHECKING:
@@ -45,12 +46,15 @@ def local_folder(where: str) -> Path | None:
 
     ``file://`` URLs name a folder on this machine (RFC 8089: ``file:///srv/wheels`` is
     ``/srv/wheels``); any other ``scheme://`` is remote; anything else is a path, relative
-    ones to the current directory (as returned: not resolved)."""
+    ones to the current directory (as returned: not resolved). A remote URL that cannot be
+    read is an InputError naming it with its password masked (:func:`~constraints_gen.redact.
+    parse_url`)."""
     scheme, sep, _ = where.partition("://")
     if not sep:
         return Path(where)
     if scheme.lower() == "file":
         return Path(urllib.parse.unquote(urllib.parse.urlsplit(where).path))
+    parse_url(where)  # a URL that cannot be read (a raw "/" in its password) is exit 2, masked
     return None
 
 

@@ -30,6 +30,7 @@ class Route:
     ranges: bool = True  # answer Range requests with 206 (else ignore them: 200, whole body)
     location: str | None = None  # answer 302 to this URL
     credentials: str | None = None  # "user:password" required (Basic), else 401
+    length: bool = True  # send Content-Length (else the body ends with the connection)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class FaultyServer:
     def __init__(self, host: str = "127.0.0.1", root: Path | None = None) -> None:
         self.routes: dict[str, Route] = {}
         self.root = root  # files served as they are for paths without a route
+        self.credentials: str | None = None  # "user:password" the files under root require
         self.seen: list[Seen] = []
         self.closing = threading.Event()
         server = self
@@ -73,6 +75,11 @@ class FaultyServer:
                 self._body(route)
                 return None
 
+            def do_HEAD(self) -> None:  # uv asks before a range read of a wheel's metadata
+                self.send_response(405)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def _answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:
                 self.send_response(status)
                 for key, value in headers.items():
@@ -93,7 +100,11 @@ class FaultyServer:
                 else:
                     self.send_response(200)
                 self.send_header("Content-Type", route.content_type)
-                self.send_header("Content-Length", str(len(body) - start))
+                if route.length:
+                    self.send_header("Content-Length", str(len(body) - start))
+                else:  # the body ends when the connection does (http.client drops conn.sock)
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
                 self.end_headers()
                 rest = body[start:]
                 if route.drops:
@@ -135,7 +146,7 @@ class FaultyServer:
         if not file.is_file() or self.root.resolve() not in file.resolve().parents:
             return None
         kind = "text/html" if file.suffix == ".html" else "application/octet-stream"
-        return Route(body=file.read_bytes(), content_type=kind)
+        return Route(body=file.read_bytes(), content_type=kind, credentials=self.credentials)
 
 
 class _Server(http.server.ThreadingHTTPServer):
