@@ -18,7 +18,7 @@ NAME = "constraints_gen"
 #: Lowest first; a module may import its own stage and the ones before it, never a later one.
 STAGES = ("detect", "profiles", "locks", "install", "cli")
 #: The shared leaves: they import no stage at all.
-LEAVES = ("errors", "runner", "reporter", "fsutil", "tomlio", "names", "uvplatforms")
+LEAVES = ("errors", "runner", "reporter", "fsutil", "tomlio", "names", "uvplatforms", "userdirs")
 
 
 def module_name(path: Path) -> str:

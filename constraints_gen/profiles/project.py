@@ -82,5 +82,6 @@ def cache_dir() -> Path:
     explicit = os.environ.get("GEN_CONSTRAINTS_CACHE_DIR")
     if explicit:
         return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "constraints-gen"
+    from constraints_gen.userdirs import user_cache_dir
+
+    return user_cache_dir()
