@@ -49,13 +49,15 @@ _refused: dict[str, str] = {}  # folder -> why it is not used (said once per pro
 
 
 def cache_dir() -> Path:
-    """The tool's user cache: $GEN_CONSTRAINTS_CACHE_DIR, else ``$XDG_CACHE_HOME/constraints-gen``
-    (``~/.cache/constraints-gen``)."""
+    """The tool's user cache: $GEN_CONSTRAINTS_CACHE_DIR, else the user cache directory of this
+    system (:func:`constraints_gen.userdirs.user_cache_dir`: XDG on Linux, platformdirs on macOS
+    and Windows)."""
     explicit = os.environ.get("GEN_CONSTRAINTS_CACHE_DIR")
     if explicit:
         return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "constraints-gen"
+    from constraints_gen.userdirs import user_cache_dir
+
+    return user_cache_dir()
 
 
 def _untrusted(info: os.stat_result) -> str | None:

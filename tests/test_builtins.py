@@ -33,7 +33,8 @@ SELECTS = [
     ("win-gtx1080-r581", "win_cu126"),  # Pascal: only the CUDA 12.6 build has 6.1 kernels
     ("win-laptop-cpu", "cpu_windows"),
     ("mac-m3-macos14", "mps"),
-    ("mac-m1-macos13", "mps_macos12"),  # torch 2.12+ wheels need macOS 14
+    ("mac-m1-macos13", "mps_macos13"),  # MPS needs macOS 14 from torch 2.9: torch 2.8.0
+    ("mac-m2-macos12", "mps_macos12"),  # MPS needs macOS 13 from torch 2.5: torch 2.4.1
     ("mi300x", "rocm72"),  # gfx942
     ("mi355x", "rocm72"),  # gfx950
     ("rx7900xtx", "rocm72"),  # gfx1100
@@ -46,7 +47,8 @@ SELECTS = [
 NO_FIT = [
     ("gb200-r570-aarch64", "cuda130_aarch64", "580.65.06"),  # the driver CUDA 13 needs
     ("rx6600xt-gfx1032", "rocm72", "gfx1032"),  # no ROCm build lists gfx1032
-    ("mac-m1-macos11", "mps_macos12", "12.0"),  # the stack needs macOS 12
+    ("mac-m1-macos11", "mps_macos12", "older than 12.3"),  # MPS needs macOS 12.3
+    ("alpine-cpu", "cpu", "do not install on musl"),  # a manylinux wheel on musl
 ]
 
 
@@ -124,7 +126,8 @@ EMITS = [
     ("graviton-cpu", "cpu_linux_aarch64", "3.13"),
     ("win-laptop-cpu", "cpu_windows", "3.14"),
     ("mac-m3-macos14", "mps", "3.12"),
-    ("mac-m1-macos13", "mps_macos12", "3.11"),
+    ("mac-m1-macos13", "mps_macos13", "3.13"),
+    ("mac-m2-macos12", "mps_macos12", "3.12"),
     ("h200-real", "cuda132", "3.14"),
 ]
 
@@ -150,8 +153,51 @@ def test_cpu_and_mac_locks_carry_no_cuda_packages(python: str) -> None:
         assert "torch" in names
         assert not [n for n in names if n.startswith(("nvidia-", "cuda-", "triton"))], profile
     assert "bitsandbytes" in locked("mps", python)  # macosx_14_0_arm64 wheels
-    assert "bitsandbytes" not in locked("mps_macos12", python)  # none for macOS 12-13
+    if python != "3.14":  # torch 2.8.0 has no cp314 wheels
+        assert "bitsandbytes" not in locked("mps_macos13", python)  # none for macOS 12-13
+    if python in ("3.11", "3.12"):  # torch 2.4.1: cp38 ... cp312
+        assert "bitsandbytes" not in locked("mps_macos12", python)
     assert locked("cuda130_aarch64", python)["cuda-toolkit"].startswith("13.0")
+
+
+@pytest.mark.parametrize(
+    ("name", "profile", "reason"),
+    [  # the wheels install there, but MPS does not run: the backend's floor counts
+        ("mac-m2-macos12", "mps_macos13", "macOS 12.7.6 is older than 13.0"),
+        ("mac-m1-macos13", "mps", "macOS 13.6.7 is older than 14.0"),
+    ],
+)
+def test_an_apple_build_never_fits_below_its_mps_floor(
+    builtin: ProfileSet, name: str, profile: str, reason: str
+) -> None:
+    verdict = next(
+        v
+        for v in select(builtin, load_hardware(HARDWARE / f"{name}.json")).verdicts
+        if v.profile.name == profile
+    )
+    assert not verdict.fits
+    assert verdict.reasons == (
+        f"platform aarch64-apple-darwin: {reason}, the oldest the build runs on (MPS's own floor"
+        " for this torch)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("profile", "floor", "torch"),
+    [("mps", "14.0", "2.15.0"), ("mps_macos13", "13.0", "2.8.0"), ("mps_macos12", "12.3", "2.4.1")],
+)
+def test_apple_floors_are_mps_floors(
+    builtin: ProfileSet, profile: str, floor: str, torch: str
+) -> None:
+    """MPS's floor by torch release: 12.3 up to 2.4, 13.0 from 2.5 (pytorch/pytorch #133141),
+    14.0 from 2.9 (#162921)."""
+    chosen = builtin.get(profile)
+    version = chosen.torch_version
+    assert version is not None and str(version) == torch
+    mps_floor = (
+        (14, 0) if version.release >= (2, 9) else (13, 0) if version.release >= (2, 5) else (12, 3)
+    )
+    assert chosen.min_macos == mps_floor == tuple(int(p) for p in floor.split("."))
 
 
 def test_every_committed_lock_is_fresh() -> None:

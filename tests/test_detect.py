@@ -21,7 +21,14 @@ from conftest import HARDWARE, REPO, TESTS
 from constraints_gen.detect import amd, apple, intel, jetson
 from constraints_gen.detect import platform as platform_probe
 from constraints_gen.detect import windows as windows_probe
-from constraints_gen.detect.hardware import LINUX_X86_64, Gpu, Hardware, Platform, parse_hardware
+from constraints_gen.detect.hardware import (
+    LINUX_X86_64,
+    Gpu,
+    Hardware,
+    Libc,
+    Platform,
+    parse_hardware,
+)
 from constraints_gen.detect.machine import detect
 from constraints_gen.errors import ConstraintsGenError
 
@@ -90,11 +97,6 @@ def fake_platform(
             None,
             Platform(system="linux", machine="aarch64", glibc="2.35"),
         ),
-        (  # musl (Alpine): no glibc
-            fake_platform("Linux", "x86_64"),
-            None,
-            Platform(system="linux", machine="x86_64"),
-        ),
         (
             fake_platform("Windows", "AMD64", win="10.0.22631"),
             None,
@@ -118,7 +120,71 @@ def fake_platform(
     ],
 )
 def test_platform_is_normalised(module: Any, confstr: str | None, expected: Platform) -> None:
-    assert platform_probe.read(module, lambda name: confstr) == expected
+    assert platform_probe.read(module, lambda name: confstr, lambda: ["linux_x86_64"]) == expected
+
+
+#: packaging.tags.platform_tags() on Alpine 3.20 x86_64 (musl 1.2.5), newest first (PEP 656)
+ALPINE_TAGS = [
+    "musllinux_1_2_x86_64",
+    "musllinux_1_1_x86_64",
+    "musllinux_1_0_x86_64",
+    "linux_x86_64",
+]
+
+
+@pytest.mark.parametrize(
+    ("confstr", "libc_ver", "tags", "expected"),
+    [
+        ("glibc 2.39", ("", ""), ALPINE_TAGS, Libc(name="glibc", version="2.39")),  # glibc wins
+        (None, ("glibc", "2.31"), ["linux_x86_64"], Libc(name="glibc", version="2.31")),
+        (None, ("", ""), ALPINE_TAGS, Libc(name="musl", version="1.2")),  # Alpine
+        (None, ("", ""), ["linux_x86_64"], None),  # neither: unknown, not "no glibc"
+    ],
+)
+def test_the_c_library_is_glibc_musl_or_unknown(
+    confstr: str | None, libc_ver: tuple[str, str], tags: list[str], expected: Libc | None
+) -> None:
+    module = fake_platform("Linux", "x86_64", libc=libc_ver)
+    platform = platform_probe.read(module, lambda name: confstr, lambda: tags)
+    assert platform.libc == expected
+    assert platform.glibc == (expected.version if expected and expected.name == "glibc" else None)
+
+
+def test_unreadable_platform_tags_leave_the_libc_unknown() -> None:
+    def broken() -> list[str]:
+        raise OSError("cannot read the ELF interpreter of sys.executable")
+
+    assert (
+        platform_probe.read_libc(lambda name: None, fake_platform("Linux", "x86_64"), broken)
+        is None
+    )
+
+
+def test_musl_is_recorded_and_an_unknown_libc_is_a_warning(tmp_path: Path) -> None:
+    alpine = fake_platform("Linux", "x86_64")
+    environ = {"GEN_CONSTRAINTS_NO_NVML": "1"}
+
+    def detect_with(tags: list[str]) -> Any:
+        from unittest import mock
+
+        with (
+            mock.patch.object(platform_probe, "_confstr", lambda: lambda name: None),
+            mock.patch.object(platform_probe, "_platform_tags", lambda: tags),
+        ):
+            return detect(
+                root=tmp_path, platform_module=alpine, nvml_module=NO_NVML, environ=environ
+            )
+
+    musl = detect_with(ALPINE_TAGS)
+    assert musl.hardware.platform.libc == Libc(name="musl", version="1.2")
+    assert musl.hardware.to_json()["platform"]["libc"] == {"name": "musl", "version": "1.2"}
+    assert musl.problems == ()
+    unknown = detect_with(["linux_x86_64"])
+    assert unknown.hardware.platform.libc is None
+    assert unknown.problems == (
+        "the C library could not be read (neither glibc nor musl): manylinux builds are assumed"
+        " to install here",
+    )
 
 
 @pytest.mark.parametrize(("system", "machine"), [("FreeBSD", "amd64"), ("Linux", "ppc64le")])

@@ -80,8 +80,8 @@ def test_unknown_profile(tmp_path: Path) -> None:
     assert done.stderr == (
         f"ERROR: {REPO / 'profiles'}: no profile named 'nope' (known: cpu, cpu_linux_aarch64,"
         " cpu_windows, cuda121_ampere, cuda124_glibc217, cuda126, cuda128, cuda130,"
-        " cuda130_aarch64, cuda132, jetson_jp6, jetson_jp7, mps, mps_macos12, pt_cu118,"
-        " pt_cu126, pt_cu128, rocm72, win_cu126, win_cu128, win_cu130, xpu)\n"
+        " cuda130_aarch64, cuda132, jetson_jp6, jetson_jp7, mps, mps_macos12, mps_macos13,"
+        " pt_cu118, pt_cu126, pt_cu128, rocm72, win_cu126, win_cu128, win_cu130, xpu)\n"
     )
 
 

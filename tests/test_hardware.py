@@ -67,6 +67,7 @@ def test_cpu_form() -> None:
             "machine": "x86_64",
             "os_version": None,
             "glibc": None,
+            "libc": None,
             "l4t": None,
         },
         "driver_version": None,
@@ -235,6 +236,7 @@ NEW_FORM: dict[str, Any] = {
         "machine": "aarch64",
         "os_version": None,
         "glibc": "2.39",
+        "libc": {"name": "glibc", "version": "2.39"},
         "l4t": None,
     },
     "driver_version": "580.95.05",
@@ -305,6 +307,32 @@ def test_apple_machine() -> None:
         _ = hw.gpus[0].cc
 
 
+NO_DRIVER: dict[str, Any] = {"driver_version": None, "cuda_driver_version": None, "gpus": []}
+
+
+def test_libc_musl_round_trips_and_old_readouts_read_glibc() -> None:
+    from constraints_gen.detect.hardware import Libc, Platform
+
+    musl = {"system": "linux", "machine": "x86_64", "libc": {"name": "musl", "version": "1.2"}}
+    hw = parse_hardware(json.dumps({"platform": musl, **NO_DRIVER}), "alpine.json")
+    assert hw.platform.libc == Libc(name="musl", version="1.2")
+    assert hw.platform.musl and hw.platform.glibc is None
+    assert hw.platform.describe() == "linux x86_64, musl 1.2"
+    assert parse_hardware(json.dumps(hw.to_json()), "again").platform == hw.platform
+    # a readout from before libc was recorded: glibc set means glibc, null means unknown
+    old = {"system": "linux", "machine": "x86_64", "glibc": "2.35"}
+    hw = parse_hardware(json.dumps({"platform": old, **NO_DRIVER}), "old.json")
+    assert hw.platform.libc == Libc(name="glibc", version="2.35")
+    unknown = {"system": "linux", "machine": "x86_64", "glibc": None}
+    hw = parse_hardware(json.dumps({"platform": unknown, **NO_DRIVER}), "old.json")
+    assert hw.platform.libc is None and not hw.platform.musl
+    assert Platform(system="linux", machine="x86_64", libc=Libc(name="glibc", version="2.39")) == (
+        Platform(system="linux", machine="x86_64", glibc="2.39")
+    )
+    with pytest.raises(ValueError, match="disagree"):
+        Platform(system="linux", machine="x86_64", glibc="2.39", libc=Libc(name="musl"))
+
+
 def test_old_form_is_linux_x86_64_nvidia() -> None:
     from constraints_gen.detect.hardware import LINUX_X86_64
 
@@ -327,6 +355,51 @@ def test_old_form_is_linux_x86_64_nvidia() -> None:
         (
             {"platform": {"system": "windows", "machine": "x86_64", "glibc": "2.39"}},
             "platform.glibc: expected null on windows (glibc is Linux's C library)",
+        ),
+        (
+            {"platform": {"system": "linux", "machine": "x86_64", "libc": {"name": "uclibc"}}},
+            "platform.libc.name: expected one of glibc, musl (got 'uclibc')",
+        ),
+        (
+            {"platform": {"system": "linux", "machine": "x86_64", "libc": "musl"}},
+            """platform.libc: expected {"name": "glibc" or "musl", "version": "2.39"} or null"""
+            " (got 'musl')",
+        ),
+        (
+            {
+                "platform": {
+                    "system": "linux",
+                    "machine": "x86_64",
+                    "libc": {"name": "musl", "version": "one"},
+                }
+            },
+            'platform.libc.version: expected a version like "2.39" or "1.2", or null (got \'one\')',
+        ),
+        (  # a musl machine has no glibc
+            {
+                "platform": {
+                    "system": "linux",
+                    "machine": "x86_64",
+                    "glibc": "2.39",
+                    "libc": {"name": "musl", "version": "1.2"},
+                }
+            },
+            "platform.glibc: expected null with libc musl (got '2.39')",
+        ),
+        (
+            {
+                "platform": {
+                    "system": "linux",
+                    "machine": "x86_64",
+                    "glibc": "2.39",
+                    "libc": {"name": "glibc", "version": "2.35"},
+                }
+            },
+            "platform.libc.version: expected the same as platform.glibc '2.39' (got '2.35')",
+        ),
+        (
+            {"platform": {"system": "darwin", "machine": "aarch64", "libc": {"name": "musl"}}},
+            "platform.libc: expected null on darwin (glibc and musl are Linux's C libraries)",
         ),
         (
             {"platform": {"system": "linux", "machine": "x86_64", "l4t": "36.4.3"}},

@@ -28,6 +28,7 @@ LEAVES = (
     "names",
     "uvplatforms",
     "redact",
+    "userdirs",
 )
 
 

@@ -204,6 +204,17 @@ MACHINES = {
     "old-glibc": hw(
         "linux", "x86_64", [nv("NVIDIA H100", "9.0")], glibc="2.17", driver="580.95.05"
     ),
+    # Alpine: musl, no glibc (libc as packaging.tags reads it: musllinux_1_2)
+    "alpine-cpu": hw("linux", "x86_64", [], libc={"name": "musl", "version": "1.2"}),
+    "alpine-h100": hw(
+        "linux",
+        "x86_64",
+        [nv("NVIDIA H100", "9.0")],
+        libc={"name": "musl", "version": "1.2"},
+        driver="580.95.05",
+    ),
+    # a readout that could not read the C library: unknown, assumed glibc
+    "libc-unknown": hw("linux", "x86_64", [], glibc=None),
 }
 
 CASES = [
@@ -258,8 +269,8 @@ def test_aarch64_build_has_its_own_arch_list(profiles: ProfileSet) -> None:
             "m1-macos13",
             "mps",
             (
-                "platform aarch64-apple-darwin: macOS 13.6.1 is older than 14.0, the oldest its"
-                " wheels install on",
+                "platform aarch64-apple-darwin: macOS 13.6.1 is older than 14.0, the oldest the"
+                " build runs on (MPS's own floor for this torch)",
             ),
         ),
         (
@@ -386,6 +397,34 @@ def test_no_fit_says_why_and_what_would_fit(
     assert info.value.message.splitlines()[0] == first_line
     assert info.value.tip == tip
     assert info.value.exit_code == 1
+
+
+MUSL = (
+    "platform x86_64-manylinux_2_28: this machine's C library is musl 1.2; its manylinux wheels"
+    " need glibc 2.28 or newer and do not install on musl"
+)
+
+
+@pytest.mark.parametrize("machine", ["alpine-cpu", "alpine-h100"])
+def test_musl_gets_no_manylinux_build(profiles: ProfileSet, machine: str) -> None:
+    selection = select(profiles, MACHINES[machine])
+    assert selection.chosen is None
+    for name in ("cpu", "cuda130", "rocm71"):
+        verdict = evaluate(profiles.get(name), MACHINES[machine])
+        assert (verdict.fits, verdict.reasons) == (False, (MUSL,))
+    with pytest.raises(NoFitError) as info:
+        require_fit(selection)
+    assert info.value.message.splitlines()[0].endswith("linux x86_64, musl 1.2):")
+    assert f"  cpu: {MUSL}" in info.value.message.splitlines()
+    assert info.value.tip == "run on a glibc Linux (a Debian or Ubuntu image, not Alpine)"
+
+
+def test_an_unknown_libc_is_assumed_glibc_and_says_so(profiles: ProfileSet) -> None:
+    selection = select(profiles, MACHINES["libc-unknown"])
+    assert selection.chosen is not None and selection.chosen.name == "cpu"
+    assert selection.verdicts[0].reasons[0] == (
+        "platform x86_64-manylinux_2_28: glibc unknown, assumed >= 2.28"
+    )
 
 
 def test_named_profile_is_seen_on_the_machines_platform(profiles: ProfileSet) -> None:

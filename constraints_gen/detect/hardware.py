@@ -3,7 +3,7 @@
 The JSON form (``detect --json``, ``--hardware FILE``, ``GEN_CONSTRAINTS_HARDWARE``) is::
 
     {"platform": {"system": "linux", "machine": "aarch64", "os_version": null,
-                  "glibc": "2.39", "l4t": null},
+                  "glibc": "2.39", "libc": {"name": "glibc", "version": "2.39"}, "l4t": null},
      "driver_version": "580.95.05", "cuda_driver_version": "13.0",
      "gpus": [{"index": 0, "vendor": "nvidia", "name": "NVIDIA GH200 480GB",
                "compute_capability": "9.0", "memory_mib": 97871, "uuid": "GPU-...",
@@ -15,8 +15,11 @@ The JSON form (``detect --json``, ``--hardware FILE``, ``GEN_CONSTRAINTS_HARDWAR
               {"index": 3, "vendor": "apple", "name": "Apple M3 Max", "memory_mib": 65536}]}
 
 The old form stays readable: a file without ``platform`` is Linux x86_64, a GPU without ``vendor``
-is NVIDIA. ``gpus: []`` is a CPU machine. Unknown keys are ignored. The driver fields are strings
-when NVIDIA GPUs are present (null allowed on a Jetson, ``l4t`` set, where NVML may be missing).
+is NVIDIA, a platform without ``libc`` has glibc when ``glibc`` is set and an unknown C library
+otherwise. ``libc`` tells musl (Alpine: ``{"name": "musl", "version": "1.2"}``, ``glibc`` null)
+from a C library that could not be read (``libc`` null). ``gpus: []`` is a CPU machine. Unknown
+keys are ignored. The driver fields are strings when NVIDIA GPUs are present (null allowed on a
+Jetson, ``l4t`` set, where NVML may be missing).
 """
 
 from __future__ import annotations
@@ -33,9 +36,11 @@ from constraints_gen.errors import InputError
 System = Literal["linux", "windows", "darwin"]
 Machine = Literal["x86_64", "aarch64"]
 Vendor = Literal["nvidia", "amd", "intel", "apple"]
+LibcName = Literal["glibc", "musl"]
 SYSTEMS: Final[tuple[str, ...]] = get_args(System)
 MACHINES: Final[tuple[str, ...]] = get_args(Machine)
 VENDORS: Final[tuple[str, ...]] = get_args(Vendor)
+LIBCS: Final[tuple[str, ...]] = get_args(LibcName)
 
 _HEX = frozenset("0123456789abcdef")
 
@@ -85,19 +90,54 @@ def driver_tuple(text: str) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Libc:
+    """A Linux machine's C library, as ``packaging.tags`` tells manylinux (glibc) from musllinux
+    (musl): ``glibc 2.39``, ``musl 1.2``. The version may be unknown."""
+
+    name: LibcName
+    version: str | None = None
+
+    def describe(self) -> str:
+        return self.name if self.version is None else f"{self.name} {self.version}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Platform:
+    """``libc`` None on Linux: the C library could not be read (unknown, not "no glibc").
+    ``glibc`` is the glibc version when ``libc`` is glibc (either one given sets the other)."""
+
     system: System
     machine: Machine
     os_version: str | None = None
     glibc: str | None = None
     l4t: str | None = None
+    libc: Libc | None = None
+
+    def __post_init__(self) -> None:
+        libc = self.libc
+        if libc is None and self.glibc is not None:
+            object.__setattr__(self, "libc", Libc(name="glibc", version=self.glibc))
+        elif libc is not None and libc.name == "glibc" and self.glibc is None:
+            object.__setattr__(self, "glibc", libc.version)
+        elif (
+            libc is not None
+            and self.glibc is not None
+            and libc != Libc(name="glibc", version=self.glibc)
+        ):
+            raise ValueError(f"glibc {self.glibc} and libc {libc.describe()} disagree")
+
+    @property
+    def musl(self) -> bool:
+        return self.libc is not None and self.libc.name == "musl"
 
     def to_json(self) -> dict[str, Any]:
+        libc = self.libc
         return {
             "system": self.system,
             "machine": self.machine,
             "os_version": self.os_version,
             "glibc": self.glibc,
+            "libc": None if libc is None else {"name": libc.name, "version": libc.version},
             "l4t": self.l4t,
         }
 
@@ -107,8 +147,8 @@ class Platform:
         if self.os_version is not None:
             label = {"darwin": "macOS", "windows": "Windows"}.get(self.system, "OS")
             parts.append(f"{label} {self.os_version}")
-        if self.glibc is not None:
-            parts.append(f"glibc {self.glibc}")
+        if self.libc is not None:
+            parts.append(self.libc.describe())
         if self.l4t is not None:
             parts.append(f"L4T {self.l4t}")
         return ", ".join(parts)
@@ -426,10 +466,14 @@ def _parse_platform(raw: Any, bad: Callable[[str, str], None]) -> Platform | Non
             bad(f"platform.{key}", f"a version like {example}, or null (got {_short(value)})")
             ok = False
         texts[key] = value if isinstance(value, str) else None
-    if not ok:
+    libc = _parse_libc(raw.get("libc"), texts["glibc"], bad)
+    if not ok or libc is _BAD:
         return None
     if texts["glibc"] is not None and system != "linux":
         bad("platform.glibc", f"null on {system} (glibc is Linux's C library)")
+        ok = False
+    if libc is not None and system != "linux":
+        bad("platform.libc", f"null on {system} (glibc and musl are Linux's C libraries)")
         ok = False
     if texts["l4t"] is not None and (system, machine) != ("linux", "aarch64"):
         bad("platform.l4t", f"null on {system} {machine} (L4T is Jetson's Linux for aarch64)")
@@ -442,7 +486,46 @@ def _parse_platform(raw: Any, bad: Callable[[str, str], None]) -> Platform | Non
         os_version=texts["os_version"],
         glibc=texts["glibc"],
         l4t=texts["l4t"],
+        libc=libc,
     )
+
+
+_BAD: Any = object()
+
+
+def _parse_libc(raw: Any, glibc: str | None, bad: Callable[[str, str], None]) -> Any:
+    """``platform.libc``: a :class:`Libc`, None (unknown, or an old readout: then ``glibc``
+    alone says glibc), or ``_BAD`` after reporting what is wrong."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        bad(
+            "platform.libc",
+            f'{{"name": "glibc" or "musl", "version": "2.39"}} or null (got {_short(raw)})',
+        )
+        return _BAD
+    name, version = raw.get("name", _MISSING), raw.get("version")
+    ok = True
+    if name not in LIBCS:
+        bad("platform.libc.name", f"one of {', '.join(LIBCS)} ({_got(name)})")
+        ok = False
+    if version is not None and (not isinstance(version, str) or not _dotted(version, 2, 3)):
+        bad(
+            "platform.libc.version",
+            f'a version like "2.39" or "1.2", or null (got {_short(version)})',
+        )
+        ok = False
+    if not ok:
+        return _BAD
+    if name == "musl" and glibc is not None:
+        bad("platform.glibc", f"null with libc musl (got {glibc!r})")
+        return _BAD
+    if name == "glibc" and glibc is not None and version != glibc:
+        bad(
+            "platform.libc.version", f"the same as platform.glibc {glibc!r} (got {_short(version)})"
+        )
+        return _BAD
+    return Libc(name=name, version=version)
 
 
 def _parse_gpu(raw: object, key: str, bad: Callable[[str, str], None]) -> Gpu | None:

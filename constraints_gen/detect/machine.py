@@ -1,6 +1,6 @@
 """Read this machine: the platform and every GPU, one small probe module per source.
 
-- :mod:`~constraints_gen.detect.platform`: system, machine, OS version, glibc (standard library);
+- :mod:`~constraints_gen.detect.platform`: system, machine, OS version, C library (glibc or musl);
 - :mod:`~constraints_gen.detect.nvml`: NVIDIA GPUs through NVML (Linux, Windows);
 - :mod:`~constraints_gen.detect.jetson`: Jetson L4T release and module (files; NVML may be absent);
 - :mod:`~constraints_gen.detect.amd`: AMD GPUs from the KFD topology in sysfs;
@@ -58,6 +58,7 @@ def detect(
     sysfs/procfs probes), ``environ``, ``platform`` or ``platform_module``, ``nvml_module``
     (stands in for pynvml), ``run`` (stands in for the sysctl runner on macOS), ``winreg_module``
     (stands in for Windows' registry)."""
+    probed = platform is None  # a platform passed in is taken as given, libc included
     if platform is None:
         from constraints_gen.detect import platform as platform_probe
 
@@ -131,6 +132,11 @@ def detect(
             "no GPU found, and a probe failed, so this may be a GPU machine: "
             + "; ".join(problems),
             tip=NO_GPU_TIP,
+        )
+    if probed and platform.system == "linux" and platform.libc is None:
+        problems.append(
+            "the C library could not be read (neither glibc nor musl): manylinux builds are"
+            " assumed to install here"
         )
     why = [*absent, *notes] or ["none found"]
     source = " + ".join(sources) if gpus else "no GPU: " + "; ".join(why)

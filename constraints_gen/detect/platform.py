@@ -4,15 +4,18 @@
 ``x86_64``/``aarch64`` on Linux, ``AMD64``/``ARM64`` on Windows and ``x86_64``/``arm64`` on macOS
 (Python docs, "platform"). glibc's version comes from ``confstr("CS_GNU_LIBC_VERSION")``
 (``"glibc 2.39"``; POSIX confstr, glibc manual "String Parameters"), else ``platform.libc_ver()``.
+Without glibc, musl (Alpine) is told by ``packaging.tags.platform_tags()``: on musl its tags are
+``musllinux_1_2_x86_64`` and older (PEP 656; packaging reads the version from the musl loader).
+Neither found: the C library is unknown (``libc`` None), which is not the same as "no glibc".
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from constraints_gen.detect.hardware import MACHINES, SYSTEMS, Machine, Platform, System
+from constraints_gen.detect.hardware import MACHINES, SYSTEMS, Libc, Machine, Platform, System
 from constraints_gen.errors import ConstraintsGenError
 
 SYSTEM_NAMES: dict[str, System] = {"linux": "linux", "windows": "windows", "darwin": "darwin"}
@@ -24,6 +27,7 @@ MACHINE_NAMES: dict[str, Machine] = {
     "arm64": "aarch64",
 }
 _GLIBC = re.compile(r"^(?:glibc )?(\d+)\.(\d+)")
+_MUSLLINUX = re.compile(r"^musllinux_(\d+)_(\d+)_")
 _VERSION = re.compile(r"^\d+(\.\d+){0,3}$")
 
 
@@ -57,8 +61,44 @@ def glibc_version(confstr: Callable[[str], str | None], module: Any) -> str | No
     return f"{match[1]}.{match[2]}" if match else None
 
 
-def read(module: Any = None, confstr: Callable[[str], str | None] | None = None) -> Platform:
-    """This machine's :class:`Platform`. ``module`` stands in for :mod:`platform` in tests.
+def _platform_tags() -> Iterable[str]:
+    from packaging.tags import platform_tags  # imported only where glibc was not found
+
+    return platform_tags()
+
+
+def musl_version(platform_tags: Callable[[], Iterable[str]]) -> str | None:
+    """``"1.2"`` from the newest ``musllinux_1_2_<arch>`` tag, or None where none is listed."""
+    for tag in platform_tags():
+        match = _MUSLLINUX.match(tag)
+        if match:
+            return f"{match[1]}.{match[2]}"
+    return None
+
+
+def read_libc(
+    confstr: Callable[[str], str | None],
+    module: Any,
+    platform_tags: Callable[[], Iterable[str]] | None = None,
+) -> Libc | None:
+    """glibc with its version, else musl with its version, else None (unknown)."""
+    glibc = glibc_version(confstr, module)
+    if glibc is not None:
+        return Libc(name="glibc", version=glibc)
+    try:
+        musl = musl_version(platform_tags or _platform_tags)
+    except Exception:  # packaging could not read the loader: unknown, not an error
+        return None
+    return None if musl is None else Libc(name="musl", version=musl)
+
+
+def read(
+    module: Any = None,
+    confstr: Callable[[str], str | None] | None = None,
+    platform_tags: Callable[[], Iterable[str]] | None = None,
+) -> Platform:
+    """This machine's :class:`Platform`. ``module`` stands in for :mod:`platform`, ``confstr``
+    for :func:`os.confstr` and ``platform_tags`` for :func:`packaging.tags.platform_tags` in tests.
 
     A system or machine gen-constraints has no builds for is an error (exit 2) that says so."""
     if module is None:
@@ -79,5 +119,5 @@ def read(module: Any = None, confstr: Callable[[str], str | None] | None = None)
         os_version = str(module.win32_ver()[1]) or None
     if os_version is not None and not _VERSION.match(os_version):
         os_version = None
-    glibc = glibc_version(confstr or _confstr(), module) if system == "linux" else None
-    return Platform(system=system, machine=machine, os_version=os_version, glibc=glibc)
+    libc = read_libc(confstr or _confstr(), module, platform_tags) if system == "linux" else None
+    return Platform(system=system, machine=machine, os_version=os_version, libc=libc)

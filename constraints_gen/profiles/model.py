@@ -47,8 +47,10 @@ Hardware keys per vendor (required / optional; any other hardware key is an erro
 - ``intel`` (XPU build): none. Linux and Windows.
 - ``apple`` (MPS): ``min_macos``. macOS (``*-apple-darwin``) only.
 - ``cpu``: none.
-- ``min_macos`` (``"14.0"``, the oldest macOS the wheels install on; torch 2.12 and later ship only
-  ``macosx_14_0_arm64`` wheels) is allowed for every vendor and applies to macOS platforms only.
+- ``min_macos`` (``"14.0"``, the oldest macOS the build runs on: the wheels' tag, or for a GPU build
+  its backend's floor when newer: MPS needs macOS 13 from torch 2.5, 14 from 2.9, though the
+  wheels install on 11) is allowed for every vendor and applies to macOS platforms only; uv
+  resolves a macOS profile for that version.
 
 Platforms: ``target.platforms`` lists the uv ``--python-platform`` names the profile is for (one
 per system and machine; see :mod:`constraints_gen.uvplatforms`). The older single key

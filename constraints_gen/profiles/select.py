@@ -1,8 +1,11 @@
 """Which profile runs on this machine, and why.
 
 A profile fits only if one of its platforms is the machine's (system and machine; a manylinux
-platform also needs glibc at least its floor, when the readout knows the glibc; on macOS the
-machine's version must be at least the build's ``min_macos``). The rest depends on the vendor:
+platform also needs glibc at least its floor, and never fits a musl machine (Alpine: manylinux
+wheels do not install on musl, PEP 600/656); a C library the readout does not know is assumed to be
+a new enough glibc, and the reason says so; on macOS the machine's version must be at least the
+build's ``min_macos``, the oldest macOS the build runs on: for an MPS build, MPS's own floor, which
+can be newer than its wheels' tag). The rest depends on the vendor:
 
 - ``nvidia`` (NVIDIA's CUDA Compatibility guide and its CUDA GPUs compute-capability tables):
   the driver is at least the profile's ``min_driver`` and its CUDA driver version has the
@@ -52,6 +55,7 @@ _GPU_VENDOR: dict[str, Vendor] = {
     "nvidia": "nvidia", "jetson": "nvidia", "amd": "amd", "intel": "intel", "apple": "apple",
 }  # fmt: skip
 _LABEL = {"nvidia": "NVIDIA", "amd": "AMD", "intel": "Intel", "apple": "Apple"}
+_MPS_FLOOR = " (MPS's own floor for this torch)"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,6 +184,15 @@ def platform_verdict(profile: Profile, hardware: Hardware) -> tuple[Profile, boo
         build = f"platform {candidate.platform}"
         if spec.glibc is not None:
             need = f"{spec.glibc[0]}.{spec.glibc[1]}"
+            if here.libc is not None and here.libc.name == "musl":
+                return (
+                    candidate,
+                    False,
+                    (
+                        f"{build}: this machine's C library is {here.libc.describe()}; its"
+                        f" manylinux wheels need glibc {need} or newer and do not install on musl"
+                    ),
+                )
             have = _version_tuple(here.glibc)
             if have is None:
                 return candidate, True, f"{build}: glibc unknown, assumed >= {need}"
@@ -197,15 +210,15 @@ def platform_verdict(profile: Profile, hardware: Hardware) -> tuple[Profile, boo
                 return (
                     candidate,
                     False,
-                    (f"{build}: macOS version unknown; its wheels need macOS {need} or newer"),
+                    (f"{build}: macOS version unknown; the build needs macOS {need} or newer"),
                 )
             if have < candidate.min_macos:
                 return (
                     candidate,
                     False,
                     (
-                        f"{build}: macOS {here.os_version} is older than {need}, the oldest its"
-                        " wheels install on"
+                        f"{build}: macOS {here.os_version} is older than {need}, the oldest the"
+                        f" build runs on{_MPS_FLOOR if candidate.vendor == 'apple' else ''}"
                     ),
                 )
             return candidate, True, f"{build}: macOS {here.os_version} >= {need}"
@@ -460,6 +473,8 @@ def no_fit_tips(selection: Selection) -> list[str]:
         for v in selection.verdicts
         if v.profile.vendor == "cpu" and platform_verdict(v.profile, selection.hardware)[1]
     ]
+    if selection.hardware.platform.musl:  # PyPI's torch has no musllinux wheels (PyPI file list)
+        tips.append("run on a glibc Linux (a Debian or Ubuntu image, not Alpine)")
     return tips
 
 
