@@ -25,6 +25,7 @@ LAZY_COMMANDS: Mapping[str, str] = {
     "env": "constraints_gen.cli.env:env_cmd",
     "lock": "constraints_gen.cli.lock:lock_cmd",
     "sync": "constraints_gen.cli.sync:sync_cmd",
+    "uv-project": "constraints_gen.cli.uvproject:uv_project_cmd",
     "verify": "constraints_gen.cli.verify:verify_cmd",
     "wheelhouse": "constraints_gen.cli.wheelhouse:wheelhouse_cmd",
 }

@@ -1,0 +1,427 @@
+"""uv-project: each profile's exact torch build as a conflicting extra of a uv project.
+
+Real uv (``uv lock``, ``uv sync --offline``) against three folder indexes of tiny real wheels:
+"pypi" (the default index: plain torch builds, the CUDA runtime, a vllm stand-in that pins
+torch exactly), "cu126" (``torch 2.14.1+cu126`` and older ``+cu126`` builds, like
+download.pytorch.org/whl/cu126) and "cpu" (``torch 2.13.0+cpu``...).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import HARDWARE
+from support.index import write_simple_index
+from support.sync_project import PY, gen
+from support.wheels import build_wheel
+
+from constraints_gen import runner
+from constraints_gen.errors import InputError
+from constraints_gen.locks.uvlock import read_uv_lock
+from constraints_gen.locks.uvproject import WriteOptions, check, write
+from constraints_gen.profiles.model import load_profiles
+from constraints_gen.tomlio import read_toml
+
+RUNTIME = "nvidia-cuda-runtime-cu12==12.6.77; sys_platform == 'linux'"
+GPU = HARDWARE / "a100-r570.json"
+CPU = HARDWARE / "cpu.json"
+
+
+@pytest.fixture(scope="module")
+def indexes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    tmp = tmp_path_factory.mktemp("uvp-indexes")
+    pypi = [build_wheel(tmp / "w-pypi", "torch", v) for v in ("2.14.1", "2.13.0", "2.12.0")]
+    pypi += [
+        build_wheel(tmp / "w-pypi", "nvidia-cuda-runtime-cu12", "12.6.77"),
+        build_wheel(tmp / "w-pypi", "vllmish", "1.0", requires=["torch==2.13.0"]),
+        build_wheel(tmp / "w-pypi", "app", "1.0", requires=["torch>=2.0"]),
+        build_wheel(tmp / "w-pypi", "mylib", "1.0"),
+    ]
+    cu = [
+        build_wheel(tmp / "w-cu", "torch", f"{v}+cu126", requires=[RUNTIME])
+        for v in ("2.14.1", "2.13.0", "2.12.0")
+    ]
+    cpu = [build_wheel(tmp / "w-cpu", "torch", f"{v}+cpu") for v in ("2.13.0", "2.12.0")]
+    private = [build_wheel(tmp / "w-private", "mylib", "1.0")]
+    urls = {}
+    for name, wheels in (("pypi", pypi), ("cu126", cu), ("cpu", cpu), ("private", private)):
+        urls[name] = (write_simple_index(wheels, tmp / name)).as_uri()
+    return urls
+
+
+@pytest.fixture
+def env(indexes: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setenv("UV_DEFAULT_INDEX", indexes["pypi"])
+    return indexes
+
+
+def profiles_root(root: Path, indexes: dict[str, str], cu_pin: str = "2.14.1+cu126") -> Path:
+    folder = root / "profiles"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.toml").write_text('[requirements]\ntorch = ">=2.0"\n')
+    (folder / "cu126.toml").write_text(
+        textwrap.dedent(f"""\
+        name = "cu126"
+        [hardware]
+        vendor = "nvidia"
+        cuda = "12.6"
+        compute_capabilities = ["7.5", "8.0", "8.6", "9.0"]
+        min_driver = "525.60.13"
+        [target]
+        platform = "x86_64-manylinux_2_28"
+        python = ["{PY}"]
+        [pins]
+        torch = "{cu_pin}"
+        [[indexes]]
+        name = "pytorch-cu126"
+        url = "{indexes["cu126"]}"
+        """)
+    )
+    (folder / "cpu.toml").write_text(
+        textwrap.dedent(f"""\
+        name = "cpu"
+        [hardware]
+        vendor = "cpu"
+        [target]
+        platform = "x86_64-manylinux_2_28"
+        python = ["{PY}"]
+        [pins]
+        torch = "2.13.0+cpu"
+        [[indexes]]
+        name = "pytorch-cpu"
+        url = "{indexes["cpu"]}"
+        """)
+    )
+    return root
+
+
+PROJECT = """\
+[project]
+name = "demo"   # the user's comment
+version = "0.1.0"
+requires-python = ">={py}"
+dependencies = [{deps}]
+
+[tool.ruff]
+line-length = 99
+"""
+
+
+def make(
+    tmp_path: Path, indexes: dict[str, str], deps: str = '"torch>=2.12", "app"', **kw: str
+) -> Path:
+    profiles_root(tmp_path / "gc", indexes, **kw)
+    project = tmp_path / "demo"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(PROJECT.format(py=PY, deps=deps))
+    return project
+
+
+def uv(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [runner.uv_bin(), *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
+
+
+def extras(project: Path) -> dict[str, list[str]]:
+    data = read_toml(project / "pyproject.toml", [])
+    assert data is not None
+    return dict(data["project"]["optional-dependencies"])
+
+
+def locked(project: Path, extra: str) -> dict[str, str]:
+    return read_uv_lock(project / "uv.lock").extra_versions("demo", extra)
+
+
+def test_two_profiles_from_two_indexes_lock_sync_and_verify(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env)
+    root = tmp_path / "gc"
+    done = gen("uv-project", "write", "--root", root, "--profile", "cu126", "--profile", "cpu",
+               cwd=project)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "wrote" in done.stderr and "cu126 (torch 2.14.1+cu126)" in done.stderr
+    # requires-python admits Pythons the profiles are not built for: narrowed, and said so
+    assert f"extra cu126 applies on CPython {PY}-{PY} only" in done.stderr
+    marker = (
+        "sys_platform == 'linux' and platform_machine == 'x86_64'"
+        f" and python_version >= '{PY}' and python_version <= '{PY}'"
+    )
+    assert extras(project) == {
+        "cu126": [
+            f"nvidia-cuda-runtime-cu12==12.6.77 ; (sys_platform == 'linux') and ({marker})",
+            f"torch==2.14.1+cu126 ; {marker}",
+        ],
+        "cpu": [f"torch==2.13.0+cpu ; {marker}"],
+    }
+    text = (project / "pyproject.toml").read_text()
+    assert (
+        'name = "demo"   # the user\'s comment' in text and "[tool.ruff]\nline-length = 99" in text
+    )
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "cu126") == {
+        "torch": "2.14.1+cu126",
+        "nvidia-cuda-runtime-cu12": "12.6.77",
+    }
+    assert locked(project, "cpu") == {"torch": "2.13.0+cpu"}
+    assert gen("uv-project", "check", "--root", root, cwd=project).returncode == 0
+    # this machine (a readout) picks its extra; uv syncs it offline; verify passes on .venv
+    picked = gen("uv-project", "extra", "--root", root, "--hardware", GPU, cwd=project)
+    assert (picked.returncode, picked.stdout) == (0, "cu126\n")
+    synced = uv("sync", "--offline", "--extra", picked.stdout.strip(), cwd=project)
+    assert synced.returncode == 0, synced.stderr
+    verified = gen("uv-project", "verify", "--root", root, "--hardware", CPU, "--extra", "cu126",
+                   "--no-deep", cwd=project)  # fmt: skip
+    assert verified.returncode == 0, verified.stderr + verified.stdout
+    # the other extra's build in this .venv is not the block's: verify says so (exit 1)
+    wrong = gen("uv-project", "verify", "--root", root, "--hardware", CPU, cwd=project)
+    assert wrong.returncode == 1
+    assert "torch 2.14.1+cu126 is installed, 2.13.0+cpu is locked" in wrong.stdout
+
+
+def test_a_cap_below_the_pin_takes_the_newest_build_of_the_variant_within_it(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env, deps='"torch>=2.11,<2.14"')
+    profiles = load_profiles(tmp_path / "gc" / "profiles")
+    result = write(project / "pyproject.toml", [profiles.get("cu126"), profiles.get("cpu")],
+                   WriteOptions())  # fmt: skip
+    assert [r.text().split(" ;")[0] for r in result.block.extras[0].requirements] == [
+        "nvidia-cuda-runtime-cu12==12.6.77",
+        "torch==2.13.0+cu126",
+    ]
+    assert result.notices[-1].startswith(
+        "extra cu126: index pytorch-cu126: the newest +cu126 build the project allows"
+    )
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "cu126")["torch"] == "2.13.0+cu126"
+
+
+def test_a_dependency_pinning_torch_exactly_decides_the_build(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env, deps='"vllmish==1.0"')
+    profiles = load_profiles(tmp_path / "gc" / "profiles")
+    write(project / "pyproject.toml", [profiles.get("cu126"), profiles.get("cpu")], WriteOptions())
+    assert extras(project)["cu126"][1].startswith("torch==2.13.0+cu126 ;")
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "cu126")["torch"] == "2.13.0+cu126"
+    assert locked(project, "cpu")["torch"] == "2.13.0+cpu"
+
+
+def test_no_build_in_the_projects_range_is_refused_naming_range_and_hardware(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env, deps='"torch<2.12"')
+    before = (project / "pyproject.toml").read_bytes()
+    done = gen("uv-project", "write", "--root", tmp_path / "gc", "--profile", "cu126",
+               cwd=project)  # fmt: skip
+    assert done.returncode == 2
+    assert "no torch build for profile cu126 (CUDA 12.6, compute capabilities" in done.stderr
+    assert "asked uv for torch<=2.14.1 from index" in done.stderr
+    assert "torch<2.12" in done.stderr  # uv's own explanation names the project's range
+    assert (project / "pyproject.toml").read_bytes() == before
+
+
+def refused(project: Path, root: Path, *args: str) -> str:
+    before = (project / "pyproject.toml").read_bytes()
+    done = gen("uv-project", "write", "--root", root, "--profile", "cu126", "--profile", "cpu",
+               *args, cwd=project)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert (project / "pyproject.toml").read_bytes() == before
+    return done.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[tool.uv]\nmanaged = true\n", "project: no [project] table"),
+        (
+            '[project]\nname = "demo"\nversion = "1"\ndynamic = ["optional-dependencies"]\n',
+            "project.dynamic: lists 'optional-dependencies': the build backend sets the extras",
+        ),
+        (
+            f'[project]\nname = "demo"\nversion = "1"\nrequires-python = "<3.{int(PY[2:]) - 1}"\n',
+            f"project.requires-python: <3.{int(PY[2:]) - 1} admits none of the CPython versions"
+            f" profile cu126 is built for ({PY})",
+        ),
+        (
+            '[project]\nname = "demo"\nversion = "1"\n[tool.uv]\n'
+            'override-dependencies = ["torch==2.12.0"]\n',
+            "tool.uv.override-dependencies[0]: 'torch==2.12.0' overrides torch, which the block"
+            " pins per extra",
+        ),
+        (
+            '[project]\nname = "demo"\nversion = "1"\n[tool.uv.sources]\n'
+            'torch = { index = "mine" }\n',
+            "tool.uv.sources.torch: routes torch for every extra",
+        ),
+    ],
+)
+def test_refusals_name_the_key_and_write_nothing(
+    tmp_path: Path, env: dict[str, str], text: str, message: str
+) -> None:
+    project = make(tmp_path, env)
+    (project / "pyproject.toml").write_text(text)
+    stderr = refused(project, tmp_path / "gc")
+    assert f"pyproject.toml: {message}" in stderr
+
+
+def test_a_taken_extra_name_is_refused_and_prefix_writes_beside_it(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env)
+    path = project / "pyproject.toml"
+    path.write_text(path.read_text() + '\n[project.optional-dependencies]\ncpu = ["mylib"]\n')
+    stderr = refused(project, tmp_path / "gc")
+    assert "project.optional-dependencies.cpu: the extra name is taken" in stderr
+    assert "TIP" not in stderr or "--prefix" in stderr
+    done = gen("uv-project", "write", "--root", tmp_path / "gc", "--profile", "cu126",
+               "--profile", "cpu", "--prefix", "gc-", cwd=project)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert set(extras(project)) == {"cpu", "gc-cu126", "gc-cpu"}
+    assert extras(project)["cpu"] == ["mylib"]
+    assert 'name = "gc-pytorch-cu126"' in path.read_text()
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "gc-cpu")["torch"] == "2.13.0+cpu"
+
+
+USER_UV = """\
+[project.optional-dependencies]
+a = ["mylib"]
+b = []
+
+[tool.uv]
+conflicts = [
+    [{ extra = "a" }, { extra = "b" }],  # the user's own
+]
+
+[tool.uv.sources]
+mylib = { index = "private" }   # kept
+
+[[tool.uv.index]]
+name = "private"
+url = "{url}"
+explicit = true  # the user's index
+"""
+
+
+def test_the_users_conflicts_indexes_and_sources_are_kept_and_rerunning_changes_nothing(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env)
+    path = project / "pyproject.toml"
+    path.write_text(path.read_text() + "\n" + USER_UV.replace("{url}", env["private"]))
+    original = path.read_text()
+    args = ("uv-project", "write", "--root", tmp_path / "gc", "--profile", "cu126",
+            "--profile", "cpu")  # fmt: skip
+    assert gen(*args, cwd=project).returncode == 0
+    text = path.read_text()
+    for line in original.splitlines():
+        assert line in text.splitlines(), line  # every line of the user's, byte for byte
+    once = path.read_bytes()
+    again = gen(*args, cwd=project)
+    assert again.returncode == 0 and "unchanged" in again.stderr
+    assert path.read_bytes() == once
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "cu126")["torch"] == "2.14.1+cu126"
+    assert locked(project, "a") == {"mylib": "1.0"}
+
+
+def test_a_hand_edited_block_is_refused_unless_forced_and_check_says_edited(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env)
+    root = tmp_path / "gc"
+    assert (
+        gen("uv-project", "write", "--root", root, "--profile", "cpu", cwd=project).returncode == 0
+    )
+    path = project / "pyproject.toml"
+    path.write_text(path.read_text().replace("torch==2.13.0+cpu", "torch==2.12.0+cpu"))
+    checked = gen("uv-project", "check", "--root", root, cwd=project)
+    assert checked.returncode == 2 and "edited by hand" in checked.stderr
+    stderr = gen("uv-project", "write", "--root", root, "--profile", "cpu", cwd=project).stderr
+    assert "the block was edited by hand since it was written" in stderr and "--force" in stderr
+    assert "torch==2.12.0+cpu" in path.read_text()
+    forced = gen("uv-project", "write", "--root", root, "--profile", "cpu", "--force", cwd=project)
+    assert forced.returncode == 0, forced.stderr
+    assert "torch==2.13.0+cpu" in path.read_text()
+    assert gen("uv-project", "check", "--root", root, cwd=project).returncode == 0
+
+
+def test_a_profile_change_makes_the_block_stale_until_refreshed_and_the_lock_is_compared(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env)
+    root = tmp_path / "gc"
+    profiles = load_profiles(root / "profiles")
+    path = project / "pyproject.toml"
+    options = WriteOptions(command="gen-constraints uv-project write --profile cu126")
+    write(path, [profiles.get("cu126")], options)
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert check(path, profiles).state == "fresh"
+    profiles_root(root, env, cu_pin="2.13.0+cu126")  # the profile moves to another build
+    moved = load_profiles(root / "profiles")
+    result = check(path, moved)
+    assert result.state == "stale"
+    assert result.reasons == (
+        "the profiles changed since the block was written (cu126): refresh it with"
+        " `gen-constraints uv-project write --profile cu126`",
+    )
+    assert gen("uv-project", "check", "--root", root, cwd=project).returncode == 1
+    write(path, [moved.get("cu126")], options)
+    # the block is fresh again; uv.lock still holds the old build: stale, offline, until uv lock
+    lock_stale = check(path, moved)
+    assert lock_stale.state == "stale"
+    assert (
+        "extra cu126: torch 2.14.1+cu126 is locked, the block pins 2.13.0+cu126"
+        in (lock_stale.reasons[0])
+    )
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert check(path, moved).state == "fresh"
+
+
+def test_the_machine_picks_its_extra_and_a_machine_no_extra_fits_is_exit_1(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env)
+    root = tmp_path / "gc"
+    write(project / "pyproject.toml", [load_profiles(root / "profiles").get("cu126")],
+          WriteOptions())  # fmt: skip
+    gpu = gen("uv-project", "extra", "--root", root, "--hardware", GPU, cwd=project)
+    assert (gpu.returncode, gpu.stdout) == (0, "cu126\n")
+    cpu = gen("uv-project", "extra", "--root", root, "--hardware", CPU, cwd=project)
+    assert (cpu.returncode, cpu.stdout) == (1, "")
+    assert "no extra of the block in" in cpu.stderr
+    assert "cu126 (profile cu126): " in cpu.stderr and "no NVIDIA GPU visible" in cpu.stderr
+
+
+def test_write_refuses_without_profiles_and_check_without_a_block(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env)
+    usage = gen("uv-project", "write", "--root", tmp_path / "gc", cwd=project)
+    assert usage.returncode == 2 and "--profile NAME" in usage.stderr
+    with pytest.raises(InputError, match="no block here"):
+        check(project / "pyproject.toml", load_profiles(tmp_path / "gc" / "profiles"))
+
+
+def test_emit_does_not_import_tomlkit(tmp_path: Path) -> None:
+    """tomlkit is for uv-project write only: emit's import budget does not pay for it."""
+    code = (
+        "import sys\nfrom constraints_gen.cli import main\n"
+        "try:\n    main(['--profile', 'cpu', '--python', '3.11'])\nexcept SystemExit as e:\n"
+        "    code = e.code\n"
+        "print('exit', code, 'tomlkit' in sys.modules, 'constraints_gen.locks.uvproject' in"
+        " sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.stdout.splitlines()[-1] == "exit 0 False False", done.stderr
