@@ -63,9 +63,9 @@ def profiles_root(root: Path, indexes: dict[str, str], cu_pin: str = "2.14.1+cu1
     folder = root / "profiles"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "manifest.toml").write_text('[requirements]\ntorch = ">=2.0"\n')
-    (folder / "cu126.toml").write_text(
+    (folder / "cuda126.toml").write_text(
         textwrap.dedent(f"""\
-        name = "cu126"
+        name = "cuda126"
         [hardware]
         vendor = "nvidia"
         cuda = "12.6"
@@ -142,19 +142,18 @@ def test_two_profiles_from_two_indexes_lock_sync_and_verify(
 ) -> None:
     project = make(tmp_path, env)
     root = tmp_path / "gc"
-    done = gen("uv-project", "write", "--root", root, "--profile", "cu126", "--profile", "cpu",
+    done = gen("uv-project", "write", "--root", root, "--profile", "cuda126", "--profile", "cpu",
                cwd=project)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "wrote" in done.stderr and "cu126 (torch 2.14.1+cu126)" in done.stderr
+    assert "wrote" in done.stderr and "cuda126 (torch 2.14.1+cu126)" in done.stderr
     # requires-python admits Pythons the profiles are not built for: narrowed, and said so
-    assert f"extra cu126 applies on CPython {PY}-{PY} only" in done.stderr
+    assert f"extra cuda126 applies on CPython {PY}-{PY} only" in done.stderr
     marker = (
-        "sys_platform == 'linux' and platform_machine == 'x86_64'"
-        f" and python_version >= '{PY}' and python_version <= '{PY}'"
+        f"sys_platform == 'linux' and platform_machine == 'x86_64' and python_version == '{PY}'"
     )
     assert extras(project) == {
-        "cu126": [
-            f"nvidia-cuda-runtime-cu12==12.6.77 ; (sys_platform == 'linux') and ({marker})",
+        "cuda126": [
+            f"nvidia-cuda-runtime-cu12==12.6.77 ; {marker}",
             f"torch==2.14.1+cu126 ; {marker}",
         ],
         "cpu": [f"torch==2.13.0+cpu ; {marker}"],
@@ -164,7 +163,7 @@ def test_two_profiles_from_two_indexes_lock_sync_and_verify(
         'name = "demo"   # the user\'s comment' in text and "[tool.ruff]\nline-length = 99" in text
     )
     assert uv("lock", "--offline", cwd=project).returncode == 0
-    assert locked(project, "cu126") == {
+    assert locked(project, "cuda126") == {
         "torch": "2.14.1+cu126",
         "nvidia-cuda-runtime-cu12": "12.6.77",
     }
@@ -172,10 +171,10 @@ def test_two_profiles_from_two_indexes_lock_sync_and_verify(
     assert gen("uv-project", "check", "--root", root, cwd=project).returncode == 0
     # this machine (a readout) picks its extra; uv syncs it offline; verify passes on .venv
     picked = gen("uv-project", "extra", "--root", root, "--hardware", GPU, cwd=project)
-    assert (picked.returncode, picked.stdout) == (0, "cu126\n")
+    assert (picked.returncode, picked.stdout) == (0, "cuda126\n")
     synced = uv("sync", "--offline", "--extra", picked.stdout.strip(), cwd=project)
     assert synced.returncode == 0, synced.stderr
-    verified = gen("uv-project", "verify", "--root", root, "--hardware", CPU, "--extra", "cu126",
+    verified = gen("uv-project", "verify", "--root", root, "--hardware", CPU, "--extra", "cuda126",
                    "--no-deep", cwd=project)  # fmt: skip
     assert verified.returncode == 0, verified.stderr + verified.stdout
     # the other extra's build in this .venv is not the block's: verify says so (exit 1)
@@ -189,17 +188,17 @@ def test_a_cap_below_the_pin_takes_the_newest_build_of_the_variant_within_it(
 ) -> None:
     project = make(tmp_path, env, deps='"torch>=2.11,<2.14"')
     profiles = load_profiles(tmp_path / "gc" / "profiles")
-    result = write(project / "pyproject.toml", [profiles.get("cu126"), profiles.get("cpu")],
+    result = write(project / "pyproject.toml", [profiles.get("cuda126"), profiles.get("cpu")],
                    WriteOptions())  # fmt: skip
     assert [r.text().split(" ;")[0] for r in result.block.extras[0].requirements] == [
         "nvidia-cuda-runtime-cu12==12.6.77",
         "torch==2.13.0+cu126",
     ]
     assert result.notices[-1].startswith(
-        "extra cu126: index pytorch-cu126: the newest +cu126 build the project allows"
+        "extra cuda126: index pytorch-cu126: the newest +cu126 build the project allows"
     )
     assert uv("lock", "--offline", cwd=project).returncode == 0
-    assert locked(project, "cu126")["torch"] == "2.13.0+cu126"
+    assert locked(project, "cuda126")["torch"] == "2.13.0+cu126"
 
 
 def test_a_dependency_pinning_torch_exactly_decides_the_build(
@@ -207,10 +206,12 @@ def test_a_dependency_pinning_torch_exactly_decides_the_build(
 ) -> None:
     project = make(tmp_path, env, deps='"vllmish==1.0"')
     profiles = load_profiles(tmp_path / "gc" / "profiles")
-    write(project / "pyproject.toml", [profiles.get("cu126"), profiles.get("cpu")], WriteOptions())
-    assert extras(project)["cu126"][1].startswith("torch==2.13.0+cu126 ;")
+    write(
+        project / "pyproject.toml", [profiles.get("cuda126"), profiles.get("cpu")], WriteOptions()
+    )
+    assert extras(project)["cuda126"][1].startswith("torch==2.13.0+cu126 ;")
     assert uv("lock", "--offline", cwd=project).returncode == 0
-    assert locked(project, "cu126")["torch"] == "2.13.0+cu126"
+    assert locked(project, "cuda126")["torch"] == "2.13.0+cu126"
     assert locked(project, "cpu")["torch"] == "2.13.0+cpu"
 
 
@@ -219,10 +220,10 @@ def test_no_build_in_the_projects_range_is_refused_naming_range_and_hardware(
 ) -> None:
     project = make(tmp_path, env, deps='"torch<2.12"')
     before = (project / "pyproject.toml").read_bytes()
-    done = gen("uv-project", "write", "--root", tmp_path / "gc", "--profile", "cu126",
+    done = gen("uv-project", "write", "--root", tmp_path / "gc", "--profile", "cuda126",
                cwd=project)  # fmt: skip
     assert done.returncode == 2
-    assert "no torch build for profile cu126 (CUDA 12.6, compute capabilities" in done.stderr
+    assert "no torch build for profile cuda126 (CUDA 12.6, compute capabilities" in done.stderr
     assert "asked uv for torch<=2.14.1 from index" in done.stderr
     assert "torch<2.12" in done.stderr  # uv's own explanation names the project's range
     assert (project / "pyproject.toml").read_bytes() == before
@@ -230,7 +231,7 @@ def test_no_build_in_the_projects_range_is_refused_naming_range_and_hardware(
 
 def refused(project: Path, root: Path, *args: str) -> str:
     before = (project / "pyproject.toml").read_bytes()
-    done = gen("uv-project", "write", "--root", root, "--profile", "cu126", "--profile", "cpu",
+    done = gen("uv-project", "write", "--root", root, "--profile", "cuda126", "--profile", "cpu",
                *args, cwd=project)  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
@@ -249,7 +250,7 @@ def refused(project: Path, root: Path, *args: str) -> str:
         (
             f'[project]\nname = "demo"\nversion = "1"\nrequires-python = "<3.{int(PY[2:]) - 1}"\n',
             f"project.requires-python: <3.{int(PY[2:]) - 1} admits none of the CPython versions"
-            f" profile cu126 is built for ({PY})",
+            f" profile cuda126 is built for ({PY})",
         ),
         (
             '[project]\nname = "demo"\nversion = "1"\n[tool.uv]\n'
@@ -282,10 +283,10 @@ def test_a_taken_extra_name_is_refused_and_prefix_writes_beside_it(
     stderr = refused(project, tmp_path / "gc")
     assert "project.optional-dependencies.cpu: the extra name is taken" in stderr
     assert "TIP" not in stderr or "--prefix" in stderr
-    done = gen("uv-project", "write", "--root", tmp_path / "gc", "--profile", "cu126",
+    done = gen("uv-project", "write", "--root", tmp_path / "gc", "--profile", "cuda126",
                "--profile", "cpu", "--prefix", "gc-", cwd=project)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert set(extras(project)) == {"cpu", "gc-cu126", "gc-cpu"}
+    assert set(extras(project)) == {"cpu", "gc-cuda126", "gc-cpu"}
     assert extras(project)["cpu"] == ["mylib"]
     assert 'name = "gc-pytorch-cu126"' in path.read_text()
     assert uv("lock", "--offline", cwd=project).returncode == 0
@@ -319,7 +320,7 @@ def test_the_users_conflicts_indexes_and_sources_are_kept_and_rerunning_changes_
     path = project / "pyproject.toml"
     path.write_text(path.read_text() + "\n" + USER_UV.replace("{url}", env["private"]))
     original = path.read_text()
-    args = ("uv-project", "write", "--root", tmp_path / "gc", "--profile", "cu126",
+    args = ("uv-project", "write", "--root", tmp_path / "gc", "--profile", "cuda126",
             "--profile", "cpu")  # fmt: skip
     assert gen(*args, cwd=project).returncode == 0
     text = path.read_text()
@@ -330,7 +331,7 @@ def test_the_users_conflicts_indexes_and_sources_are_kept_and_rerunning_changes_
     assert again.returncode == 0 and "unchanged" in again.stderr
     assert path.read_bytes() == once
     assert uv("lock", "--offline", cwd=project).returncode == 0
-    assert locked(project, "cu126")["torch"] == "2.14.1+cu126"
+    assert locked(project, "cuda126")["torch"] == "2.14.1+cu126"
     assert locked(project, "a") == {"mylib": "1.0"}
 
 
@@ -362,8 +363,8 @@ def test_a_profile_change_makes_the_block_stale_until_refreshed_and_the_lock_is_
     root = tmp_path / "gc"
     profiles = load_profiles(root / "profiles")
     path = project / "pyproject.toml"
-    options = WriteOptions(command="gen-constraints uv-project write --profile cu126")
-    write(path, [profiles.get("cu126")], options)
+    options = WriteOptions(command="gen-constraints uv-project write --profile cuda126")
+    write(path, [profiles.get("cuda126")], options)
     assert uv("lock", "--offline", cwd=project).returncode == 0
     assert check(path, profiles).state == "fresh"
     profiles_root(root, env, cu_pin="2.13.0+cu126")  # the profile moves to another build
@@ -371,16 +372,16 @@ def test_a_profile_change_makes_the_block_stale_until_refreshed_and_the_lock_is_
     result = check(path, moved)
     assert result.state == "stale"
     assert result.reasons == (
-        "the profiles changed since the block was written (cu126): refresh it with"
-        " `gen-constraints uv-project write --profile cu126`",
+        "the profiles changed since the block was written (cuda126): refresh it with"
+        " `gen-constraints uv-project write --profile cuda126`",
     )
     assert gen("uv-project", "check", "--root", root, cwd=project).returncode == 1
-    write(path, [moved.get("cu126")], options)
+    write(path, [moved.get("cuda126")], options)
     # the block is fresh again; uv.lock still holds the old build: stale, offline, until uv lock
     lock_stale = check(path, moved)
     assert lock_stale.state == "stale"
     assert (
-        "extra cu126: torch 2.14.1+cu126 is locked, the block pins 2.13.0+cu126"
+        "extra cuda126: torch 2.14.1+cu126 is locked, the block pins 2.13.0+cu126"
         in (lock_stale.reasons[0])
     )
     assert uv("lock", "--offline", cwd=project).returncode == 0
@@ -392,14 +393,14 @@ def test_the_machine_picks_its_extra_and_a_machine_no_extra_fits_is_exit_1(
 ) -> None:
     project = make(tmp_path, env)
     root = tmp_path / "gc"
-    write(project / "pyproject.toml", [load_profiles(root / "profiles").get("cu126")],
+    write(project / "pyproject.toml", [load_profiles(root / "profiles").get("cuda126")],
           WriteOptions())  # fmt: skip
     gpu = gen("uv-project", "extra", "--root", root, "--hardware", GPU, cwd=project)
-    assert (gpu.returncode, gpu.stdout) == (0, "cu126\n")
+    assert (gpu.returncode, gpu.stdout) == (0, "cuda126\n")
     cpu = gen("uv-project", "extra", "--root", root, "--hardware", CPU, cwd=project)
     assert (cpu.returncode, cpu.stdout) == (1, "")
     assert "no extra of the block in" in cpu.stderr
-    assert "cu126 (profile cu126): " in cpu.stderr and "no NVIDIA GPU visible" in cpu.stderr
+    assert "cuda126 (profile cuda126): " in cpu.stderr and "no NVIDIA GPU visible" in cpu.stderr
 
 
 def test_write_refuses_without_profiles_and_check_without_a_block(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from constraints_gen.cli.core import (
+    complete_with,
     get_hardware,
     hardware_option,
     json_option,
@@ -56,19 +57,28 @@ def uv_project_cmd() -> None:
     uv's PyTorch recipe (one extra per accelerator, [tool.uv] conflicts, explicit indexes,
     per-extra sources), made from the profiles and kept inside the project's own torch range.
 
+    Each subcommand's help states its exit codes.
+
     \b
     Examples:
       gen-constraints uv-project write --profile cuda126 --profile cpu
       uv lock && uv sync --extra "$(gen-constraints uv-project extra)"
       gen-constraints uv-project verify           # the project's .venv
-      gen-constraints uv-project check            # exit 0 fresh, 1 stale, 2 edited
+      gen-constraints uv-project check            # fresh, stale or edited
     """
 
 
 @uv_project_cmd.command("write")
 @project_option
 @root_option
-@click.option("--profile", "names", multiple=True, metavar="NAME", help="A profile (repeatable).")
+@click.option(
+    "--profile",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    shell_complete=complete_with("profile_names"),
+    help="A profile (repeatable).",
+)
 @click.option("--all", "all_", is_flag=True, help="Every profile.")
 @click.option(
     "--fits",
@@ -100,6 +110,11 @@ def write_cmd(
     project uses them, triton, the CUDA/ROCm runtime packages) exactly, at the newest build
     for the profile's hardware that the project's requirements allow (found with uv lock).
     Exit 0 written or unchanged, 2 refused (nothing written: the reasons name the key).
+
+    \b
+    Examples:
+      gen-constraints uv-project write --fits node.json --prefix gc-   # what fits these machines
+      gen-constraints uv-project write --profile cuda126 --profile cpu
     """
     from constraints_gen.locks.uvproject import WriteOptions, write
 
@@ -158,6 +173,11 @@ def check_cmd(project: Path, root: Path | None, as_json: bool) -> None:
 
     Offline: no resolver, no network. Exit 0 fresh, 1 stale (a profile changed, or uv.lock
     locks other versions than the block pins), 2 edited by hand (or no block).
+
+    \b
+    Examples:
+      gen-constraints uv-project check
+      gen-constraints uv-project check --json
     """
     from constraints_gen.locks.uvproject import check
 
@@ -179,8 +199,13 @@ def check_cmd(project: Path, root: Path | None, as_json: bool) -> None:
 def extra_cmd(project: Path, root: Path | None, hardware: Path | None) -> None:
     """Print the block's extra for this machine (or --hardware FILE).
 
-    For scripts: uv sync --extra "$(gen-constraints uv-project extra)". Exit 1 with the reasons
-    when no extra fits (never an empty line, which would sync without one).
+    For scripts: uv sync --extra "$(gen-constraints uv-project extra)". Exit 0 printed, 1 when
+    no extra fits, with the reasons (never an empty line, which would sync without one).
+
+    \b
+    Examples:
+      gen-constraints uv-project extra
+      gen-constraints uv-project extra --hardware node.json
     """
     from constraints_gen.locks.uvproject import pick
 
@@ -213,6 +238,11 @@ def verify_cmd(
     """Verify the project's environment has its extra's exact builds, and torch runs.
 
     Exit 0 verified, 1 not verified (each failure on stdout), 2 could not run.
+
+    \b
+    Examples:
+      gen-constraints uv-project verify
+      gen-constraints uv-project verify --python .venv --no-deep --json
     """
     from constraints_gen.cli.verify import finish
     from constraints_gen.install.uvproject import verify_project

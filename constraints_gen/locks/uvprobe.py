@@ -164,10 +164,13 @@ def _hardware_layer(
     return tuple(found[name] for name in sorted(found))
 
 
-def _and(first: str | None, second: str | None) -> str | None:
-    if first is None or second is None:
-        return first or second
-    return f"({first}) and ({second})"
+def _and(edge: str | None, marker: str | None) -> str | None:
+    """``edge`` (the marker uv locked a dependency under) within the extra's ``marker``."""
+    if edge is None or marker is None:
+        return edge or marker
+    if f"{edge} and " in f"{marker} and ":  # already one of its terms: sys_platform == 'linux'
+        return marker
+    return f"({edge}) and ({marker})"
 
 
 def _lock(context: Context, plan: Plan, torch_spec: str, routed: Sequence[str]) -> UvLock:

@@ -268,7 +268,11 @@ def _marker(
         return None
     if set(admitted) - set(both):
         low, high = both[0], both[-1]
-        parts.append(f"python_version >= '{low}' and python_version <= '{high}'")
+        parts.append(
+            f"python_version == '{low}'"
+            if low == high
+            else f"python_version >= '{low}' and python_version <= '{high}'"
+        )
         notices.append(
             f"extra {extra} applies on CPython {low}-{high} only: profile {profile.name} is"
             f" built for {', '.join(served)}; requires-python {raw or '(any)'} admits more"
