@@ -23,6 +23,7 @@ from constraints_gen import runner
 from constraints_gen.errors import InputError
 from constraints_gen.locks.uvlock import read_uv_lock
 from constraints_gen.locks.uvproject import WriteOptions, check, write
+from constraints_gen.profiles.candidates import TorchBuild, accepts
 from constraints_gen.profiles.model import load_profiles
 from constraints_gen.tomlio import read_toml
 
@@ -46,6 +47,10 @@ def indexes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         for v in ("2.14.1", "2.13.0", "2.12.0")
     ]
     cpu = [build_wheel(tmp / "w-cpu", "torch", f"{v}+cpu") for v in ("2.13.0", "2.12.0")]
+    # torchvision: each build requires its torch (the public version matches the local builds)
+    pypi.append(build_wheel(tmp / "w-pypi", "torchvision", "0.29.1", requires=["torch==2.14.1"]))
+    cu.append(build_wheel(tmp / "w-cu", "torchvision", "0.29.1+cu126", requires=["torch==2.14.1"]))
+    cpu.append(build_wheel(tmp / "w-cpu", "torchvision", "0.28.0+cpu", requires=["torch==2.13.0"]))
     private = [build_wheel(tmp / "w-private", "mylib", "1.0")]
     urls = {}
     for name, wheels in (("pypi", pypi), ("cu126", cu), ("cpu", cpu), ("private", private)):
@@ -91,6 +96,7 @@ def profiles_root(root: Path, indexes: dict[str, str], cu_pin: str = "2.14.1+cu1
         python = ["{PY}"]
         [pins]
         torch = "2.13.0+cpu"
+        mylib = "1.0"
         [[indexes]]
         name = "pytorch-cpu"
         url = "{indexes["cpu"]}"
@@ -263,6 +269,12 @@ def refused(project: Path, root: Path, *args: str) -> str:
             'torch = { index = "mine" }\n',
             "tool.uv.sources.torch: routes torch for every extra",
         ),
+        (
+            '[project]\nname = "demo"\nversion = "1"\n[[tool.uv.index]]\n'
+            'name = "pytorch-cpu"\nurl = "https://example.invalid/simple"\n',
+            "tool.uv.index[0].name: 'pytorch-cpu' is taken (profile cpu needs an index of that"
+            " name); use --prefix",
+        ),
     ],
 )
 def test_refusals_name_the_key_and_write_nothing(
@@ -272,6 +284,86 @@ def test_refusals_name_the_key_and_write_nothing(
     (project / "pyproject.toml").write_text(text)
     stderr = refused(project, tmp_path / "gc")
     assert f"pyproject.toml: {message}" in stderr
+
+
+def test_torchvision_the_project_uses_comes_from_each_profiles_index(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """A second probe pass routes torchvision once the first finds it from the default index."""
+    project = make(tmp_path, env, deps='"torchvision"')
+    profiles = load_profiles(tmp_path / "gc" / "profiles")
+    result = write(project / "pyproject.toml", [profiles.get("cuda126"), profiles.get("cpu")],
+                   WriteOptions())  # fmt: skip
+    assert [(e.name, e.routed) for e in result.block.extras] == [
+        ("cuda126", ("torch", "torchvision")),
+        ("cpu", ("torch", "torchvision")),
+    ]
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "cuda126") == {
+        "nvidia-cuda-runtime-cu12": "12.6.77",
+        "torch": "2.14.1+cu126",
+        "torchvision": "0.29.1+cu126",
+    }
+    assert locked(project, "cpu") == {"torch": "2.13.0+cpu", "torchvision": "0.28.0+cpu"}
+
+
+def test_with_stack_adds_the_profiles_other_pins(tmp_path: Path, env: dict[str, str]) -> None:
+    project = make(tmp_path, env)
+    profiles = load_profiles(tmp_path / "gc" / "profiles")
+    path = project / "pyproject.toml"
+    write(path, [profiles.get("cpu")], WriteOptions())
+    assert [line.split(" ;")[0] for line in extras(project)["cpu"]] == ["torch==2.13.0+cpu"]
+    # another option is another block: stale until rewritten
+    write(path, [profiles.get("cpu")], WriteOptions(with_stack=True, force=False))
+    assert [line.split(" ;")[0] for line in extras(project)["cpu"]] == [
+        "torch==2.13.0+cpu",
+        "mylib==1.0",
+    ]
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "cpu") == {"torch": "2.13.0+cpu", "mylib": "1.0"}
+    assert check(path, profiles).state == "fresh"
+
+
+def test_the_users_own_torch_extras_join_the_conflict_set(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env)
+    path = project / "pyproject.toml"
+    own = (
+        '\n[project.optional-dependencies]\nmine = ["torch==2.12.0+cpu"]\n\n'
+        '[tool.uv.sources]\ntorch = [\n    { index = "mine-cpu", extra = "mine" },  # mine\n]\n\n'
+        f'[[tool.uv.index]]\nname = "mine-cpu"\nurl = "{env["cpu"]}"\nexplicit = true\n'
+    )
+    path.write_text(path.read_text() + own)
+    profiles = load_profiles(tmp_path / "gc" / "profiles")
+    write(path, [profiles.get("cuda126"), profiles.get("cpu")], WriteOptions())
+    text = path.read_text()
+    assert '    { index = "mine-cpu", extra = "mine" },  # mine\n' in text
+    assert '[{extra = "cuda126"}, {extra = "cpu"}, {extra = "mine"}]' in text
+    assert extras(project)["cuda126"][0] == (
+        "nvidia-cuda-runtime-cu12==12.6.77 ; sys_platform == 'linux' and platform_machine =="
+        f" 'x86_64' and python_version == '{PY}'"
+    )
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "mine") == {"torch": "2.12.0+cpu"}
+    assert locked(project, "cuda126")["torch"] == "2.14.1+cu126"
+    assert locked(project, "cpu")["torch"] == "2.13.0+cpu"
+
+
+def test_candidates_vouch_for_the_pin_and_older_builds_of_its_variant_only(tmp_path: Path) -> None:
+    profiles = load_profiles(profiles_root(tmp_path, {"cu126": "u", "cpu": "v"}) / "profiles")
+    gpu = profiles.get("cuda126")
+    assert accepts(gpu, "2.14.1+cu126") == TorchBuild(
+        version="2.14.1+cu126", index=gpu.indexes[0], source="profile cuda126 pins.torch"
+    )
+    older = accepts(gpu, "2.12.0+cu126")
+    assert older is not None and older.source.startswith("index pytorch-cu126: the newest")
+    for version in ("2.15.0+cu126", "2.12.0+cu128", "2.12.0", "2.14.1"):  # newer, other variant
+        assert accepts(gpu, version) is None, version
+    plain = profiles_root(tmp_path / "plain", {"cu126": "u", "cpu": "v"}, cu_pin="2.7.1")
+    pypi = load_profiles(plain / "profiles").get("cuda126")
+    assert accepts(pypi, "2.7.1") is not None
+    assert accepts(pypi, "2.6.0") is None  # PyPI's plain builds change variant between releases
 
 
 def test_a_taken_extra_name_is_refused_and_prefix_writes_beside_it(

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as PackagingRequirement
 from packaging.version import Version
 
 from constraints_gen import runner
@@ -76,8 +78,10 @@ def probe(context: Context, plan: Plan) -> ExtraBlock:
         raise ConstraintsGenError(f"{plan.profile.path}: pins.torch: profile has no torch pin")
     pinned = Version(preferred.version)
     torch_spec = f"torch<={pinned.public}" if plan.index else f"torch=={preferred.version}"
-    routed = list(ROUTED_BY_VENDOR.get(plan.profile.vendor, ())) if plan.index else []
-    routed = ["torch", *routed]
+    routed = ["torch"]
+    if plan.index:  # uv's guide routes these; and the family the project names itself
+        routed += [*ROUTED_BY_VENDOR.get(plan.profile.vendor, ()), *declared_family(context.data)]
+    routed = list(dict.fromkeys(routed))
     for _ in range(3):  # a pass may find more torch-family packages that need the index
         lock = _lock(context, plan, torch_spec, routed)
         torch = _extra_dist(lock, plan.extra, "torch")
@@ -108,6 +112,26 @@ def probe(context: Context, plan: Plan) -> ExtraBlock:
         index=plan.index,
         routed=tuple(sorted(name for name in routed if name in {p.name for p in pins})),
     )
+
+
+def declared_family(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The torch-family packages (but torch) the project requires by name anywhere: its
+    dependencies, extras and dependency groups."""
+    project = data.get("project", {})
+    lines = list(project.get("dependencies", []))
+    for values in project.get("optional-dependencies", {}).values():
+        lines += values
+    for values in data.get("dependency-groups", {}).values():
+        lines += [value for value in values if isinstance(value, str)]
+    found = []
+    for line in lines:
+        try:
+            name = canonical_name(PackagingRequirement(line).name)
+        except InvalidRequirement:
+            continue
+        if name in TORCH_FAMILY and name != "torch" and name not in found:
+            found.append(name)
+    return tuple(found)
 
 
 def _same_variant(dist: LockedDist, torch: LockedDist) -> bool:
@@ -165,7 +189,10 @@ def _hardware_layer(
 
 
 def _and(edge: str | None, marker: str | None) -> str | None:
-    """``edge`` (the marker uv locked a dependency under) within the extra's ``marker``."""
+    """``edge`` (the marker uv locked a dependency under) within the extra's ``marker``. An edge
+    that names extras (uv's forks) is uv's own bookkeeping: the extra's marker alone holds."""
+    if edge is not None and "extra" in edge:
+        edge = None
     if edge is None or marker is None:
         return edge or marker
     if f"{edge} and " in f"{marker} and ":  # already one of its terms: sys_platform == 'linux'
@@ -208,7 +235,10 @@ def _hardware_words(profile: Profile) -> str:
 
 
 def _probe_text(context: Context, plan: Plan, torch_spec: str, routed: Sequence[str]) -> str:
-    data, drop_extras = context.data, context.drop_extras
+    data = context.data
+    # The block's previous extras, and the user's own torch extras: they are resolved apart from
+    # this one (the block's conflict set), so the probe leaves them out.
+    drop_extras = (*context.drop_extras, *context.conflicts_with)
     project = data["project"]
     optional = {
         name: list(value)
@@ -233,8 +263,6 @@ def _probe_text(context: Context, plan: Plan, torch_spec: str, routed: Sequence[
         for group in uv.get("conflicts", [])
         if not any(item.get("extra") in drop_extras for item in group)
     ]
-    if context.conflicts_with:
-        conflicts.append([{"extra": name} for name in (plan.extra, *context.conflicts_with)])
     if conflicts:
         uv["conflicts"] = conflicts
     else:
