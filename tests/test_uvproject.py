@@ -21,10 +21,13 @@ from support.wheels import build_wheel
 
 from constraints_gen import runner
 from constraints_gen.errors import InputError
+from constraints_gen.locks.uvblock import BlockIndex
 from constraints_gen.locks.uvlock import read_uv_lock
+from constraints_gen.locks.uvprobe import NoBuildInRange
 from constraints_gen.locks.uvproject import WriteOptions, check, write
+from constraints_gen.profiles import candidates
 from constraints_gen.profiles.candidates import TorchBuild, accepts
-from constraints_gen.profiles.model import load_profiles
+from constraints_gen.profiles.model import Index, Profile, load_profiles
 from constraints_gen.tomlio import read_toml
 
 RUNTIME = "nvidia-cuda-runtime-cu12==12.6.77; sys_platform == 'linux'"
@@ -364,6 +367,29 @@ def test_candidates_vouch_for_the_pin_and_older_builds_of_its_variant_only(tmp_p
     pypi = load_profiles(plain / "profiles").get("cuda126")
     assert accepts(pypi, "2.7.1") is not None
     assert accepts(pypi, "2.6.0") is None  # PyPI's plain builds change variant between releases
+
+
+def test_a_build_table_plugs_in_as_one_more_candidate_source(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plain PyPI pin outside the project's range: refused from the profile alone; with a
+    source of published builds (the build table's place), its build on its index is taken."""
+    project = make(tmp_path, env, deps='"torch<2.14"', cu_pin="2.14.1")
+    gpu = load_profiles(tmp_path / "gc" / "profiles").get("cuda126")
+    path = project / "pyproject.toml"
+    with pytest.raises(NoBuildInRange, match=r"asked uv for torch==2\.14\.1; uv says"):
+        write(path, [gpu], WriteOptions())
+
+    def table(profile: Profile) -> tuple[TorchBuild, ...]:
+        index = Index(name="pytorch-cu126", url=env["cu126"])
+        return (TorchBuild(version="2.13.0+cu126", index=index, source="table: cu126 builds"),)
+
+    monkeypatch.setattr(candidates, "SOURCES", (*candidates.SOURCES, table))
+    result = write(path, [gpu], WriteOptions())
+    assert result.block.extras[0].torch_source == "table: cu126 builds"
+    assert result.block.indexes == (BlockIndex(name="pytorch-cu126", url=env["cu126"]),)
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "cuda126")["torch"] == "2.13.0+cu126"
 
 
 def test_a_taken_extra_name_is_refused_and_prefix_writes_beside_it(

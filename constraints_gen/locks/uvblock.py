@@ -53,6 +53,7 @@ class ExtraBlock:
     torch_source: str  # who vouches that this torch runs on the profile's hardware
     requirements: tuple[Requirement, ...]
     index: str | None  # the block's index its routed packages come from (None: default index)
+    index_url: str | None
     routed: tuple[str, ...]  # packages routed to ``index`` for this extra
 
 

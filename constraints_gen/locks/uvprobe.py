@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from constraints_gen.profiles.candidates import (
     ROUTED_BY_VENDOR,
     RUNTIME_PREFIXES,
     TORCH_FAMILY,
+    TorchBuild,
     accepts,
     candidates,
 )
@@ -54,7 +55,8 @@ class Plan:
 
     profile: Profile
     extra: str
-    index: str | None  # the block's name for the profile's index
+    prefix: str  # --prefix: the block's index names are prefix + the profile's
+    index: str | None  # the block's name for the index of the profile's preferred build
     index_url: str | None
     marker: str | None  # platforms and Pythons the extra applies to
     stack: tuple[Requirement, ...]  # --with-stack: the profile's other pins
@@ -72,12 +74,36 @@ class Context:
 
 
 def probe(context: Context, plan: Plan) -> ExtraBlock:
-    """Lock a probe copy of the project with ``plan``'s extra; return the extra's exact pins."""
-    preferred = next(iter(candidates(plan.profile)), None)
-    if preferred is None:
+    """Lock a probe copy of the project with ``plan``'s extra; return the extra's exact pins.
+
+    Each candidate build of the profile's hardware (:func:`candidates`, newest first) is tried
+    in turn, on its own index: the first one the project's requirements admit wins."""
+    builds = candidates(plan.profile)
+    if not builds:
         raise ConstraintsGenError(f"{plan.profile.path}: pins.torch: profile has no torch pin")
-    pinned = Version(preferred.version)
-    torch_spec = f"torch<={pinned.public}" if plan.index else f"torch=={preferred.version}"
+    failures: list[NoBuildInRange] = []
+    for build in builds:
+        index = build.index
+        try:
+            return _probe_build(
+                context,
+                replace(
+                    plan,
+                    index=None if index is None else plan.prefix + index.name,
+                    index_url=None if index is None else index.url,
+                ),
+                build,
+            )
+        except NoBuildInRange as exc:
+            failures.append(exc)
+    if len(failures) == 1:
+        raise failures[0]
+    raise NoBuildInRange("\n".join(f.message for f in failures), tip=failures[0].tip)
+
+
+def _probe_build(context: Context, plan: Plan, candidate: TorchBuild) -> ExtraBlock:
+    pinned = Version(candidate.version)
+    torch_spec = f"torch<={pinned.public}" if plan.index else f"torch=={candidate.version}"
     routed = ["torch"]
     if plan.index:  # uv's guide routes these; and the family the project names itself
         routed += [*ROUTED_BY_VENDOR.get(plan.profile.vendor, ()), *declared_family(context.data)]
@@ -100,8 +126,8 @@ def probe(context: Context, plan: Plan) -> ExtraBlock:
         raise NoBuildInRange(
             f"{context.pyproject}: profile {plan.profile.name}: uv locked torch"
             f" {torch.version} from {torch.registry or 'the default index'}, which is not a"
-            f" build known to run on its hardware (its pin is {preferred.version},"
-            f" from {preferred.source})"
+            f" build known to run on its hardware (the candidate was {candidate.version},"
+            f" from {candidate.source})"
         )
     pins = _hardware_layer(lock, family, plan.marker)
     return ExtraBlock(
@@ -110,6 +136,7 @@ def probe(context: Context, plan: Plan) -> ExtraBlock:
         torch_source=build.source,
         requirements=(*pins, *(r for r in plan.stack if r.name not in {p.name for p in pins})),
         index=plan.index,
+        index_url=plan.index_url,
         routed=tuple(sorted(name for name in routed if name in {p.name for p in pins})),
     )
 

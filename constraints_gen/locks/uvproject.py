@@ -35,7 +35,7 @@ from constraints_gen.locks.uvblock import (
 )
 from constraints_gen.locks.uvlock import read_uv_lock
 from constraints_gen.names import canonical_name
-from constraints_gen.profiles.candidates import TORCH_FAMILY, torch_index
+from constraints_gen.profiles.candidates import TORCH_FAMILY, candidates, torch_index
 from constraints_gen.profiles.model import Profile, ProfileSet
 from constraints_gen.profiles.select import evaluate, rank_key
 from constraints_gen.tomlio import read_toml
@@ -148,9 +148,9 @@ def write(path: Path, profiles: Sequence[Profile], options: WriteOptions) -> Wri
     if problems:
         raise InputError(problems)
     indexes: dict[str, BlockIndex] = {}
-    for plan in plans:
-        if plan.index is not None and plan.index_url is not None:
-            indexes[plan.index] = BlockIndex(name=plan.index, url=plan.index_url)
+    for extra in extras:
+        if extra.index is not None and extra.index_url is not None:
+            indexes[extra.index] = BlockIndex(name=extra.index, url=extra.index_url)
     for extra in extras:
         if extra.torch_source.startswith("index "):
             notices.append(f"extra {extra.name}: {extra.torch_source}")
@@ -225,6 +225,7 @@ def _plan(
     return Plan(
         profile=profile,
         extra=extra,
+        prefix=options.prefix,
         index=None if index is None else options.prefix + index.name,
         index_url=None if index is None else index.url,
         marker=marker,
@@ -309,21 +310,25 @@ def _check_names(
         if isinstance(entry, dict) and entry.get("name") not in our_indexes
     ]
     urls: dict[str, str] = {}
+    before = len(problems)
     for plan in plans:
-        if plan.index is None:
-            continue
-        if plan.index in user_indexes:
-            i = user_indexes.index(plan.index)
-            problems.append(
-                f"{path}: tool.uv.index[{i}].name: {plan.index!r} is taken (profile"
-                f" {plan.profile.name} needs an index of that name); use --prefix, e.g."
-                " --prefix gc-"
-            )
-        if urls.setdefault(plan.index, plan.index_url) != plan.index_url:
-            problems.append(
-                f"{plan.profile.path}: indexes: {plan.index!r} names two URLs among the profiles"
-                f" ({urls[plan.index]}, {plan.index_url})"
-            )
+        for build in candidates(plan.profile):
+            if build.index is None:
+                continue
+            name, url = plan.prefix + build.index.name, build.index.url
+            if name in user_indexes:
+                i = user_indexes.index(name)
+                problems.append(  # once per index: dict.fromkeys below
+                    f"{path}: tool.uv.index[{i}].name: {name!r} is taken (profile"
+                    f" {plan.profile.name} needs an index of that name); use --prefix, e.g."
+                    " --prefix gc-"
+                )
+            if urls.setdefault(name, url) != url:
+                problems.append(
+                    f"{plan.profile.path}: indexes: {name!r} names two URLs among the profiles"
+                    f" ({urls[name]}, {url})"
+                )
+    problems[before:] = list(dict.fromkeys(problems[before:]))
 
 
 def _check_overrides(
