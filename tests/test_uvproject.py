@@ -483,8 +483,13 @@ def test_a_profile_change_makes_the_block_stale_until_refreshed_and_the_lock_is_
     path = project / "pyproject.toml"
     options = WriteOptions(command="gen-constraints uv-project write --profile cuda126")
     write(path, [profiles.get("cuda126")], options)
+    unlocked = check(path, profiles)
+    assert (unlocked.state, unlocked.notes) == (
+        "fresh",
+        ("no uv.lock beside pyproject.toml: the locked versions were not compared (run uv lock)",),
+    )
     assert uv("lock", "--offline", cwd=project).returncode == 0
-    assert check(path, profiles).state == "fresh"
+    assert (check(path, profiles).state, check(path, profiles).notes) == ("fresh", ())
     profiles_root(root, env, cu_pin="2.13.0+cu126")  # the profile moves to another build
     moved = load_profiles(root / "profiles")
     result = check(path, moved)

@@ -183,10 +183,15 @@ def check_cmd(project: Path, root: Path | None, as_json: bool) -> None:
 
     result = check(_pyproject(project), _profiles(root))
     if as_json:
-        payload = {"version": 1, "state": result.state, "reasons": list(result.reasons)}
+        payload = {
+            "version": 1,
+            "state": result.state,
+            "reasons": list(result.reasons),
+            "notes": list(result.notes),
+        }
         write_out(json.dumps(payload, indent=2) + "\n")
-    for reason in result.reasons:
-        REPORT.notice(reason)
+    for line in (*result.notes, *result.reasons):
+        REPORT.notice(line)
     REPORT.notice(f"{result.state}: {result.path}")
     if result.state != "fresh":
         raise click.exceptions.Exit(EXIT_INPUT if result.state == "edited" else EXIT_FAILURE)

@@ -78,6 +78,7 @@ class CheckResult:
     path: Path
     state: State
     reasons: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # not a verdict: e.g. no uv.lock to compare
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -422,7 +423,16 @@ def check(path: Path, profiles: ProfileSet) -> CheckResult:
             f" ({', '.join(p.name for p in chosen)}): refresh it with `{record.command}`"
         )
     reasons += _compare_lock(path, data, record)
-    return CheckResult(path=path, state="stale" if reasons else "fresh", reasons=tuple(reasons))
+    notes = (
+        ()
+        if (path.parent / "uv.lock").is_file()
+        else (
+            f"no uv.lock beside {path.name}: the locked versions were not compared (run uv lock)",
+        )
+    )
+    return CheckResult(
+        path=path, state="stale" if reasons else "fresh", reasons=tuple(reasons), notes=notes
+    )
 
 
 def _compare_lock(path: Path, data: dict[str, Any], record: Record) -> list[str]:
