@@ -536,16 +536,24 @@ def test_write_refuses_without_profiles_and_check_without_a_block(
         check(project / "pyproject.toml", load_profiles(tmp_path / "gc" / "profiles"))
 
 
-def test_emit_does_not_import_tomlkit(tmp_path: Path) -> None:
-    """tomlkit is for uv-project write only: emit's import budget does not pay for it."""
-    code = (
-        "import sys\nfrom constraints_gen.cli import main\n"
-        "try:\n    main(['--profile', 'cpu', '--python', '3.11'])\nexcept SystemExit as e:\n"
-        "    code = e.code\n"
-        "print('exit', code, 'tomlkit' in sys.modules, 'constraints_gen.locks.uvproject' in"
-        " sys.modules)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path
-    )
-    assert done.stdout.splitlines()[-1] == "exit 0 False False", done.stderr
+PROBE_IMPORTS = (
+    "import sys\nfrom constraints_gen.cli import main\n"
+    "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
+    "print('exit', code, 'tomlkit' in sys.modules)\n"
+)
+
+
+def test_only_write_imports_tomlkit(tmp_path: Path, env: dict[str, str]) -> None:
+    """tomlkit is for uv-project write: emit (its import budget) and check never load it."""
+    project = make(tmp_path, env)
+    root = str(tmp_path / "gc")
+    runs = {
+        ("--profile", "cpu", "--python", "3.11"): "exit 0 False",  # emit, built-in profiles
+        ("uv-project", "write", "--root", root, "--profile", "cpu"): "exit 0 True",
+        ("uv-project", "check", "--root", root): "exit 0 False",
+        ("uv-project", "extra", "--root", root, "--hardware", str(CPU)): "exit 0 False",
+    }
+    for args, expected in runs.items():
+        done = subprocess.run([sys.executable, "-c", PROBE_IMPORTS, *args], capture_output=True,
+                              text=True, cwd=project)  # fmt: skip
+        assert done.stdout.splitlines()[-1] == expected, (args, done.stderr)

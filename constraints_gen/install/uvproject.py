@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from packaging.markers import Marker
 from packaging.requirements import Requirement
 
 from constraints_gen.detect.hardware import Hardware
@@ -38,8 +37,7 @@ def extra_packages(path: Path, extra: str, python: str) -> tuple[LockedPackage, 
     out: list[LockedPackage] = []
     for line in data["project"]["optional-dependencies"].get(extra, []):
         requirement = Requirement(line)
-        marker = requirement.marker or Marker("python_version >= '0'")
-        if marker.evaluate(environment):
+        if requirement.marker is None or requirement.marker.evaluate(environment):
             version = next(iter(requirement.specifier)).version
             out.append(
                 LockedPackage(name=canonical_name(requirement.name), version=version, hashes=())

@@ -14,17 +14,19 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PackagingRequirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
 
 from constraints_gen.detect.hardware import Hardware
 from constraints_gen.errors import InputError, NoFitError
 from constraints_gen.fsutil import atomic_write
 from constraints_gen.locks.uvblock import (
     FORMAT,
+    RECORD_PATH,
     Block,
     BlockIndex,
     Record,
@@ -40,6 +42,9 @@ from constraints_gen.profiles.model import Profile, ProfileSet
 from constraints_gen.profiles.select import evaluate, rank_key
 from constraints_gen.tomlio import read_toml
 from constraints_gen.uvplatforms import parse_uv_platform
+
+if TYPE_CHECKING:  # uvprobe imports tomlkit: only `write` loads it
+    from constraints_gen.locks.uvprobe import Plan
 
 #: CPython versions a requires-python is compared against (to narrow an extra with a marker).
 KNOWN_PYTHONS = tuple(f"3.{minor}" for minor in range(8, 16))
@@ -122,16 +127,14 @@ def write(path: Path, profiles: Sequence[Profile], options: WriteOptions) -> Wri
         raise InputError(problems)
     if old is not None and not options.force and digest(managed_in(data, old)) != old.block:
         raise InputError(
-            [f"{path}: {_record_path()}: the block was edited by hand since it was written"],
+            [f"{path}: {RECORD_PATH}: the block was edited by hand since it was written"],
             tip="rewrite it anyway with --force (your edits to the block are lost)",
         )
     notices: list[str] = []
     plans = [_plan(path, data, p, options, problems, notices) for p in profiles]
     _check_names(path, data, old, plans, problems)
-    routes_torch = any(plan.index is not None for plan in plans)
-    family = set(TORCH_FAMILY) if routes_torch else set()
     _check_overrides(path, data, {"torch"}, problems)
-    _check_sources(path, data, old, family, problems)
+    _check_sources(path, data, set(TORCH_FAMILY), problems)
     if problems:
         raise InputError(problems)
     context = uvprobe.Context(
@@ -143,9 +146,7 @@ def write(path: Path, profiles: Sequence[Profile], options: WriteOptions) -> Wri
     )
     extras = tuple(uvprobe.probe(context, plan) for plan in plans)
     pinned = {r.name for extra in extras for r in extra.requirements}
-    routed = {name for extra in extras for name in extra.routed}
     _check_overrides(path, data, pinned, problems)
-    _check_sources(path, data, old, routed, problems)
     if problems:
         raise InputError(problems)
     indexes: dict[str, BlockIndex] = {}
@@ -170,12 +171,6 @@ def write(path: Path, profiles: Sequence[Profile], options: WriteOptions) -> Wri
     if new != text:
         atomic_write(path, new)
     return WriteResult(path=path, changed=new != text, block=block, notices=tuple(notices))
-
-
-def _record_path() -> str:
-    from constraints_gen.locks.uvblock import RECORD_PATH
-
-    return RECORD_PATH
 
 
 def _check_project(path: Path, data: dict[str, Any], problems: list[str]) -> None:
@@ -205,7 +200,7 @@ def _plan(
     options: WriteOptions,
     problems: list[str],
     notices: list[str],
-) -> Any:
+) -> Plan:
     from constraints_gen.locks.uvprobe import Plan
 
     extra = canonical_name(options.prefix + profile.name)
@@ -289,7 +284,7 @@ def _py_key(version: str) -> tuple[int, ...]:
 
 
 def _check_names(
-    path: Path, data: dict[str, Any], old: Record | None, plans: Sequence[Any], problems: list[str]
+    path: Path, data: dict[str, Any], old: Record | None, plans: Sequence[Plan], problems: list[str]
 ) -> None:
     ours = set(old.extra_names) if old else set()
     taken = {
@@ -351,9 +346,10 @@ def _check_overrides(
                 problems.append(message)
 
 
-def _check_sources(
-    path: Path, data: dict[str, Any], old: Record | None, names: set[str], problems: list[str]
-) -> None:
+def _check_sources(path: Path, data: dict[str, Any], names: set[str], problems: list[str]) -> None:
+    """A torch-family package routed to one index for every extra: each extra's pin would be
+    looked up there (``torch==2.7.1`` matches ``2.7.1+cu124`` too: PEP 440 ignores a local
+    label the specifier does not name), whichever build the profile needs."""
     sources = data.get("tool", {}).get("uv", {}).get("sources", {})
     for raw, value in sources.items():
         if canonical_name(raw) not in names:
@@ -391,7 +387,7 @@ def check(path: Path, profiles: ProfileSet) -> CheckResult:
     record = read_record(path, data)
     if record is None:
         raise InputError(
-            [f"{path}: {_record_path()}: no block here"],
+            [f"{path}: {RECORD_PATH}: no block here"],
             tip="write one: gen-constraints uv-project write --profile NAME ...",
         )
     now = managed_in(data, record)
@@ -453,7 +449,7 @@ def _compare_lock(path: Path, data: dict[str, Any], record: Record) -> list[str]
             requirement = PackagingRequirement(line)
             pinned = next(iter(requirement.specifier)).version
             have = locked.get(canonical_name(requirement.name))
-            if have != pinned:
+            if have is None or not _same(have, pinned):
                 reasons.append(
                     f"{lock_path}: extra {extra}: {requirement.name}"
                     f" {have or 'is not locked'}{'' if have is None else ' is locked'}, the"
@@ -462,12 +458,20 @@ def _compare_lock(path: Path, data: dict[str, Any], record: Record) -> list[str]
     return reasons
 
 
+def _same(locked: str, pinned: str) -> bool:
+    """Exactly the same version, local label included (2.5.1+cu121 is not 2.5.1+cu124)."""
+    try:
+        return Version(locked) == Version(pinned)
+    except InvalidVersion:
+        return locked == pinned
+
+
 def read_block(path: Path) -> tuple[dict[str, Any], Record]:
     _, data = read_pyproject(path)
     record = read_record(path, data)
     if record is None:
         raise InputError(
-            [f"{path}: {_record_path()}: no block here"],
+            [f"{path}: {RECORD_PATH}: no block here"],
             tip="write one: gen-constraints uv-project write --profile NAME ...",
         )
     return data, record
