@@ -251,10 +251,15 @@ def refused(project: Path, root: Path, *args: str) -> str:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[tool.uv]\nmanaged = true\n", "project: no [project] table"),
+        (
+            "[tool.uv]\nmanaged = true\n",
+            "project: no [project] table; extras live in [project.optional-dependencies] (a"
+            " workspace root without a project has none)",
+        ),
         (
             '[project]\nname = "demo"\nversion = "1"\ndynamic = ["optional-dependencies"]\n',
-            "project.dynamic: lists 'optional-dependencies': the build backend sets the extras",
+            "project.dynamic: lists 'optional-dependencies': the build backend sets the extras,"
+            " so none can be added here",
         ),
         (
             f'[project]\nname = "demo"\nversion = "1"\nrequires-python = "<3.{int(PY[2:]) - 1}"\n',
@@ -265,28 +270,36 @@ def refused(project: Path, root: Path, *args: str) -> str:
             '[project]\nname = "demo"\nversion = "1"\n[tool.uv]\n'
             'override-dependencies = ["torch==2.12.0"]\n',
             "tool.uv.override-dependencies[0]: 'torch==2.12.0' overrides torch, which the block"
-            " pins per extra",
+            " pins per extra: uv replaces every requirement on an overridden package, so each"
+            " extra would silently get the override's version",
         ),
         (
             '[project]\nname = "demo"\nversion = "1"\n[tool.uv.sources]\n'
             'torch = { index = "mine" }\n',
-            "tool.uv.sources.torch: routes torch for every extra",
+            "tool.uv.sources.torch: routes torch for every extra; the block pins it per extra,"
+            ' from each profile\'s index: add extra = "..." to it, or remove it',
         ),
         (
             '[project]\nname = "demo"\nversion = "1"\n[[tool.uv.index]]\n'
             'name = "pytorch-cpu"\nurl = "https://example.invalid/simple"\n',
             "tool.uv.index[0].name: 'pytorch-cpu' is taken (profile cpu needs an index of that"
-            " name); use --prefix",
+            " name); use --prefix, e.g. --prefix gc-",
         ),
     ],
 )
 def test_refusals_name_the_key_and_write_nothing(
     tmp_path: Path, env: dict[str, str], text: str, message: str
 ) -> None:
+    """In process (the CLI's exit 2 for InputError: the taken-name test below)."""
     project = make(tmp_path, env)
-    (project / "pyproject.toml").write_text(text)
-    stderr = refused(project, tmp_path / "gc")
-    assert f"pyproject.toml: {message}" in stderr
+    path = project / "pyproject.toml"
+    path.write_text(text)
+    profiles = load_profiles(tmp_path / "gc" / "profiles")
+    with pytest.raises(InputError) as caught:
+        write(path, [profiles.get("cuda126"), profiles.get("cpu")], WriteOptions())
+    assert caught.value.exit_code == 2
+    assert f"{path}: {message}" in caught.value.problems  # the whole message
+    assert path.read_text() == text
 
 
 def test_torchvision_the_project_uses_comes_from_each_profiles_index(

@@ -359,8 +359,8 @@ def _check_sources(path: Path, data: dict[str, Any], names: set[str], problems: 
             if isinstance(entry, dict) and "extra" not in entry:
                 key = f"tool.uv.sources.{raw}" + (f"[{i}]" if isinstance(value, list) else "")
                 message = (
-                    f"{path}: {key}: routes {raw} for every extra; the block routes it per"
-                    ' extra to each profile\'s index: add extra = "..." to it, or remove it'
+                    f"{path}: {key}: routes {raw} for every extra; the block pins it per extra,"
+                    ' from each profile\'s index: add extra = "..." to it, or remove it'
                 )
                 if message not in problems:
                     problems.append(message)
