@@ -20,7 +20,7 @@ from support.sync_project import PY, gen
 from support.wheels import build_wheel
 
 from constraints_gen import runner
-from constraints_gen.errors import InputError
+from constraints_gen.errors import InputError, ToolError
 from constraints_gen.locks.uvblock import BlockIndex
 from constraints_gen.locks.uvlock import read_uv_lock
 from constraints_gen.locks.uvprobe import NoBuildInRange
@@ -398,6 +398,14 @@ def test_a_build_table_plugs_in_as_one_more_candidate_source(
         return (TorchBuild(version="2.13.0+cu126", index=index, source="table: cu126 builds"),)
 
     monkeypatch.setattr(candidates, "SOURCES", (*candidates.SOURCES, table))
+    # an index that cannot be read is not "no build in range": uv's own error, exit 1
+    broken = WriteOptions(prefix="x-")
+    monkeypatch.setenv("UV_DEFAULT_INDEX", "http://127.0.0.1:9/simple")  # nothing listens
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+    with pytest.raises(ToolError, match="uv could not lock the probe for profile cuda126") as err:
+        write(path, [gpu], broken)
+    assert err.value.exit_code == 1
+    monkeypatch.setenv("UV_DEFAULT_INDEX", env["pypi"])
     result = write(path, [gpu], WriteOptions())
     assert result.block.extras[0].torch_source == "table: cu126 builds"
     assert result.block.indexes == (BlockIndex(name="pytorch-cu126", url=env["cu126"]),)

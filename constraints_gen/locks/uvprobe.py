@@ -242,6 +242,15 @@ def _lock(context: Context, plan: Plan, torch_spec: str, routed: Sequence[str]) 
                 "    " + line for line in result.stderr.strip().splitlines() if line.strip()
             )
             hardware = _hardware_words(plan.profile)
+            if "No solution found" not in result.stderr:  # not an answer: network, bad input
+                raise ToolError(
+                    f"{pyproject}: uv could not lock the probe for profile {plan.profile.name}"
+                    f" (asked for {torch_spec}"
+                    f"{' from index ' + str(plan.index_url) if plan.index_url else ''});"
+                    f" uv says:\n{explanation}",
+                    tip="the project's indexes (and the profile's) must be reachable; uv's"
+                    " settings (uv.toml, UV_* variables) apply as for uv lock",
+                )
             raise NoBuildInRange(
                 f"{pyproject}: no torch build for profile {plan.profile.name} ({hardware})"
                 f" satisfies the project's requirements: asked uv for {torch_spec}"

@@ -292,7 +292,14 @@ def _check_names(
         for name in data["project"].get("optional-dependencies", {})
         if name not in ours
     }
+    seen: dict[str, str] = {}
     for plan in plans:
+        other = seen.setdefault(plan.extra, plan.profile.name)
+        if other != plan.profile.name:
+            problems.append(
+                f"{plan.profile.path}: name: profiles {other} and {plan.profile.name} make the"
+                f" same extra name {plan.extra!r} (extra names are normalized, PEP 685)"
+            )
         if plan.extra in taken:
             problems.append(
                 f"{path}: project.optional-dependencies.{plan.extra}: the extra name is taken"
