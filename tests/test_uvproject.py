@@ -20,10 +20,9 @@ from support.sync_project import PY, gen
 from support.wheels import build_wheel
 
 from constraints_gen import runner
-from constraints_gen.errors import InputError, ToolError
+from constraints_gen.errors import InputError, NoBuildInRange, ToolError
 from constraints_gen.locks.uvblock import BlockIndex
 from constraints_gen.locks.uvlock import read_uv_lock
-from constraints_gen.locks.uvprobe import NoBuildInRange
 from constraints_gen.locks.uvproject import WriteOptions, check, write
 from constraints_gen.profiles import candidates
 from constraints_gen.profiles.candidates import TorchBuild, accepts

@@ -26,7 +26,7 @@ from packaging.requirements import Requirement as PackagingRequirement
 from packaging.version import Version
 
 from constraints_gen import runner
-from constraints_gen.errors import ConstraintsGenError, ToolError
+from constraints_gen.errors import ConstraintsGenError, NoBuildInRange, ToolError
 from constraints_gen.locks.uvblock import ExtraBlock, Requirement
 from constraints_gen.locks.uvlock import LockedDist, UvLock, read_uv_lock
 from constraints_gen.names import canonical_name
@@ -43,10 +43,6 @@ from constraints_gen.profiles.model import Profile
 #: A probe resolves against the project's indexes: it must finish (runner.run kills it after).
 PROBE_TIMEOUT_S = 900.0
 PROBE_NAME = "gen-constraints-probe"
-
-
-class NoBuildInRange(ConstraintsGenError):
-    """No build for the profile's hardware satisfies the project's torch requirements."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -281,7 +277,13 @@ def _probe_text(context: Context, plan: Plan, torch_spec: str, routed: Sequence[
         for name, value in project.get("optional-dependencies", {}).items()
         if name not in drop_extras and name != plan.extra
     }
-    optional[plan.extra] = [torch_spec, *(name for name in routed if name != "torch")]
+    # With the extra's marker, as the block will write it: the probe resolves the extra for the
+    # profile's platforms and Pythons only, as uv will lock it.
+    where = "" if plan.marker is None else f" ; {plan.marker}"
+    optional[plan.extra] = [
+        f"{torch_spec}{where}",
+        *(f"{name}{where}" for name in routed if name != "torch"),
+    ]
     probe_project: dict[str, Any] = {
         "name": PROBE_NAME,
         "version": "0",

@@ -154,7 +154,7 @@ def write(path: Path, profiles: Sequence[Profile], options: WriteOptions) -> Wri
         if extra.index is not None and extra.index_url is not None:
             indexes[extra.index] = BlockIndex(name=extra.index, url=extra.index_url)
     for extra in extras:
-        if extra.torch_source.startswith("index "):
+        if not extra.torch_source.startswith("profile "):  # not the profile's own pin
             notices.append(f"extra {extra.name}: {extra.torch_source}")
     block = Block(
         extras=extras,
