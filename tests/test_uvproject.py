@@ -381,6 +381,25 @@ def test_candidates_vouch_for_the_pin_and_older_builds_of_its_variant_only(tmp_p
     assert accepts(pypi, "2.6.0") is None  # PyPI's plain builds change variant between releases
 
 
+def test_a_plain_pypi_pin_is_pinned_from_the_default_index(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env, cu_pin="2.14.1")
+    profiles = load_profiles(tmp_path / "gc" / "profiles")
+    result = write(project / "pyproject.toml", [profiles.get("cuda126"), profiles.get("cpu")],
+                   WriteOptions())  # fmt: skip
+    gpu = result.block.extras[0]
+    assert (gpu.index, gpu.routed, [r.text().split(" ;")[0] for r in gpu.requirements]) == (
+        None,
+        (),
+        ["torch==2.14.1"],
+    )
+    assert result.block.indexes == (BlockIndex(name="pytorch-cpu", url=env["cpu"]),)
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "cuda126") == {"torch": "2.14.1"}
+    assert locked(project, "cpu") == {"torch": "2.13.0+cpu"}
+
+
 def test_a_build_table_plugs_in_as_one_more_candidate_source(
     tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -133,7 +133,9 @@ def _probe_build(context: Context, plan: Plan, candidate: TorchBuild) -> ExtraBl
         requirements=(*pins, *(r for r in plan.stack if r.name not in {p.name for p in pins})),
         index=plan.index,
         index_url=plan.index_url,
-        routed=tuple(sorted(name for name in routed if name in {p.name for p in pins})),
+        routed=tuple(sorted(name for name in routed if name in {p.name for p in pins}))
+        if plan.index
+        else (),
     )
 
 
