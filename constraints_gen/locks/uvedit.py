@@ -107,6 +107,8 @@ def _insert(doc: Any, block: Block) -> None:
     ):
         optional.add(tomlkit.nl())  # a table of ours only: a blank line after it
     tool = _table(doc, "tool", super_table=True)
+    if not (managed["conflicts"] or managed["sources"] or managed["indexes"]):
+        return  # one extra from the default index: nothing for [tool.uv]
     uv = _table(tool, "uv")
     for group in managed["conflicts"]:
         if "conflicts" not in uv:

@@ -220,7 +220,15 @@ def _and(edge: str | None, marker: str | None) -> str | None:
         edge = None
     if edge is None or marker is None:
         return edge or marker
-    if f"{edge} and " in f"{marker} and ":  # already one of its terms: sys_platform == 'linux'
+    terms = f" and {marker} and "
+    if (
+        "(" not in edge
+        and " or " not in edge
+        and all(
+            f" and {term} and " in terms or f"({term}" in terms or f"{term})" in terms
+            for term in edge.split(" and ")
+        )
+    ):  # every term of the edge is already one of the extra's: sys_platform == 'linux'
         return marker
     return f"({edge}) and ({marker})"
 
