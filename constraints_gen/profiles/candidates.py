@@ -18,8 +18,11 @@ Today two answers exist:
   between releases (torch 2.7.1 is CUDA 12.6, 2.8.0 is CUDA 12.8: PyPI ``Requires-Dist`` of
   each), so no other version is accepted for it without the table.
 
-Where the table plugs in: add a :class:`CandidateSource` to :data:`SOURCES` (its builds for the
-profile's hardware, newest first) and let :func:`accepts` consult it before the variant rule.
+Where the table plugs in: one more :data:`CandidateSource` in :data:`SOURCES`, a function from
+the profile to the builds that run on its hardware (newest first, each with its index). Nothing
+else changes: :func:`constraints_gen.locks.uvprobe.probe` tries every candidate in turn, each on
+its own index, and :func:`accepts` vouches for any candidate uv locks (tests/test_uvproject.py
+plugs a table in this way).
 """
 
 from __future__ import annotations
@@ -123,8 +126,6 @@ def same_variant(profile: Profile, version: str) -> TorchBuild | None:
 def accepts(profile: Profile, version: str) -> TorchBuild | None:
     """The build ``version`` for ``profile``'s hardware, if some source vouches for it."""
     for build in candidates(profile):
-        if Version(build.version) == Version(version) and str(Version(build.version)) == str(
-            Version(version)
-        ):
+        if Version(build.version) == Version(version):  # local labels compare too
             return build
     return same_variant(profile, version)
