@@ -121,6 +121,13 @@ class LockFailed(ConstraintsGenError, Generic[R]):
         self.failures = tuple(failures)
 
 
+class NoBuildInRange(ConstraintsGenError):
+    """uv-project: no torch build for a profile's hardware satisfies the project's torch
+    requirements (nothing is written)."""
+
+    exit_code = EXIT_INPUT
+
+
 class OutputError(ConstraintsGenError):
     """stdout is closed or cannot take the data (a full disk, a closed pipe's peer)."""
 

@@ -32,7 +32,10 @@ import pytest
 from conftest import HARDWARE, REPO
 from support.index import serve, write_simple_index
 from support.sync_project import make_venv, scenario_project
+from test_uvproject import indexes as indexes  # the fixture, by name
+from test_uvproject import make
 
+from constraints_gen import runner
 from constraints_gen.cli import cli
 from constraints_gen.profiles.model import load_profiles
 from constraints_gen.profiles.project import builtin_root
@@ -86,8 +89,9 @@ def examples(text: str) -> list[str]:
 EXIT_STATED = {"", "detect", "explain", "env", "lock", "sync", "verify", "wheelhouse fill"}
 EXIT_STATED |= {"wheelhouse check", "wheelhouse prune", "plan"}
 EXIT_STATED |= {"profiles generate", "profiles newer"}
+EXIT_STATED |= {f"uv-project {sub}" for sub in ("write", "check", "extra", "verify")}
 #: The rest follow the general rule (0 done, 2 bad input, 3 a bug), which the group states.
-GENERAL_RULE = {"wheelhouse", "wheelhouse index", "profiles"}
+GENERAL_RULE = {"wheelhouse", "wheelhouse index", "profiles", "uv-project"}
 
 
 @pytest.mark.parametrize("path", sorted(COMMANDS))
@@ -199,9 +203,24 @@ PROJECT = {
 }
 
 
+#: In a tiny uv project (tests/test_uvproject.py's profiles and folder indexes), in this order;
+#: the machine is a CPU one, node.json an A100 readout.
+UV_PROJECT = {
+    "gen-constraints uv-project write --fits node.json --prefix gc-": 0,
+    "gen-constraints uv-project write --profile cuda126 --profile cpu": 0,
+    'uv lock && uv sync --extra "$(gen-constraints uv-project extra)"': 0,
+    "gen-constraints uv-project check": 0,
+    "gen-constraints uv-project check --json": 0,
+    "gen-constraints uv-project extra": 0,
+    "gen-constraints uv-project extra --hardware node.json": 0,
+    "gen-constraints uv-project verify": 0,
+    "gen-constraints uv-project verify --python .venv --no-deep --json": 0,
+}
+
+
 def test_every_example_is_run_or_says_why_not() -> None:
     shown = {line for path in COMMANDS for line in examples(help_text(path))}
-    classified = [*NEEDS_NETWORK, *NEEDS_CLUSTER, *BUILTIN, *REPO_COPY, *PROJECT]
+    classified = [*NEEDS_NETWORK, *NEEDS_CLUSTER, *BUILTIN, *REPO_COPY, *PROJECT, *UV_PROJECT]
     assert len(classified) == len(set(classified))
     assert shown == set(classified)
 
@@ -304,6 +323,23 @@ def test_install_examples_run_in_a_project(project: Shell) -> None:
         project.run(line, code)
 
 
+def test_uv_project_examples_run(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    indexes: dict[str, str] = request.getfixturevalue("indexes")
+    project = make(tmp_path, indexes)
+    shell = _shell(
+        tmp_path,
+        project,
+        {"node.json": str(HARDWARE / "a100-r570.json")},
+        GEN_CONSTRAINTS_ROOT=str(tmp_path / "gc"),
+        GEN_CONSTRAINTS_HARDWARE=str(HARDWARE / "cpu.json"),
+        UV_DEFAULT_INDEX=indexes["pypi"],
+    )
+    path = f"{Path(runner.uv_bin()).parent}{os.pathsep}{shell.env['PATH']}"  # uv, as installed
+    shell = Shell(cwd=shell.cwd, env={**shell.env, "PATH": path}, paths=shell.paths)
+    for line, code in UV_PROJECT.items():
+        shell.run(line, code)
+
+
 # --- shell completion ---------------------------------------------------------------------
 
 
@@ -340,7 +376,7 @@ PROFILE_OPTIONS = _profile_options()
 
 def test_the_completion_matrix_covers_every_profile_option() -> None:
     paths = {path for path, _ in PROFILE_OPTIONS}
-    assert paths == {"", "env", "lock", "sync", "verify"} | {
+    assert paths == {"", "env", "lock", "sync", "verify", "uv-project write"} | {
         f"wheelhouse {sub}" for sub in ("fill", "check", "prune")
     }
 

@@ -1,4 +1,4 @@
-"""Both shipped hooks (.pre-commit-hooks.yaml), run by the real pre-commit in a temporary git
+"""The shipped hooks (.pre-commit-hooks.yaml), run by the real pre-commit in a temporary git
 repository whose .pre-commit-config.yaml uses this checkout as the hook repository (a snapshot of
 its working tree, committed once per session, as ``pre-commit try-repo`` does for every call).
 
@@ -20,6 +20,12 @@ import pytest
 from conftest import REPO
 from support.lock_project import PYTHON, edit, make_project
 from support.repack import closure, repack, requirements_of
+from support.sync_project import PY
+from test_uvproject import PROJECT, profiles_root
+from test_uvproject import indexes as indexes  # the fixture, by name
+
+from constraints_gen.locks.uvproject import WriteOptions, write
+from constraints_gen.profiles.model import load_profiles
 
 PRE_COMMIT = Path(sys.executable).parent / "pre-commit"
 GIT_ENV = {
@@ -76,7 +82,11 @@ def repo(
     root = make_project(tmp_path / "repo")
     hooks = "".join(
         f"  - id: {hook_id}\n    stages: [manual]\n" if manual else f"  - id: {hook_id}\n"
-        for hook_id, manual in (("gen-constraints-lock", False), ("gen-constraints-check", True))
+        for hook_id, manual in (
+            ("gen-constraints-lock", False),
+            ("gen-constraints-check", True),
+            ("gen-constraints-uv-project-check", True),
+        )
     )
     (root / ".pre-commit-config.yaml").write_text(
         f"repos:\n- repo: {hook_repo[0]}\n  rev: {hook_repo[1]}\n  hooks:\n{hooks}"
@@ -95,7 +105,7 @@ def git(root: Path, *args: str) -> str:
 
 def hook(root: Path, hook_id: str) -> tuple[int, list[str]]:
     """Run one hook of this checkout on every file; return pre-commit's code and its report."""
-    stage = ["--hook-stage", "manual"] if hook_id == "gen-constraints-check" else []
+    stage = ["--hook-stage", "manual"] if hook_id != "gen-constraints-lock" else []
     result = subprocess.run(
         [PRE_COMMIT, "run", hook_id, "--all-files", "--color", "never", *stage],
         cwd=root,
@@ -168,3 +178,25 @@ def test_editing_a_parent_profile(repo: Path) -> None:
     git(repo, "add", "-A")
     assert hook(repo, "gen-constraints-check")[0] == 0
     assert os.listdir(repo / "generated" / "alpha") == os.listdir(repo / "generated" / "gamma")
+
+
+def test_uv_project_check_hook(
+    repo: Path, indexes: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A uv project beside its profiles: the hook passes on a fresh block and fails on one
+    edited by hand, naming it."""
+    monkeypatch.setenv("UV_DEFAULT_INDEX", indexes["pypi"])
+    shutil.rmtree(repo / "profiles")
+    profiles_root(repo, indexes)
+    path = repo / "pyproject.toml"
+    path.write_text(PROJECT.format(py=PY, deps='"torch>=2.12"'))
+    profiles = load_profiles(repo / "profiles")
+    write(path, [profiles.get("cuda126"), profiles.get("cpu")], WriteOptions())
+    git(repo, "add", "-A")
+    code, report = hook(repo, "gen-constraints-uv-project-check")
+    assert (code, status(report)) == (0, "Passed"), report
+    edit(path, "torch==2.13.0+cpu", "torch==2.12.0+cpu")
+    code, report = hook(repo, "gen-constraints-uv-project-check")
+    assert (code, status(report)) == (1, "Failed")
+    assert report[2] == "- exit code: 2"
+    assert report[-1] == "gen-constraints: edited: pyproject.toml"

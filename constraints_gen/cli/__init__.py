@@ -28,6 +28,7 @@ LAZY_COMMANDS: Mapping[str, str] = {
     "plan": "constraints_gen.cli.plan:plan_cmd",
     "profiles": "constraints_gen.cli.profiles:profiles_cmd",
     "sync": "constraints_gen.cli.sync:sync_cmd",
+    "uv-project": "constraints_gen.cli.uvproject:uv_project_cmd",
     "verify": "constraints_gen.cli.verify:verify_cmd",
     "wheelhouse": "constraints_gen.cli.wheelhouse:wheelhouse_cmd",
 }

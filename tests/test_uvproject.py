@@ -1,0 +1,598 @@
+"""uv-project: each profile's exact torch build as a conflicting extra of a uv project.
+
+Real uv (``uv lock``, ``uv sync --offline``) against three folder indexes of tiny real wheels:
+"pypi" (the default index: plain torch builds, the CUDA runtime, a vllm stand-in that pins
+torch exactly), "cu126" (``torch 2.14.1+cu126`` and older ``+cu126`` builds, like
+download.pytorch.org/whl/cu126) and "cpu" (``torch 2.13.0+cpu``...).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import HARDWARE
+from support.index import write_simple_index
+from support.sync_project import PY, gen
+from support.wheels import build_wheel
+
+from constraints_gen import runner
+from constraints_gen.errors import InputError, NoBuildInRange, ToolError
+from constraints_gen.locks.uvblock import BlockIndex
+from constraints_gen.locks.uvlock import read_uv_lock
+from constraints_gen.locks.uvproject import WriteOptions, check, write
+from constraints_gen.profiles import candidates
+from constraints_gen.profiles.candidates import TorchBuild, accepts
+from constraints_gen.profiles.model import Index, Profile, load_profiles
+from constraints_gen.tomlio import read_toml
+
+RUNTIME = "nvidia-cuda-runtime-cu12==12.6.77; sys_platform == 'linux'"
+GPU = HARDWARE / "a100-r570.json"
+CPU = HARDWARE / "cpu.json"
+
+
+@pytest.fixture(scope="module")
+def indexes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    tmp = tmp_path_factory.mktemp("uvp-indexes")
+    pypi = [build_wheel(tmp / "w-pypi", "torch", v) for v in ("2.14.1", "2.13.0", "2.12.0")]
+    pypi += [
+        build_wheel(tmp / "w-pypi", "nvidia-cuda-runtime-cu12", "12.6.77"),
+        build_wheel(tmp / "w-pypi", "vllmish", "1.0", requires=["torch==2.13.0"]),
+        build_wheel(tmp / "w-pypi", "app", "1.0", requires=["torch>=2.0"]),
+        build_wheel(tmp / "w-pypi", "mylib", "1.0"),
+    ]
+    cu = [
+        build_wheel(tmp / "w-cu", "torch", f"{v}+cu126", requires=[RUNTIME])
+        for v in ("2.14.1", "2.13.0", "2.12.0")
+    ]
+    cpu = [build_wheel(tmp / "w-cpu", "torch", f"{v}+cpu") for v in ("2.13.0", "2.12.0")]
+    # torchvision: each build requires its torch (the public version matches the local builds)
+    pypi.append(build_wheel(tmp / "w-pypi", "torchvision", "0.29.1", requires=["torch==2.14.1"]))
+    cu.append(build_wheel(tmp / "w-cu", "torchvision", "0.29.1+cu126", requires=["torch==2.14.1"]))
+    cpu.append(build_wheel(tmp / "w-cpu", "torchvision", "0.28.0+cpu", requires=["torch==2.13.0"]))
+    private = [build_wheel(tmp / "w-private", "mylib", "1.0")]
+    urls = {}
+    for name, wheels in (("pypi", pypi), ("cu126", cu), ("cpu", cpu), ("private", private)):
+        urls[name] = (write_simple_index(wheels, tmp / name)).as_uri()
+    return urls
+
+
+@pytest.fixture
+def env(indexes: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setenv("UV_DEFAULT_INDEX", indexes["pypi"])
+    return indexes
+
+
+def profiles_root(root: Path, indexes: dict[str, str], cu_pin: str = "2.14.1+cu126") -> Path:
+    folder = root / "profiles"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.toml").write_text('[requirements]\ntorch = ">=2.0"\n')
+    (folder / "cuda126.toml").write_text(
+        textwrap.dedent(f"""\
+        name = "cuda126"
+        [hardware]
+        vendor = "nvidia"
+        cuda = "12.6"
+        compute_capabilities = ["7.5", "8.0", "8.6", "9.0"]
+        min_driver = "525.60.13"
+        [target]
+        platform = "x86_64-manylinux_2_28"
+        python = ["{PY}"]
+        [pins]
+        torch = "{cu_pin}"
+        [[indexes]]
+        name = "pytorch-cu126"
+        url = "{indexes["cu126"]}"
+        """)
+    )
+    (folder / "cpu.toml").write_text(
+        textwrap.dedent(f"""\
+        name = "cpu"
+        [hardware]
+        vendor = "cpu"
+        [target]
+        platform = "x86_64-manylinux_2_28"
+        python = ["{PY}"]
+        [pins]
+        torch = "2.13.0+cpu"
+        mylib = "1.0"
+        [[indexes]]
+        name = "pytorch-cpu"
+        url = "{indexes["cpu"]}"
+        """)
+    )
+    return root
+
+
+PROJECT = """\
+[project]
+name = "demo"   # the user's comment
+version = "0.1.0"
+requires-python = ">={py}"
+dependencies = [{deps}]
+
+[tool.ruff]
+line-length = 99
+"""
+
+
+def make(
+    tmp_path: Path, indexes: dict[str, str], deps: str = '"torch>=2.12", "app"', **kw: str
+) -> Path:
+    profiles_root(tmp_path / "gc", indexes, **kw)
+    project = tmp_path / "demo"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(PROJECT.format(py=PY, deps=deps))
+    return project
+
+
+def uv(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [runner.uv_bin(), *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
+
+
+def extras(project: Path) -> dict[str, list[str]]:
+    data = read_toml(project / "pyproject.toml", [])
+    assert data is not None
+    return dict(data["project"]["optional-dependencies"])
+
+
+def locked(project: Path, extra: str) -> dict[str, str]:
+    return read_uv_lock(project / "uv.lock").extra_versions("demo", extra)
+
+
+def test_two_profiles_from_two_indexes_lock_sync_and_verify(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env)
+    root = tmp_path / "gc"
+    done = gen("uv-project", "write", "--root", root, "--profile", "cuda126", "--profile", "cpu",
+               cwd=project)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "wrote" in done.stderr and "cuda126 (torch 2.14.1+cu126)" in done.stderr
+    # requires-python admits Pythons the profiles are not built for: narrowed, and said so
+    assert f"extra cuda126 applies on CPython {PY}-{PY} only" in done.stderr
+    marker = (
+        f"sys_platform == 'linux' and platform_machine == 'x86_64' and python_version == '{PY}'"
+    )
+    assert extras(project) == {
+        "cuda126": [
+            f"nvidia-cuda-runtime-cu12==12.6.77 ; {marker}",
+            f"torch==2.14.1+cu126 ; {marker}",
+        ],
+        "cpu": [f"torch==2.13.0+cpu ; {marker}"],
+    }
+    text = (project / "pyproject.toml").read_text()
+    assert (
+        'name = "demo"   # the user\'s comment' in text and "[tool.ruff]\nline-length = 99" in text
+    )
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "cuda126") == {
+        "torch": "2.14.1+cu126",
+        "nvidia-cuda-runtime-cu12": "12.6.77",
+    }
+    assert locked(project, "cpu") == {"torch": "2.13.0+cpu"}
+    assert gen("uv-project", "check", "--root", root, cwd=project).returncode == 0
+    # this machine (a readout) picks its extra; uv syncs it offline; verify passes on .venv
+    picked = gen("uv-project", "extra", "--root", root, "--hardware", GPU, cwd=project)
+    assert (picked.returncode, picked.stdout) == (0, "cuda126\n")
+    synced = uv("sync", "--offline", "--extra", picked.stdout.strip(), cwd=project)
+    assert synced.returncode == 0, synced.stderr
+    verified = gen("uv-project", "verify", "--root", root, "--hardware", CPU, "--extra", "cuda126",
+                   "--no-deep", cwd=project)  # fmt: skip
+    assert verified.returncode == 0, verified.stderr + verified.stdout
+    # the other extra's build in this .venv is not the block's: verify says so (exit 1)
+    wrong = gen("uv-project", "verify", "--root", root, "--hardware", CPU, cwd=project)
+    assert wrong.returncode == 1
+    assert "torch 2.14.1+cu126 is installed, 2.13.0+cpu is locked" in wrong.stdout
+
+
+def test_a_cap_below_the_pin_takes_the_newest_build_of_the_variant_within_it(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env, deps='"torch>=2.11,<2.14"')
+    profiles = load_profiles(tmp_path / "gc" / "profiles")
+    result = write(project / "pyproject.toml", [profiles.get("cuda126"), profiles.get("cpu")],
+                   WriteOptions())  # fmt: skip
+    assert [r.text().split(" ;")[0] for r in result.block.extras[0].requirements] == [
+        "nvidia-cuda-runtime-cu12==12.6.77",
+        "torch==2.13.0+cu126",
+    ]
+    assert result.notices[-1].startswith(
+        "extra cuda126: index pytorch-cu126: the newest +cu126 build the project allows"
+    )
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "cuda126")["torch"] == "2.13.0+cu126"
+
+
+def test_a_dependency_pinning_torch_exactly_decides_the_build(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env, deps='"vllmish==1.0"')
+    profiles = load_profiles(tmp_path / "gc" / "profiles")
+    write(
+        project / "pyproject.toml", [profiles.get("cuda126"), profiles.get("cpu")], WriteOptions()
+    )
+    assert extras(project)["cuda126"][1].startswith("torch==2.13.0+cu126 ;")
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "cuda126")["torch"] == "2.13.0+cu126"
+    assert locked(project, "cpu")["torch"] == "2.13.0+cpu"
+
+
+def test_no_build_in_the_projects_range_is_refused_naming_range_and_hardware(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env, deps='"torch<2.12"')
+    before = (project / "pyproject.toml").read_bytes()
+    done = gen("uv-project", "write", "--root", tmp_path / "gc", "--profile", "cuda126",
+               cwd=project)  # fmt: skip
+    assert done.returncode == 2
+    assert "no torch build for profile cuda126 (CUDA 12.6, compute capabilities" in done.stderr
+    assert "asked uv for torch<=2.14.1 from index" in done.stderr
+    assert "torch<2.12" in done.stderr  # uv's own explanation names the project's range
+    assert (project / "pyproject.toml").read_bytes() == before
+
+
+def refused(project: Path, root: Path, *args: str) -> str:
+    before = (project / "pyproject.toml").read_bytes()
+    done = gen("uv-project", "write", "--root", root, "--profile", "cuda126", "--profile", "cpu",
+               *args, cwd=project)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert (project / "pyproject.toml").read_bytes() == before
+    return done.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[tool.uv]\nmanaged = true\n",
+            "project: no [project] table; extras live in [project.optional-dependencies] (a"
+            " workspace root without a project has none)",
+        ),
+        (
+            '[project]\nname = "demo"\nversion = "1"\ndynamic = ["optional-dependencies"]\n',
+            "project.dynamic: lists 'optional-dependencies': the build backend sets the extras,"
+            " so none can be added here",
+        ),
+        (
+            f'[project]\nname = "demo"\nversion = "1"\nrequires-python = "<3.{int(PY[2:]) - 1}"\n',
+            f"project.requires-python: <3.{int(PY[2:]) - 1} admits none of the CPython versions"
+            f" profile cuda126 is built for ({PY})",
+        ),
+        (
+            '[project]\nname = "demo"\nversion = "1"\n[tool.uv]\n'
+            'override-dependencies = ["torch==2.12.0"]\n',
+            "tool.uv.override-dependencies[0]: 'torch==2.12.0' overrides torch, which the block"
+            " pins per extra: uv replaces every requirement on an overridden package, so each"
+            " extra would silently get the override's version",
+        ),
+        (
+            '[project]\nname = "demo"\nversion = "1"\n[tool.uv.sources]\n'
+            'torch = { index = "mine" }\n',
+            "tool.uv.sources.torch: routes torch for every extra; the block pins it per extra,"
+            ' from each profile\'s index: add extra = "..." to it, or remove it',
+        ),
+        (
+            '[project]\nname = "demo"\nversion = "1"\n[[tool.uv.index]]\n'
+            'name = "pytorch-cpu"\nurl = "https://example.invalid/simple"\n',
+            "tool.uv.index[0].name: 'pytorch-cpu' is taken (profile cpu needs an index of that"
+            " name); use --prefix, e.g. --prefix gc-",
+        ),
+    ],
+)
+def test_refusals_name_the_key_and_write_nothing(
+    tmp_path: Path, env: dict[str, str], text: str, message: str
+) -> None:
+    """In process (the CLI's exit 2 for InputError: the taken-name test below)."""
+    project = make(tmp_path, env)
+    path = project / "pyproject.toml"
+    path.write_text(text)
+    profiles = load_profiles(tmp_path / "gc" / "profiles")
+    with pytest.raises(InputError) as caught:
+        write(path, [profiles.get("cuda126"), profiles.get("cpu")], WriteOptions())
+    assert caught.value.exit_code == 2
+    assert f"{path}: {message}" in caught.value.problems  # the whole message
+    assert path.read_text() == text
+
+
+def test_torchvision_the_project_uses_comes_from_each_profiles_index(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """A second probe pass routes torchvision once the first finds it from the default index."""
+    project = make(tmp_path, env, deps='"torchvision"')
+    profiles = load_profiles(tmp_path / "gc" / "profiles")
+    result = write(project / "pyproject.toml", [profiles.get("cuda126"), profiles.get("cpu")],
+                   WriteOptions())  # fmt: skip
+    assert [(e.name, e.routed) for e in result.block.extras] == [
+        ("cuda126", ("torch", "torchvision")),
+        ("cpu", ("torch", "torchvision")),
+    ]
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "cuda126") == {
+        "nvidia-cuda-runtime-cu12": "12.6.77",
+        "torch": "2.14.1+cu126",
+        "torchvision": "0.29.1+cu126",
+    }
+    assert locked(project, "cpu") == {"torch": "2.13.0+cpu", "torchvision": "0.28.0+cpu"}
+
+
+def test_with_stack_adds_the_profiles_other_pins(tmp_path: Path, env: dict[str, str]) -> None:
+    project = make(tmp_path, env)
+    profiles = load_profiles(tmp_path / "gc" / "profiles")
+    path = project / "pyproject.toml"
+    write(path, [profiles.get("cpu")], WriteOptions())
+    assert [line.split(" ;")[0] for line in extras(project)["cpu"]] == ["torch==2.13.0+cpu"]
+    # another option is another block: stale until rewritten
+    write(path, [profiles.get("cpu")], WriteOptions(with_stack=True, force=False))
+    assert [line.split(" ;")[0] for line in extras(project)["cpu"]] == [
+        "torch==2.13.0+cpu",
+        "mylib==1.0",
+    ]
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "cpu") == {"torch": "2.13.0+cpu", "mylib": "1.0"}
+    assert check(path, profiles).state == "fresh"
+
+
+def test_the_users_own_torch_extras_join_the_conflict_set(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env)
+    path = project / "pyproject.toml"
+    own = (
+        '\n[project.optional-dependencies]\nmine = ["torch==2.12.0+cpu"]\n\n'
+        '[tool.uv.sources]\ntorch = [\n    { index = "mine-cpu", extra = "mine" },  # mine\n]\n\n'
+        f'[[tool.uv.index]]\nname = "mine-cpu"\nurl = "{env["cpu"]}"\nexplicit = true\n'
+    )
+    path.write_text(path.read_text() + own)
+    profiles = load_profiles(tmp_path / "gc" / "profiles")
+    write(path, [profiles.get("cuda126"), profiles.get("cpu")], WriteOptions())
+    text = path.read_text()
+    assert '    { index = "mine-cpu", extra = "mine" },  # mine\n' in text
+    assert '[{extra = "cuda126"}, {extra = "cpu"}, {extra = "mine"}]' in text
+    assert extras(project)["cuda126"][0] == (
+        "nvidia-cuda-runtime-cu12==12.6.77 ; sys_platform == 'linux' and platform_machine =="
+        f" 'x86_64' and python_version == '{PY}'"
+    )
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "mine") == {"torch": "2.12.0+cpu"}
+    assert locked(project, "cuda126")["torch"] == "2.14.1+cu126"
+    assert locked(project, "cpu")["torch"] == "2.13.0+cpu"
+
+
+def test_candidates_vouch_for_the_pin_and_older_builds_of_its_variant_only(tmp_path: Path) -> None:
+    profiles = load_profiles(profiles_root(tmp_path, {"cu126": "u", "cpu": "v"}) / "profiles")
+    gpu = profiles.get("cuda126")
+    assert accepts(gpu, "2.14.1+cu126") == TorchBuild(
+        version="2.14.1+cu126", index=gpu.indexes[0], source="profile cuda126 pins.torch"
+    )
+    older = accepts(gpu, "2.12.0+cu126")
+    assert older is not None and older.source.startswith("index pytorch-cu126: the newest")
+    for version in ("2.15.0+cu126", "2.12.0+cu128", "2.12.0", "2.14.1"):  # newer, other variant
+        assert accepts(gpu, version) is None, version
+    plain = profiles_root(tmp_path / "plain", {"cu126": "u", "cpu": "v"}, cu_pin="2.7.1")
+    pypi = load_profiles(plain / "profiles").get("cuda126")
+    assert accepts(pypi, "2.7.1") is not None
+    assert accepts(pypi, "2.6.0") is None  # PyPI's plain builds change variant between releases
+
+
+def test_a_plain_pypi_pin_is_pinned_from_the_default_index(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env, cu_pin="2.14.1")
+    profiles = load_profiles(tmp_path / "gc" / "profiles")
+    result = write(project / "pyproject.toml", [profiles.get("cuda126"), profiles.get("cpu")],
+                   WriteOptions())  # fmt: skip
+    gpu = result.block.extras[0]
+    assert (gpu.index, gpu.routed, [r.text().split(" ;")[0] for r in gpu.requirements]) == (
+        None,
+        (),
+        ["torch==2.14.1"],
+    )
+    assert result.block.indexes == (BlockIndex(name="pytorch-cpu", url=env["cpu"]),)
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "cuda126") == {"torch": "2.14.1"}
+    assert locked(project, "cpu") == {"torch": "2.13.0+cpu"}
+
+
+def test_a_build_table_plugs_in_as_one_more_candidate_source(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plain PyPI pin outside the project's range: refused from the profile alone; with a
+    source of published builds (the build table's place), its build on its index is taken."""
+    project = make(tmp_path, env, deps='"torch<2.14"', cu_pin="2.14.1")
+    gpu = load_profiles(tmp_path / "gc" / "profiles").get("cuda126")
+    path = project / "pyproject.toml"
+    with pytest.raises(NoBuildInRange, match=r"asked uv for torch==2\.14\.1; uv says"):
+        write(path, [gpu], WriteOptions())
+
+    def table(profile: Profile) -> tuple[TorchBuild, ...]:
+        index = Index(name="pytorch-cu126", url=env["cu126"])
+        return (TorchBuild(version="2.13.0+cu126", index=index, source="table: cu126 builds"),)
+
+    monkeypatch.setattr(candidates, "SOURCES", (*candidates.SOURCES, table))
+    # an index that cannot be read is not "no build in range": uv's own error, exit 1
+    broken = WriteOptions(prefix="x-")
+    monkeypatch.setenv("UV_DEFAULT_INDEX", "http://127.0.0.1:9/simple")  # nothing listens
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+    with pytest.raises(ToolError, match="uv could not lock the probe for profile cuda126") as err:
+        write(path, [gpu], broken)
+    assert err.value.exit_code == 1
+    monkeypatch.setenv("UV_DEFAULT_INDEX", env["pypi"])
+    result = write(path, [gpu], WriteOptions())
+    assert result.block.extras[0].torch_source == "table: cu126 builds"
+    assert result.block.indexes == (BlockIndex(name="pytorch-cu126", url=env["cu126"]),)
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "cuda126")["torch"] == "2.13.0+cu126"
+
+
+def test_a_taken_extra_name_is_refused_and_prefix_writes_beside_it(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env)
+    path = project / "pyproject.toml"
+    path.write_text(path.read_text() + '\n[project.optional-dependencies]\ncpu = ["mylib"]\n')
+    stderr = refused(project, tmp_path / "gc")
+    assert "project.optional-dependencies.cpu: the extra name is taken" in stderr
+    assert "TIP" not in stderr or "--prefix" in stderr
+    done = gen("uv-project", "write", "--root", tmp_path / "gc", "--profile", "cuda126",
+               "--profile", "cpu", "--prefix", "gc-", cwd=project)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert set(extras(project)) == {"cpu", "gc-cuda126", "gc-cpu"}
+    assert extras(project)["cpu"] == ["mylib"]
+    assert 'name = "gc-pytorch-cu126"' in path.read_text()
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "gc-cpu")["torch"] == "2.13.0+cpu"
+
+
+USER_UV = """\
+[project.optional-dependencies]
+a = ["mylib"]
+b = []
+
+[tool.uv]
+conflicts = [
+    [{ extra = "a" }, { extra = "b" }],  # the user's own
+]
+
+[tool.uv.sources]
+mylib = { index = "private" }   # kept
+
+[[tool.uv.index]]
+name = "private"
+url = "{url}"
+explicit = true  # the user's index
+"""
+
+
+def test_the_users_conflicts_indexes_and_sources_are_kept_and_rerunning_changes_nothing(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env)
+    path = project / "pyproject.toml"
+    path.write_text(path.read_text() + "\n" + USER_UV.replace("{url}", env["private"]))
+    original = path.read_text()
+    args = ("uv-project", "write", "--root", tmp_path / "gc", "--profile", "cuda126",
+            "--profile", "cpu")  # fmt: skip
+    assert gen(*args, cwd=project).returncode == 0
+    text = path.read_text()
+    for line in original.splitlines():
+        assert line in text.splitlines(), line  # every line of the user's, byte for byte
+    once = path.read_bytes()
+    again = gen(*args, cwd=project)
+    assert again.returncode == 0 and "unchanged" in again.stderr
+    assert path.read_bytes() == once
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "cuda126")["torch"] == "2.14.1+cu126"
+    assert locked(project, "a") == {"mylib": "1.0"}
+
+
+def test_a_hand_edited_block_is_refused_unless_forced_and_check_says_edited(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env)
+    root = tmp_path / "gc"
+    assert (
+        gen("uv-project", "write", "--root", root, "--profile", "cpu", cwd=project).returncode == 0
+    )
+    path = project / "pyproject.toml"
+    path.write_text(path.read_text().replace("torch==2.13.0+cpu", "torch==2.12.0+cpu"))
+    checked = gen("uv-project", "check", "--root", root, cwd=project)
+    assert checked.returncode == 2 and "edited by hand" in checked.stderr
+    stderr = gen("uv-project", "write", "--root", root, "--profile", "cpu", cwd=project).stderr
+    assert "the block was edited by hand since it was written" in stderr and "--force" in stderr
+    assert "torch==2.12.0+cpu" in path.read_text()
+    forced = gen("uv-project", "write", "--root", root, "--profile", "cpu", "--force", cwd=project)
+    assert forced.returncode == 0, forced.stderr
+    assert "torch==2.13.0+cpu" in path.read_text()
+    assert gen("uv-project", "check", "--root", root, cwd=project).returncode == 0
+
+
+def test_a_profile_change_makes_the_block_stale_until_refreshed_and_the_lock_is_compared(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env)
+    root = tmp_path / "gc"
+    profiles = load_profiles(root / "profiles")
+    path = project / "pyproject.toml"
+    options = WriteOptions(command="gen-constraints uv-project write --profile cuda126")
+    write(path, [profiles.get("cuda126")], options)
+    unlocked = check(path, profiles)
+    assert (unlocked.state, unlocked.notes) == (
+        "fresh",
+        ("no uv.lock beside pyproject.toml: the locked versions were not compared (run uv lock)",),
+    )
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert (check(path, profiles).state, check(path, profiles).notes) == ("fresh", ())
+    profiles_root(root, env, cu_pin="2.13.0+cu126")  # the profile moves to another build
+    moved = load_profiles(root / "profiles")
+    result = check(path, moved)
+    assert result.state == "stale"
+    assert result.reasons == (
+        "the profiles changed since the block was written (cuda126): refresh it with"
+        " `gen-constraints uv-project write --profile cuda126`",
+    )
+    assert gen("uv-project", "check", "--root", root, cwd=project).returncode == 1
+    write(path, [moved.get("cuda126")], options)
+    # the block is fresh again; uv.lock still holds the old build: stale, offline, until uv lock
+    lock_stale = check(path, moved)
+    assert lock_stale.state == "stale"
+    assert (
+        "extra cuda126: torch 2.14.1+cu126 is locked, the block pins 2.13.0+cu126"
+        in (lock_stale.reasons[0])
+    )
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert check(path, moved).state == "fresh"
+
+
+def test_the_machine_picks_its_extra_and_a_machine_no_extra_fits_is_exit_1(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env)
+    root = tmp_path / "gc"
+    write(project / "pyproject.toml", [load_profiles(root / "profiles").get("cuda126")],
+          WriteOptions())  # fmt: skip
+    gpu = gen("uv-project", "extra", "--root", root, "--hardware", GPU, cwd=project)
+    assert (gpu.returncode, gpu.stdout) == (0, "cuda126\n")
+    cpu = gen("uv-project", "extra", "--root", root, "--hardware", CPU, cwd=project)
+    assert (cpu.returncode, cpu.stdout) == (1, "")
+    assert "no extra of the block in" in cpu.stderr
+    assert "cuda126 (profile cuda126): " in cpu.stderr and "no NVIDIA GPU visible" in cpu.stderr
+
+
+def test_write_refuses_without_profiles_and_check_without_a_block(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env)
+    usage = gen("uv-project", "write", "--root", tmp_path / "gc", cwd=project)
+    assert usage.returncode == 2 and "--profile NAME" in usage.stderr
+    with pytest.raises(InputError, match="no block here"):
+        check(project / "pyproject.toml", load_profiles(tmp_path / "gc" / "profiles"))
+
+
+PROBE_IMPORTS = (
+    "import sys\nfrom constraints_gen.cli import main\n"
+    "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
+    "print('exit', code, 'tomlkit' in sys.modules)\n"
+)
+
+
+def test_only_write_imports_tomlkit(tmp_path: Path, env: dict[str, str]) -> None:
+    """tomlkit is for uv-project write: emit (its import budget) and check never load it."""
+    project = make(tmp_path, env)
+    root = str(tmp_path / "gc")
+    runs = {
+        ("--profile", "cpu", "--python", "3.11"): "exit 0 False",  # emit, built-in profiles
+        ("uv-project", "write", "--root", root, "--profile", "cpu"): "exit 0 True",
+        ("uv-project", "check", "--root", root): "exit 0 False",
+        ("uv-project", "extra", "--root", root, "--hardware", str(CPU)): "exit 0 False",
+    }
+    for args, expected in runs.items():
+        done = subprocess.run([sys.executable, "-c", PROBE_IMPORTS, *args], capture_output=True,
+                              text=True, cwd=project)  # fmt: skip
+        assert done.stdout.splitlines()[-1] == expected, (args, done.stderr)
