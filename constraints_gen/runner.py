@@ -46,11 +46,13 @@ def run(
     ok_codes: tuple[int, ...] = (0,),
     hint: str | None = None,
     timeout: float | None = None,
+    stdin: str | None = None,
 ) -> Result:
     """Run ``args``; return its output, or raise ToolError when the exit code is not in ok_codes
     or it runs past ``timeout`` seconds (it is killed then).
 
-    ``env`` is laid over this process's environment; a value of None removes that variable."""
+    ``env`` is laid over this process's environment; a value of None removes that variable.
+    ``stdin``: text for the program's standard input (None: it shares this process's)."""
     argv = tuple(str(arg) for arg in args)
     REPORT.debug(f"$ {shlex.join(argv)}")
     full_env = None
@@ -59,7 +61,7 @@ def run(
     try:
         proc = subprocess.run(
             argv, cwd=cwd, env=full_env, capture_output=True, text=True, check=False,
-            timeout=timeout,
+            timeout=timeout, input=stdin,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
         raise ToolError(
