@@ -5,7 +5,7 @@ and stamped like every file under ``generated/``::
 
     # constraints_gen test environment: pyproject.toml's dependencies, test extra and build
     #   requirements, universal (CPython >=3.10). Do not edit.    <- one line in the file
-    # Regenerate: python -m testenv lock
+    # Regenerate: .venv/bin/python -m testenv lock
     # Inputs: pyproject.toml@<12 hex>
     # Fingerprint: sha256:<hex of the canonical inputs and the lock format>
     # Integrity: lock format 3, body sha256:<hex of everything below this line>

@@ -144,22 +144,27 @@ def test_lock_installs_with_pip_and_pip_sync(tmp_path: Path) -> None:
 
 
 def test_pip_sync_refuses_a_target_pip_that_pip_tools_does_not_accept(tmp_path: Path) -> None:
-    """The README's rule, said no to: a target made by ``python -m venv`` has this CPython's
-    bundled pip (23.2.1 for 3.11.7); pip-tools 7.7 needs pip>=26.2.2 there and refuses it, naming
-    both versions. Upgrading the target's pip (the README's fix) makes the same call pass."""
+    """A target made by ``python -m venv`` has its CPython's bundled pip (23.2.1 for 3.11.7):
+    it installs the lock with ``pip install --require-hashes``, but pip-tools 7.7 needs pip>=26.2.2
+    there, so pip-sync refuses it, naming both versions, and changes nothing. Upgrading the
+    target's pip (the README's fix) makes the same pip-sync call pass."""
     root = make_project(tmp_path / "proj")
     assert gen("lock", "gamma", "--root", root).returncode == 0
     lock = root / "generated" / "gamma" / f"py{PYTHON}.lock.txt"
+    links = ("--no-index", "--find-links", root / "wheels")
     venv = tmp_path / "bundled"
     run(sys.executable, "-m", "venv", venv)
     python = venv / "bin" / "python"
+    run(python, "-m", "pip", "install", "--require-hashes", "--no-deps", *links, "-r", lock)
+    assert installed(python) == pins(lock)
+    run(python, "-m", "pip", "uninstall", "-y", "tinydep")
+
     bundled, needs = pip_version(python), pip_tools_needs()
     if needs.specifier.contains(bundled, prereleases=True):
         pytest.skip(f"pip-tools {md.version('pip-tools')} ({needs}) accepts pip {bundled}")
-    pip_sync = Path(sys.executable).parent / "pip-sync"
-    args = (pip_sync, "--python-executable", python, "--no-index", "--find-links", root / "wheels")
+    pip_sync = (Path(sys.executable).parent / "pip-sync", "--python-executable", python, *links)
     refused = subprocess.run(
-        [str(a) for a in (*args, lock)], env={**os.environ, **PIP_ENV},
+        [str(a) for a in (*pip_sync, lock)], env={**os.environ, **PIP_ENV},
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert refused.returncode == 2, refused.stdout + refused.stderr
@@ -167,12 +172,12 @@ def test_pip_sync_refuses_a_target_pip_that_pip_tools_does_not_accept(tmp_path: 
         f"Target python executable '{python}' has pip version {bundled} installed."
         f" Version {needs.specifier} is expected." in refused.stderr
     )
-    assert installed(python) == set()
+    assert installed(python) == pins(lock) - {("tinydep", "1.0")}
 
     pip = ("--no-index", "--find-links", repack("pip", tmp_path / "pip").parent, f"pip=={PIP}")
     run(python, "-m", "pip", "install", *pip)  # the README's fix, offline
-    run(*args, lock)
-    assert installed(python) == {("tinydep", "1.0")}
+    run(*pip_sync, lock)
+    assert installed(python) == pins(lock)
 
 
 def test_tampered_wheel_is_refused_by_pip(tmp_path: Path) -> None:
