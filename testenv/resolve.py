@@ -8,7 +8,9 @@ builds the project from locked packages (build isolation would fetch an unpinned
 ``--universal --python-version`` (the floor of ``requires-python``) resolves for every CPython the
 project allows; ``--fork-strategy fewest`` keeps one version of each package for all of them
 (``fewest`` in uv's docs, "Resolution: fork strategy"), so each is listed once, as the project's
-lock reader requires, and every Python tests the same versions.
+lock reader requires, and every Python tests the same versions. ``--no-strip-extras`` keeps
+``coverage[toml]==...``: pip's ``--require-hashes`` refuses a lock whose requirement with extras
+(pytest-cov's ``coverage[toml]``) is not pinned as such.
 
 The previous lock is handed to uv as its output file: uv keeps those versions where they still
 satisfy the inputs (uv's "preferences"), so adding a dependency changes only what it must.
@@ -26,6 +28,9 @@ from constraints_gen.fsutil import atomic_write
 from constraints_gen.runner import run, uv_bin
 from testenv import lockfile
 
+#: Seconds one uv call may take (uv's own HTTP timeout bounds each request; this, the whole).
+TIMEOUT = 600
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Options:
@@ -38,8 +43,8 @@ def compile_args(inputs: lockfile.Inputs, output: Path, options: Options) -> lis
     args = [
         uv_bin(), "pip", "compile", "pyproject.toml", "--extra", "test", "-",
         "--universal", "--python-version", inputs.lowest_python, "--fork-strategy", "fewest",
-        "--generate-hashes", "--annotation-style", "line", "--no-header", "--quiet",
-        "--output-file", str(output),
+        "--generate-hashes", "--no-strip-extras", "--annotation-style", "line", "--no-header",
+        "--quiet", "--output-file", str(output),
     ]  # fmt: skip
     if options.upgrade:
         args.append("--upgrade")
@@ -62,6 +67,7 @@ def compile_body(
             cwd=root,
             stdin=stdin,
             hint=f"check the dependency sections of {inputs.path}",
+            timeout=TIMEOUT,
         )
         return output.read_text(encoding="utf-8")
 

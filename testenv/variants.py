@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from constraints_gen.runner import run, uv_bin
+from testenv.resolve import TIMEOUT
 
 Variant = Literal["newest", "lowest"]
 RESOLUTION: dict[Variant, tuple[str, ...]] = {
@@ -38,7 +39,8 @@ def prepare(root: Path, variant: Variant) -> tuple[Path, str]:
     there (``+ name==version`` lines)."""
     venv = root / f".venv-{variant}"
     run([uv_bin(), "venv", "--clear", "--quiet", "--python", sys.executable, str(venv)], cwd=root)
-    result = run(install_args(venv, variant), cwd=root, hint="the index must be reachable")
+    hint = "the index must be reachable"
+    result = run(install_args(venv, variant), cwd=root, hint=hint, timeout=TIMEOUT)
     return venv, result.stderr
 
 
