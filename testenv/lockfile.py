@@ -46,6 +46,12 @@ SECTIONS = (
     "project.optional-dependencies.test",
     "build-system.requires",
 )
+#: What ``pip install --no-build-isolation -e .`` needs besides build-system.requires: hatchling's
+#: ``get_requires_for_build_editable`` asks for it (hatchling/build.py, EDITABLES_REQUIREMENT in
+#: hatchling/builders/constants.py), and the editable wheel it builds requires it at run time
+#: (hatchling/builders/wheel.py, ``build_editable_detection``). Build isolation would install it
+#: unpinned; ``--no-build-isolation`` installs nothing, so the lock holds it.
+EDITABLE_BUILD = ("editables~=0.3",)
 _TITLE = re.compile(
     r"# constraints_gen test environment: pyproject\.toml's dependencies, test extra and build"
     r" requirements, universal \(CPython (?P<python>\S+)\)\. Do not edit\."
@@ -68,31 +74,35 @@ class Inputs:
     test: tuple[str, ...]
     build: tuple[str, ...]
 
-    def _canonical(self, *, with_format: bool) -> str:
+    def _canonical(self, *, ours: bool) -> str:
         data: dict[str, object] = {
             "requires-python": self.requires_python,
             "dependencies": list(self.dependencies),
             "test": list(self.test),
             "build": list(self.build),
         }
-        if with_format:
-            data["format"] = FORMAT
+        if ours:  # what this module adds: the lock format, the editable build's needs
+            data |= {"format": FORMAT, "editable-build": list(EDITABLE_BUILD)}
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @property
     def fingerprint(self) -> str:
-        """Any change of a dependency section (or of the lock format) makes the lock stale."""
-        return "sha256:" + hashlib.sha256(self._canonical(with_format=True).encode()).hexdigest()
+        """Any change of a dependency section, the lock format or EDITABLE_BUILD makes the lock
+        stale."""
+        return "sha256:" + hashlib.sha256(self._canonical(ours=True).encode()).hexdigest()
 
     @property
     def digest(self) -> str:
-        return hashlib.sha256(self._canonical(with_format=False).encode()).hexdigest()[:12]
+        """The dependency sections of pyproject.toml alone (the header's ``Inputs``)."""
+        return hashlib.sha256(self._canonical(ours=False).encode()).hexdigest()[:12]
 
     @property
     def requirements(self) -> tuple[tuple[str, Requirement], ...]:
         """(section, requirement) for every requirement the lock must satisfy."""
-        sections = zip(SECTIONS[1:], (self.dependencies, self.test, self.build), strict=True)
-        return tuple((key, Requirement(line)) for key, lines in sections for line in lines)
+        keys = (*SECTIONS[1:], "hatchling's editable build")
+        sections = (self.dependencies, self.test, self.build, EDITABLE_BUILD)
+        pairs = zip(keys, sections, strict=True)
+        return tuple((key, Requirement(line)) for key, lines in pairs for line in lines)
 
     @property
     def lowest_python(self) -> str:
@@ -221,11 +231,13 @@ def stale_reasons(lock: TestLock, inputs: Inputs) -> list[str]:
     against the pins, so a hand-forged header still cannot pass a dependency that is not locked
     or a floor that the locked version is below."""
     reasons = []
-    if lock.fingerprint != inputs.fingerprint:
+    if lock.inputs_digest != inputs.digest:
         reasons.append(
             f"the dependency sections of {inputs.path.name} changed since it was locked"
             f" (pyproject.toml@{lock.inputs_digest}, now @{inputs.digest})"
         )
+    elif lock.fingerprint != inputs.fingerprint:
+        reasons.append("it was made for another lock format or editable build (testenv changed)")
     pinned = {p.name: p.version for p in lock.packages}
     for key, requirement in inputs.requirements:
         name = canonical_name(requirement.name)

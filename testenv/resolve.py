@@ -3,8 +3,9 @@
     uv pip compile pyproject.toml --extra test - --universal --python-version 3.10
         --fork-strategy fewest --generate-hashes --annotation-style line --no-header
 
-``-`` is ``build-system.requires`` on stdin, so that ``pip install --no-build-isolation -e .``
-builds the project from locked packages (build isolation would fetch an unpinned hatchling).
+``-`` is ``build-system.requires`` and what hatchling's editable build adds
+(:data:`~testenv.lockfile.EDITABLE_BUILD`) on stdin, so that ``pip install --no-build-isolation
+-e .`` builds the project from locked packages (build isolation would fetch them unpinned).
 ``--universal --python-version`` (the floor of ``requires-python``) resolves for every CPython the
 project allows; ``--fork-strategy fewest`` keeps one version of each package for all of them
 (``fewest`` in uv's docs, "Resolution: fork strategy"), so each is listed once, as the project's
@@ -61,7 +62,7 @@ def compile_body(
         output = Path(tmp, "lock.txt")
         if previous is not None:
             output.write_text(previous, encoding="utf-8")
-        stdin = "".join(f"{line}\n" for line in inputs.build)
+        stdin = "".join(f"{line}\n" for line in (*inputs.build, *lockfile.EDITABLE_BUILD))
         run(
             compile_args(inputs, output, options),
             cwd=root,

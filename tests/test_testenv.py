@@ -135,6 +135,7 @@ def test_lock_with_the_real_uv_keeps_pins_and_upgrades_on_request(tmp_path: Path
     build_wheel(wheels, "tinydep", "1.0")
     build_wheel(wheels, "tinybuild", "1.0")
     build_wheel(wheels, "tinytest", "1.0")
+    build_wheel(wheels, "editables", "0.5")  # hatchling's editable build needs it
     root = project(tmp_path / "demo", '"tinytest>=1"')
     (root / "testenv").mkdir()
     offline = ("--uv-arg=--no-index", f"--uv-arg=--find-links={wheels}")
@@ -151,7 +152,8 @@ def test_lock_with_the_real_uv_keeps_pins_and_upgrades_on_request(tmp_path: Path
     )
     lock = lockfile.read(root / LOCK)
     assert {(p.name, p.version) for p in lock.packages} == {
-        ("tinybuild", "1.0"), ("tinydep", "1.0"), ("tinylib", "1.0"), ("tinytest", "1.0"),
+        ("editables", "0.5"), ("tinybuild", "1.0"), ("tinydep", "1.0"), ("tinylib", "1.0"),
+        ("tinytest", "1.0"),
     }  # fmt: skip
     assert all(len(p.hashes) == 1 for p in lock.packages)
     assert run_testenv(root, "check").returncode == 0
