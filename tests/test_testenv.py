@@ -56,14 +56,16 @@ def test_check_says_no_when_a_dependency_section_changes(tmp_path: Path) -> None
     pyproject.write_text(text.replace('description = "', '# a comment\ndescription = "Now: '))
     assert run_testenv(root, "check").returncode == 0  # not a dependency section: still fresh
 
-    pyproject.write_text(text.replace('  "pytest>=8",\n', '  "pytest>=8",\n  "pypiserver>=2",\n'))
+    pyproject.write_text(
+        text.replace('  "pytest>=8",\n', '  "pytest>=8",\n  "never-locked-example>=2",\n')
+    )
     result = run_testenv(root, "check")
     now = lockfile.read_inputs(pyproject).digest
     assert result.returncode == 1
     assert result.stderr == (
         "ERROR: testenv/lock.txt: stale: the dependency sections of pyproject.toml changed since"
         f" it was locked (pyproject.toml@{before}, now @{now});"
-        " project.optional-dependencies.test: pypiserver>=2 is not locked\n" + TIP
+        " project.optional-dependencies.test: never-locked-example>=2 is not locked\n" + TIP
     )
 
 
