@@ -104,7 +104,7 @@ def _locks(
     that plan file (``plan --json``)."""
     from constraints_gen.install.wheelhouse import chosen_profiles, plan_locks, read_locks
     from constraints_gen.profiles.config import project_mirrors
-    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.profiles.load import load_profiles
     from constraints_gen.profiles.project import find_project
     from constraints_gen.profiles.select import require_fit, select
 
