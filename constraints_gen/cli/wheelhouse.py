@@ -238,10 +238,11 @@ def fill_cmd(
     """
     import sys
 
-    from constraints_gen.install.download import SILENT, Client, Settings
+    from constraints_gen.install.download import Client
     from constraints_gen.install.fill import fill, fill_sources
     from constraints_gen.install.index import FetchError
-    from constraints_gen.install.progress import StreamProgress, human_size, plural
+    from constraints_gen.install.progress import SILENT, StreamProgress, human_size, plural
+    from constraints_gen.install.transport import Settings
 
     # Mirrors as `lock` takes them (--mirror, $GEN_CONSTRAINTS_MIRRORS, constraints-gen.toml):
     # a profile index may come from a URL elsewhere or a folder of wheels.
