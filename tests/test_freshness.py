@@ -50,7 +50,7 @@ def answers(root: Path) -> tuple[str, bool, bool, bool, tuple[str, ...]]:
     state = target_state(project, profiles, alpha, PYTHON)
     emitted = emit(project, profiles, alpha, python=PYTHON)
     lock_path = project.lock_path("alpha", PYTHON)
-    header = lockfile.read_lock(lock_path).header
+    header = lockfile.read_lock_file(lock_path).header
     expected = lockfile.fingerprint(alpha, profiles.manifest, PYTHON)
     return (
         state.state,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from test_profiles import BASE, GPU, write
 
-from constraints_gen.profiles.layers import HardwareLayer as _Hardware
+from constraints_gen.profiles.layers import NeedsLayer as _Hardware
 from constraints_gen.profiles.load import load_profiles
 
 

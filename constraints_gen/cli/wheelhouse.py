@@ -26,7 +26,7 @@ from constraints_gen.errors import ConstraintsGenError, NotInstallable
 from constraints_gen.reporter import REPORT
 
 if TYPE_CHECKING:
-    from constraints_gen.install.wheelhouse import LockRef, Report
+    from constraints_gen.install.wheelhouse import FolderReport, LockRef
     from constraints_gen.profiles.model import Profile
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -301,7 +301,7 @@ def fill_cmd(
         )
 
 
-def _render(report: Report) -> str:
+def _render(report: FolderReport) -> str:
     lines = []
     for item in report.locks:
         lock = item.lock

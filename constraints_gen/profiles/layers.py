@@ -27,7 +27,7 @@ from constraints_gen.profiles.needs import (
 from constraints_gen.uvplatforms import parse_uv_platform
 
 
-class HardwareLayer:
+class NeedsLayer:
     """One layer's ``[hardware]`` (a file's, or one ``[platform.X]``'s), parsed: only the keys
     the layer sets (TOML has no null: an absent key reads as None)."""
 
@@ -40,35 +40,35 @@ class HardwareLayer:
         return self._values.get(name)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, HardwareLayer) and self._values == other._values
+        return isinstance(other, NeedsLayer) and self._values == other._values
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"HardwareLayer({self._values!r})"
+        return f"NeedsLayer({self._values!r})"
 
     def keys(self) -> set[str]:
         return set(self._values)
 
-    def over(self, below: HardwareLayer) -> HardwareLayer:
+    def over(self, below: NeedsLayer) -> NeedsLayer:
         """This layer over ``below``: each key set here replaces the one there."""
         if not self._values:
             return below
-        return HardwareLayer(**{**below._values, **self._values})
+        return NeedsLayer(**{**below._values, **self._values})
 
-    def needs(self) -> dict[str, Any]:
-        """The keys set, as keyword arguments of :class:`Needs`."""
+    def values(self) -> dict[str, Any]:
+        """The keys set, as keyword arguments of :class:`~constraints_gen.profiles.needs.Needs`."""
         return dict(self._values)
 
 
-_NO_HARDWARE = HardwareLayer()
+_NO_NEEDS = NeedsLayer()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Layer:
     """A file's own tables, or one of its ``[platform.X]`` tables, parsed once."""
 
-    hardware: HardwareLayer
+    needs: NeedsLayer
     pythons: tuple[str, ...] | None  # target.python
     commit_lock: bool | None  # target.commit_lock
     pins: tuple[tuple[str, Pin | None], ...]  # (canonical name, pin; None: set to false)
@@ -139,7 +139,7 @@ def _parse_layer(path: Path, where: str, table: dict[str, Any]) -> _Layer:
             )
         )
     return _Layer(
-        hardware=HardwareLayer(**parse_table(hw)),
+        needs=NeedsLayer(**parse_table(hw)),
         pythons=tuple(target["python"]) if "python" in target else None,
         commit_lock=target.get("commit_lock"),
         pins=tuple(pins),
@@ -234,7 +234,7 @@ def _build(
     """Merge the chain for one platform: (the build, or None; the required keys it lacks).
     ``platform`` None: the profile names no platform; only the plain tables are merged."""
     path = chain[0].path
-    hardware = _NO_HARDWARE
+    needs = _NO_NEEDS
     pythons: tuple[str, ...] | None = None
     commit_lock: bool | None = None
     pins: dict[str, Pin] = {}
@@ -244,7 +244,7 @@ def _build(
         for layer in (file.own, file.layer_for(platform) if platform else None):
             if layer is None:
                 continue
-            hardware = layer.hardware.over(hardware)
+            needs = layer.needs.over(needs)
             pythons = layer.pythons if layer.pythons is not None else pythons
             commit_lock = layer.commit_lock if layer.commit_lock is not None else commit_lock
             for name, pin in layer.pins:
@@ -256,15 +256,15 @@ def _build(
                 pins[name] = pin
             for index in layer.indexes:
                 indexes[index.name] = index
-    vendor = hardware.vendor
+    vendor = needs.vendor
     missing = [] if vendor is not None else ["hardware.vendor"]
-    needs, allows = VENDOR_KEYS[vendor] if vendor is not None else ((), ())
-    missing += [f"hardware.{key}" for key in needs if getattr(hardware, key) is None]
+    required, allowed = VENDOR_KEYS[vendor] if vendor is not None else ((), ())
+    missing += [f"hardware.{key}" for key in required if getattr(needs, key) is None]
     missing += [] if pythons is not None else ["target.python"]
     missing += [] if "torch" in pins else ["pins.torch"]
     before = len(problems)
     if vendor is not None:
-        for key in sorted(hardware.keys() - {"vendor", *needs, *allows}):
+        for key in sorted(needs.keys() - {"vendor", *required, *allowed}):
             owners = [v for v, (n, a) in VENDOR_KEYS.items() if key in n or key in a]
             problems.append(
                 f"{path}: hardware.{key}: applies to vendor {' or '.join(owners)} only"
@@ -286,7 +286,7 @@ def _build(
         return None, missing
     return (
         Build(
-            **hardware.needs(),
+            **needs.values(),
             platform=platform,
             pythons=pythons,
             commit_lock=True if commit_lock is None else commit_lock,

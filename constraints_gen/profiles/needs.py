@@ -170,7 +170,7 @@ VENDOR_PLATFORMS: dict[ProfileVendor, tuple[set[str], set[str] | None]] = {
 }
 
 
-def check_hardware(prefix: str, table: Any, bad: Bad) -> None:
+def check_table(prefix: str, table: Any, bad: Bad) -> None:
     """Check each value of one ``[hardware]`` table (its key names are checked by the caller)."""
     if not isinstance(table, dict):
         return

@@ -17,7 +17,7 @@ from packaging.version import Version
 from constraints_gen.detect.hardware import parse_cc
 from constraints_gen.names import is_valid_name
 from constraints_gen.profiles.manifest import MANIFEST_NAME, duplicate_names
-from constraints_gen.profiles.needs import KEYS, Bad, check_hardware, valid_as
+from constraints_gen.profiles.needs import KEYS, Bad, check_table, valid_as
 from constraints_gen.tomlio import type_name
 from constraints_gen.uvplatforms import parse_uv_platform
 
@@ -141,7 +141,7 @@ def _check_tables(
             bad(f"{prefix}{table}", "a table", section)
             continue
         _unknown(path, f"{prefix}{table}.", section, allowed, problems)
-    check_hardware(prefix, data.get("hardware", {}), bad)
+    check_table(prefix, data.get("hardware", {}), bad)
     _check_target(prefix, data.get("target", {}), bad)
     _check_pins(path, prefix, data.get("pins", {}), bad, problems)
     indexes = data.get("indexes", [])
