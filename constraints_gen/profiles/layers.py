@@ -19,6 +19,7 @@ from packaging.version import Version
 from constraints_gen.names import canonical_name
 from constraints_gen.profiles.model import Build, Index, Pin, Profile
 from constraints_gen.profiles.needs import (
+    KEYS,
     VENDOR_KEYS,
     VENDOR_PLATFORMS,
     needs_values,
@@ -27,25 +28,20 @@ from constraints_gen.profiles.needs import (
 from constraints_gen.uvplatforms import parse_uv_platform
 
 
+@dataclass(frozen=True, slots=True, init=False)
 class NeedsLayer:
     """One layer's ``[hardware]`` (a file's, or one ``[platform.X]``'s), parsed: only the keys
-    the layer sets (TOML has no null: an absent key reads as None)."""
+    the layer sets (TOML has no null: a key it does not set reads as None)."""
 
-    __slots__ = ("_values",)
+    _values: dict[str, Any]
 
     def __init__(self, **values: Any) -> None:
-        self._values = values
+        object.__setattr__(self, "_values", values)
 
     def __getattr__(self, name: str) -> Any:
+        if name not in KEYS:
+            raise AttributeError(name)
         return self._values.get(name)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, NeedsLayer) and self._values == other._values
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"NeedsLayer({self._values!r})"
 
     def keys(self) -> set[str]:
         return set(self._values)
