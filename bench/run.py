@@ -308,7 +308,7 @@ def _single_uv_cases(root: Path) -> list[Case]:
         write_inputs,
     )
     from constraints_gen.profiles.config import load_config
-    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.profiles.load import load_profiles
     from constraints_gen.profiles.project import find_project
 
     project = find_project(root)
@@ -612,7 +612,7 @@ def bench_wheelhouse(settings: Settings) -> Section:
     # The process starts Python and imports click (about the emit time): time check() alone too.
     probe = (
         "import time; from pathlib import Path\n"
-        "from constraints_gen.profiles.model import load_profiles\n"
+        "from constraints_gen.profiles.load import load_profiles\n"
         "from constraints_gen.profiles.project import find_project\n"
         "from constraints_gen.install.wheelhouse import HashCache, check, read_locks\n"
         f"root, folder = Path({str(root)!r}), Path({str(folder)!r})\n"
@@ -714,7 +714,7 @@ def bench_plan(settings: Settings) -> Section:
 def _fleet_facts(path: Path) -> tuple[int, int]:
     """(distinct readout shapes, nodes that fit) of a fleet file, read in-process."""
     from constraints_gen.detect.readouts import read_paths
-    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.profiles.load import load_profiles
     from constraints_gen.profiles.plan import make_plan
 
     readouts = read_paths([path])

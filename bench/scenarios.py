@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from constraints_gen.locks import file as lockfile
-from constraints_gen.profiles.model import load_profiles
+from constraints_gen.profiles.load import load_profiles
 from constraints_gen.profiles.project import builtin_root
 
 REPO = Path(__file__).resolve().parent.parent

@@ -15,8 +15,9 @@ from support.faulty_server import Route, faulty_server
 from support.sync_project import gen, scenario_project
 
 from constraints_gen import runner
-from constraints_gen.install.download import Client, Settings
+from constraints_gen.install.download import Client
 from constraints_gen.install.index import FetchError, RemoteFile, Source, list_files
+from constraints_gen.install.transport import Settings
 
 JSON = "application/vnd.pypi.simple.v1+json"
 HTML = "text/html"

@@ -17,7 +17,7 @@ import pytest
 
 from constraints_gen.errors import InputError
 from constraints_gen.profiles.config import load_config
-from constraints_gen.profiles.model import load_profiles
+from constraints_gen.profiles.load import load_profiles
 from constraints_gen.tomlio import MAX_BYTES, MAX_DEPTH
 
 MANIFEST = '[requirements]\ntorch = ">=2.5"\n'

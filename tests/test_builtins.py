@@ -18,7 +18,8 @@ from support.wheels import build_wheel
 from constraints_gen.detect.hardware import load_hardware
 from constraints_gen.errors import InputError, NoFitError
 from constraints_gen.locks.compile import LockOptions, compile_one
-from constraints_gen.profiles.model import ProfileSet, load_profiles
+from constraints_gen.profiles.load import load_profiles
+from constraints_gen.profiles.model import ProfileSet
 from constraints_gen.profiles.project import find_project
 from constraints_gen.profiles.select import require_fit, select
 

@@ -373,7 +373,7 @@ def test_lock_with_a_credentialed_mirror_wins_and_keeps_the_password_out_of_argv
 def test_pip_compile_gets_credentialed_indexes_through_its_environment(tmp_path: Path) -> None:
     from constraints_gen.locks.compile import resolver_for
     from constraints_gen.locks.resolver import LockOptions
-    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.profiles.load import load_profiles
     from constraints_gen.uvplatforms import running_python
 
     scenario_project(tmp_path)

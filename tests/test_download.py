@@ -21,13 +21,10 @@ from support.index import write_simple_index
 from support.sync_project import gen, scenario_project
 
 from constraints_gen.errors import FetchError
-from constraints_gen.install.download import (
-    Cancelled,
-    Client,
-    Settings,
-    remove_stale_parts,
-)
+from constraints_gen.install.download import Cancelled, Client
+from constraints_gen.install.partfile import remove_stale_parts
 from constraints_gen.install.progress import StreamProgress, human_size, plural
+from constraints_gen.install.transport import Settings
 from constraints_gen.redact import redact, split_credentials
 
 BODY = bytes(range(256)) * 40  # 10,240 bytes
@@ -322,7 +319,7 @@ def test_redirects_stay_on_the_host_or_go_to_a_configured_one(tmp_path: Path) ->
 )  # fmt: skip
 def test_the_redirect_rule(source: str, target: str, pinned: bool, refused: str | None) -> None:
     client = Client(FAST, sources=["https://idx.example/simple", "https://mirror.example/s"])
-    assert client._allowed_redirect(source, target, pinned=pinned) == refused
+    assert client._credentials.refused_redirect(source, target, pinned=pinned) == refused
 
 
 def test_two_runs_fetching_one_file_share_it(tmp_path: Path) -> None:
@@ -402,9 +399,9 @@ def test_local_files_are_copied_and_checked(tmp_path: Path) -> None:
 def test_url_credentials_belong_to_one_origin(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NETRC", "/nonexistent")
     client = Client(FAST, sources=["https://u:p@h.example/simple"])
-    assert "Authorization" in client._headers("https://h.example:443/files/x.whl", {})
+    assert "Authorization" in client._credentials.headers("https://h.example:443/files/x.whl", {})
     for other in ("http://h.example/x", "https://h.example:8443/x", "https://cdn.example/x"):
-        assert "Authorization" not in client._headers(other, {})
+        assert "Authorization" not in client._credentials.headers(other, {})
 
 
 @pytest.mark.parametrize(

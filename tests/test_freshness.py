@@ -22,13 +22,10 @@ from constraints_gen.locks.freshness import (
     State,
     target_state,
 )
-from constraints_gen.profiles.model import (
-    _VENDOR_KEYS,
-    _VENDOR_PLATFORMS,
-    VENDORS,
-    ProfileVendor,
-    load_profiles,
-)
+from constraints_gen.profiles.load import load_profiles
+from constraints_gen.profiles.needs import VENDOR_KEYS as _VENDOR_KEYS
+from constraints_gen.profiles.needs import VENDOR_PLATFORMS as _VENDOR_PLATFORMS
+from constraints_gen.profiles.needs import VENDORS, ProfileVendor
 from constraints_gen.profiles.project import Project
 
 
@@ -53,7 +50,7 @@ def answers(root: Path) -> tuple[str, bool, bool, bool, tuple[str, ...]]:
     state = target_state(project, profiles, alpha, PYTHON)
     emitted = emit(project, profiles, alpha, python=PYTHON)
     lock_path = project.lock_path("alpha", PYTHON)
-    header = lockfile.read_lock(lock_path).header
+    header = lockfile.read_lock_file(lock_path).header
     expected = lockfile.fingerprint(alpha, profiles.manifest, PYTHON)
     return (
         state.state,

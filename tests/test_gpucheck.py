@@ -26,7 +26,7 @@ from constraints_gen.install.gpucheck import Device, TorchInfo, check_gpu, gpu_p
 from constraints_gen.install.verify import Report, verify
 from constraints_gen.locks.compile import LockOptions, compile_one
 from constraints_gen.locks.file import LockedPackage
-from constraints_gen.profiles.model import load_profiles
+from constraints_gen.profiles.load import load_profiles
 from constraints_gen.profiles.project import find_project
 from constraints_gen.profiles.select import gfx_runs
 

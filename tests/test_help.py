@@ -37,7 +37,7 @@ from test_uvproject import make
 
 from constraints_gen import runner
 from constraints_gen.cli import cli
-from constraints_gen.profiles.model import load_profiles
+from constraints_gen.profiles.load import load_profiles
 from constraints_gen.profiles.project import builtin_root
 
 

@@ -14,7 +14,7 @@ from support.wheels import sha256_of
 from constraints_gen.errors import ConstraintsGenError, InputError, ToolError
 from constraints_gen.locks import file as lockfile
 from constraints_gen.locks.compile import LockOptions, LockResult, compile_one, export_pylock
-from constraints_gen.profiles.model import load_profiles
+from constraints_gen.profiles.load import load_profiles
 from constraints_gen.profiles.project import Project
 
 if sys.version_info >= (3, 11):

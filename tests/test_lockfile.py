@@ -258,7 +258,7 @@ def test_format_change_is_its_own_error(root: Path) -> None:
     lines = path.read_text().splitlines(keepends=True)
     path.write_text("".join(lines[:4] + lines[5:]))  # a format 2 file: no integrity line
     with pytest.raises(lockfile.LockFormatError) as error:
-        lockfile.read_lock(path)
+        lockfile.read_lock_file(path)
     assert error.value.found == 2
     assert str(error.value) == (
         f"{path}: written in lock format 2, this tool writes {lockfile.FORMAT}:"
@@ -268,6 +268,6 @@ def test_format_change_is_its_own_error(root: Path) -> None:
 
 def test_crlf_checkout_is_the_same_file(root: Path) -> None:
     path = root / LOCK
-    intact = lockfile.read_lock(path)
+    intact = lockfile.read_lock_file(path)
     path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
-    assert lockfile.read_lock(path).packages == intact.packages
+    assert lockfile.read_lock_file(path).packages == intact.packages

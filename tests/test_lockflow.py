@@ -22,7 +22,7 @@ from constraints_gen.locks import file as lockfile
 from constraints_gen.locks.compile import LockOptions
 from constraints_gen.locks.refresh import refresh
 from constraints_gen.profiles.config import load_config
-from constraints_gen.profiles.model import load_profiles
+from constraints_gen.profiles.load import load_profiles
 from constraints_gen.profiles.project import Project
 
 PY = PYTHON

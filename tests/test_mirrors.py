@@ -14,7 +14,7 @@ from support.lock_project import PYTHON, gen, make_project
 from support.wheels import build_wheel
 
 from constraints_gen.profiles.config import served_pins
-from constraints_gen.profiles.model import load_profiles
+from constraints_gen.profiles.load import load_profiles
 
 INDEX = "index pytorch-test (https://download.pytorch.org/whl/test)"
 TIP = "TIP: put the pinned wheels in that folder, or drop the mirror to use the index itself\n"

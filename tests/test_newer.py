@@ -14,7 +14,7 @@ from support.wheels import build_wheel
 
 from constraints_gen.install.newer import newer_wheels, serves_all_of, staleness
 from constraints_gen.profiles.builds import load_builds
-from constraints_gen.profiles.model import load_profiles
+from constraints_gen.profiles.load import load_profiles
 
 REPO = Path(__file__).resolve().parent.parent
 L228 = "manylinux_2_28_x86_64"

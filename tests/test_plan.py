@@ -27,7 +27,8 @@ from constraints_gen.detect.readouts import read_paths, read_stream
 from constraints_gen.errors import InputError
 from constraints_gen.install.wheelhouse import FOLDER_LOCK, HASH_CACHE
 from constraints_gen.profiles import plan as plan_module
-from constraints_gen.profiles.model import ProfileSet, load_profiles
+from constraints_gen.profiles.load import load_profiles
+from constraints_gen.profiles.model import ProfileSet
 from constraints_gen.profiles.plan import make_plan, read_plan
 from constraints_gen.profiles.select import Selection, select
 

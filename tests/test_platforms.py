@@ -19,7 +19,8 @@ from constraints_gen.detect.hardware import Hardware, parse_hardware
 from constraints_gen.errors import NoFitError
 from constraints_gen.locks import file as lockfile
 from constraints_gen.locks.emit import emit, platform_matches
-from constraints_gen.profiles.model import ProfileSet, load_profiles
+from constraints_gen.profiles.load import load_profiles
+from constraints_gen.profiles.model import ProfileSet
 from constraints_gen.profiles.project import Project
 from constraints_gen.profiles.select import evaluate, require_fit, select
 

@@ -25,7 +25,7 @@ from test_uvproject import PROJECT, profiles_root
 from test_uvproject import indexes as indexes  # the fixture, by name
 
 from constraints_gen.locks.uvproject import WriteOptions, write
-from constraints_gen.profiles.model import load_profiles
+from constraints_gen.profiles.load import load_profiles
 
 PRE_COMMIT = Path(sys.executable).parent / "pre-commit"
 GIT_ENV = {

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from test_profiles import BASE, GPU, write
 
-from constraints_gen.profiles.model import _Hardware, load_profiles
+from constraints_gen.profiles.layers import NeedsLayer as _Hardware
+from constraints_gen.profiles.load import load_profiles
 
 
 def test_a_set_key_overrides_even_when_false_or_empty() -> None:
@@ -48,3 +49,13 @@ def test_a_child_turns_off_what_its_parent_turned_on(tmp_path: Path) -> None:
         "525.60.13",
     )
     assert kid.pin("torch") == gpu.pin("torch")  # inherited: the same pin, from gpu.toml
+
+
+def test_each_hardware_key_has_its_field_and_its_entry() -> None:
+    """A hardware key is added in two places (profiles/needs.py): a Needs field and a KEYS entry;
+    one without the other is caught here."""
+    from dataclasses import fields
+
+    from constraints_gen.profiles.needs import KEYS, Needs
+
+    assert tuple(KEYS) == tuple(field.name for field in fields(Needs))

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from constraints_gen.errors import InputError
-from constraints_gen.profiles.model import ProfileSet, load_profiles
+from constraints_gen.profiles.load import load_profiles
+from constraints_gen.profiles.model import ProfileSet
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -16,7 +16,7 @@ from constraints_gen.errors import ConstraintsGenError
 from constraints_gen.locks.compile import RESOLVERS, UvResolver, resolver_for
 from constraints_gen.locks.piptools import PipToolsResolver
 from constraints_gen.locks.resolver import RESOLVER_NAMES, LockOptions
-from constraints_gen.profiles.model import load_profiles
+from constraints_gen.profiles.load import load_profiles
 from constraints_gen.uvplatforms import running_python
 
 PROFILES = Path(__file__).resolve().parents[1] / "profiles"

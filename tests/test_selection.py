@@ -12,7 +12,8 @@ import pytest
 
 from constraints_gen.detect.hardware import CPU, Gpu, Hardware, Platform, load_hardware
 from constraints_gen.errors import NoFitError
-from constraints_gen.profiles.model import ProfileSet, load_profiles
+from constraints_gen.profiles.load import load_profiles
+from constraints_gen.profiles.model import ProfileSet
 from constraints_gen.profiles.select import (
     evaluate,
     gpu_verdict,

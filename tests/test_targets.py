@@ -55,3 +55,13 @@ def test_unknown_platform() -> None:
         "target platform 'sparc-solaris': not understood (expected a uv --python-platform such as"
         " x86_64-manylinux_2_28, aarch64-apple-darwin, x86_64-pc-windows-msvc)"
     )
+
+
+def test_manylinux2014_means_glibc_2_17() -> None:
+    """The platform is read where profiles read it (uvplatforms.py): manylinux2014, which a
+    profile may name, is glibc 2.17 here too (it was not understood here before)."""
+    target = target_for("3.11", "aarch64-manylinux2014")
+    assert target.rank("a-1-cp311-cp311-manylinux2014_aarch64.whl") is not None
+    assert target.rank("a-1-cp311-cp311-manylinux_2_17_aarch64.whl") is not None
+    assert target.rank("a-1-cp311-cp311-manylinux_2_28_aarch64.whl") is None
+    assert target.rank("a-1-cp311-cp311-manylinux2014_x86_64.whl") is None

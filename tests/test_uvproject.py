@@ -26,7 +26,8 @@ from constraints_gen.locks.uvlock import read_uv_lock
 from constraints_gen.locks.uvproject import WriteOptions, check, write
 from constraints_gen.profiles import candidates
 from constraints_gen.profiles.candidates import TorchBuild, accepts
-from constraints_gen.profiles.model import Index, Profile, load_profiles
+from constraints_gen.profiles.load import load_profiles
+from constraints_gen.profiles.model import Index, Profile
 from constraints_gen.tomlio import read_toml
 
 RUNTIME = "nvidia-cuda-runtime-cu12==12.6.77; sys_platform == 'linux'"

@@ -29,7 +29,7 @@ from constraints_gen.errors import InputError
 from constraints_gen.install.gpucheck import Device, TorchInfo, arch_covers, check_gpu
 from constraints_gen.locks.compile import LockOptions, compile_one
 from constraints_gen.locks.file import fingerprint
-from constraints_gen.profiles.model import load_profiles
+from constraints_gen.profiles.load import load_profiles
 from constraints_gen.profiles.project import find_project
 
 pytestmark = pytest.mark.skipif(

@@ -341,7 +341,8 @@ def test_a_profile_for_several_platforms_fills_and_checks_each(tmp_path: Path) -
 def test_chosen_profiles_reads_the_machine_only_when_none_is_named() -> None:
     from constraints_gen.errors import InputError
     from constraints_gen.install.wheelhouse import chosen_profiles
-    from constraints_gen.profiles.model import Profile, load_profiles
+    from constraints_gen.profiles.load import load_profiles
+    from constraints_gen.profiles.model import Profile
     from constraints_gen.profiles.project import find_project
 
     profiles = load_profiles(find_project(None).profiles_dir)

@@ -37,7 +37,7 @@ def _profiles(ctx: click.Context) -> tuple[tuple[str, tuple[str, ...]], ...]:
     would find it (--root, $GEN_CONSTRAINTS_ROOT, the current directory upward, else the
     built-in profiles); nothing when that project cannot be read."""
     from constraints_gen.profiles import project as projects
-    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.profiles.load import load_profiles
 
     root = _given(ctx, "root") or os.environ.get("GEN_CONSTRAINTS_ROOT") or None
     saved = projects.on_builtin

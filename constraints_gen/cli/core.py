@@ -137,7 +137,7 @@ def choose_profile(
     root: Path | None, hardware: Path | None, profile: str | None, project: Project | None = None
 ) -> tuple[Project, ProfileSet, Profile]:
     """(project, profiles, profile): the named profile, else the best fit for this machine."""
-    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.profiles.load import load_profiles
     from constraints_gen.profiles.project import find_project
     from constraints_gen.profiles.select import require_fit, select
 
@@ -282,7 +282,7 @@ def explain_cmd(root: Path | None, hardware: Path | None, as_json: bool) -> None
       gen-constraints explain
       gen-constraints explain --hardware h200.json --json
     """
-    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.profiles.load import load_profiles
     from constraints_gen.profiles.project import find_project
     from constraints_gen.profiles.select import change_text, nearest_changes, select
 

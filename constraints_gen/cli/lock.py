@@ -140,7 +140,7 @@ def lock_cmd(
         _check(project, names, pythons)
         return
     from constraints_gen.profiles.config import absolute, project_mirrors
-    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.profiles.load import load_profiles
 
     profiles = load_profiles(project.profiles_dir)
     chosen = [profiles.get(name) for name in names] if names else list(profiles.profiles)
@@ -242,12 +242,12 @@ def _check(project: Project, names: tuple[str, ...], pythons: tuple[str, ...]) -
         return
     before = answers.inputs(answers.profile_files(project))
     started = time.time_ns()
-    from constraints_gen.locks.freshness import FRESH, check
-    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.locks.freshness import FRESH, target_states
+    from constraints_gen.profiles.load import load_profiles
 
     profiles = load_profiles(project.profiles_dir)
     chosen = [profiles.get(name) for name in names] if names else list(profiles.profiles)
-    states = check(project, profiles, chosen, pythons, refuse_corrupt=True)
+    states = target_states(project, profiles, chosen, pythons, refuse_corrupt=True)
     bad = [state for state in states if state.needs_lock]
     lines = [state.describe() for state in states if state.state != FRESH]
     for line in lines:

@@ -58,7 +58,7 @@ def plan_cmd(
       gen-constraints plan --json fleet.log > plan.json
     """
     from constraints_gen.detect.readouts import read_bytes, read_paths
-    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.profiles.load import load_profiles
     from constraints_gen.profiles.plan import make_plan
     from constraints_gen.profiles.project import find_project
 

@@ -44,7 +44,7 @@ def _pyproject(project: Path) -> Path:
 
 
 def _profiles(root: Path | None) -> ProfileSet:
-    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.profiles.load import load_profiles
     from constraints_gen.profiles.project import find_project
 
     return load_profiles(find_project(root).profiles_dir)

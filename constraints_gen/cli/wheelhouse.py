@@ -26,7 +26,7 @@ from constraints_gen.errors import ConstraintsGenError, NotInstallable
 from constraints_gen.reporter import REPORT
 
 if TYPE_CHECKING:
-    from constraints_gen.install.wheelhouse import LockRef, Report
+    from constraints_gen.install.wheelhouse import FolderReport, LockRef
     from constraints_gen.profiles.model import Profile
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -104,7 +104,7 @@ def _locks(
     that plan file (``plan --json``)."""
     from constraints_gen.install.wheelhouse import chosen_profiles, plan_locks, read_locks
     from constraints_gen.profiles.config import project_mirrors
-    from constraints_gen.profiles.model import load_profiles
+    from constraints_gen.profiles.load import load_profiles
     from constraints_gen.profiles.project import find_project
     from constraints_gen.profiles.select import require_fit, select
 
@@ -238,10 +238,11 @@ def fill_cmd(
     """
     import sys
 
-    from constraints_gen.install.download import SILENT, Client, Settings
+    from constraints_gen.install.download import Client
     from constraints_gen.install.fill import fill, fill_sources
     from constraints_gen.install.index import FetchError
-    from constraints_gen.install.progress import StreamProgress, human_size, plural
+    from constraints_gen.install.progress import SILENT, StreamProgress, human_size, plural
+    from constraints_gen.install.transport import Settings
 
     # Mirrors as `lock` takes them (--mirror, $GEN_CONSTRAINTS_MIRRORS, constraints-gen.toml):
     # a profile index may come from a URL elsewhere or a folder of wheels.
@@ -300,7 +301,7 @@ def fill_cmd(
         )
 
 
-def _render(report: Report) -> str:
+def _render(report: FolderReport) -> str:
     lines = []
     for item in report.locks:
         lock = item.lock

@@ -21,7 +21,7 @@ from pathlib import Path
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
 
-from constraints_gen.install.download import SILENT, Client, Progress, remove_stale_parts
+from constraints_gen.install.download import Client
 from constraints_gen.install.index import (
     FetchError,
     RemoteFile,
@@ -30,6 +30,8 @@ from constraints_gen.install.index import (
     download,
     list_files,
 )
+from constraints_gen.install.partfile import remove_stale_parts
+from constraints_gen.install.progress import SILENT, Progress
 from constraints_gen.install.wheelhouse import (
     HashCache,
     LockRef,

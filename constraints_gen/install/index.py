@@ -29,7 +29,8 @@ from typing import Any
 
 from constraints_gen.errors import FetchError as FetchError
 from constraints_gen.errors import NotFound, PageError
-from constraints_gen.install.download import SILENT, Client, Progress
+from constraints_gen.install.download import Client
+from constraints_gen.install.progress import SILENT, Progress
 from constraints_gen.profiles.config import local_folder
 from constraints_gen.redact import redact
 

@@ -27,7 +27,8 @@ from constraints_gen.install.download import Client
 from constraints_gen.install.index import Source, default_index, list_files
 from constraints_gen.profiles.builds import TABLE, Build, BuildTable, load_builds
 from constraints_gen.profiles.config import DEFAULT_INDEX, is_local
-from constraints_gen.profiles.model import Profile, load_profiles
+from constraints_gen.profiles.load import load_profiles
+from constraints_gen.profiles.model import Profile
 from constraints_gen.redact import redact
 from constraints_gen.uvplatforms import parse_uv_platform
 

@@ -1,4 +1,5 @@
-"""Download progress for people: sizes and rates, one status line on a terminal.
+"""Download progress: what a download reports (:class:`Progress`), and its rendering for people:
+sizes and rates, one status line on a terminal.
 
 On a terminal one line on stderr is redrawn (at most ten times a second) with the files done, the
 bytes so far of the total known, the overall rate and the file that is furthest from done; each
@@ -10,7 +11,38 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TextIO
+from typing import Protocol, TextIO
+
+
+class Progress(Protocol):
+    """What a download reports; the CLI renders it (:class:`StreamProgress` below)."""
+
+    def started(self, filename: str, total: int | None, offset: int) -> None: ...
+    def advanced(self, filename: str, amount: int) -> None: ...
+    def finished(self, filename: str, size: int) -> None: ...
+    def failed(self, filename: str) -> None: ...
+    def note(self, message: str) -> None: ...
+
+
+class _Silent:
+    def started(self, filename: str, total: int | None, offset: int) -> None:
+        pass
+
+    def advanced(self, filename: str, amount: int) -> None:
+        pass
+
+    def finished(self, filename: str, size: int) -> None:
+        pass
+
+    def failed(self, filename: str) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
+
+
+SILENT: Progress = _Silent()
+
 
 _UNITS = ("bytes", "kB", "MB", "GB", "TB")
 

@@ -4,13 +4,13 @@ A lock holds the hashes of every wheel of each version (all platforms); a wheelh
 the files its target can install. The target is the profile's ``target.platform`` (as uv spells
 it: ``x86_64-manylinux_2_28``, ``aarch64-apple-darwin``, ``linux``...) and the CPython version
 from the lock's file name. Tags come from :mod:`packaging.tags`, best first; ``linux_<arch>``
-wheels rank last on a manylinux target (uv installs them, but they are rarely portable).
+wheels rank last on a manylinux target (uv installs them, but they are rarely portable). The
+platform names are read by :func:`constraints_gen.uvplatforms.parse_uv_platform`, as everywhere.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -18,16 +18,11 @@ from packaging import tags
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from constraints_gen.errors import InputError
+from constraints_gen.uvplatforms import parse_uv_platform
 
-_SHORTHANDS = {
-    "linux": "x86_64-manylinux_2_28",
-    "windows": "x86_64-pc-windows-msvc",
-    "macos": "aarch64-apple-darwin",
-}
-_MANYLINUX = re.compile(r"^(x86_64|aarch64|i686|ppc64le|s390x)-manylinux_?(\d+)_(\d+)$")
 _LEGACY = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
 _MAC_ARCH = {"aarch64": "arm64", "x86_64": "x86_64"}
-_WIN_ARCH = {"x86_64": "win_amd64", "aarch64": "win_arm64", "i686": "win32"}
+_WIN_ARCH = {"x86_64": "win_amd64", "aarch64": "win_arm64"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,29 +46,30 @@ class Target:
 def platform_tags(uv_platform: str, macos: str | None = None) -> list[str]:
     """Platform tags for a uv ``--python-platform``, best first; ``macos``: the oldest macOS
     (a profile's ``min_macos``), else $MACOSX_DEPLOYMENT_TARGET, else uv's default 13.0."""
-    target = _SHORTHANDS.get(uv_platform.lower(), uv_platform.lower())
-    target = target.replace("-unknown-linux-gnu", "-manylinux_2_28")
-    if match := _MANYLINUX.match(target):
-        arch, major, newest = match[1], int(match[2]), int(match[3])
+    try:
+        spec = parse_uv_platform(uv_platform)
+    except ValueError:
+        raise InputError(
+            [
+                f"target platform {uv_platform!r}: not understood (expected a uv"
+                " --python-platform such as x86_64-manylinux_2_28, aarch64-apple-darwin,"
+                " x86_64-pc-windows-msvc)"
+            ]
+        ) from None
+    arch = spec.machine
+    if spec.glibc is not None:  # Linux: manylinux tags from its glibc floor down (PEP 600)
+        major, newest = spec.glibc
         out = []
         for minor in range(newest, 4, -1):
             out.append(f"manylinux_{major}_{minor}_{arch}")
             if (major, minor) in _LEGACY:
                 out.append(f"{_LEGACY[major, minor]}_{arch}")
         return [*out, f"linux_{arch}"]
-    arch, _, rest = target.partition("-")
-    if rest == "apple-darwin" and arch in _MAC_ARCH:
+    if spec.system == "darwin":
         version = macos or os.environ.get("MACOSX_DEPLOYMENT_TARGET", "13.0")
         mac_major, _, mac_minor = version.partition(".")
         return list(tags.mac_platforms((int(mac_major), int(mac_minor or 0)), _MAC_ARCH[arch]))
-    if rest == "pc-windows-msvc" and arch in _WIN_ARCH:
-        return [_WIN_ARCH[arch]]
-    raise InputError(
-        [
-            f"target platform {uv_platform!r}: not understood (expected a uv --python-platform"
-            " such as x86_64-manylinux_2_28, aarch64-apple-darwin, x86_64-pc-windows-msvc)"
-        ]
-    )
+    return [_WIN_ARCH[arch]]
 
 
 def target_for(python: str, uv_platform: str, macos: str | None = None) -> Target:

@@ -288,7 +288,7 @@ class LockReport:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Report:
+class FolderReport:
     folder: Path
     locks: tuple[LockReport, ...]
     unreferenced: tuple[str, ...]
@@ -344,7 +344,7 @@ def locked_hashes(package: LockedPackage) -> set[str]:
     return {h.removeprefix("sha256:") for h in package.hashes if h.startswith("sha256:")}
 
 
-def check(folder: Path, locks: Sequence[LockRef], cache: HashCache) -> Report:
+def check(folder: Path, locks: Sequence[LockRef], cache: HashCache) -> FolderReport:
     """Classify every wheel in ``folder`` against ``locks``; reads files and writes nothing
     (``cache.save()`` is the caller's choice)."""
     wheels, ignored = scan(folder) if folder.is_dir() else ([], [])
@@ -391,7 +391,7 @@ def check(folder: Path, locks: Sequence[LockRef], cache: HashCache) -> Report:
             )
         )
     unreferenced = sorted(w.filename for w in wheels if w.name not in locked_names)
-    return Report(
+    return FolderReport(
         folder=folder,
         locks=tuple(reports),
         unreferenced=tuple(unreferenced),
@@ -417,7 +417,7 @@ class Pruned:
 
 
 def prune(folder: Path, names: Iterable[str], *, dry_run: bool, notice: Notice = _quiet) -> Pruned:
-    """Remove ``names`` (from a :class:`Report`: wheels only) from ``folder``. Each removal is
+    """Remove ``names`` (from a :class:`FolderReport`: wheels only) from ``folder``. Each removal is
     independent: one that fails is listed and the others go on; the hash cache is then saved so
     that it names only what is left. A dry run touches nothing, the hash cache included."""
     names = sorted(names)
@@ -523,7 +523,7 @@ def _place(source: Path, dest: Path, hashes: HashCache, served: HashCache) -> No
         raise
 
 
-def wanted(report: Report) -> Iterable[tuple[LockRef, LockedPackage]]:
+def wanted(report: FolderReport) -> Iterable[tuple[LockRef, LockedPackage]]:
     """(lock, package) pairs the folder cannot install yet."""
     for lock_report in report.locks:
         for package in lock_report.missing:

@@ -200,7 +200,7 @@ def _verifies(lock_path: Path, profile: Profile, python: str) -> bool:
     or one whose header names another profile, Python or platform, is not used; one in an older
     lock format is (it cannot be verified, but its versions are the ones kept)."""
     try:
-        lockfile.check_target(lock_path, lockfile.read_lock(lock_path).header, profile, python)
+        lockfile.check_target(lock_path, lockfile.read_lock_file(lock_path).header, profile, python)
     except lockfile.LockFormatError:
         return True
     except ConstraintsGenError:

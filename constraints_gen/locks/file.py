@@ -12,9 +12,9 @@ Digests of inputs are of the parsed TOML (comments and layout do not count). The
 digests only explain why a lock is stale; the fingerprint decides. The fingerprint holds the
 file format's version, not the tool's: a new gen-constraints keeps committed locks fresh unless
 the format changed, and then says so. The body digest makes every reader refuse a file that was
-emptied, truncated or edited; :func:`read_lock` and :func:`read_constraints` are the only readers,
-and :func:`read_pair` (what every command reads) also refuses a file whose header names another
-profile, CPython or platform than the one looked for.
+emptied, truncated or edited; :func:`read_lock_file` and :func:`read_constraints` are the only
+readers, and :func:`read_pair` (what every command reads) also refuses a file whose header names
+another profile, CPython or platform than the one looked for.
 No timestamps: the same inputs give byte-identical files.
 """
 
@@ -322,7 +322,7 @@ def _parse_lock(text: str, where: str) -> tuple[tuple[LockedPackage, ...], tuple
     return tuple(packages), tuple(options)
 
 
-def read_lock(path: Path, *, regenerate: str | None = None) -> LockFile:
+def read_lock_file(path: Path, *, regenerate: str | None = None) -> LockFile:
     """Read and verify a hashed lock: the one way every command reads one.
 
     Refused with a :class:`LockIntegrityError` (exit 2, naming the file and the command that
@@ -343,7 +343,7 @@ def read_lock(path: Path, *, regenerate: str | None = None) -> LockFile:
 
 
 def read_constraints(path: Path, *, regenerate: str | None = None) -> ConstraintsFile:
-    """Read and verify a ``constraints.txt`` that ``lock`` wrote (see :func:`read_lock`)."""
+    """Read and verify a ``constraints.txt`` that ``lock`` wrote (see :func:`read_lock_file`)."""
     text = _read_text(path, regenerate)
     head, body = _parse_header(path, text, regenerate)
     pins: list[tuple[str, str]] = []
@@ -442,7 +442,7 @@ def read_pair(
 ) -> tuple[LockFile, ConstraintsFile]:
     """Both files of one target (``profile`` on its platform, CPython ``python``), each verified,
     verified to be that target's (:func:`check_target`), and verified to agree."""
-    lock = read_lock(lock_path, regenerate=regenerate)
+    lock = read_lock_file(lock_path, regenerate=regenerate)
     check_target(lock_path, lock.header, profile, python, regenerate)
     constraints = read_constraints(constraints_path, regenerate=regenerate)
     check_target(constraints_path, constraints.header, profile, python, regenerate)
@@ -551,4 +551,4 @@ def lock_is_fresh(path: Path, expected: str) -> bool:
     """Was the lock at ``path`` made from the inputs whose fingerprint is ``expected``
     (:func:`fingerprint`, as :func:`is_fresh` compares them)? The file is verified: a tampered
     one raises rather than answering. (Kept for ``cli/sync.py``; new callers use is_fresh.)"""
-    return read_lock(path).header.fingerprint == expected
+    return read_lock_file(path).header.fingerprint == expected

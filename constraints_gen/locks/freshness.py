@@ -100,7 +100,7 @@ def target_state(
     return TargetState(profile=profile, python=python, state=state, reasons=tuple(reasons))
 
 
-def check(
+def target_states(
     project: Project,
     profiles: ProfileSet,
     chosen: Sequence[Profile],

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from constraints_gen.fsutil import exclusive_lock, remove_stale_temps
 from constraints_gen.locks.compile import LockResult, compile_many, resolver_for
-from constraints_gen.locks.freshness import TargetState, check
+from constraints_gen.locks.freshness import TargetState, target_states
 from constraints_gen.locks.resolver import LockOptions
 from constraints_gen.profiles.model import Profile, ProfileSet
 from constraints_gen.profiles.project import Project
@@ -51,7 +51,7 @@ def refresh(
     everything = force or options.upgrade or bool(options.upgrade_packages)
     with exclusive_lock(project.generated_dir / LOCK_NAME, on_wait=on_wait):
         removed = remove_stale_temps(project.generated_dir)
-        states = check(project, profiles, chosen, pythons)
+        states = target_states(project, profiles, chosen, pythons)
         targets = [
             (state.profile, state.python)
             for state in states

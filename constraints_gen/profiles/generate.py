@@ -17,7 +17,8 @@ from pathlib import Path
 from constraints_gen.errors import InputError, ProfilesOutOfStep
 from constraints_gen.fsutil import atomic_write
 from constraints_gen.profiles.builds import TABLE, Build, BuildTable, load_builds
-from constraints_gen.profiles.model import ProfileSet, load_profiles
+from constraints_gen.profiles.load import load_profiles
+from constraints_gen.profiles.model import ProfileSet
 from constraints_gen.uvplatforms import parse_uv_platform
 
 MARKER = "# [hardware] generated from builds/torch.toml by `gen-constraints profiles generate`"

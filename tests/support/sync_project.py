@@ -10,7 +10,7 @@ from pathlib import Path
 
 from constraints_gen import runner
 from constraints_gen.locks.compile import LockOptions, compile_one
-from constraints_gen.profiles.model import load_profiles
+from constraints_gen.profiles.load import load_profiles
 from constraints_gen.profiles.project import find_project
 
 from .wheels import build_wheel
