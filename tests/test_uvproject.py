@@ -30,6 +30,8 @@ from constraints_gen.profiles.model import Index, Profile, load_profiles
 from constraints_gen.tomlio import read_toml
 
 RUNTIME = "nvidia-cuda-runtime-cu12==12.6.77; sys_platform == 'linux'"
+TRITON_ROCM = "pytorch-triton-rocm==3.5.0; sys_platform == 'linux'"
+TRITON_XPU = "pytorch-triton-xpu==3.6.0; sys_platform == 'linux' or sys_platform == 'win32'"
 GPU = HARDWARE / "a100-r570.json"
 CPU = HARDWARE / "cpu.json"
 
@@ -46,8 +48,19 @@ def indexes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     ]
     cu = [
         build_wheel(tmp / "w-cu", "torch", f"{v}+cu126", requires=[RUNTIME])
-        for v in ("2.14.1", "2.13.0", "2.12.0")
+        for v in ("2.14.1", "2.13.1", "2.13.0", "2.12.0")
     ]
+    cu128 = [build_wheel(tmp / "w-cu128", "torch", "2.13.5+cu128")]
+    # ROCm and XPU builds depend on their triton, published on their index only (uv's guide)
+    rocm = [
+        build_wheel(tmp / "w-rocm", "torch", "2.13.0+rocm7.2", requires=[TRITON_ROCM]),
+        build_wheel(tmp / "w-rocm", "pytorch-triton-rocm", "3.5.0"),
+    ]
+    xpu = [
+        build_wheel(tmp / "w-xpu", "torch", "2.14.1+xpu", requires=[TRITON_XPU]),
+        build_wheel(tmp / "w-xpu", "pytorch-triton-xpu", "3.6.0"),
+    ]
+    pypi.append(build_wheel(tmp / "w-pypi", "pytorch-triton-rocm", "9.9"))  # not the build's
     cpu = [build_wheel(tmp / "w-cpu", "torch", f"{v}+cpu") for v in ("2.13.0", "2.12.0")]
     # torchvision: each build requires its torch (the public version matches the local builds)
     pypi.append(build_wheel(tmp / "w-pypi", "torchvision", "0.29.1", requires=["torch==2.14.1"]))
@@ -55,7 +68,8 @@ def indexes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     cpu.append(build_wheel(tmp / "w-cpu", "torchvision", "0.28.0+cpu", requires=["torch==2.13.0"]))
     private = [build_wheel(tmp / "w-private", "mylib", "1.0")]
     urls = {}
-    for name, wheels in (("pypi", pypi), ("cu126", cu), ("cpu", cpu), ("private", private)):
+    for name, wheels in (("pypi", pypi), ("cu126", cu), ("cpu", cpu), ("private", private),
+                         ("cu128", cu128), ("rocm", rocm), ("xpu", xpu)):  # fmt: skip
         urls[name] = (write_simple_index(wheels, tmp / name)).as_uri()
     return urls
 
@@ -200,13 +214,13 @@ def test_a_cap_below_the_pin_takes_the_newest_build_of_the_variant_within_it(
                    WriteOptions())  # fmt: skip
     assert [r.text().split(" ;")[0] for r in result.block.extras[0].requirements] == [
         "nvidia-cuda-runtime-cu12==12.6.77",
-        "torch==2.13.0+cu126",
+        "torch==2.13.1+cu126",
     ]
     assert result.notices[-1].startswith(
         "extra cuda126: index pytorch-cu126: the newest +cu126 build the project allows"
     )
     assert uv("lock", "--offline", cwd=project).returncode == 0
-    assert locked(project, "cuda126")["torch"] == "2.13.0+cu126"
+    assert locked(project, "cuda126")["torch"] == "2.13.1+cu126"
 
 
 def test_a_dependency_pinning_torch_exactly_decides_the_build(
@@ -596,3 +610,114 @@ def test_only_write_imports_tomlkit(tmp_path: Path, env: dict[str, str]) -> None
         done = subprocess.run([sys.executable, "-c", PROBE_IMPORTS, *args], capture_output=True,
                               text=True, cwd=project)  # fmt: skip
         assert done.stdout.splitlines()[-1] == expected, (args, done.stderr)
+
+
+def table_row(torch: str, url: str, **kw: object) -> str:
+    """One [[build]] of a build table (profiles/builds/torch.toml), for the test's cuda126."""
+    row: dict[str, object] = {
+        "profile": "cuda126", "torch": torch, "variant": torch.split("+")[-1], "index": url,
+        "system": "linux", "machine": "x86_64", "cuda": "12.6",
+        "archs": ["5.0", "6.0", "7.0", "7.5", "8.0", "8.6", "9.0"], "ptx": False,
+        "min_driver": "525.60.13", "glibc": "2.28", "pythons": [PY], "archs_from": "published",
+        "source": "stand-in", **kw,
+    }  # fmt: skip
+    lines = ["[[build]]"]
+    for key, value in row.items():
+        text = f'"{value}"' if isinstance(value, str) else str(value).replace("'", '"').lower()
+        lines.append(f"{key} = {text}")
+    return "\n".join(lines) + "\n"
+
+
+def with_table(root: Path, *rows: str) -> None:
+    (root / "profiles" / "builds").mkdir(parents=True, exist_ok=True)
+    (root / "profiles" / "builds" / "torch.toml").write_text("\n".join(rows))
+
+
+def test_a_cap_below_the_pin_takes_the_newest_table_build_that_runs_on_the_hardware(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """torch<2.14 and a profile pinning 2.14.1+cu126: the table's newest build in range that
+    runs on all of the profile's hardware, exactly, from that build's own index."""
+    project = make(tmp_path, env, deps='"torch<2.14"')
+    root = tmp_path / "gc"
+    with_table(
+        root,
+        table_row("2.14.1+cu126", env["cu126"]),
+        # in range and newer, but each misses one fact of the profile's hardware
+        table_row("2.13.9+cu128", env["cu128"], archs=["7.5", "8.0", "8.6"]),  # no sm_90
+        table_row("2.13.8+cu128", env["cu128"], min_driver="570.26"),  # driver floor > R525
+        table_row("2.13.7+cu128", env["cu128"], glibc="2.34"),  # manylinux_2_28 profile
+        table_row("2.13.6+cu128", env["cu128"], pythons=["3.9"]),  # no wheel for its Python
+        table_row("2.13.5+cu128", env["cu128"], archs=["7.5", "8.0", "8.6", "9.0"]),  # runs
+        table_row("2.13.0+cu126", env["cu126"]),
+    )
+    profiles = load_profiles(root / "profiles")
+    gpu = profiles.get("cuda126")
+    assert [(b.version, b.exact) for b in candidates.candidates(gpu)] == [
+        ("2.14.1+cu126", True),
+        ("2.13.5+cu128", True),
+        ("2.13.0+cu126", True),
+    ]
+    path = project / "pyproject.toml"
+    result = write(path, [gpu, profiles.get("cpu")], WriteOptions())
+    extra = result.block.extras[0]
+    assert (extra.index, extra.index_url) == ("pytorch-cu128", env["cu128"])
+    assert extra.torch_source == (
+        "build table torch.toml: 2.13.5+cu128 (cu128, profile cuda126's row) runs on profile"
+        " cuda126's hardware"
+    )
+    assert f"extra cuda126: {extra.torch_source}" in result.notices
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "cuda126") == {"torch": "2.13.5+cu128"}
+    assert check(path, profiles).state == "fresh"
+    # the cu128 row leaves the table: the cu126 index's 2.13.0 (listed) wins over its 2.13.1
+    # (on the index, not in the table: without the table's word it is not taken)
+    with_table(
+        root, table_row("2.14.1+cu126", env["cu126"]), table_row("2.13.0+cu126", env["cu126"])
+    )
+    write(path, [load_profiles(root / "profiles").get("cuda126")], WriteOptions(force=True))
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "cuda126")["torch"] == "2.13.0+cu126"
+
+
+def test_no_table_build_in_range_is_refused_naming_each_build_range_and_hardware(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env, deps='"torch<2.13"')
+    root = tmp_path / "gc"
+    with_table(
+        root, table_row("2.14.1+cu126", env["cu126"]), table_row("2.13.0+cu126", env["cu126"])
+    )
+    before = (project / "pyproject.toml").read_bytes()
+    done = gen("uv-project", "write", "--root", root, "--profile", "cuda126", cwd=project)
+    assert done.returncode == 2, done.stderr
+    hardware = (
+        "no torch build for profile cuda126 (CUDA 12.6, compute capabilities 7.5 8.0 8.6 9.0)"
+    )
+    assert done.stderr.count(hardware) == 2
+    for build in ("2.14.1+cu126", "2.13.0+cu126"):
+        assert f"asked uv for torch=={build} from index {env['cu126']}" in done.stderr
+    assert "torch<2.13" in done.stderr  # uv's explanation names the project's range
+    assert (project / "pyproject.toml").read_bytes() == before
+
+
+def test_the_builtin_table_gives_each_profile_only_builds_for_its_whole_class() -> None:
+    """Real data: profiles/builds/torch.toml against the built-in profiles."""
+    from constraints_gen.profiles.project import builtin_root
+
+    profiles = load_profiles(builtin_root() / "profiles")
+
+    def versions(name: str) -> list[str]:
+        return [b.version for b in candidates.candidates(profiles.get(name))]
+
+    # Maxwell/Pascal on R525: nothing but its own cu126 build (cu128+ dropped sm_50, CUDA 13
+    # needs R580)
+    assert versions("pt_cu126") == ["2.14.1+cu126"]
+    # CUDA 13.0 on R580, sm_75-sm_120: the cu132 build (same archs, same floor) when its pin is
+    # out of range; never the cu126 build (no sm_100/sm_120 kernels)
+    assert "2.15.0" in versions("cuda130") and "2.14.1+cu126" not in versions("cuda130")
+    # manylinux2014 (glibc 2.17): only its own glibc-2.17 build
+    assert versions("cuda124_glibc217") == ["2.6.0"]
+    # Windows profiles take Windows rows only
+    assert all("+" in v for v in versions("win_cu130"))
+    assert versions("rocm72") == ["2.13.0+rocm7.2"]  # the table is NVIDIA's

@@ -4,12 +4,15 @@ For each profile, a *probe* copy of the project is locked with the real ``uv loc
 temporary folder: the user's requirements, extras, dependency groups and ``[tool.uv]`` settings
 as written, made virtual (no build), plus one extra that asks for the profile's torch family
 from the profile's index: ``torch<=<pin>`` (the newest build the project allows, never newer
-than the pin) when the pin carries a local label (one variant per index), ``torch==<pin>`` for a
-plain PyPI pin. uv then applies every torch requirement the project states, directly or through
-a dependency that pins torch (``vllm``). The locked torch must be vouched for by
-:mod:`constraints_gen.profiles.candidates` (the profile's pin, or a build of its variant); the
-torch-family packages and the runtime packages they depend on (``nvidia-*``...) become the
-extra's exact pins, each with the marker uv locked it under.
+than the pin) when the pin carries a local label (one variant per index) and no build table
+sits beside the profiles; ``torch==<version>`` for a plain PyPI pin and for each build the
+table names (:mod:`constraints_gen.profiles.candidates`: the profile's pin first, then every
+build of the table that runs on the profile's hardware, newest first, each on its own index).
+uv then applies every torch requirement the project states, directly or through a dependency
+that pins torch (``vllm``). The locked torch must be vouched for by
+:mod:`constraints_gen.profiles.candidates` (the profile's pin, a table build, or without a
+table a build of its variant); the torch-family packages and the runtime packages they depend
+on (``nvidia-*``...) become the extra's exact pins, each with the marker uv locked it under.
 """
 
 from __future__ import annotations
@@ -99,13 +102,17 @@ def probe(context: Context, plan: Plan) -> ExtraBlock:
 
 def _probe_build(context: Context, plan: Plan, candidate: TorchBuild) -> ExtraBlock:
     pinned = Version(candidate.version)
-    torch_spec = f"torch<={pinned.public}" if plan.index else f"torch=={candidate.version}"
+    exact = candidate.exact or not plan.index
+    torch_spec = f"torch=={candidate.version}" if exact else f"torch<={pinned.public}"
     routed = ["torch"]
-    if plan.index:  # uv's guide routes these; and the family the project names itself
-        routed += [*ROUTED_BY_VENDOR.get(plan.profile.vendor, ()), *declared_family(context.data)]
-    routed = list(dict.fromkeys(routed))
+    # uv's guide routes the vendor's triton (only a source: a build need not depend on it), and
+    # the family the project names itself (required in the extra, from the profile's index)
+    vendor = ROUTED_BY_VENDOR.get(plan.profile.vendor, ()) if plan.index else ()
+    declared = declared_family(context.data) if plan.index else ()
+    routed = list(dict.fromkeys([*routed, *vendor, *declared]))
+    sources_only = tuple(name for name in vendor if name not in declared)
     for _ in range(3):  # a pass may find more torch-family packages that need the index
-        lock = _lock(context, plan, torch_spec, routed)
+        lock = _lock(context, plan, torch_spec, routed, sources_only)
         torch = _extra_dist(lock, plan.extra, "torch")
         family = _family(lock, plan.extra, torch)
         missing = [
@@ -233,8 +240,14 @@ def _and(edge: str | None, marker: str | None) -> str | None:
     return f"({edge}) and ({marker})"
 
 
-def _lock(context: Context, plan: Plan, torch_spec: str, routed: Sequence[str]) -> UvLock:
-    text = _probe_text(context, plan, torch_spec, routed)
+def _lock(
+    context: Context,
+    plan: Plan,
+    torch_spec: str,
+    routed: Sequence[str],
+    sources_only: Sequence[str] = (),
+) -> UvLock:
+    text = _probe_text(context, plan, torch_spec, routed, sources_only)
     pyproject = context.pyproject
     config = pyproject.parent / "uv.toml"
     with tempfile.TemporaryDirectory(prefix="gen-constraints-probe-") as folder:
@@ -276,7 +289,13 @@ def _hardware_words(profile: Profile) -> str:
     return f"{profile.vendor} build"
 
 
-def _probe_text(context: Context, plan: Plan, torch_spec: str, routed: Sequence[str]) -> str:
+def _probe_text(
+    context: Context,
+    plan: Plan,
+    torch_spec: str,
+    routed: Sequence[str],
+    sources_only: Sequence[str] = (),
+) -> str:
     data = context.data
     # The block's previous extras, and the user's own torch extras: they are resolved apart from
     # this one (the block's conflict set), so the probe leaves them out.
@@ -292,7 +311,7 @@ def _probe_text(context: Context, plan: Plan, torch_spec: str, routed: Sequence[
     where = "" if plan.marker is None else f" ; {plan.marker}"
     optional[plan.extra] = [
         f"{torch_spec}{where}",
-        *(f"{name}{where}" for name in routed if name != "torch"),
+        *(f"{name}{where}" for name in routed if name != "torch" and name not in sources_only),
     ]
     probe_project: dict[str, Any] = {
         "name": PROBE_NAME,
