@@ -21,6 +21,7 @@ from support.wheels import build_wheel
 
 from constraints_gen import runner
 from constraints_gen.errors import InputError, NoBuildInRange, ToolError
+from constraints_gen.locks import uvprobe
 from constraints_gen.locks.uvblock import BlockIndex
 from constraints_gen.locks.uvlock import read_uv_lock
 from constraints_gen.locks.uvproject import WriteOptions, check, write
@@ -721,3 +722,73 @@ def test_the_builtin_table_gives_each_profile_only_builds_for_its_whole_class() 
     # Windows profiles take Windows rows only
     assert all("+" in v for v in versions("win_cu130"))
     assert versions("rocm72") == ["2.13.0+rocm7.2"]  # the table is NVIDIA's
+
+
+def vendor_profiles(root: Path, indexes: dict[str, str]) -> None:
+    """ROCm and XPU profiles shaped like the built-in rocm72 and xpu, on the stand-in indexes."""
+    folder = root / "profiles"
+    (folder / "rocm72.toml").write_text(
+        textwrap.dedent(f"""\
+        name = "rocm72"
+        [hardware]
+        vendor = "amd"
+        rocm = "7.2"
+        gfx_targets = ["gfx90a", "gfx942"]
+        [target]
+        platform = "x86_64-manylinux_2_28"
+        python = ["{PY}"]
+        [pins]
+        torch = "2.13.0+rocm7.2"
+        [[indexes]]
+        name = "pytorch-rocm7.2"
+        url = "{indexes["rocm"]}"
+        """)
+    )
+    (folder / "xpu.toml").write_text(
+        textwrap.dedent(f"""\
+        name = "xpu"
+        [hardware]
+        vendor = "intel"
+        [target]
+        platforms = ["x86_64-manylinux_2_28", "x86_64-pc-windows-msvc"]
+        python = ["{PY}"]
+        [pins]
+        torch = "2.14.1+xpu"
+        [[indexes]]
+        name = "pytorch-xpu"
+        url = "{indexes["xpu"]}"
+        """)
+    )
+
+
+def test_rocm_and_xpu_builds_take_their_triton_from_their_own_index(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """torch+rocm7.2 needs pytorch-triton-rocm 3.5.0, torch+xpu pytorch-triton-xpu 3.6.0, each
+    only on its index (PyPI's pytorch-triton-rocm is another release): routed per extra."""
+    project = make(tmp_path, env)
+    vendor_profiles(tmp_path / "gc", env)
+    profiles = load_profiles(tmp_path / "gc" / "profiles")
+    path = project / "pyproject.toml"
+    chosen = [profiles.get("rocm72"), profiles.get("xpu"), profiles.get("cpu")]
+    before = path.read_bytes()
+    # must say no: without the vendor's triton routed, uv cannot find the build's triton
+    monkeypatch.setattr(uvprobe, "ROUTED_BY_VENDOR", {})
+    with pytest.raises(NoBuildInRange, match="pytorch-triton-rocm"):
+        write(path, chosen, WriteOptions())
+    assert path.read_bytes() == before
+    monkeypatch.undo()
+    monkeypatch.setenv("UV_DEFAULT_INDEX", env["pypi"])
+    result = write(path, chosen, WriteOptions())
+    assert [(e.name, e.index, e.routed) for e in result.block.extras] == [
+        ("rocm72", "pytorch-rocm7.2", ("pytorch-triton-rocm", "torch")),
+        ("xpu", "pytorch-xpu", ("pytorch-triton-xpu", "torch")),
+        ("cpu", "pytorch-cpu", ("torch",)),
+    ]
+    text = path.read_text()
+    assert 'pytorch-triton-rocm = [\n    {index = "pytorch-rocm7.2", extra = "rocm72"},\n]' in text
+    assert 'pytorch-triton-xpu = [\n    {index = "pytorch-xpu", extra = "xpu"},\n]' in text
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "rocm72") == {"torch": "2.13.0+rocm7.2", "pytorch-triton-rocm": "3.5.0"}
+    assert locked(project, "xpu") == {"torch": "2.14.1+xpu", "pytorch-triton-xpu": "3.6.0"}
+    assert check(path, profiles).state == "fresh"

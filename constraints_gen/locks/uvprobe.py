@@ -105,14 +105,11 @@ def _probe_build(context: Context, plan: Plan, candidate: TorchBuild) -> ExtraBl
     exact = candidate.exact or not plan.index
     torch_spec = f"torch=={candidate.version}" if exact else f"torch<={pinned.public}"
     routed = ["torch"]
-    # uv's guide routes the vendor's triton (only a source: a build need not depend on it), and
-    # the family the project names itself (required in the extra, from the profile's index)
-    vendor = ROUTED_BY_VENDOR.get(plan.profile.vendor, ()) if plan.index else ()
-    declared = declared_family(context.data) if plan.index else ()
-    routed = list(dict.fromkeys([*routed, *vendor, *declared]))
-    sources_only = tuple(name for name in vendor if name not in declared)
+    if plan.index:  # the family the project names itself, and the vendor's triton (uv's guide)
+        routed += [*declared_family(context.data), *_vendor_triton(context, plan, torch_spec)]
+    routed = list(dict.fromkeys(routed))
     for _ in range(3):  # a pass may find more torch-family packages that need the index
-        lock = _lock(context, plan, torch_spec, routed, sources_only)
+        lock = _lock(context, plan, torch_spec, routed)
         torch = _extra_dist(lock, plan.extra, "torch")
         family = _family(lock, plan.extra, torch)
         missing = [
@@ -144,6 +141,23 @@ def _probe_build(context: Context, plan: Plan, candidate: TorchBuild) -> ExtraBl
         if plan.index
         else (),
     )
+
+
+def _vendor_triton(context: Context, plan: Plan, torch_spec: str) -> tuple[str, ...]:
+    """The vendor's triton that the build depends on (``pytorch-triton-rocm``...), found by a
+    discovery lock. uv applies sources to direct requirements only, so the extra must require
+    it to route it; which of the vendor's names a build needs is its metadata's, read here from
+    a copy where the profile's index is searched for every package (``unsafe-best-match``). The
+    extra's pins come from the faithful probes that follow, never from this one."""
+    names = ROUTED_BY_VENDOR.get(plan.profile.vendor, ())
+    if not names:
+        return ()
+    try:
+        lock = _lock(context, plan, torch_spec, ["torch"], discover=True)
+    except NoBuildInRange:
+        return ()  # the faithful probe says why
+    torch = _extra_dist(lock, plan.extra, "torch")
+    return tuple(dep.name for dep in torch.dependencies if dep.name in names)
 
 
 def declared_family(data: Mapping[str, Any]) -> tuple[str, ...]:
@@ -245,9 +259,10 @@ def _lock(
     plan: Plan,
     torch_spec: str,
     routed: Sequence[str],
-    sources_only: Sequence[str] = (),
+    *,
+    discover: bool = False,
 ) -> UvLock:
-    text = _probe_text(context, plan, torch_spec, routed, sources_only)
+    text = _probe_text(context, plan, torch_spec, routed, discover=discover)
     pyproject = context.pyproject
     config = pyproject.parent / "uv.toml"
     with tempfile.TemporaryDirectory(prefix="gen-constraints-probe-") as folder:
@@ -294,7 +309,8 @@ def _probe_text(
     plan: Plan,
     torch_spec: str,
     routed: Sequence[str],
-    sources_only: Sequence[str] = (),
+    *,
+    discover: bool = False,
 ) -> str:
     data = context.data
     # The block's previous extras, and the user's own torch extras: they are resolved apart from
@@ -311,7 +327,7 @@ def _probe_text(
     where = "" if plan.marker is None else f" ; {plan.marker}"
     optional[plan.extra] = [
         f"{torch_spec}{where}",
-        *(f"{name}{where}" for name in routed if name != "torch" and name not in sources_only),
+        *(f"{name}{where}" for name in routed if name != "torch"),
     ]
     probe_project: dict[str, Any] = {
         "name": PROBE_NAME,
@@ -348,7 +364,9 @@ def _probe_text(
             sources.setdefault(canonical_name(name), []).append(
                 {"index": plan.index, "extra": plan.extra}
             )
-        indexes.append({"name": plan.index, "url": plan.index_url, "explicit": True})
+        indexes.append({"name": plan.index, "url": plan.index_url, "explicit": not discover})
+        if discover:  # every package may come from the profile's index (_vendor_triton)
+            uv["index-strategy"] = "unsafe-best-match"
     uv["sources"] = {name: value for name, value in sources.items() if value}
     if indexes:
         uv["index"] = indexes

@@ -51,7 +51,7 @@ from constraints_gen.uvplatforms import parse_uv_platform
 #: The packages whose build depends on the accelerator and that uv's PyTorch guide routes to the
 #: accelerator's index (docs/guides/integration/pytorch.md: torch, torchvision, torchaudio;
 #: pytorch-triton-rocm for ROCm, pytorch-triton-xpu for XPU). triton-rocm and triton-xpu are
-#: routed too where a build names them: routing only adds a source, never a requirement.
+#: routed too where a build depends on them: the build's own metadata decides (uvprobe).
 TORCH_FAMILY = (
     "torch",
     "torchvision",
