@@ -792,3 +792,92 @@ def test_rocm_and_xpu_builds_take_their_triton_from_their_own_index(
     assert locked(project, "rocm72") == {"torch": "2.13.0+rocm7.2", "pytorch-triton-rocm": "3.5.0"}
     assert locked(project, "xpu") == {"torch": "2.14.1+xpu", "pytorch-triton-xpu": "3.6.0"}
     assert check(path, profiles).state == "fresh"
+
+
+def test_check_extra_and_verify_find_the_root_write_recorded_from_anywhere(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env)
+    path = project / "pyproject.toml"
+    done = gen("uv-project", "write", "--root", tmp_path / "gc", "--profile", "cuda126",
+               cwd=project)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert 'root = "../gc"\n' in path.read_text()  # relative: the file stays portable
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    checked = gen("uv-project", "check", "--project", project, cwd=elsewhere)
+    assert checked.returncode == 0, checked.stderr  # the built-in cuda126 would be stale
+    picked = gen("uv-project", "extra", "--project", project, "--hardware", GPU, cwd=elsewhere)
+    assert (picked.returncode, picked.stdout) == (0, "cuda126\n")
+    again = gen("uv-project", "write", "--profile", "cuda126", cwd=project)  # no --root
+    assert again.returncode == 0 and "unchanged" in again.stderr, again.stderr
+    # must say no: the recorded root moved away: exit 2 naming the key, nothing guessed
+    (tmp_path / "gc").rename(tmp_path / "gc-moved")
+    lost = gen("uv-project", "check", "--project", project, cwd=elsewhere)
+    assert lost.returncode == 2
+    assert (
+        f"{path}: tool.gen-constraints.uv-project.root: '../gc' ({project / '../gc'}) is not a"
+        " constraints_gen root (expected profiles/manifest.toml in it)"
+    ) in lost.stderr
+    # an explicit --root wins over the record
+    moved = gen("uv-project", "check", "--project", project, "--root", tmp_path / "gc-moved",
+                cwd=elsewhere)  # fmt: skip
+    assert moved.returncode == 0, moved.stderr
+
+
+def test_the_builtin_cpu_profile_is_probed_through_the_projects_mirrors(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """download.pytorch.org/whl/cpu and PyPI mirrored by folders of wheels (constraints-gen.toml
+    [mirrors] or $GEN_CONSTRAINTS_MIRRORS, as lock reads them); uv offline: nothing else."""
+    project = make(tmp_path, env)
+    path = project / "pyproject.toml"
+    wheels = Path(env["pypi"].removeprefix("file://")).parent.parent
+    monkeypatch.setenv("UV_OFFLINE", "1")
+    monkeypatch.delenv("UV_DEFAULT_INDEX")
+    # must say no: without the mirrors the published index cannot be read (exit 1, uv's words)
+    unread = gen("uv-project", "write", "--profile", "cpu", cwd=project)
+    assert unread.returncode == 1, unread.stderr
+    assert "uv could not lock the probe for profile cpu" in unread.stderr
+    monkeypatch.setenv("GEN_CONSTRAINTS_MIRRORS", f"pytorch-cpu={wheels / 'w-cpu'}")
+    done = gen("uv-project", "write", "--profile", "cpu", "--mirror", f"pypi={wheels / 'w-pypi'}",
+               cwd=project)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert 'root = "builtin"' in path.read_text()
+    assert extras(project)["cpu"][0].startswith("torch==2.13.0+cpu ;")
+    # the block names the published index; a URL mirror of it is uv's own --index NAME=URL
+    assert 'url = "https://download.pytorch.org/whl/cpu"' in path.read_text()
+    assert str(wheels) not in path.read_text()
+    locked_ = uv("lock", "--index", f"pytorch-cpu={env['cpu']}", "--default-index", env["pypi"],
+                 cwd=project)  # fmt: skip
+    assert locked_.returncode == 0, locked_.stderr
+    assert locked(project, "cpu") == {"torch": "2.13.0+cpu"}
+
+
+def test_a_mirrors_password_reaches_uv_through_its_environment_only(tmp_path: Path) -> None:
+    profiles = load_profiles(profiles_root(tmp_path, {"cu126": "u", "cpu": "v"}) / "profiles")
+    mirrors = {
+        "pytorch-cpu": "https://me:s3cret@mirror.example/whl/cpu",
+        "pypi": "https://me:s3cret@mirror.example/pypi/simple",
+    }
+    context = uvprobe.Context(
+        pyproject=tmp_path / "pyproject.toml",
+        data={"project": {"name": "demo", "version": "1"}},
+        mirrors=mirrors,
+    )
+    plan = uvprobe.Plan(profile=profiles.get("cpu"), extra="cpu", prefix="", index="pytorch-cpu",
+                        index_url="v", marker=None, stack=(),
+                        read_from=mirrors["pytorch-cpu"])  # fmt: skip
+    text, env = uvprobe._probe_text(context, plan, "torch==2.13.0+cpu", ["torch"])
+    args = uvprobe._default_mirror(context, tmp_path, env)
+    assert "s3cret" not in text and "s3cret" not in " ".join(args)
+    assert 'url = "https://mirror.example/whl/cpu"' in text
+    assert args == ["--default-index", "gen-constraints-default=https://mirror.example/pypi/simple"]
+    assert env == {
+        "UV_INDEX_PYTORCH_CPU_USERNAME": "me",
+        "UV_INDEX_PYTORCH_CPU_PASSWORD": "s3cret",
+        "UV_DEFAULT_INDEX": None,
+        "UV_INDEX_URL": None,
+        "UV_INDEX_GEN_CONSTRAINTS_DEFAULT_USERNAME": "me",
+        "UV_INDEX_GEN_CONSTRAINTS_DEFAULT_PASSWORD": "s3cret",
+    }

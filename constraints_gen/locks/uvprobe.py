@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +41,14 @@ from constraints_gen.profiles.candidates import (
     accepts,
     candidates,
 )
+from constraints_gen.profiles.config import DEFAULT_INDEX, local_folder
 from constraints_gen.profiles.model import Profile
+from constraints_gen.redact import split_credentials
 
 #: A probe resolves against the project's indexes: it must finish (runner.run kills it after).
 PROBE_TIMEOUT_S = 900.0
 PROBE_NAME = "gen-constraints-probe"
+PROBE_DEFAULT = "gen-constraints-default"  # the probe's name for a mirror of the default index
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +62,7 @@ class Plan:
     index_url: str | None
     marker: str | None  # platforms and Pythons the extra applies to
     stack: tuple[Requirement, ...]  # --with-stack: the profile's other pins
+    read_from: str | None = None  # a mirror of index_url: where the probe reads it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +74,11 @@ class Context:
     drop_extras: tuple[str, ...] = ()  # a previous block's extras: left out of the probe
     drop_indexes: tuple[str, ...] = ()  # and its indexes
     conflicts_with: tuple[str, ...] = ()  # the user's extras that route torch themselves
+    #: The project's mirrors (constraints-gen.toml [mirrors], $GEN_CONSTRAINTS_MIRRORS,
+    #: --mirror), as ``lock`` applies them: a mirror named like an index is read instead of it,
+    #: the ``pypi`` one instead of the default index. They are where this machine reads, not
+    #: inputs: the block names each profile's published index.
+    mirrors: Mapping[str, str] = field(default_factory=dict)
 
 
 def probe(context: Context, plan: Plan) -> ExtraBlock:
@@ -90,6 +99,7 @@ def probe(context: Context, plan: Plan) -> ExtraBlock:
                     plan,
                     index=None if index is None else plan.prefix + index.name,
                     index_url=None if index is None else index.url,
+                    read_from=None if index is None else context.mirrors.get(index.name),
                 ),
                 build,
             )
@@ -262,7 +272,7 @@ def _lock(
     *,
     discover: bool = False,
 ) -> UvLock:
-    text = _probe_text(context, plan, torch_spec, routed, discover=discover)
+    text, env = _probe_text(context, plan, torch_spec, routed, discover=discover)
     pyproject = context.pyproject
     config = pyproject.parent / "uv.toml"
     with tempfile.TemporaryDirectory(prefix="gen-constraints-probe-") as folder:
@@ -270,13 +280,17 @@ def _lock(
         args: list[str | Path] = [runner.uv_bin(), "lock", "--quiet", "--directory", folder]
         if config.is_file():
             args += ["--config-file", config]
-        result = runner.run(args, ok_codes=(0, 1, 2), timeout=PROBE_TIMEOUT_S)
+        if discover:  # every package may come from the profile's index (_vendor_triton)
+            args += ["--index-strategy", "unsafe-best-match"]
+        args += _default_mirror(context, Path(folder), env)
+        result = runner.run(args, env=env, ok_codes=(0, 1, 2), timeout=PROBE_TIMEOUT_S)
         if result.returncode != 0:
             explanation = "\n".join(
                 "    " + line for line in result.stderr.strip().splitlines() if line.strip()
             )
             hardware = _hardware_words(plan.profile)
-            if "No solution found" not in result.stderr:  # not an answer: network, bad input
+            if "No solution found" not in result.stderr or _unread(result.stderr):
+                # not an answer: network, offline, bad input
                 raise ToolError(
                     f"{pyproject}: uv could not lock the probe for profile {plan.profile.name}"
                     f" (asked for {torch_spec}"
@@ -295,6 +309,15 @@ def _lock(
         return read_uv_lock(Path(folder) / "uv.lock")
 
 
+#: uv's hints that a "No solution found" comes from what it could not read, not from the
+#: project's requirements (uv 0.13.9's wording, offline and after a failed fetch).
+_UNREAD = ("because the network was disabled", "network error", "Failed to fetch")
+
+
+def _unread(stderr: str) -> bool:
+    return any(words in stderr for words in _UNREAD)
+
+
 def _hardware_words(profile: Profile) -> str:
     if profile.vendor == "nvidia":
         archs = " ".join(f"{a}.{b}" for a, b in profile.compute_capabilities)
@@ -311,7 +334,10 @@ def _probe_text(
     routed: Sequence[str],
     *,
     discover: bool = False,
-) -> str:
+) -> tuple[str, dict[str, str | None]]:
+    """The probe copy's pyproject.toml, and the environment uv reads it with (the credentials
+    of a mirror travel there, never in the file)."""
+    env: dict[str, str | None] = {}
     data = context.data
     # The block's previous extras, and the user's own torch extras: they are resolved apart from
     # this one (the block's conflict set), so the probe leaves them out.
@@ -364,13 +390,59 @@ def _probe_text(
             sources.setdefault(canonical_name(name), []).append(
                 {"index": plan.index, "extra": plan.extra}
             )
-        indexes.append({"name": plan.index, "url": plan.index_url, "explicit": not discover})
-        if discover:  # every package may come from the profile's index (_vendor_triton)
-            uv["index-strategy"] = "unsafe-best-match"
+        indexes.append(
+            {
+                "name": plan.index,
+                **(
+                    {"url": str(plan.index_url)}
+                    if plan.read_from is None
+                    else _where(plan.index, plan.read_from, env)
+                ),
+                "explicit": not discover,
+            }
+        )
     uv["sources"] = {name: value for name, value in sources.items() if value}
     if indexes:
         uv["index"] = indexes
     doc: dict[str, Any] = {"project": probe_project, "tool": {"uv": uv}}
     if "dependency-groups" in data:
         doc["dependency-groups"] = data["dependency-groups"]
-    return tomlkit.dumps(doc)
+    return tomlkit.dumps(doc), env
+
+
+def _default_mirror(context: Context, folder: Path, env: dict[str, str | None]) -> list[str]:
+    """uv's options that read the default index from its mirror (``pypi``), unless the project
+    names its own default index. On the command line, where uv reads them whatever its
+    configuration (``UV_NO_CONFIG`` drops a pyproject's ``default = true``; seen with uv
+    0.13.9): a URL as ``--default-index``, a folder of wheels as ``--find-links`` over an empty
+    default index (``--no-index`` would drop the profile's named index too)."""
+    mirror = context.mirrors.get(DEFAULT_INDEX)
+    own = context.data.get("tool", {}).get("uv", {}).get("index", [])
+    if mirror is None or any(isinstance(i, dict) and i.get("default") is True for i in own):
+        return []
+    env.update({key: None for key in runner.AMBIENT_DEFAULT})  # the explicit mirror wins
+    where = local_folder(mirror)
+    if where is not None:
+        empty = folder / "empty-default-index"
+        empty.mkdir()
+        return ["--default-index", empty.as_uri(), "--find-links", str(where.resolve())]
+    clean, credentials = split_credentials(mirror)
+    if credentials is None:
+        return ["--default-index", clean]
+    key = "".join(c if c.isalnum() else "_" for c in PROBE_DEFAULT).upper()
+    env[f"UV_INDEX_{key}_USERNAME"], env[f"UV_INDEX_{key}_PASSWORD"] = credentials
+    return ["--default-index", f"{PROBE_DEFAULT}={clean}"]
+
+
+def _where(name: str, location: str, env: dict[str, str | None]) -> dict[str, str]:
+    """An index entry's location: a folder is a flat index (a folder of wheels, as ``lock``
+    reads a mirror folder with --find-links); a URL's credentials go to uv's environment
+    (``UV_INDEX_<NAME>_USERNAME``/``_PASSWORD``, uv's reference, "Environment variables")."""
+    folder = local_folder(location)
+    if folder is not None:
+        return {"url": str(folder.resolve()), "format": "flat"}
+    clean, credentials = split_credentials(location)
+    if credentials is not None:
+        key = "".join(c if c.isalnum() else "_" for c in name).upper()
+        env[f"UV_INDEX_{key}_USERNAME"], env[f"UV_INDEX_{key}_PASSWORD"] = credentials
+    return {"url": clean}
