@@ -80,6 +80,13 @@ class Context:
     #: inputs: the block names each profile's published index.
     mirrors: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def name(self) -> str:
+        """The probe copy keeps the project's name: its extras may name the project itself
+        (``dev = ["trainer[test]"]``)."""
+        name = self.data.get("project", {}).get("name")
+        return name if isinstance(name, str) and name else PROBE_NAME
+
 
 def probe(context: Context, plan: Plan) -> ExtraBlock:
     """Lock a probe copy of the project with ``plan``'s extra; return the extra's exact pins.
@@ -115,21 +122,35 @@ def _probe_build(context: Context, plan: Plan, candidate: TorchBuild) -> ExtraBl
     exact = candidate.exact or not plan.index
     torch_spec = f"torch=={candidate.version}" if exact else f"torch<={pinned.public}"
     routed = ["torch"]
-    if plan.index:  # the family the project names itself, and the vendor's triton (uv's guide)
-        routed += [*declared_family(context.data), *_vendor_triton(context, plan, torch_spec)]
-    routed = list(dict.fromkeys(routed))
-    for _ in range(3):  # a pass may find more torch-family packages that need the index
-        lock = _lock(context, plan, torch_spec, routed)
-        torch = _extra_dist(lock, plan.extra, "torch")
-        family = _family(lock, plan.extra, torch)
-        missing = [
+    if plan.index:  # the vendor's triton (uv's guide), and the family the project names itself
+        routed += _vendor_triton(context, plan, torch_spec)
+    # The torch-family packages the project names, and those a pass finds locked from another
+    # index than torch's, are routed to the profile's index too where it serves them (triton is
+    # on the CUDA indexes, not on the CPU one): each is kept only if the probe still locks.
+    declared = [n for n in declared_family(context.data) if n not in routed] if plan.index else []
+    lock = _try(context, plan, torch_spec, [*routed, *declared]) if declared else None
+    if lock is not None:
+        routed += declared
+    elif len(declared) > 1:  # one at a time: those the index serves
+        for name in declared:
+            if (found := _try(context, plan, torch_spec, [*routed, name])) is not None:
+                lock, routed = found, [*routed, name]
+    if lock is None:
+        lock = _lock(context, plan, torch_spec, routed)  # a failure here is the answer
+    for _ in range(3):
+        torch = _extra_dist(lock, context.name, plan.extra, "torch")
+        family = _family(lock, context.name, plan.extra, torch)
+        wanted = [
             d.name
             for d in family
             if plan.index and d.name not in routed and _same_variant(d, torch)
         ]
-        if not missing:
+        if not wanted:
             break
-        routed += missing
+        before = len(routed)
+        lock, routed = _extend(context, plan, torch_spec, lock, routed, wanted)
+        if len(routed) == before:
+            break
     assert torch.version is not None
     build = accepts(plan.profile, torch.version)
     if build is None:
@@ -153,6 +174,32 @@ def _probe_build(context: Context, plan: Plan, candidate: TorchBuild) -> ExtraBl
     )
 
 
+def _try(context: Context, plan: Plan, torch_spec: str, routed: list[str]) -> UvLock | None:
+    try:
+        return _lock(context, plan, torch_spec, routed)
+    except NoBuildInRange:
+        return None
+
+
+def _extend(
+    context: Context,
+    plan: Plan,
+    torch_spec: str,
+    lock: UvLock,
+    routed: list[str],
+    names: Sequence[str],
+) -> tuple[UvLock, list[str]]:
+    """``routed`` with as many of ``names`` as still lock: all at once, else one at a time."""
+    if not names:
+        return lock, routed
+    if len(names) > 1 and (both := _try(context, plan, torch_spec, [*routed, *names])):
+        return both, [*routed, *names]
+    for name in names:
+        if (found := _try(context, plan, torch_spec, [*routed, name])) is not None:
+            lock, routed = found, [*routed, name]
+    return lock, routed
+
+
 def _vendor_triton(context: Context, plan: Plan, torch_spec: str) -> tuple[str, ...]:
     """The vendor's triton that the build depends on (``pytorch-triton-rocm``...), found by a
     discovery lock. uv applies sources to direct requirements only, so the extra must require
@@ -166,7 +213,7 @@ def _vendor_triton(context: Context, plan: Plan, torch_spec: str) -> tuple[str, 
         lock = _lock(context, plan, torch_spec, ["torch"], discover=True)
     except NoBuildInRange:
         return ()  # the faithful probe says why
-    torch = _extra_dist(lock, plan.extra, "torch")
+    torch = _extra_dist(lock, context.name, plan.extra, "torch")
     return tuple(dep.name for dep in torch.dependencies if dep.name in names)
 
 
@@ -196,10 +243,10 @@ def _same_variant(dist: LockedDist, torch: LockedDist) -> bool:
     return dist.registry != torch.registry
 
 
-def _family(lock: UvLock, extra: str, torch: LockedDist) -> list[LockedDist]:
+def _family(lock: UvLock, project: str, extra: str, torch: LockedDist) -> list[LockedDist]:
     """The torch-family packages of the probe's extra: one per name (where the user's own
     conflicting extras lock other versions too, the one from torch's index, or the extra's)."""
-    root = lock.project(PROBE_NAME)
+    root = lock.project(project)
     named = {e.version for e in dict(root.extras).get(extra, ()) if e.version}
     out: list[LockedDist] = []
     for name in TORCH_FAMILY:
@@ -213,8 +260,8 @@ def _family(lock: UvLock, extra: str, torch: LockedDist) -> list[LockedDist]:
     return out
 
 
-def _extra_dist(lock: UvLock, extra: str, name: str) -> LockedDist:
-    root = lock.project(PROBE_NAME)
+def _extra_dist(lock: UvLock, project: str, extra: str, name: str) -> LockedDist:
+    root = lock.project(project)
     entries = dict(root.extras).get(extra, ())
     entry = next((e for e in entries if e.name == name), None)
     dist = None if entry is None else lock.find(entry)
@@ -356,7 +403,7 @@ def _probe_text(
         *(f"{name}{where}" for name in routed if name != "torch"),
     ]
     probe_project: dict[str, Any] = {
-        "name": PROBE_NAME,
+        "name": context.name,
         "version": "0",
         "dependencies": list(project.get("dependencies", [])),
         "optional-dependencies": optional,

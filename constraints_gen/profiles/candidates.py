@@ -21,7 +21,8 @@ Three answers exist, consulted in this order (:data:`SOURCES`):
   profile (cu126: sm_50, sm_60) never takes a cu128 build (no sm_50 kernels), and an R525
   profile never takes a CUDA 13 build (R580 floor). Each table build is tried exactly
   (``torch==2.13.0+cu126``): the table names builds, not ranges.
-- :func:`same_variant`, only where no table sits beside the profiles: a version that
+- :func:`same_variant`, only where no table speaks for the profile (:func:`speaks_for`: an
+  NVIDIA profile with a table beside it; the table knows NVIDIA builds only): a version that
   resolution found on the profile's *own variant index* (``https://download.pytorch.org/whl/
   cu126`` serves only ``+cu126`` builds), no newer than the pin and carrying the pin's local
   label. An older build of the same variant was built with the same toolkit (but may have
@@ -100,9 +101,15 @@ def from_profile(profile: Profile) -> tuple[TorchBuild, ...]:
             version=pin.version,
             index=torch_index(profile),
             source=f"profile {profile.name} {pin.key or 'pins.torch'}",
-            exact=table_for(profile) is not None,
+            exact=speaks_for(profile),
         ),
     )
+
+
+def speaks_for(profile: Profile) -> bool:
+    """Does a build table decide which builds run on ``profile``'s hardware? One beside the
+    profiles, for an NVIDIA profile (the table's rows are NVIDIA's builds)."""
+    return profile.vendor == "nvidia" and table_for(profile) is not None
 
 
 def table_for(profile: Profile) -> BuildTable | None:
