@@ -717,6 +717,8 @@ def test_the_builtin_table_gives_each_profile_only_builds_for_its_whole_class() 
     # CUDA 13.0 on R580, sm_75-sm_120: the cu132 build (same archs, same floor) when its pin is
     # out of range; never the cu126 build (no sm_100/sm_120 kernels)
     assert "2.15.0" in versions("cuda130") and "2.14.1+cu126" not in versions("cuda130")
+    # CUDA 13.2: its pin, then CUDA 13.0's 2.14.1 (same archs, same R580 floor), newest first
+    assert versions("cuda132")[:2] == ["2.15.0", "2.14.1"]
     # manylinux2014 (glibc 2.17): only its own glibc-2.17 build
     assert versions("cuda124_glibc217") == ["2.6.0"]
     # Windows profiles take Windows rows only
