@@ -549,7 +549,8 @@ def test_a_profile_change_makes_the_block_stale_until_refreshed_and_the_lock_is_
     result = check(path, moved)
     assert result.state == "stale"
     assert result.reasons == (
-        "the profiles changed since the block was written (cuda126): refresh it with"
+        "the profiles (or their build table) changed since the block was written (cuda126):"
+        " refresh it with"
         " `gen-constraints uv-project write --profile cuda126`",
     )
     assert gen("uv-project", "check", "--root", root, cwd=project).returncode == 1
@@ -671,12 +672,17 @@ def test_a_cap_below_the_pin_takes_the_newest_table_build_that_runs_on_the_hardw
     assert uv("lock", "--offline", cwd=project).returncode == 0
     assert locked(project, "cuda126") == {"torch": "2.13.5+cu128"}
     assert check(path, profiles).state == "fresh"
-    # the cu128 row leaves the table: the cu126 index's 2.13.0 (listed) wins over its 2.13.1
-    # (on the index, not in the table: without the table's word it is not taken)
+    # the cu128 row leaves the table (the block is stale until refreshed): the cu126 index's
+    # 2.13.0 (listed) wins over its 2.13.1 (on the index, not in the table: not taken)
     with_table(
         root, table_row("2.14.1+cu126", env["cu126"]), table_row("2.13.0+cu126", env["cu126"])
     )
-    write(path, [load_profiles(root / "profiles").get("cuda126")], WriteOptions(force=True))
+    stale = check(path, load_profiles(root / "profiles"))
+    assert (stale.state, stale.reasons[0][:50]) == (
+        "stale",
+        "the profiles (or their build table) changed since ",
+    )
+    write(path, [load_profiles(root / "profiles").get("cuda126")], WriteOptions())
     assert uv("lock", "--offline", cwd=project).returncode == 0
     assert locked(project, "cuda126")["torch"] == "2.13.0+cu126"
 

@@ -143,13 +143,17 @@ def root_text(path: Path, project: Project) -> str:
 
 
 def fingerprint(profiles: Sequence[Profile], *, prefix: str, with_stack: bool) -> str:
-    """What the block is made from: each profile's files as its builds read them, and options."""
+    """What the block is made from: each profile's files as its builds read them, the candidate
+    builds for its hardware (a row added to the build table can change the block), and options."""
     payload = {
         "format": FORMAT,
         "prefix": prefix,
         "with_stack": with_stack,
         "profiles": {
             p.name: [[[n, d] for n, d in build.inputs] for build in p.builds] for p in profiles
+        },
+        "candidates": {
+            p.name: [[b.version, b.index and b.index.url] for b in candidates(p)] for p in profiles
         },
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
@@ -465,7 +469,7 @@ def check(path: Path, profiles: ProfileSet) -> CheckResult:
         and fingerprint(chosen, prefix=record.prefix, with_stack=record.with_stack) != record.inputs
     ):
         reasons.append(
-            "the profiles changed since the block was written"
+            "the profiles (or their build table) changed since the block was written"
             f" ({', '.join(p.name for p in chosen)}): refresh it with `{record.command}`"
         )
     reasons += _compare_lock(path, data, record)
