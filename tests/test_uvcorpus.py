@@ -473,6 +473,9 @@ def test_each_project_is_written_and_locks_to_the_block_or_refused_naming_the_ke
             assert {n: versions.get(n) for n in pins} == pins, (extra, versions)
     checked = gen("uv-project", "check", cwd=project)  # the recorded root: no --root
     assert checked.returncode == 0, checked.stderr
+    written = path.read_bytes()
+    again = gen("uv-project", "write", "--profile", "cuda126", "--profile", "cpu", cwd=project)
+    assert (again.returncode, path.read_bytes()) == (0, written), again.stderr
 
 
 def _save(folder: Path, text: str) -> bool:
