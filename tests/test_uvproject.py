@@ -21,6 +21,7 @@ from support.wheels import build_wheel
 
 from constraints_gen import runner
 from constraints_gen.errors import InputError, NoBuildInRange, ToolError
+from constraints_gen.locks import uvprobe
 from constraints_gen.locks.uvblock import BlockIndex
 from constraints_gen.locks.uvlock import read_uv_lock
 from constraints_gen.locks.uvproject import WriteOptions, check, write
@@ -31,6 +32,8 @@ from constraints_gen.profiles.model import Index, Profile
 from constraints_gen.tomlio import read_toml
 
 RUNTIME = "nvidia-cuda-runtime-cu12==12.6.77; sys_platform == 'linux'"
+TRITON_ROCM = "pytorch-triton-rocm==3.5.0; sys_platform == 'linux'"
+TRITON_XPU = "pytorch-triton-xpu==3.6.0; sys_platform == 'linux' or sys_platform == 'win32'"
 GPU = HARDWARE / "a100-r570.json"
 CPU = HARDWARE / "cpu.json"
 
@@ -47,8 +50,19 @@ def indexes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     ]
     cu = [
         build_wheel(tmp / "w-cu", "torch", f"{v}+cu126", requires=[RUNTIME])
-        for v in ("2.14.1", "2.13.0", "2.12.0")
+        for v in ("2.14.1", "2.13.1", "2.13.0", "2.12.0")
     ]
+    cu128 = [build_wheel(tmp / "w-cu128", "torch", "2.13.5+cu128")]
+    # ROCm and XPU builds depend on their triton, published on their index only (uv's guide)
+    rocm = [
+        build_wheel(tmp / "w-rocm", "torch", "2.13.0+rocm7.2", requires=[TRITON_ROCM]),
+        build_wheel(tmp / "w-rocm", "pytorch-triton-rocm", "3.5.0"),
+    ]
+    xpu = [
+        build_wheel(tmp / "w-xpu", "torch", "2.14.1+xpu", requires=[TRITON_XPU]),
+        build_wheel(tmp / "w-xpu", "pytorch-triton-xpu", "3.6.0"),
+    ]
+    pypi.append(build_wheel(tmp / "w-pypi", "pytorch-triton-rocm", "9.9"))  # not the build's
     cpu = [build_wheel(tmp / "w-cpu", "torch", f"{v}+cpu") for v in ("2.13.0", "2.12.0")]
     # torchvision: each build requires its torch (the public version matches the local builds)
     pypi.append(build_wheel(tmp / "w-pypi", "torchvision", "0.29.1", requires=["torch==2.14.1"]))
@@ -56,7 +70,8 @@ def indexes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     cpu.append(build_wheel(tmp / "w-cpu", "torchvision", "0.28.0+cpu", requires=["torch==2.13.0"]))
     private = [build_wheel(tmp / "w-private", "mylib", "1.0")]
     urls = {}
-    for name, wheels in (("pypi", pypi), ("cu126", cu), ("cpu", cpu), ("private", private)):
+    for name, wheels in (("pypi", pypi), ("cu126", cu), ("cpu", cpu), ("private", private),
+                         ("cu128", cu128), ("rocm", rocm), ("xpu", xpu)):  # fmt: skip
         urls[name] = (write_simple_index(wheels, tmp / name)).as_uri()
     return urls
 
@@ -201,13 +216,13 @@ def test_a_cap_below_the_pin_takes_the_newest_build_of_the_variant_within_it(
                    WriteOptions())  # fmt: skip
     assert [r.text().split(" ;")[0] for r in result.block.extras[0].requirements] == [
         "nvidia-cuda-runtime-cu12==12.6.77",
-        "torch==2.13.0+cu126",
+        "torch==2.13.1+cu126",
     ]
     assert result.notices[-1].startswith(
         "extra cuda126: index pytorch-cu126: the newest +cu126 build the project allows"
     )
     assert uv("lock", "--offline", cwd=project).returncode == 0
-    assert locked(project, "cuda126")["torch"] == "2.13.0+cu126"
+    assert locked(project, "cuda126")["torch"] == "2.13.1+cu126"
 
 
 def test_a_dependency_pinning_torch_exactly_decides_the_build(
@@ -535,7 +550,8 @@ def test_a_profile_change_makes_the_block_stale_until_refreshed_and_the_lock_is_
     result = check(path, moved)
     assert result.state == "stale"
     assert result.reasons == (
-        "the profiles changed since the block was written (cuda126): refresh it with"
+        "the profiles (or their build table) changed since the block was written (cuda126):"
+        " refresh it with"
         " `gen-constraints uv-project write --profile cuda126`",
     )
     assert gen("uv-project", "check", "--root", root, cwd=project).returncode == 1
@@ -597,3 +613,280 @@ def test_only_write_imports_tomlkit(tmp_path: Path, env: dict[str, str]) -> None
         done = subprocess.run([sys.executable, "-c", PROBE_IMPORTS, *args], capture_output=True,
                               text=True, cwd=project)  # fmt: skip
         assert done.stdout.splitlines()[-1] == expected, (args, done.stderr)
+
+
+def table_row(torch: str, url: str, **kw: object) -> str:
+    """One [[build]] of a build table (profiles/builds/torch.toml), for the test's cuda126."""
+    row: dict[str, object] = {
+        "profile": "cuda126", "torch": torch, "variant": torch.split("+")[-1], "index": url,
+        "system": "linux", "machine": "x86_64", "cuda": "12.6",
+        "archs": ["5.0", "6.0", "7.0", "7.5", "8.0", "8.6", "9.0"], "ptx": False,
+        "min_driver": "525.60.13", "glibc": "2.28", "pythons": [PY], "archs_from": "published",
+        "source": "stand-in", **kw,
+    }  # fmt: skip
+    lines = ["[[build]]"]
+    for key, value in row.items():
+        text = f'"{value}"' if isinstance(value, str) else str(value).replace("'", '"').lower()
+        lines.append(f"{key} = {text}")
+    return "\n".join(lines) + "\n"
+
+
+def with_table(root: Path, *rows: str) -> None:
+    (root / "profiles" / "builds").mkdir(parents=True, exist_ok=True)
+    (root / "profiles" / "builds" / "torch.toml").write_text("\n".join(rows))
+
+
+def test_a_cap_below_the_pin_takes_the_newest_table_build_that_runs_on_the_hardware(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """torch<2.14 and a profile pinning 2.14.1+cu126: the table's newest build in range that
+    runs on all of the profile's hardware, exactly, from that build's own index."""
+    project = make(tmp_path, env, deps='"torch<2.14"')
+    root = tmp_path / "gc"
+    with_table(
+        root,
+        table_row("2.14.1+cu126", env["cu126"]),
+        # in range and newer, but each misses one fact of the profile's hardware
+        table_row("2.13.9+cu128", env["cu128"], archs=["7.5", "8.0", "8.6"]),  # no sm_90
+        table_row("2.13.8+cu128", env["cu128"], min_driver="570.26"),  # driver floor > R525
+        table_row("2.13.7+cu128", env["cu128"], glibc="2.34"),  # manylinux_2_28 profile
+        table_row("2.13.6+cu128", env["cu128"], pythons=["3.9"]),  # no wheel for its Python
+        table_row("2.13.5+cu128", env["cu128"], archs=["7.5", "8.0", "8.6", "9.0"]),  # runs
+        table_row("2.13.0+cu126", env["cu126"]),
+    )
+    profiles = load_profiles(root / "profiles")
+    gpu = profiles.get("cuda126")
+    assert [(b.version, b.exact) for b in candidates.candidates(gpu)] == [
+        ("2.14.1+cu126", True),
+        ("2.13.5+cu128", True),
+        ("2.13.0+cu126", True),
+    ]
+    path = project / "pyproject.toml"
+    result = write(path, [gpu, profiles.get("cpu")], WriteOptions())
+    extra = result.block.extras[0]
+    assert (extra.index, extra.index_url) == ("pytorch-cu128", env["cu128"])
+    assert extra.torch_source == (
+        "build table torch.toml: 2.13.5+cu128 (cu128, profile cuda126's row) runs on profile"
+        " cuda126's hardware"
+    )
+    assert f"extra cuda126: {extra.torch_source}" in result.notices
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "cuda126") == {"torch": "2.13.5+cu128"}
+    assert check(path, profiles).state == "fresh"
+    # the cu128 row leaves the table (the block is stale until refreshed): the cu126 index's
+    # 2.13.0 (listed) wins over its 2.13.1 (on the index, not in the table: not taken)
+    with_table(
+        root, table_row("2.14.1+cu126", env["cu126"]), table_row("2.13.0+cu126", env["cu126"])
+    )
+    stale = check(path, load_profiles(root / "profiles"))
+    assert (stale.state, stale.reasons[0][:50]) == (
+        "stale",
+        "the profiles (or their build table) changed since ",
+    )
+    write(path, [load_profiles(root / "profiles").get("cuda126")], WriteOptions())
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "cuda126")["torch"] == "2.13.0+cu126"
+
+
+def test_no_table_build_in_range_is_refused_naming_each_build_range_and_hardware(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env, deps='"torch<2.13"')
+    root = tmp_path / "gc"
+    with_table(
+        root, table_row("2.14.1+cu126", env["cu126"]), table_row("2.13.0+cu126", env["cu126"])
+    )
+    before = (project / "pyproject.toml").read_bytes()
+    done = gen("uv-project", "write", "--root", root, "--profile", "cuda126", cwd=project)
+    assert done.returncode == 2, done.stderr
+    hardware = (
+        "no torch build for profile cuda126 (CUDA 12.6, compute capabilities 7.5 8.0 8.6 9.0)"
+    )
+    assert done.stderr.count(hardware) == 2
+    for build in ("2.14.1+cu126", "2.13.0+cu126"):
+        assert f"asked uv for torch=={build} from index {env['cu126']}" in done.stderr
+    assert "torch<2.13" in done.stderr  # uv's explanation names the project's range
+    assert (project / "pyproject.toml").read_bytes() == before
+
+
+def test_the_builtin_table_gives_each_profile_only_builds_for_its_whole_class() -> None:
+    """Real data: profiles/builds/torch.toml against the built-in profiles."""
+    from constraints_gen.profiles.project import builtin_root
+
+    profiles = load_profiles(builtin_root() / "profiles")
+
+    def versions(name: str) -> list[str]:
+        return [b.version for b in candidates.candidates(profiles.get(name))]
+
+    # Maxwell/Pascal on R525: nothing but its own cu126 build (cu128+ dropped sm_50, CUDA 13
+    # needs R580)
+    assert versions("pt_cu126") == ["2.14.1+cu126"]
+    # CUDA 13.0 on R580, sm_75-sm_120: the cu132 build (same archs, same floor) when its pin is
+    # out of range; never the cu126 build (no sm_100/sm_120 kernels)
+    assert "2.15.0" in versions("cuda130") and "2.14.1+cu126" not in versions("cuda130")
+    # CUDA 13.2: its pin, then CUDA 13.0's 2.14.1 (same archs, same R580 floor), newest first
+    assert versions("cuda132")[:2] == ["2.15.0", "2.14.1"]
+    # manylinux2014 (glibc 2.17): only its own glibc-2.17 build
+    assert versions("cuda124_glibc217") == ["2.6.0"]
+    # Windows profiles take Windows rows only
+    assert all("+" in v for v in versions("win_cu130"))
+    assert versions("rocm72") == ["2.13.0+rocm7.2"]  # the table is NVIDIA's
+
+
+def vendor_profiles(root: Path, indexes: dict[str, str]) -> None:
+    """ROCm and XPU profiles shaped like the built-in rocm72 and xpu, on the stand-in indexes."""
+    folder = root / "profiles"
+    (folder / "rocm72.toml").write_text(
+        textwrap.dedent(f"""\
+        name = "rocm72"
+        [hardware]
+        vendor = "amd"
+        rocm = "7.2"
+        gfx_targets = ["gfx90a", "gfx942"]
+        [target]
+        platform = "x86_64-manylinux_2_28"
+        python = ["{PY}"]
+        [pins]
+        torch = "2.13.0+rocm7.2"
+        [[indexes]]
+        name = "pytorch-rocm7.2"
+        url = "{indexes["rocm"]}"
+        """)
+    )
+    (folder / "xpu.toml").write_text(
+        textwrap.dedent(f"""\
+        name = "xpu"
+        [hardware]
+        vendor = "intel"
+        [target]
+        platforms = ["x86_64-manylinux_2_28", "x86_64-pc-windows-msvc"]
+        python = ["{PY}"]
+        [pins]
+        torch = "2.14.1+xpu"
+        [[indexes]]
+        name = "pytorch-xpu"
+        url = "{indexes["xpu"]}"
+        """)
+    )
+
+
+def test_rocm_and_xpu_builds_take_their_triton_from_their_own_index(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """torch+rocm7.2 needs pytorch-triton-rocm 3.5.0, torch+xpu pytorch-triton-xpu 3.6.0, each
+    only on its index (PyPI's pytorch-triton-rocm is another release): routed per extra."""
+    project = make(tmp_path, env)
+    vendor_profiles(tmp_path / "gc", env)
+    profiles = load_profiles(tmp_path / "gc" / "profiles")
+    path = project / "pyproject.toml"
+    chosen = [profiles.get("rocm72"), profiles.get("xpu"), profiles.get("cpu")]
+    before = path.read_bytes()
+    # must say no: without the vendor's triton routed, uv cannot find the build's triton
+    monkeypatch.setattr(uvprobe, "ROUTED_BY_VENDOR", {})
+    with pytest.raises(NoBuildInRange, match="pytorch-triton-rocm"):
+        write(path, chosen, WriteOptions())
+    assert path.read_bytes() == before
+    monkeypatch.undo()
+    monkeypatch.setenv("UV_DEFAULT_INDEX", env["pypi"])
+    result = write(path, chosen, WriteOptions())
+    assert [(e.name, e.index, e.routed) for e in result.block.extras] == [
+        ("rocm72", "pytorch-rocm7.2", ("pytorch-triton-rocm", "torch")),
+        ("xpu", "pytorch-xpu", ("pytorch-triton-xpu", "torch")),
+        ("cpu", "pytorch-cpu", ("torch",)),
+    ]
+    text = path.read_text()
+    assert 'pytorch-triton-rocm = [\n    {index = "pytorch-rocm7.2", extra = "rocm72"},\n]' in text
+    assert 'pytorch-triton-xpu = [\n    {index = "pytorch-xpu", extra = "xpu"},\n]' in text
+    assert uv("lock", "--offline", cwd=project).returncode == 0
+    assert locked(project, "rocm72") == {"torch": "2.13.0+rocm7.2", "pytorch-triton-rocm": "3.5.0"}
+    assert locked(project, "xpu") == {"torch": "2.14.1+xpu", "pytorch-triton-xpu": "3.6.0"}
+    assert check(path, profiles).state == "fresh"
+
+
+def test_check_extra_and_verify_find_the_root_write_recorded_from_anywhere(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = make(tmp_path, env)
+    path = project / "pyproject.toml"
+    done = gen("uv-project", "write", "--root", tmp_path / "gc", "--profile", "cuda126",
+               cwd=project)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert 'root = "../gc"\n' in path.read_text()  # relative: the file stays portable
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    checked = gen("uv-project", "check", "--project", project, cwd=elsewhere)
+    assert checked.returncode == 0, checked.stderr  # the built-in cuda126 would be stale
+    picked = gen("uv-project", "extra", "--project", project, "--hardware", GPU, cwd=elsewhere)
+    assert (picked.returncode, picked.stdout) == (0, "cuda126\n")
+    again = gen("uv-project", "write", "--profile", "cuda126", cwd=project)  # no --root
+    assert again.returncode == 0 and "unchanged" in again.stderr, again.stderr
+    # must say no: the recorded root moved away: exit 2 naming the key, nothing guessed
+    (tmp_path / "gc").rename(tmp_path / "gc-moved")
+    lost = gen("uv-project", "check", "--project", project, cwd=elsewhere)
+    assert lost.returncode == 2
+    assert (
+        f"{path}: tool.gen-constraints.uv-project.root: '../gc' ({project / '../gc'}) is not a"
+        " constraints_gen root (expected profiles/manifest.toml in it)"
+    ) in lost.stderr
+    # an explicit --root wins over the record
+    moved = gen("uv-project", "check", "--project", project, "--root", tmp_path / "gc-moved",
+                cwd=elsewhere)  # fmt: skip
+    assert moved.returncode == 0, moved.stderr
+
+
+def test_the_builtin_cpu_profile_is_probed_through_the_projects_mirrors(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """download.pytorch.org/whl/cpu and PyPI mirrored by folders of wheels (constraints-gen.toml
+    [mirrors] or $GEN_CONSTRAINTS_MIRRORS, as lock reads them); uv offline: nothing else."""
+    project = make(tmp_path, env)
+    path = project / "pyproject.toml"
+    wheels = Path(env["pypi"].removeprefix("file://")).parent.parent
+    monkeypatch.setenv("UV_OFFLINE", "1")
+    monkeypatch.delenv("UV_DEFAULT_INDEX")
+    # must say no: without the mirrors the published index cannot be read (exit 1, uv's words)
+    unread = gen("uv-project", "write", "--profile", "cpu", cwd=project)
+    assert unread.returncode == 1, unread.stderr
+    assert "uv could not lock the probe for profile cpu" in unread.stderr
+    monkeypatch.setenv("GEN_CONSTRAINTS_MIRRORS", f"pytorch-cpu={wheels / 'w-cpu'}")
+    done = gen("uv-project", "write", "--profile", "cpu", "--mirror", f"pypi={wheels / 'w-pypi'}",
+               cwd=project)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert 'root = "builtin"' in path.read_text()
+    assert extras(project)["cpu"][0].startswith("torch==2.13.0+cpu ;")
+    # the block names the published index; a URL mirror of it is uv's own --index NAME=URL
+    assert 'url = "https://download.pytorch.org/whl/cpu"' in path.read_text()
+    assert str(wheels) not in path.read_text()
+    locked_ = uv("lock", "--index", f"pytorch-cpu={env['cpu']}", "--default-index", env["pypi"],
+                 cwd=project)  # fmt: skip
+    assert locked_.returncode == 0, locked_.stderr
+    assert locked(project, "cpu") == {"torch": "2.13.0+cpu"}
+
+
+def test_a_mirrors_password_reaches_uv_through_its_environment_only(tmp_path: Path) -> None:
+    profiles = load_profiles(profiles_root(tmp_path, {"cu126": "u", "cpu": "v"}) / "profiles")
+    mirrors = {
+        "pytorch-cpu": "https://me:s3cret@mirror.example/whl/cpu",
+        "pypi": "https://me:s3cret@mirror.example/pypi/simple",
+    }
+    context = uvprobe.Context(
+        pyproject=tmp_path / "pyproject.toml",
+        data={"project": {"name": "demo", "version": "1"}},
+        mirrors=mirrors,
+    )
+    plan = uvprobe.Plan(profile=profiles.get("cpu"), extra="cpu", prefix="", index="pytorch-cpu",
+                        index_url="v", marker=None, stack=(),
+                        read_from=mirrors["pytorch-cpu"])  # fmt: skip
+    text, env = uvprobe._probe_text(context, plan, "torch==2.13.0+cpu", ["torch"])
+    args = uvprobe._default_mirror(context, tmp_path, env)
+    assert "s3cret" not in text and "s3cret" not in " ".join(args)
+    assert 'url = "https://mirror.example/whl/cpu"' in text
+    assert args == ["--default-index", "gen-constraints-default=https://mirror.example/pypi/simple"]
+    assert env == {
+        "UV_INDEX_PYTORCH_CPU_USERNAME": "me",
+        "UV_INDEX_PYTORCH_CPU_PASSWORD": "s3cret",
+        "UV_DEFAULT_INDEX": None,
+        "UV_INDEX_URL": None,
+        "UV_INDEX_GEN_CONSTRAINTS_DEFAULT_USERNAME": "me",
+        "UV_INDEX_GEN_CONSTRAINTS_DEFAULT_PASSWORD": "s3cret",
+    }

@@ -15,6 +15,7 @@ from constraints_gen.cli.core import (
     get_hardware,
     hardware_option,
     json_option,
+    mirror_option,
     root_option,
     write_out,
 )
@@ -43,11 +44,13 @@ def _pyproject(project: Path) -> Path:
     return path
 
 
-def _profiles(root: Path | None) -> ProfileSet:
+def _profiles(path: Path, root: Path | None) -> ProfileSet:
+    """The profiles of --root, else of the root the block's record names (write's), else the
+    one found from here: every subcommand finds the same ones."""
+    from constraints_gen.locks.uvproject import find_root
     from constraints_gen.profiles.load import load_profiles
-    from constraints_gen.profiles.project import find_project
 
-    return load_profiles(find_project(root).profiles_dir)
+    return load_profiles(find_root(path, root).profiles_dir)
 
 
 @click.group("uv-project")
@@ -94,6 +97,7 @@ def uv_project_cmd() -> None:
     help="Also pin the profile's LLM-stack pins in each extra (default: the project decides).",
 )
 @click.option("--force", is_flag=True, help="Rewrite a block that was edited by hand.")
+@mirror_option
 def write_cmd(
     project: Path,
     root: Path | None,
@@ -103,6 +107,7 @@ def write_cmd(
     prefix: str,
     with_stack: bool,
     force: bool,
+    mirror: dict[str, str],
 ) -> None:
     """Write (or refresh) the block in pyproject.toml; nothing else in it changes.
 
@@ -111,15 +116,23 @@ def write_cmd(
     for the profile's hardware that the project's requirements allow (found with uv lock).
     Exit 0 written or unchanged, 2 refused (nothing written: the reasons name the key).
 
+    The profiles' root is recorded in the block, so that check, extra and verify find the same
+    profiles without --root. Mirrors ([mirrors] in constraints-gen.toml, --mirror) are read
+    where the profiles' indexes (and pypi) are, as lock reads them; the block still names each
+    profile's published index (uv lock --index NAME=URL reads a URL mirror of it).
+
     \b
     Examples:
       gen-constraints uv-project write --fits node.json --prefix gc-   # what fits these machines
       gen-constraints uv-project write --profile cuda126 --profile cpu
     """
-    from constraints_gen.locks.uvproject import WriteOptions, write
+    from constraints_gen.locks.uvproject import WriteOptions, find_root, root_text, write
+    from constraints_gen.profiles.config import project_mirrors
+    from constraints_gen.profiles.load import load_profiles
 
     path = _pyproject(project)
-    profiles = _profiles(root)
+    found = find_root(path, root)
+    profiles = load_profiles(found.profiles_dir)
     chosen = _chosen(profiles, names, all_, fits)
     command = ["gen-constraints", "uv-project", "write"]
     for profile in chosen:
@@ -129,7 +142,12 @@ def write_cmd(
     if with_stack:
         command.append("--with-stack")
     options = WriteOptions(
-        prefix=prefix, with_stack=with_stack, force=force, command=shlex.join(command)
+        prefix=prefix,
+        with_stack=with_stack,
+        force=force,
+        command=shlex.join(command),
+        root=root_text(path, found),
+        mirrors=project_mirrors(found.root, mirror),
     )
     result = write(path, chosen, options)
     for message in result.notices:
@@ -181,7 +199,8 @@ def check_cmd(project: Path, root: Path | None, as_json: bool) -> None:
     """
     from constraints_gen.locks.uvproject import check
 
-    result = check(_pyproject(project), _profiles(root))
+    path = _pyproject(project)
+    result = check(path, _profiles(path, root))
     if as_json:
         payload = {
             "version": 1,
@@ -214,7 +233,8 @@ def extra_cmd(project: Path, root: Path | None, hardware: Path | None) -> None:
     """
     from constraints_gen.locks.uvproject import pick
 
-    chosen = pick(_pyproject(project), _profiles(root), get_hardware(hardware))
+    path = _pyproject(project)
+    chosen = pick(path, _profiles(path, root), get_hardware(hardware))
     REPORT.notice(f"extra {chosen.extra}: profile {chosen.profile.name}")
     write_out(chosen.extra + "\n")
 
@@ -254,7 +274,7 @@ def verify_cmd(
     from constraints_gen.locks.uvproject import pick, read_block
 
     path = _pyproject(project)
-    profiles = _profiles(root)
+    profiles = _profiles(path, root)
     if extra is None:
         chosen = pick(path, profiles, get_hardware(hardware))
         extra, profile_name = chosen.extra, chosen.profile.name

@@ -31,6 +31,7 @@ RECORD_TOOL = "gen-constraints"
 RECORD_KEY = "uv-project"
 RECORD_PATH = f"tool.{RECORD_TOOL}.{RECORD_KEY}"
 FORMAT = 1
+BUILTIN_ROOT = "builtin"  # Record.root of the installed package's profiles; folders start . or /
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +73,7 @@ class Block:
     command: str
     prefix: str = ""
     with_stack: bool = False
+    root: str | None = None  # the profiles' root, as the record keeps it (see Record.root)
 
     def managed(self) -> dict[str, Any]:
         """The block's entries as plain data, in the shape :func:`managed_in` reads back."""
@@ -102,6 +104,7 @@ class Block:
             indexes=tuple(i.name for i in self.indexes),
             prefix=self.prefix,
             with_stack=self.with_stack,
+            root=self.root,
         )
 
 
@@ -116,6 +119,11 @@ class Record:
     indexes: tuple[str, ...]
     prefix: str = ""
     with_stack: bool = False
+    #: Where the profiles came from, so that check, extra and verify find them again from any
+    #: directory: :data:`BUILTIN_ROOT` (the installed package's), or the constraints_gen root's
+    #: folder relative to the pyproject.toml's ("../infra", "./ml": a relative path keeps the
+    #: file portable between checkouts). None: not recorded (found as --root would be).
+    root: str | None = None
 
     @property
     def extra_names(self) -> tuple[str, ...]:
@@ -131,6 +139,7 @@ class Record:
             "indexes": list(self.indexes),
             "prefix": self.prefix,
             "with-stack": self.with_stack,
+            **({} if self.root is None else {"root": self.root}),
         }
 
 
@@ -174,7 +183,12 @@ def read_record(path: Path, data: dict[str, Any]) -> Record | None:
         indexes=tuple(indexes),
         prefix=str(table.get("prefix", "")),
         with_stack=table.get("with-stack") is True,
+        root=table.get("root") if isinstance(table.get("root"), str) else None,
     )
+    if "root" in table and record.root is None:
+        problems.append(
+            f'{path}: {RECORD_PATH}.root: expected a string ("{BUILTIN_ROOT}" or a folder)'
+        )
     if problems:
         raise InputError(
             problems, tip="rewrite the block: gen-constraints uv-project write --force"

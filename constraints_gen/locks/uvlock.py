@@ -2,8 +2,9 @@
 
 uv.lock is TOML (uv's docs, "Lockfile"): one ``[[package]]`` per distribution version, the
 project's own entry with ``[package.optional-dependencies]`` (extra -> its requirements, each
-with ``version`` and ``source`` when several versions of the name are locked, as with
-conflicting extras), and each package's ``dependencies``. Read offline; nothing is resolved.
+with ``version`` when several versions of the name are locked, as with conflicting extras, and
+``source`` when one version comes from two indexes), and each package's ``dependencies``. Read
+offline; nothing is resolved.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class Dependency:
     name: str  # canonical
     version: str | None  # given when the lock holds several versions of the name
     marker: str | None
+    registry: str | None = None  # given when one version of the name comes from two indexes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,6 +52,8 @@ class UvLock:
         named = [p for p in self.packages if p.name == dependency.name]
         if dependency.version is not None:
             named = [p for p in named if p.version == dependency.version]
+        if dependency.registry is not None:  # triton 3.5.0 from PyPI and from the cu126 index
+            named = [p for p in named if p.registry == dependency.registry]
         return named[0] if len(named) == 1 else None
 
     def extra_versions(self, project: str, extra: str) -> dict[str, str]:
@@ -82,13 +86,12 @@ def read_uv_lock(path: Path) -> UvLock:
 def _dist(path: Path, i: int, data: Any) -> LockedDist:
     if not isinstance(data, dict) or not isinstance(data.get("name"), str):
         raise InputError([f"{path}: package[{i}].name: expected a string"])
-    source = data.get("source", {})
-    registry = source.get("registry") if isinstance(source, dict) else None
+    registry = _registry(data.get("source"))
     extras = data.get("optional-dependencies", {})
     return LockedDist(
         name=canonical_name(data["name"]),
         version=str(data["version"]) if "version" in data else None,
-        registry=registry if isinstance(registry, str) else None,
+        registry=registry,
         dependencies=_deps(data.get("dependencies", [])),
         extras=tuple((str(k), _deps(v)) for k, v in extras.items())
         if isinstance(extras, dict)
@@ -104,7 +107,13 @@ def _deps(entries: Any) -> tuple[Dependency, ...]:
             name=canonical_name(entry["name"]),
             version=entry.get("version"),
             marker=entry.get("marker"),
+            registry=_registry(entry.get("source")),
         )
         for entry in entries
         if isinstance(entry, dict) and isinstance(entry.get("name"), str)
     )
+
+
+def _registry(source: Any) -> str | None:
+    registry = source.get("registry") if isinstance(source, dict) else None
+    return registry if isinstance(registry, str) else None

@@ -4,19 +4,22 @@ For each profile, a *probe* copy of the project is locked with the real ``uv loc
 temporary folder: the user's requirements, extras, dependency groups and ``[tool.uv]`` settings
 as written, made virtual (no build), plus one extra that asks for the profile's torch family
 from the profile's index: ``torch<=<pin>`` (the newest build the project allows, never newer
-than the pin) when the pin carries a local label (one variant per index), ``torch==<pin>`` for a
-plain PyPI pin. uv then applies every torch requirement the project states, directly or through
-a dependency that pins torch (``vllm``). The locked torch must be vouched for by
-:mod:`constraints_gen.profiles.candidates` (the profile's pin, or a build of its variant); the
-torch-family packages and the runtime packages they depend on (``nvidia-*``...) become the
-extra's exact pins, each with the marker uv locked it under.
+than the pin) when the pin carries a local label (one variant per index) and no build table
+sits beside the profiles; ``torch==<version>`` for a plain PyPI pin and for each build the
+table names (:mod:`constraints_gen.profiles.candidates`: the profile's pin first, then every
+build of the table that runs on the profile's hardware, newest first, each on its own index).
+uv then applies every torch requirement the project states, directly or through a dependency
+that pins torch (``vllm``). The locked torch must be vouched for by
+:mod:`constraints_gen.profiles.candidates` (the profile's pin, a table build, or without a
+table a build of its variant); the torch-family packages and the runtime packages they depend
+on (``nvidia-*``...) become the extra's exact pins, each with the marker uv locked it under.
 """
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +41,14 @@ from constraints_gen.profiles.candidates import (
     accepts,
     candidates,
 )
+from constraints_gen.profiles.config import DEFAULT_INDEX, local_folder
 from constraints_gen.profiles.model import Profile
+from constraints_gen.redact import split_credentials
 
 #: A probe resolves against the project's indexes: it must finish (runner.run kills it after).
 PROBE_TIMEOUT_S = 900.0
 PROBE_NAME = "gen-constraints-probe"
+PROBE_DEFAULT = "gen-constraints-default"  # the probe's name for a mirror of the default index
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +62,7 @@ class Plan:
     index_url: str | None
     marker: str | None  # platforms and Pythons the extra applies to
     stack: tuple[Requirement, ...]  # --with-stack: the profile's other pins
+    read_from: str | None = None  # a mirror of index_url: where the probe reads it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,6 +74,18 @@ class Context:
     drop_extras: tuple[str, ...] = ()  # a previous block's extras: left out of the probe
     drop_indexes: tuple[str, ...] = ()  # and its indexes
     conflicts_with: tuple[str, ...] = ()  # the user's extras that route torch themselves
+    #: The project's mirrors (constraints-gen.toml [mirrors], $GEN_CONSTRAINTS_MIRRORS,
+    #: --mirror), as ``lock`` applies them: a mirror named like an index is read instead of it,
+    #: the ``pypi`` one instead of the default index. They are where this machine reads, not
+    #: inputs: the block names each profile's published index.
+    mirrors: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The probe copy keeps the project's name: its extras may name the project itself
+        (``dev = ["trainer[test]"]``)."""
+        name = self.data.get("project", {}).get("name")
+        return name if isinstance(name, str) and name else PROBE_NAME
 
 
 def probe(context: Context, plan: Plan) -> ExtraBlock:
@@ -87,6 +106,7 @@ def probe(context: Context, plan: Plan) -> ExtraBlock:
                     plan,
                     index=None if index is None else plan.prefix + index.name,
                     index_url=None if index is None else index.url,
+                    read_from=None if index is None else context.mirrors.get(index.name),
                 ),
                 build,
             )
@@ -99,23 +119,38 @@ def probe(context: Context, plan: Plan) -> ExtraBlock:
 
 def _probe_build(context: Context, plan: Plan, candidate: TorchBuild) -> ExtraBlock:
     pinned = Version(candidate.version)
-    torch_spec = f"torch<={pinned.public}" if plan.index else f"torch=={candidate.version}"
+    exact = candidate.exact or not plan.index
+    torch_spec = f"torch=={candidate.version}" if exact else f"torch<={pinned.public}"
     routed = ["torch"]
-    if plan.index:  # uv's guide routes these; and the family the project names itself
-        routed += [*ROUTED_BY_VENDOR.get(plan.profile.vendor, ()), *declared_family(context.data)]
-    routed = list(dict.fromkeys(routed))
-    for _ in range(3):  # a pass may find more torch-family packages that need the index
-        lock = _lock(context, plan, torch_spec, routed)
-        torch = _extra_dist(lock, plan.extra, "torch")
-        family = _family(lock, plan.extra, torch)
-        missing = [
+    if plan.index:  # the vendor's triton (uv's guide), and the family the project names itself
+        routed += _vendor_triton(context, plan, torch_spec)
+    # The torch-family packages the project names, and those a pass finds locked from another
+    # index than torch's, are routed to the profile's index too where it serves them (triton is
+    # on the CUDA indexes, not on the CPU one): each is kept only if the probe still locks.
+    declared = [n for n in declared_family(context.data) if n not in routed] if plan.index else []
+    lock = _try(context, plan, torch_spec, [*routed, *declared]) if declared else None
+    if lock is not None:
+        routed += declared
+    elif len(declared) > 1:  # one at a time: those the index serves
+        for name in declared:
+            if (found := _try(context, plan, torch_spec, [*routed, name])) is not None:
+                lock, routed = found, [*routed, name]
+    if lock is None:
+        lock = _lock(context, plan, torch_spec, routed)  # a failure here is the answer
+    for _ in range(3):
+        torch = _extra_dist(lock, context.name, plan.extra, "torch")
+        family = _family(lock, context.name, plan.extra, torch)
+        wanted = [
             d.name
             for d in family
             if plan.index and d.name not in routed and _same_variant(d, torch)
         ]
-        if not missing:
+        if not wanted:
             break
-        routed += missing
+        before = len(routed)
+        lock, routed = _extend(context, plan, torch_spec, lock, routed, wanted)
+        if len(routed) == before:
+            break
     assert torch.version is not None
     build = accepts(plan.profile, torch.version)
     if build is None:
@@ -137,6 +172,49 @@ def _probe_build(context: Context, plan: Plan, candidate: TorchBuild) -> ExtraBl
         if plan.index
         else (),
     )
+
+
+def _try(context: Context, plan: Plan, torch_spec: str, routed: list[str]) -> UvLock | None:
+    try:
+        return _lock(context, plan, torch_spec, routed)
+    except NoBuildInRange:
+        return None
+
+
+def _extend(
+    context: Context,
+    plan: Plan,
+    torch_spec: str,
+    lock: UvLock,
+    routed: list[str],
+    names: Sequence[str],
+) -> tuple[UvLock, list[str]]:
+    """``routed`` with as many of ``names`` as still lock: all at once, else one at a time."""
+    if not names:
+        return lock, routed
+    if len(names) > 1 and (both := _try(context, plan, torch_spec, [*routed, *names])):
+        return both, [*routed, *names]
+    for name in names:
+        if (found := _try(context, plan, torch_spec, [*routed, name])) is not None:
+            lock, routed = found, [*routed, name]
+    return lock, routed
+
+
+def _vendor_triton(context: Context, plan: Plan, torch_spec: str) -> tuple[str, ...]:
+    """The vendor's triton that the build depends on (``pytorch-triton-rocm``...), found by a
+    discovery lock. uv applies sources to direct requirements only, so the extra must require
+    it to route it; which of the vendor's names a build needs is its metadata's, read here from
+    a copy where the profile's index is searched for every package (``unsafe-best-match``). The
+    extra's pins come from the faithful probes that follow, never from this one."""
+    names = ROUTED_BY_VENDOR.get(plan.profile.vendor, ())
+    if not names:
+        return ()
+    try:
+        lock = _lock(context, plan, torch_spec, ["torch"], discover=True)
+    except NoBuildInRange:
+        return ()  # the faithful probe says why
+    torch = _extra_dist(lock, context.name, plan.extra, "torch")
+    return tuple(dep.name for dep in torch.dependencies if dep.name in names)
 
 
 def declared_family(data: Mapping[str, Any]) -> tuple[str, ...]:
@@ -165,10 +243,10 @@ def _same_variant(dist: LockedDist, torch: LockedDist) -> bool:
     return dist.registry != torch.registry
 
 
-def _family(lock: UvLock, extra: str, torch: LockedDist) -> list[LockedDist]:
+def _family(lock: UvLock, project: str, extra: str, torch: LockedDist) -> list[LockedDist]:
     """The torch-family packages of the probe's extra: one per name (where the user's own
     conflicting extras lock other versions too, the one from torch's index, or the extra's)."""
-    root = lock.project(PROBE_NAME)
+    root = lock.project(project)
     named = {e.version for e in dict(root.extras).get(extra, ()) if e.version}
     out: list[LockedDist] = []
     for name in TORCH_FAMILY:
@@ -182,8 +260,8 @@ def _family(lock: UvLock, extra: str, torch: LockedDist) -> list[LockedDist]:
     return out
 
 
-def _extra_dist(lock: UvLock, extra: str, name: str) -> LockedDist:
-    root = lock.project(PROBE_NAME)
+def _extra_dist(lock: UvLock, project: str, extra: str, name: str) -> LockedDist:
+    root = lock.project(project)
     entries = dict(root.extras).get(extra, ())
     entry = next((e for e in entries if e.name == name), None)
     dist = None if entry is None else lock.find(entry)
@@ -233,8 +311,15 @@ def _and(edge: str | None, marker: str | None) -> str | None:
     return f"({edge}) and ({marker})"
 
 
-def _lock(context: Context, plan: Plan, torch_spec: str, routed: Sequence[str]) -> UvLock:
-    text = _probe_text(context, plan, torch_spec, routed)
+def _lock(
+    context: Context,
+    plan: Plan,
+    torch_spec: str,
+    routed: Sequence[str],
+    *,
+    discover: bool = False,
+) -> UvLock:
+    text, env = _probe_text(context, plan, torch_spec, routed, discover=discover)
     pyproject = context.pyproject
     config = pyproject.parent / "uv.toml"
     with tempfile.TemporaryDirectory(prefix="gen-constraints-probe-") as folder:
@@ -242,13 +327,17 @@ def _lock(context: Context, plan: Plan, torch_spec: str, routed: Sequence[str]) 
         args: list[str | Path] = [runner.uv_bin(), "lock", "--quiet", "--directory", folder]
         if config.is_file():
             args += ["--config-file", config]
-        result = runner.run(args, ok_codes=(0, 1, 2), timeout=PROBE_TIMEOUT_S)
+        if discover:  # every package may come from the profile's index (_vendor_triton)
+            args += ["--index-strategy", "unsafe-best-match"]
+        args += _default_mirror(context, Path(folder), env)
+        result = runner.run(args, env=env, ok_codes=(0, 1, 2), timeout=PROBE_TIMEOUT_S)
         if result.returncode != 0:
             explanation = "\n".join(
                 "    " + line for line in result.stderr.strip().splitlines() if line.strip()
             )
             hardware = _hardware_words(plan.profile)
-            if "No solution found" not in result.stderr:  # not an answer: network, bad input
+            if "No solution found" not in result.stderr or _unread(result.stderr):
+                # not an answer: network, offline, bad input
                 raise ToolError(
                     f"{pyproject}: uv could not lock the probe for profile {plan.profile.name}"
                     f" (asked for {torch_spec}"
@@ -267,6 +356,15 @@ def _lock(context: Context, plan: Plan, torch_spec: str, routed: Sequence[str]) 
         return read_uv_lock(Path(folder) / "uv.lock")
 
 
+#: uv's hints that a "No solution found" comes from what it could not read, not from the
+#: project's requirements (uv 0.13.9's wording, offline and after a failed fetch).
+_UNREAD = ("because the network was disabled", "network error", "Failed to fetch")
+
+
+def _unread(stderr: str) -> bool:
+    return any(words in stderr for words in _UNREAD)
+
+
 def _hardware_words(profile: Profile) -> str:
     if profile.vendor == "nvidia":
         archs = " ".join(f"{a}.{b}" for a, b in profile.compute_capabilities)
@@ -276,7 +374,17 @@ def _hardware_words(profile: Profile) -> str:
     return f"{profile.vendor} build"
 
 
-def _probe_text(context: Context, plan: Plan, torch_spec: str, routed: Sequence[str]) -> str:
+def _probe_text(
+    context: Context,
+    plan: Plan,
+    torch_spec: str,
+    routed: Sequence[str],
+    *,
+    discover: bool = False,
+) -> tuple[str, dict[str, str | None]]:
+    """The probe copy's pyproject.toml, and the environment uv reads it with (the credentials
+    of a mirror travel there, never in the file)."""
+    env: dict[str, str | None] = {}
     data = context.data
     # The block's previous extras, and the user's own torch extras: they are resolved apart from
     # this one (the block's conflict set), so the probe leaves them out.
@@ -295,7 +403,7 @@ def _probe_text(context: Context, plan: Plan, torch_spec: str, routed: Sequence[
         *(f"{name}{where}" for name in routed if name != "torch"),
     ]
     probe_project: dict[str, Any] = {
-        "name": PROBE_NAME,
+        "name": context.name,
         "version": "0",
         "dependencies": list(project.get("dependencies", [])),
         "optional-dependencies": optional,
@@ -329,11 +437,59 @@ def _probe_text(context: Context, plan: Plan, torch_spec: str, routed: Sequence[
             sources.setdefault(canonical_name(name), []).append(
                 {"index": plan.index, "extra": plan.extra}
             )
-        indexes.append({"name": plan.index, "url": plan.index_url, "explicit": True})
+        indexes.append(
+            {
+                "name": plan.index,
+                **(
+                    {"url": str(plan.index_url)}
+                    if plan.read_from is None
+                    else _where(plan.index, plan.read_from, env)
+                ),
+                "explicit": not discover,
+            }
+        )
     uv["sources"] = {name: value for name, value in sources.items() if value}
     if indexes:
         uv["index"] = indexes
     doc: dict[str, Any] = {"project": probe_project, "tool": {"uv": uv}}
     if "dependency-groups" in data:
         doc["dependency-groups"] = data["dependency-groups"]
-    return tomlkit.dumps(doc)
+    return tomlkit.dumps(doc), env
+
+
+def _default_mirror(context: Context, folder: Path, env: dict[str, str | None]) -> list[str]:
+    """uv's options that read the default index from its mirror (``pypi``), unless the project
+    names its own default index. On the command line, where uv reads them whatever its
+    configuration (``UV_NO_CONFIG`` drops a pyproject's ``default = true``; seen with uv
+    0.13.9): a URL as ``--default-index``, a folder of wheels as ``--find-links`` over an empty
+    default index (``--no-index`` would drop the profile's named index too)."""
+    mirror = context.mirrors.get(DEFAULT_INDEX)
+    own = context.data.get("tool", {}).get("uv", {}).get("index", [])
+    if mirror is None or any(isinstance(i, dict) and i.get("default") is True for i in own):
+        return []
+    env.update({key: None for key in runner.AMBIENT_DEFAULT})  # the explicit mirror wins
+    where = local_folder(mirror)
+    if where is not None:
+        empty = folder / "empty-default-index"
+        empty.mkdir()
+        return ["--default-index", empty.as_uri(), "--find-links", str(where.resolve())]
+    clean, credentials = split_credentials(mirror)
+    if credentials is None:
+        return ["--default-index", clean]
+    key = "".join(c if c.isalnum() else "_" for c in PROBE_DEFAULT).upper()
+    env[f"UV_INDEX_{key}_USERNAME"], env[f"UV_INDEX_{key}_PASSWORD"] = credentials
+    return ["--default-index", f"{PROBE_DEFAULT}={clean}"]
+
+
+def _where(name: str, location: str, env: dict[str, str | None]) -> dict[str, str]:
+    """An index entry's location: a folder is a flat index (a folder of wheels, as ``lock``
+    reads a mirror folder with --find-links); a URL's credentials go to uv's environment
+    (``UV_INDEX_<NAME>_USERNAME``/``_PASSWORD``, uv's reference, "Environment variables")."""
+    folder = local_folder(location)
+    if folder is not None:
+        return {"url": str(folder.resolve()), "format": "flat"}
+    clean, credentials = split_credentials(location)
+    if credentials is not None:
+        key = "".join(c if c.isalnum() else "_" for c in name).upper()
+        env[f"UV_INDEX_{key}_USERNAME"], env[f"UV_INDEX_{key}_PASSWORD"] = credentials
+    return {"url": clean}

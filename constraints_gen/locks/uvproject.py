@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,6 +26,7 @@ from constraints_gen.detect.hardware import Hardware
 from constraints_gen.errors import InputError, NoFitError
 from constraints_gen.fsutil import atomic_write
 from constraints_gen.locks.uvblock import (
+    BUILTIN_ROOT,
     FORMAT,
     RECORD_PATH,
     Block,
@@ -39,6 +41,7 @@ from constraints_gen.locks.uvlock import read_uv_lock
 from constraints_gen.names import canonical_name
 from constraints_gen.profiles.candidates import TORCH_FAMILY, candidates, torch_index
 from constraints_gen.profiles.model import Profile, ProfileSet
+from constraints_gen.profiles.project import Project, builtin_root, find_project, is_root
 from constraints_gen.profiles.select import evaluate, rank_key
 from constraints_gen.tomlio import read_toml
 from constraints_gen.uvplatforms import parse_uv_platform
@@ -68,6 +71,9 @@ class WriteOptions:
     with_stack: bool = False
     force: bool = False
     command: str = "gen-constraints uv-project write"
+    root: str | None = None  # the profiles' root as the record keeps it (root_text)
+    #: The project's mirrors, as lock applies them (uvprobe.Context.mirrors): not inputs.
+    mirrors: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,14 +107,53 @@ def read_pyproject(path: Path) -> tuple[str, dict[str, Any]]:
     return path.read_text(encoding="utf-8"), data
 
 
+def find_root(path: Path, given: Path | None) -> Project:
+    """The constraints_gen root whose profiles the block at ``path`` is made of: ``given``
+    (--root, $GEN_CONSTRAINTS_ROOT), else the one its record names, else found as --root's
+    default is (from the current directory upward, else the built-in profiles)."""
+    record = None
+    if given is None and path.is_file():
+        record = read_record(path, read_pyproject(path)[1])
+    if record is None or record.root is None:
+        return find_project(given)
+    if record.root == BUILTIN_ROOT:
+        return Project(root=builtin_root(), builtin=True)
+    folder = path.parent / record.root
+    if not is_root(folder):
+        raise InputError(
+            [
+                f"{path}: {RECORD_PATH}.root: {record.root!r} ({folder}) is not a constraints_gen"
+                " root (expected profiles/manifest.toml in it)"
+            ],
+            tip="give --root DIR (and rewrite the block with write --root DIR to record it)",
+        )
+    return Project(root=folder.resolve(), builtin=False)
+
+
+def root_text(path: Path, project: Project) -> str:
+    """``project``'s root as the record keeps it: relative to the pyproject.toml's folder."""
+    if project.builtin:
+        return BUILTIN_ROOT
+    try:
+        relative = Path(os.path.relpath(project.root.resolve(), path.parent.resolve()))
+    except ValueError:  # another drive (Windows): no relative path
+        return project.root.resolve().as_posix()
+    text = relative.as_posix()
+    return text if text.startswith(("../", "/")) or text in (".", "..") else f"./{text}"
+
+
 def fingerprint(profiles: Sequence[Profile], *, prefix: str, with_stack: bool) -> str:
-    """What the block is made from: each profile's files as its builds read them, and options."""
+    """What the block is made from: each profile's files as its builds read them, the candidate
+    builds for its hardware (a row added to the build table can change the block), and options."""
     payload = {
         "format": FORMAT,
         "prefix": prefix,
         "with_stack": with_stack,
         "profiles": {
             p.name: [[[n, d] for n, d in build.inputs] for build in p.builds] for p in profiles
+        },
+        "candidates": {
+            p.name: [[b.version, b.index and b.index.url] for b in candidates(p)] for p in profiles
         },
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
@@ -143,6 +188,7 @@ def write(path: Path, profiles: Sequence[Profile], options: WriteOptions) -> Wri
         drop_extras=() if old is None else old.extra_names,
         drop_indexes=() if old is None else old.indexes,
         conflicts_with=_user_torch_extras(data, old),
+        mirrors=options.mirrors,
     )
     extras = tuple(uvprobe.probe(context, plan) for plan in plans)
     pinned = {r.name for extra in extras for r in extra.requirements}
@@ -164,6 +210,7 @@ def write(path: Path, profiles: Sequence[Profile], options: WriteOptions) -> Wri
         command=options.command,
         prefix=options.prefix,
         with_stack=options.with_stack,
+        root=options.root,
     )
     if old is not None and old == block.record() and digest(managed_in(data, old)) == old.block:
         return WriteResult(path=path, changed=False, block=block, notices=tuple(notices))
@@ -422,7 +469,7 @@ def check(path: Path, profiles: ProfileSet) -> CheckResult:
         and fingerprint(chosen, prefix=record.prefix, with_stack=record.with_stack) != record.inputs
     ):
         reasons.append(
-            "the profiles changed since the block was written"
+            "the profiles (or their build table) changed since the block was written"
             f" ({', '.join(p.name for p in chosen)}): refresh it with `{record.command}`"
         )
     reasons += _compare_lock(path, data, record)

@@ -49,27 +49,27 @@ class Project:
         return folder if platform is None else folder / platform
 
 
-def _is_root(path: Path) -> bool:
+def is_root(path: Path) -> bool:
     return (path / "profiles" / MANIFEST_NAME).is_file()
 
 
 def builtin_root() -> Path:
     package = Path(__file__).resolve().parent.parent
     for candidate in (package / "_builtin", package.parent):
-        if _is_root(candidate):
+        if is_root(candidate):
             return candidate
     raise InputError([f"{package}: the built-in profiles are missing (broken install?)"])
 
 
 def find_project(root: Path | None = None, cwd: Path | None = None) -> Project:
     if root is not None:
-        if not _is_root(root):
+        if not is_root(root):
             expected = root / "profiles" / MANIFEST_NAME
             raise InputError([f"{root}: not a constraints_gen root (expected {expected})"])
         return Project(root=root, builtin=False)
     start = (cwd or Path.cwd()).resolve()
     for folder in (start, *start.parents):
-        if _is_root(folder):
+        if is_root(folder):
             return Project(root=folder, builtin=False)
     builtin = builtin_root()
     if on_builtin is not None:
