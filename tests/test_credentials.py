@@ -24,6 +24,8 @@ from support.sync_project import PY, gen, make_venv, scenario_project
 
 from constraints_gen import runner
 from constraints_gen.cli import main
+from constraints_gen.errors import InputError
+from constraints_gen.redact import parse_url
 
 PASSWORD = "S3cr/t#Pw?d:@%z"
 ENCODED = urllib.parse.quote(PASSWORD, safe="")
@@ -404,3 +406,32 @@ def test_errors_quoting_a_credentialed_value_are_masked(
     assert done.returncode == 2, done.stderr
     assert "https://me:****@h.example/simple" in done.stderr
     assert not leaks(done.stdout + done.stderr)
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["sec[ret", "sec]ret", "se cret", 'se"cret', "se'cret", "se`cret", "se<cret", "se\tcret"],
+)
+def test_a_password_the_mask_would_not_cover_whole_is_refused(password: str) -> None:
+    """A raw "[" is a ValueError in urlsplit (was a traceback); a raw space, quote, "<" or
+    backtick ends a URL inside a text, so every later message would show the rest of the
+    password (was accepted, and then only "me:se" was masked)."""
+    url = f"https://me:{password}@127.0.0.1:9/simple"
+    with pytest.raises(InputError) as caught:
+        parse_url(url)
+    assert caught.value.message.startswith("https://me:****@127.0.0.1:9/simple: not a URL")
+    assert "cret" not in caught.value.message + str(caught.value.tip)
+    for fine in ("https://me:se%20cret@[::1]:9/simple", "https://me:s@c@h/p@th", "https://t@h/"):
+        assert parse_url(fine).hostname in ("::1", "h")
+
+
+def test_a_password_with_a_bracket_is_exit_2_not_a_traceback(tmp_path: Path) -> None:
+    scenario_project(tmp_path)
+    bad = "https://me:sec[ret@127.0.0.1:9/simple"
+    done = gen(
+        "sync", "--check", *COMMON, "--python", sys.executable, "--wheelhouse", bad, cwd=tmp_path
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "ERROR: https://me:****@127.0.0.1:9/simple: not a URL that can be read" in done.stderr
+    assert "cret" not in done.stdout + done.stderr
