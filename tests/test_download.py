@@ -9,10 +9,13 @@ import hashlib
 import io
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -607,3 +610,68 @@ def test_fill_interrupted_by_ctrl_c_resumes_on_the_next_run(tmp_path: Path) -> N
             f"bytes={kept}-"
         )
     assert not part.exists()
+
+
+@contextmanager
+def raw_server(answer: bytes, *, gap: float = 0.0, until: float = 6.0) -> Iterator[str]:
+    """A loopback server that sends ``answer`` to every request, one line per ``gap`` seconds,
+    for at most ``until`` seconds; its base URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def answer_one(conn: socket.socket) -> None:
+        with conn, suppress(OSError):
+            conn.recv(65536)
+            ends = time.monotonic() + until
+            for line in answer.splitlines(keepends=True):
+                if stop.is_set() or time.monotonic() > ends:
+                    return
+                conn.sendall(line)
+                stop.wait(gap)
+
+    def serve() -> None:
+        while not stop.is_set():
+            with suppress(OSError):
+                conn, _ = listener.accept()
+                threading.Thread(target=answer_one, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+@pytest.mark.parametrize("kind", ["page", "file"])
+def test_headers_that_trickle_are_bounded_as_a_whole(tmp_path: Path, kind: str) -> None:
+    """A header line every 0.2 s: each wait is short, so only a bound on the whole head ends it
+    (was: the request lasted as long as the server kept sending, with a 200 and no body)."""
+    head = b"HTTP/1.1 200 OK\r\n" + b"X-Slow: 1\r\n" * 99 + b"\r\n"
+    settings = Settings(timeout=0.8, stall=0.8, retries=1, backoff=0.01, max_wait=0.1)
+    with raw_server(head, gap=0.2) as base:
+        client = Client(settings, sources=[base])
+        started = time.monotonic()
+        with pytest.raises(FetchError) as caught:
+            if kind == "page":
+                client.get_page(f"{base}/simple/", accept="text/html", limit=1 << 20)
+            else:
+                client.download(f"{base}/f", tmp_path / NAME, {SHA})
+        took = time.monotonic() - started
+    assert caught.value.message.endswith("no answer within 0.8 s (after 2 attempts)")
+    assert took < 4, took
+    assert files(tmp_path) == []
+
+
+def test_a_redirect_to_a_url_that_cannot_be_read_is_refused(tmp_path: Path) -> None:
+    """Location: http://[::1/x was a ValueError traceback from urljoin."""
+    answer = b"HTTP/1.1 302 Found\r\nLocation: http://[::1/x\r\nContent-Length: 0\r\n\r\n"
+    with raw_server(answer) as base, pytest.raises(FetchError) as caught:
+        Client(FAST, sources=[base]).download(f"{base}/f", tmp_path / NAME, {SHA})
+    assert caught.value.message == (
+        f"{NAME}: {base}/f: refused a redirect to a URL that cannot be read: http://[::1/x"
+    )
+    assert files(tmp_path) == []
