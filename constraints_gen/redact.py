@@ -46,10 +46,15 @@ PERCENT_ENCODE_TIP = (
 )
 
 
-def redact(text: str) -> str:
-    """``text`` with the credentials of every URL in it masked (``USER:****@HOST``)."""
+def redact(text: str, keep: str = "") -> str:
+    """``text`` with the credentials of every URL in it masked (``USER:****@HOST``), but those
+    of a URL that ``keep`` holds as it is: a file the tool edits (a user's pyproject.toml, a
+    profile) keeps what its owner wrote there (``git+ssh://git@github.com/...``, a token in a
+    comment), and only what the tool adds is masked."""
     if "@" not in text:  # the common case costs one scan
         return text
+    if keep:
+        return _patterns()[0].sub(lambda m: m[0] if m[0] in keep else _mask(m), text)
     return _patterns()[0].sub(_mask, text)
 
 

@@ -25,6 +25,7 @@ from support.sync_project import PY, gen, make_venv, scenario_project
 from constraints_gen import runner
 from constraints_gen.cli import main
 from constraints_gen.errors import InputError
+from constraints_gen.fsutil import atomic_write
 from constraints_gen.redact import parse_url
 
 PASSWORD = "S3cr/t#Pw?d:@%z"
@@ -435,3 +436,15 @@ def test_a_password_with_a_bracket_is_exit_2_not_a_traceback(tmp_path: Path) -> 
     assert "Traceback" not in done.stderr
     assert "ERROR: https://me:****@127.0.0.1:9/simple: not a URL that can be read" in done.stderr
     assert "cret" not in done.stdout + done.stderr
+
+
+def test_an_edited_file_keeps_the_urls_its_owner_wrote_and_masks_what_is_added(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "pyproject.toml"
+    old = 'repo = "git+ssh://git@github.com/o/x.git"\n'
+    added = 'url = "https://me:S3cr@127.0.0.1:9/simple"\n'
+    atomic_write(path, old + added, edited=old)
+    assert path.read_text() == old + 'url = "https://me:****@127.0.0.1:9/simple"\n'
+    atomic_write(path, old + added)  # a file the tool owns: everything masked
+    assert "git@" not in path.read_text() and "S3cr" not in path.read_text()
