@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from support.faulty_server import FaultyServer, Route, faulty_server
 from support.index import write_simple_index
-from support.sync_project import PY, gen, make_venv, scenario_project
+from support.sync_project import LINUX, PY, gen, make_venv, scenario_project, scenario_wheels
 
 from constraints_gen import runner
 from constraints_gen.cli import main
@@ -448,3 +448,30 @@ def test_an_edited_file_keeps_the_urls_its_owner_wrote_and_masks_what_is_added(
     assert path.read_text() == old + 'url = "https://me:****@127.0.0.1:9/simple"\n'
     atomic_write(path, old + added)  # a file the tool owns: everything masked
     assert "git@" not in path.read_text() and "S3cr" not in path.read_text()
+
+
+def test_a_profile_index_with_credentials_locks_into_a_pair_every_reader_accepts(
+    tmp_path: Path,
+) -> None:
+    """The "# Index" line was sealed with the password and masked when written: lock said
+    "locked", then emit, lock --check and sync refused the pair as edited, forever."""
+    wheels = scenario_wheels(tmp_path / "wheels")
+    folder = tmp_path / "proj" / "profiles"
+    folder.mkdir(parents=True)
+    (folder / "manifest.toml").write_text('[requirements]\ntransformers = ">=4.51"\n')
+    (folder / "demo.toml").write_text(
+        f'name = "demo"\n[hardware]\nvendor = "cpu"\n[target]\nplatform = "{LINUX}"\n'
+        f'python = ["{PY}"]\n[pins]\ntorch = "2.5.1+cu121"\n[[indexes]]\nname = "priv"\n'
+        f'url = "https://me:{ENCODED}@127.0.0.1:9/simple"\n'
+    )
+    mirrors = ("--mirror", f"priv={wheels}", "--mirror", f"pypi={wheels}")
+    runs = {"lock": gen("lock", "demo", "--root", "proj", *mirrors, cwd=tmp_path)}
+    assert runs["lock"].returncode == 0, runs["lock"].stderr
+    runs["emit"] = gen("--profile", "demo", "--root", "proj", cwd=tmp_path)
+    assert runs["emit"].returncode == 0, runs["emit"].stderr
+    assert "--extra-index-url https://127.0.0.1:9/simple\n" in runs["emit"].stdout
+    runs["check"] = gen("lock", "--check", "--root", "proj", cwd=tmp_path)
+    assert runs["check"].returncode == 0, runs["check"].stderr
+    for name, run in runs.items():
+        assert not leaks(run.stdout + run.stderr), name
+    assert not leaking_files(tmp_path / "proj" / "generated")
