@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -360,3 +361,27 @@ def test_chosen_profiles_reads_the_machine_only_when_none_is_named() -> None:
     assert asked == ["machine"]
     with pytest.raises(InputError):
         chosen_profiles(profiles, ["no-such-profile"], every=False, fit=fit)
+
+
+@pytest.mark.parametrize("odd", ["%61ny", "any#x", "any?x", "a ny"])
+def test_each_index_link_names_the_file_whose_digest_it_carries(tmp_path: Path, odd: str) -> None:
+    """A shared wheelhouse may hold a file named so that its link reads as another file's:
+    "pkg-1.0-py3-none-%61ny.whl" was linked unencoded, so the page gave the bytes of
+    "pkg-1.0-py3-none-any.whl" the other file's sha256 ("#" and "?" cut the link short)."""
+    house = tmp_path / "wh"
+    genuine = build_wheel(house, "pkg", "1.0")
+    other = build_wheel(tmp_path / "other", "pkg", "1.0", files={"pkg/x.py": "x = 1\n"})
+    shutil.copy(other, house / f"pkg-1.0-py3-none-{odd}.whl")
+    done = gen("wheelhouse", "index", "wh", "--wheelhouse", "wh", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    page = (house / "simple" / "pkg" / "index.html").read_text()
+    links = re.findall(r'<a href="\.\./\.\./([^"#]*)#sha256=([0-9a-f]{64})">', page)
+    assert len(links) == 2, page
+    for href, digest in links:
+        path = urllib.parse.urlsplit(href).path  # what a server sends for that link
+        served = house / urllib.parse.unquote(path)
+        assert served.is_file() and sha256_of(served) == digest, href
+    assert {urllib.parse.unquote(h) for h, _ in links} == {
+        genuine.name,
+        f"pkg-1.0-py3-none-{odd}.whl",
+    }

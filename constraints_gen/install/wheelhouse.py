@@ -476,6 +476,7 @@ def write_index(folder: Path, out: Path, cache: HashCache) -> list[str]:
 
 def _write_index(folder: Path, out: Path, cache: HashCache) -> list[str]:
     import html  # only here: html.entities costs ~1 ms on every sync and check
+    import urllib.parse
 
     wheels, _ = scan(folder)
     same = out.resolve() == folder.resolve()
@@ -484,8 +485,11 @@ def _write_index(folder: Path, out: Path, cache: HashCache) -> list[str]:
     for wheel in wheels:
         if not same:
             _place(folder / wheel.filename, out / wheel.filename, cache, served)
-        # the digest of the bytes served (out/<wheel>), as they are now
-        href = html.escape(f"../../{wheel.filename}#sha256={served.sha256(wheel.filename)}")
+        # the digest of the bytes served (out/<wheel>), as they are now, at the URL of that
+        # very file: a name holding "%", "#" or "?" (the wheel-name rules allow them in a tag)
+        # is percent-encoded, else "x-%61ny.whl" named the bytes of "x-any.whl" with its digest
+        quoted = urllib.parse.quote(wheel.filename, safe="+")
+        href = html.escape(f"../../{quoted}#sha256={served.sha256(wheel.filename)}")
         anchor = f'<a href="{href}">{html.escape(wheel.filename)}</a><br>\n'
         projects.setdefault(wheel.name, []).append(anchor)
     cache.save()
