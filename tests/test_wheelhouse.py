@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import threading
 import urllib.parse
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from support.index import serve, write_simple_index
 from support.sync_project import CP, PY, gen, make_project, scenario_project
 from support.wheels import build_wheel, sha256_of
 
+from constraints_gen.errors import ConstraintsGenError
 from constraints_gen.install.wheelhouse import FOLDER_LOCK, HASH_CACHE, HashCache
 
 COMMON = ("--profile", "demo", "--root", "proj", "--wheelhouse", "wh")
@@ -385,3 +387,30 @@ def test_each_index_link_names_the_file_whose_digest_it_carries(tmp_path: Path, 
         genuine.name,
         f"pkg-1.0-py3-none-{odd}.whl",
     }
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs")
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_file_swapped_for_a_fifo_or_a_device_is_refused_not_waited_on(
+    tmp_path: Path, kind: str
+) -> None:
+    """scan() lists only regular files, but a shared wheelhouse can swap one after the listing:
+    opening a FIFO with no writer waited for ever, /dev/zero was read for ever."""
+    name = "pkg-1.0-py3-none-any.whl"
+    if kind == "fifo":
+        os.mkfifo(tmp_path / name)
+    else:
+        (tmp_path / name).symlink_to("/dev/zero")
+    errors: list[str] = []
+
+    def hash_it() -> None:
+        try:
+            HashCache(tmp_path).sha256(name)
+        except ConstraintsGenError as exc:
+            errors.append(exc.message)
+
+    worker = threading.Thread(target=hash_it, daemon=True)
+    worker.start()
+    worker.join(5)
+    assert not worker.is_alive()
+    assert errors == [f"{tmp_path / name}: not a regular file, not read"]
