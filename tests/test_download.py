@@ -23,6 +23,7 @@ from support.faulty_server import Route, faulty_server
 from support.index import write_simple_index
 from support.sync_project import gen, scenario_project
 
+from constraints_gen.cli.output import echo_error
 from constraints_gen.errors import FetchError
 from constraints_gen.install.download import (
     Cancelled,
@@ -675,3 +676,20 @@ def test_a_redirect_to_a_url_that_cannot_be_read_is_refused(tmp_path: Path) -> N
         f"{NAME}: {base}/f: refused a redirect to a URL that cannot be read: http://[::1/x"
     )
     assert files(tmp_path) == []
+
+
+def test_a_servers_control_characters_reach_the_terminal_shown_not_obeyed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An HTTP reason phrase is the server's text: "\\r\\x1b[2K" in it erased the ERROR line on a
+    terminal and printed a forged success line in its place."""
+    forged = b"Nope\r\x1b[2Kgen-constraints: all 3 wheels fetched\x07\x9b"
+    answer = b"HTTP/1.1 404 " + forged + b"\r\nContent-Length: 0\r\n\r\n"
+    with raw_server(answer) as base, pytest.raises(FetchError) as caught:
+        Client(FAST, sources=[base]).get_page(f"{base}/simple/", accept="text/html", limit=1 << 10)
+    echo_error(caught.value)
+    err = capsys.readouterr().err
+    assert err == (
+        f"ERROR: {base}/simple/: HTTP 404 Nope\\x0d\\x1b[2Kgen-constraints: all 3 wheels"
+        " fetched\\x07\\x9b\n"
+    ), err
