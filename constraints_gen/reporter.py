@@ -63,14 +63,19 @@ _CONTROLS = {
 }
 
 
+def shown(text: str) -> str:
+    """``text`` as it may reach a terminal: credentials masked (:mod:`constraints_gen.redact`),
+    control characters shown, not obeyed (the download progress writes its lines through it)."""
+    if not (text.isascii() and text.replace("\n", "").replace("\t", "").isprintable()):
+        text = text.replace("\r\n", "\n").translate(_CONTROLS)
+    return redact(text)
+
+
 def _write(text: str) -> None:
-    """Every message leaves through here, credentials masked (:mod:`constraints_gen.redact`)
-    and control characters shown, not obeyed."""
+    """Every message leaves through here (:func:`shown`)."""
     stream = sys.stderr
     if stream is not None:  # pythonw, or started with stderr closed
-        if not (text.isascii() and text.replace("\n", "").replace("\t", "").isprintable()):
-            text = text.replace("\r\n", "\n").translate(_CONTROLS)
-        stream.write(redact(text) + "\n")
+        stream.write(shown(text) + "\n")
         stream.flush()
 
 

@@ -693,3 +693,22 @@ def test_a_servers_control_characters_reach_the_terminal_shown_not_obeyed(
         f"ERROR: {base}/simple/: HTTP 404 Nope\\x0d\\x1b[2Kgen-constraints: all 3 wheels"
         " fetched\\x07\\x9b\n"
     ), err
+
+
+def test_a_retry_note_quoting_the_server_is_masked_and_shown_not_obeyed(tmp_path: Path) -> None:
+    """The progress lines are written to stderr by StreamProgress itself: a 503's reason phrase
+    reached the terminal raw (and a credentialed URL in a note unmasked)."""
+    out = io.StringIO()
+    answer = b"HTTP/1.1 503 Busy\r\x1b[2Kall fetched\r\nContent-Length: 0\r\n\r\n"
+    settings = Settings(timeout=2, stall=2, retries=1, backoff=0.01, max_wait=0.05)
+    with raw_server(answer) as base, pytest.raises(FetchError):
+        Client(settings, sources=[base]).download(
+            f"{base}/f", tmp_path / NAME, {SHA}, progress=StreamProgress(out, live=False)
+        )
+    note = out.getvalue().splitlines()[0]
+    assert note.startswith(
+        f"{NAME}: download from {base}/f: HTTP 503 Busy\\x0d\\x1b[2Kall fetched;"
+    )
+    progress = StreamProgress(out, live=False)
+    progress.note("http://me:S3cr@127.0.0.1:9/simple: HTTP 503")
+    assert out.getvalue().splitlines()[-1] == "http://me:****@127.0.0.1:9/simple: HTTP 503"
