@@ -33,12 +33,14 @@ def _create_temp(path: Path) -> tuple[int, str]:
             continue
 
 
-def atomic_write(path: Path, data: str | bytes) -> None:
+def atomic_write(path: Path, data: str | bytes, *, edited: str = "") -> None:
     """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it into place.
     A text has its credentials masked first (:func:`constraints_gen.redact.redact`): no file the
-    tool writes holds a password."""
+    tool writes holds a password it put there. ``edited``: the file's text before this edit
+    (a user's file): a URL it held stays byte for byte (masking ``git+ssh://git@github.com`` in
+    a user's pyproject.toml would break their file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    raw = redact(data).encode() if isinstance(data, str) else data
+    raw = redact(data, edited).encode() if isinstance(data, str) else data
     fd, tmp = _create_temp(path)
     try:
         with os.fdopen(fd, "wb") as handle:

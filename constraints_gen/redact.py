@@ -46,10 +46,15 @@ PERCENT_ENCODE_TIP = (
 )
 
 
-def redact(text: str) -> str:
-    """``text`` with the credentials of every URL in it masked (``USER:****@HOST``)."""
+def redact(text: str, keep: str = "") -> str:
+    """``text`` with the credentials of every URL in it masked (``USER:****@HOST``), but those
+    of a URL that ``keep`` holds as it is: a file the tool edits (a user's pyproject.toml, a
+    profile) keeps what its owner wrote there (``git+ssh://git@github.com/...``, a token in a
+    comment), and only what the tool adds is masked."""
     if "@" not in text:  # the common case costs one scan
         return text
+    if keep:
+        return _patterns()[0].sub(lambda m: m[0] if m[0] in keep else _mask(m), text)
     return _patterns()[0].sub(_mask, text)
 
 
@@ -89,18 +94,49 @@ def has_credentials(url: str) -> bool:
 def parse_url(url: str) -> urllib.parse.SplitResult:
     """``url`` split, its port read; a URL that cannot be read (a password with a raw ``/``,
     ``#`` or ``?``, a port that is not a number) is an :class:`InputError` naming it masked."""
-    parts = urllib.parse.urlsplit(url)
     try:
+        parts = urllib.parse.urlsplit(url)  # ValueError: a raw "[" or "]" in a password
         parts.port  # noqa: B018 (reading it is the check: ValueError for a non-numeric port)
         broken = "@" not in parts.netloc and has_credentials(url)
+        # a userinfo that :func:`redact` would not mask whole (a raw space, quote, "<", ">" or
+        # backtick ends a URL in a text; a tab is dropped by urlsplit): every later message
+        # quoting the URL would show the rest of the password
+        broken = broken or ("@" in parts.netloc and _masked_userinfo(url) != _userinfo(parts))
     except ValueError:
         broken = True
     if broken:
         raise InputError(
-            [f"{redact(url)}: not a URL that can be read (its host and port cannot be told apart)"],
+            [
+                f"{_mask_whole(url)}: not a URL that can be read"
+                " (its host and port cannot be told apart)"
+            ],
             tip="if the part before @ is a password, " + PERCENT_ENCODE_TIP,
         )
     return parts
+
+
+def _userinfo(parts: urllib.parse.SplitResult) -> str:
+    return parts.netloc.rpartition("@")[0]
+
+
+def _masked_userinfo(url: str) -> str | None:
+    """The userinfo that :func:`redact` masks in ``url`` (None when it masks none)."""
+    match = _patterns()[0].match(url)
+    if match is None:
+        return None
+    at = _userinfo_end(match["rest"])
+    return None if at < 0 else match["rest"][:at]
+
+
+def _mask_whole(url: str) -> str:
+    """``url`` (one that cannot be read) shown with everything between ``scheme://`` and its last
+    ``@`` masked: at worst more than the userinfo, never a piece of the password."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return redact(url)
+    userinfo, _, host = rest.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}://{user}:{MASK}@{host}" if colon else f"{scheme}://{MASK}@{host}"
 
 
 def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:

@@ -54,11 +54,28 @@ class Reporter:
         _write(text)
 
 
+#: Control characters a message may not carry to the terminal, each shown as ``\xNN``: text from
+#: servers and targets (an HTTP reason phrase, a Location header, a relayed program's output)
+#: could otherwise move the cursor, erase a line or retitle the window (``"\r\x1b[2K"`` followed
+#: by a forged success line). A newline and a tab stay; a CR before a newline is dropped.
+_CONTROLS = {
+    code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0)) if chr(code) not in "\n\t"
+}
+
+
+def shown(text: str) -> str:
+    """``text`` as it may reach a terminal: credentials masked (:mod:`constraints_gen.redact`),
+    control characters shown, not obeyed (the download progress writes its lines through it)."""
+    if not (text.isascii() and text.replace("\n", "").replace("\t", "").isprintable()):
+        text = text.replace("\r\n", "\n").translate(_CONTROLS)
+    return redact(text)
+
+
 def _write(text: str) -> None:
-    """Every message leaves through here, credentials masked (:mod:`constraints_gen.redact`)."""
+    """Every message leaves through here (:func:`shown`)."""
     stream = sys.stderr
     if stream is not None:  # pythonw, or started with stderr closed
-        stream.write(redact(text) + "\n")
+        stream.write(shown(text) + "\n")
         stream.flush()
 
 

@@ -20,10 +20,13 @@ from typing import Any
 import pytest
 from support.faulty_server import FaultyServer, Route, faulty_server
 from support.index import write_simple_index
-from support.sync_project import PY, gen, make_venv, scenario_project
+from support.sync_project import LINUX, PY, gen, make_venv, scenario_project, scenario_wheels
 
 from constraints_gen import runner
 from constraints_gen.cli import main
+from constraints_gen.errors import InputError
+from constraints_gen.fsutil import atomic_write
+from constraints_gen.redact import parse_url
 
 PASSWORD = "S3cr/t#Pw?d:@%z"
 ENCODED = urllib.parse.quote(PASSWORD, safe="")
@@ -404,3 +407,71 @@ def test_errors_quoting_a_credentialed_value_are_masked(
     assert done.returncode == 2, done.stderr
     assert "https://me:****@h.example/simple" in done.stderr
     assert not leaks(done.stdout + done.stderr)
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["sec[ret", "sec]ret", "se cret", 'se"cret', "se'cret", "se`cret", "se<cret", "se\tcret"],
+)
+def test_a_password_the_mask_would_not_cover_whole_is_refused(password: str) -> None:
+    """A raw "[" is a ValueError in urlsplit (was a traceback); a raw space, quote, "<" or
+    backtick ends a URL inside a text, so every later message would show the rest of the
+    password (was accepted, and then only "me:se" was masked)."""
+    url = f"https://me:{password}@127.0.0.1:9/simple"
+    with pytest.raises(InputError) as caught:
+        parse_url(url)
+    assert caught.value.message.startswith("https://me:****@127.0.0.1:9/simple: not a URL")
+    assert "cret" not in caught.value.message + str(caught.value.tip)
+    for fine in ("https://me:se%20cret@[::1]:9/simple", "https://me:s@c@h/p@th", "https://t@h/"):
+        assert parse_url(fine).hostname in ("::1", "h")
+
+
+def test_a_password_with_a_bracket_is_exit_2_not_a_traceback(tmp_path: Path) -> None:
+    scenario_project(tmp_path)
+    bad = "https://me:sec[ret@127.0.0.1:9/simple"
+    done = gen(
+        "sync", "--check", *COMMON, "--python", sys.executable, "--wheelhouse", bad, cwd=tmp_path
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "ERROR: https://me:****@127.0.0.1:9/simple: not a URL that can be read" in done.stderr
+    assert "cret" not in done.stdout + done.stderr
+
+
+def test_an_edited_file_keeps_the_urls_its_owner_wrote_and_masks_what_is_added(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "pyproject.toml"
+    old = 'repo = "git+ssh://git@github.com/o/x.git"\n'
+    added = 'url = "https://me:S3cr@127.0.0.1:9/simple"\n'
+    atomic_write(path, old + added, edited=old)
+    assert path.read_text() == old + 'url = "https://me:****@127.0.0.1:9/simple"\n'
+    atomic_write(path, old + added)  # a file the tool owns: everything masked
+    assert "git@" not in path.read_text() and "S3cr" not in path.read_text()
+
+
+def test_a_profile_index_with_credentials_locks_into_a_pair_every_reader_accepts(
+    tmp_path: Path,
+) -> None:
+    """The "# Index" line was sealed with the password and masked when written: lock said
+    "locked", then emit, lock --check and sync refused the pair as edited, forever."""
+    wheels = scenario_wheels(tmp_path / "wheels")
+    folder = tmp_path / "proj" / "profiles"
+    folder.mkdir(parents=True)
+    (folder / "manifest.toml").write_text('[requirements]\ntransformers = ">=4.51"\n')
+    (folder / "demo.toml").write_text(
+        f'name = "demo"\n[hardware]\nvendor = "cpu"\n[target]\nplatform = "{LINUX}"\n'
+        f'python = ["{PY}"]\n[pins]\ntorch = "2.5.1+cu121"\n[[indexes]]\nname = "priv"\n'
+        f'url = "https://me:{ENCODED}@127.0.0.1:9/simple"\n'
+    )
+    mirrors = ("--mirror", f"priv={wheels}", "--mirror", f"pypi={wheels}")
+    runs = {"lock": gen("lock", "demo", "--root", "proj", *mirrors, cwd=tmp_path)}
+    assert runs["lock"].returncode == 0, runs["lock"].stderr
+    runs["emit"] = gen("--profile", "demo", "--root", "proj", cwd=tmp_path)
+    assert runs["emit"].returncode == 0, runs["emit"].stderr
+    assert "--extra-index-url https://127.0.0.1:9/simple\n" in runs["emit"].stdout
+    runs["check"] = gen("lock", "--check", "--root", "proj", cwd=tmp_path)
+    assert runs["check"].returncode == 0, runs["check"].stderr
+    for name, run in runs.items():
+        assert not leaks(run.stdout + run.stderr), name
+    assert not leaking_files(tmp_path / "proj" / "generated")

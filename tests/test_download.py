@@ -9,10 +9,13 @@ import hashlib
 import io
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,7 @@ from support.faulty_server import Route, faulty_server
 from support.index import write_simple_index
 from support.sync_project import gen, scenario_project
 
+from constraints_gen.cli.output import echo_error
 from constraints_gen.errors import FetchError
 from constraints_gen.install.download import Cancelled, Client
 from constraints_gen.install.partfile import remove_stale_parts
@@ -604,3 +608,104 @@ def test_fill_interrupted_by_ctrl_c_resumes_on_the_next_run(tmp_path: Path) -> N
             f"bytes={kept}-"
         )
     assert not part.exists()
+
+
+@contextmanager
+def raw_server(answer: bytes, *, gap: float = 0.0, until: float = 6.0) -> Iterator[str]:
+    """A loopback server that sends ``answer`` to every request, one line per ``gap`` seconds,
+    for at most ``until`` seconds; its base URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def answer_one(conn: socket.socket) -> None:
+        with conn, suppress(OSError):
+            conn.recv(65536)
+            ends = time.monotonic() + until
+            for line in answer.splitlines(keepends=True):
+                if stop.is_set() or time.monotonic() > ends:
+                    return
+                conn.sendall(line)
+                stop.wait(gap)
+
+    def serve() -> None:
+        while not stop.is_set():
+            with suppress(OSError):
+                conn, _ = listener.accept()
+                threading.Thread(target=answer_one, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+@pytest.mark.parametrize("kind", ["page", "file"])
+def test_headers_that_trickle_are_bounded_as_a_whole(tmp_path: Path, kind: str) -> None:
+    """A header line every 0.2 s: each wait is short, so only a bound on the whole head ends it
+    (was: the request lasted as long as the server kept sending, with a 200 and no body)."""
+    head = b"HTTP/1.1 200 OK\r\n" + b"X-Slow: 1\r\n" * 99 + b"\r\n"
+    settings = Settings(timeout=0.8, stall=0.8, retries=1, backoff=0.01, max_wait=0.1)
+    with raw_server(head, gap=0.2) as base:
+        client = Client(settings, sources=[base])
+        started = time.monotonic()
+        with pytest.raises(FetchError) as caught:
+            if kind == "page":
+                client.get_page(f"{base}/simple/", accept="text/html", limit=1 << 20)
+            else:
+                client.download(f"{base}/f", tmp_path / NAME, {SHA})
+        took = time.monotonic() - started
+    assert caught.value.message.endswith("no answer within 0.8 s (after 2 attempts)")
+    assert took < 4, took
+    assert files(tmp_path) == []
+
+
+def test_a_redirect_to_a_url_that_cannot_be_read_is_refused(tmp_path: Path) -> None:
+    """Location: http://[::1/x was a ValueError traceback from urljoin."""
+    answer = b"HTTP/1.1 302 Found\r\nLocation: http://[::1/x\r\nContent-Length: 0\r\n\r\n"
+    with raw_server(answer) as base, pytest.raises(FetchError) as caught:
+        Client(FAST, sources=[base]).download(f"{base}/f", tmp_path / NAME, {SHA})
+    assert caught.value.message == (
+        f"{NAME}: {base}/f: refused a redirect to a URL that cannot be read: http://[::1/x"
+    )
+    assert files(tmp_path) == []
+
+
+def test_a_servers_control_characters_reach_the_terminal_shown_not_obeyed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An HTTP reason phrase is the server's text: "\\r\\x1b[2K" in it erased the ERROR line on a
+    terminal and printed a forged success line in its place."""
+    forged = b"Nope\r\x1b[2Kgen-constraints: all 3 wheels fetched\x07\x9b"
+    answer = b"HTTP/1.1 404 " + forged + b"\r\nContent-Length: 0\r\n\r\n"
+    with raw_server(answer) as base, pytest.raises(FetchError) as caught:
+        Client(FAST, sources=[base]).get_page(f"{base}/simple/", accept="text/html", limit=1 << 10)
+    echo_error(caught.value)
+    err = capsys.readouterr().err
+    assert err == (
+        f"ERROR: {base}/simple/: HTTP 404 Nope\\x0d\\x1b[2Kgen-constraints: all 3 wheels"
+        " fetched\\x07\\x9b\n"
+    ), err
+
+
+def test_a_retry_note_quoting_the_server_is_masked_and_shown_not_obeyed(tmp_path: Path) -> None:
+    """The progress lines are written to stderr by StreamProgress itself: a 503's reason phrase
+    reached the terminal raw (and a credentialed URL in a note unmasked)."""
+    out = io.StringIO()
+    answer = b"HTTP/1.1 503 Busy\r\x1b[2Kall fetched\r\nContent-Length: 0\r\n\r\n"
+    settings = Settings(timeout=2, stall=2, retries=1, backoff=0.01, max_wait=0.05)
+    with raw_server(answer) as base, pytest.raises(FetchError):
+        Client(settings, sources=[base]).download(
+            f"{base}/f", tmp_path / NAME, {SHA}, progress=StreamProgress(out, live=False)
+        )
+    note = out.getvalue().splitlines()[0]
+    assert note.startswith(
+        f"{NAME}: download from {base}/f: HTTP 503 Busy\\x0d\\x1b[2Kall fetched;"
+    )
+    progress = StreamProgress(out, live=False)
+    progress.note("http://me:S3cr@127.0.0.1:9/simple: HTTP 503")
+    assert out.getvalue().splitlines()[-1] == "http://me:****@127.0.0.1:9/simple: HTTP 503"

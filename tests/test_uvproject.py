@@ -508,6 +508,30 @@ def test_the_users_conflicts_indexes_and_sources_are_kept_and_rerunning_changes_
     assert locked(project, "a") == {"mylib": "1.0"}
 
 
+USER_URLS = """
+[tool.mytool]
+repo = "git+ssh://git@github.com/org/x.git"
+upload = "https://__token__:pypi-AgEIcHl@upload.example/legacy/"  # the user's own
+"""
+
+
+def test_urls_with_userinfo_the_user_wrote_are_kept_byte_for_byte(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """The masking of every written file rewrote them to git+ssh://****@github.com/... and
+    https://__token__:****@upload.example/...: the user's own file, broken."""
+    project = make(tmp_path, env)
+    path = project / "pyproject.toml"
+    path.write_text(path.read_text() + USER_URLS)
+    args = ("uv-project", "write", "--root", tmp_path / "gc", "--profile", "cuda126",
+            "--profile", "cpu")  # fmt: skip
+    done = gen(*args, cwd=project)
+    assert done.returncode == 0, done.stderr
+    text = path.read_text()
+    assert "cuda126" in extras(project)  # the block was written
+    assert USER_URLS.strip() in text
+
+
 def test_a_hand_edited_block_is_refused_unless_forced_and_check_says_edited(
     tmp_path: Path, env: dict[str, str]
 ) -> None:

@@ -6,6 +6,8 @@ import json
 import os
 import re
 import shutil
+import threading
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from support.index import serve, write_simple_index
 from support.sync_project import CP, PY, gen, make_project, scenario_project
 from support.wheels import build_wheel, sha256_of
 
+from constraints_gen.errors import ConstraintsGenError
 from constraints_gen.install.wheelhouse import FOLDER_LOCK, HASH_CACHE, HashCache
 
 COMMON = ("--profile", "demo", "--root", "proj", "--wheelhouse", "wh")
@@ -361,3 +364,54 @@ def test_chosen_profiles_reads_the_machine_only_when_none_is_named() -> None:
     assert asked == ["machine"]
     with pytest.raises(InputError):
         chosen_profiles(profiles, ["no-such-profile"], every=False, fit=fit)
+
+
+@pytest.mark.parametrize("odd", ["%61ny", "any#x", "any?x", "a ny"])
+def test_each_index_link_names_the_file_whose_digest_it_carries(tmp_path: Path, odd: str) -> None:
+    """A shared wheelhouse may hold a file named so that its link reads as another file's:
+    "pkg-1.0-py3-none-%61ny.whl" was linked unencoded, so the page gave the bytes of
+    "pkg-1.0-py3-none-any.whl" the other file's sha256 ("#" and "?" cut the link short)."""
+    house = tmp_path / "wh"
+    genuine = build_wheel(house, "pkg", "1.0")
+    other = build_wheel(tmp_path / "other", "pkg", "1.0", files={"pkg/x.py": "x = 1\n"})
+    shutil.copy(other, house / f"pkg-1.0-py3-none-{odd}.whl")
+    done = gen("wheelhouse", "index", "wh", "--wheelhouse", "wh", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    page = (house / "simple" / "pkg" / "index.html").read_text()
+    links = re.findall(r'<a href="\.\./\.\./([^"#]*)#sha256=([0-9a-f]{64})">', page)
+    assert len(links) == 2, page
+    for href, digest in links:
+        path = urllib.parse.urlsplit(href).path  # what a server sends for that link
+        served = house / urllib.parse.unquote(path)
+        assert served.is_file() and sha256_of(served) == digest, href
+    assert {urllib.parse.unquote(h) for h, _ in links} == {
+        genuine.name,
+        f"pkg-1.0-py3-none-{odd}.whl",
+    }
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs")
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_file_swapped_for_a_fifo_or_a_device_is_refused_not_waited_on(
+    tmp_path: Path, kind: str
+) -> None:
+    """scan() lists only regular files, but a shared wheelhouse can swap one after the listing:
+    opening a FIFO with no writer waited for ever, /dev/zero was read for ever."""
+    name = "pkg-1.0-py3-none-any.whl"
+    if kind == "fifo":
+        os.mkfifo(tmp_path / name)
+    else:
+        (tmp_path / name).symlink_to("/dev/zero")
+    errors: list[str] = []
+
+    def hash_it() -> None:
+        try:
+            HashCache(tmp_path).sha256(name)
+        except ConstraintsGenError as exc:
+            errors.append(exc.message)
+
+    worker = threading.Thread(target=hash_it, daemon=True)
+    worker.start()
+    worker.join(5)
+    assert not worker.is_alive()
+    assert errors == [f"{tmp_path / name}: not a regular file, not read"]

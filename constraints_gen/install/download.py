@@ -183,8 +183,11 @@ class Client:
                 location = response.get_redirect_location()
                 if not location:
                     break
-                target = urllib.parse.urljoin(current, location)
-                refused = self._credentials.refused_redirect(current, target, pinned=pinned)
+                try:
+                    target = urllib.parse.urljoin(current, location)
+                    refused = self._credentials.refused_redirect(current, target, pinned=pinned)
+                except ValueError:  # "http://[::1/x": urlsplit's "Invalid IPv6 URL"
+                    target, refused = location, "a redirect to a URL that cannot be read"
                 finish(response)
                 if refused is not None:
                     raise FetchError(

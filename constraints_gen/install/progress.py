@@ -13,6 +13,8 @@ import threading
 import time
 from typing import Protocol, TextIO
 
+from constraints_gen.reporter import shown
+
 
 class Progress(Protocol):
     """What a download reports; the CLI renders it (:class:`StreamProgress` below)."""
@@ -121,7 +123,7 @@ class StreamProgress:
 
     def _write(self, line: str) -> None:
         self._clear()
-        self._stream.write(line + "\n")
+        self._stream.write(shown(line) + "\n")  # a retry note quotes the server's reason
         self._stream.flush()
 
     def _clear(self) -> None:
@@ -148,6 +150,6 @@ class StreamProgress:
             f" {human_size(done)}{total}, {_rate(self._bytes, now - self._started)};"
             f" {name}{percent}"
         )
-        self._stream.write("\r\x1b[K" + line[:200])
+        self._stream.write("\r\x1b[K" + shown(line)[:200])
         self._stream.flush()
         self._drawn = True

@@ -137,11 +137,28 @@ def python_version(python: Path) -> str:
                 and parts[1].isdigit()
             ):
                 return f"{parts[0]}.{parts[1]}"
+    import re
+
+    from constraints_gen.install.readout import probe_timeout
+
+    # -I -S: neither the current folder's modules nor a .pth file run; no stdin to read; the
+    # same deadline as verify's probe (an interpreter that never answers hung sync); the
+    # version is the last line, so a wrapper's banner (module systems print one) is not taken
+    # for it (was: a lock looked for "CPython Welcome to ...\n3.11")
+    hint = "--python must name a working Python interpreter"
     result = runner.run(
-        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-        hint="--python must name a working Python interpreter",
+        [python, "-I", "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        hint=hint,
+        timeout=probe_timeout(),
+        input="",
     )
-    return result.stdout.strip()
+    lines = result.stdout.strip().splitlines()
+    if not lines or not re.fullmatch(r"[0-9]+\.[0-9]+", lines[-1].strip()):
+        shown = repr(lines[-1][:200]) if lines else "nothing"
+        raise ConstraintsGenError(
+            f"{python}: asked for its version, it printed {shown}, not X.Y", tip=hint
+        )
+    return lines[-1].strip()
 
 
 def machine_view(profile: Profile) -> Profile:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import email.utils
 import os
+import socket
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -116,19 +118,83 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def _head_within(
+    conn: urllib3.connection.HTTPConnection,
+    getresponse: Callable[[], urllib3.response.HTTPResponse],
+) -> urllib3.response.HTTPResponse:
+    """``getresponse()``, its answer head (status line and headers) bounded as a whole by the
+    connection's read timeout.
+
+    The socket's timeout bounds each wait for bytes, not the head: a server that sends a header
+    byte every few seconds kept a request open for as long as it liked (measured: 100 s for 100
+    headers at 0.5 s with --timeout 2; http.client's only limits are 100 headers of 64 KiB each).
+    A timer shuts the socket down when the head is late; the read then fails (or reads as the end
+    of the headers), and either is reported as the timeout it is."""
+    sock, limit = conn.sock, conn.timeout
+    if sock is None or not isinstance(limit, (int, float)):
+        return getresponse()
+    late = threading.Event()
+
+    def shut() -> None:
+        late.set()
+        with suppress(OSError):  # the base class's: an SSL socket's own would drop its state
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    timer = threading.Timer(limit, shut)
+    timer.daemon = True
+    timer.start()
+    try:
+        response = getresponse()
+    except Exception:
+        if late.is_set():  # urllib3 turns a socket timeout into ReadTimeoutError
+            raise TimeoutError(f"no answer head within {limit:g} s") from None
+        raise
+    finally:
+        timer.cancel()
+    if late.is_set():  # the shut-down socket read as the end of the headers: not an answer
+        response.close()
+        raise TimeoutError(f"no answer head within {limit:g} s")
+    return response
+
+
+class _HTTPConnection(urllib3.connection.HTTPConnection):
+    def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]
+        return _head_within(self, super().getresponse)
+
+
+class _HTTPSConnection(urllib3.connection.HTTPSConnection):
+    def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]
+        return _head_within(self, super().getresponse)
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+def _bounded(manager: urllib3.PoolManager) -> urllib3.PoolManager:
+    manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+    return manager
+
+
 def pool() -> urllib3.PoolManager:
     """A pool honouring $https_proxy/$http_proxy/$no_proxy the way urllib.request does."""
     proxies = urllib.request.getproxies()
     if proxies.get("https") or proxies.get("http"):
-        return _ProxyChooser(proxies)
-    return urllib3.PoolManager(retries=False, headers={"User-Agent": _USER_AGENT})
+        return _bounded(_ProxyChooser(proxies))
+    return _bounded(urllib3.PoolManager(retries=False, headers={"User-Agent": _USER_AGENT}))
 
 
 class _ProxyChooser(urllib3.PoolManager):
     def __init__(self, proxies: Mapping[str, str]) -> None:
         super().__init__(retries=False, headers={"User-Agent": _USER_AGENT})
         self._proxies = {
-            scheme: urllib3.ProxyManager(url, retries=False, headers={"User-Agent": _USER_AGENT})
+            scheme: _bounded(
+                urllib3.ProxyManager(url, retries=False, headers={"User-Agent": _USER_AGENT})
+            )
             for scheme, url in proxies.items()
             if scheme in ("http", "https")
         }

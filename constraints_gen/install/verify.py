@@ -266,16 +266,31 @@ def parse_installed(answer: Node) -> tuple[Installed, ...]:
     return tuple(found)
 
 
-def read_installed(python: Path, names: Sequence[str], *, deep: bool) -> tuple[Installed, ...]:
+def read_installed(
+    python: Path, names: Sequence[str], *, deep: bool, python_version: str | None = None
+) -> tuple[Installed, ...]:
     """The installed distributions named ``names`` (with ``deep``: the RECORD check of each);
-    raises ConstraintsGenError (exit 2) when the target cannot be read."""
+    raises ConstraintsGenError (exit 2) when the target cannot be read, or when it runs another
+    CPython than ``python_version`` (X.Y, what the lock was chosen for: a pyvenv.cfg left from
+    before its base Python was upgraded in place names the old one, and a lock of pure wheels
+    for it installed and verified as exact)."""
     run = run_probe(python, {"stage": "installed", "names": list(names), "deep": deep})
     problem = None if run.answer is not None else run.describe()
     if run.answer is not None:
         try:
-            return parse_installed(run.answer)
+            found = parse_installed(run.answer)
+            runs = run.answer.get("python").text()
         except Malformed as exc:
             problem = f"the probe's result is malformed: {exc}"
+        else:
+            if python_version is None or ".".join(runs.split(".")[:2]) == python_version:
+                return found
+            raise ConstraintsGenError(
+                f"{python} runs CPython {runs}, and was read as CPython {python_version} (its"
+                f" pyvenv.cfg): the lock for CPython {python_version} does not describe it",
+                tip="recreate the environment with the Python it should run (uv venv --python"
+                " X.Y), or name that Python's environment",
+            )
     raise ConstraintsGenError(
         f"cannot read the environment of {python}: {problem}",
         tip="--python must name a working Python interpreter or venv",
@@ -323,7 +338,9 @@ def verify(
 
     ``hardware`` is asked only for a GPU profile. Raises ConstraintsGenError (exit 2) when
     the target cannot be read at all."""
-    found = read_installed(python, [package.name for package in locked], deep=deep)
+    found = read_installed(
+        python, [package.name for package in locked], deep=deep, python_version=python_version
+    )
     findings = list(check_installed(locked, found, deep=deep))
     imports = profile.verify_imports
     if imports is None:

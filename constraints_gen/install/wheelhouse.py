@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import TYPE_CHECKING
 
 from packaging.version import Version
@@ -187,8 +188,16 @@ class HashCache:
     def sha256(self, name: str) -> str:
         path = self.folder / name
         try:
-            with path.open("rb") as handle:  # the identity of the very file that is read
+            # the identity of the very file that is read; a FIFO or a device swapped in after
+            # the folder was listed (a shared wheelhouse) is refused, not waited on or read
+            # for ever (O_NONBLOCK: opening a FIFO with no writer returns at once)
+            fd = os.open(
+                path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+            )
+            with os.fdopen(fd, "rb") as handle:
                 stat = os.fstat(handle.fileno())
+                if not S_ISREG(stat.st_mode):
+                    raise ConstraintsGenError(f"{path}: not a regular file, not read")
                 ident = [stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns,
                          stat.st_ctime_ns]  # fmt: skip
                 entry = self._entries.get(name)
@@ -476,6 +485,7 @@ def write_index(folder: Path, out: Path, cache: HashCache) -> list[str]:
 
 def _write_index(folder: Path, out: Path, cache: HashCache) -> list[str]:
     import html  # only here: html.entities costs ~1 ms on every sync and check
+    import urllib.parse
 
     wheels, _ = scan(folder)
     same = out.resolve() == folder.resolve()
@@ -484,8 +494,11 @@ def _write_index(folder: Path, out: Path, cache: HashCache) -> list[str]:
     for wheel in wheels:
         if not same:
             _place(folder / wheel.filename, out / wheel.filename, cache, served)
-        # the digest of the bytes served (out/<wheel>), as they are now
-        href = html.escape(f"../../{wheel.filename}#sha256={served.sha256(wheel.filename)}")
+        # the digest of the bytes served (out/<wheel>), as they are now, at the URL of that
+        # very file: a name holding "%", "#" or "?" (the wheel-name rules allow them in a tag)
+        # is percent-encoded, else "x-%61ny.whl" named the bytes of "x-any.whl" with its digest
+        quoted = urllib.parse.quote(wheel.filename, safe="+")
+        href = html.escape(f"../../{quoted}#sha256={served.sha256(wheel.filename)}")
         anchor = f'<a href="{href}">{html.escape(wheel.filename)}</a><br>\n'
         projects.setdefault(wheel.name, []).append(anchor)
     cache.save()

@@ -142,7 +142,15 @@ def header(profile: Profile, manifest: Manifest, python: str, command: str) -> s
 
 
 def seal(head: str, body: str) -> str:
-    """The whole file: ``head``, the integrity line with the digest of ``body``, ``body``."""
+    """The whole file: ``head``, the integrity line with the digest of ``body``, ``body``.
+
+    ``body`` is masked first (:func:`constraints_gen.redact.redact`), as every written file is
+    (:func:`constraints_gen.fsutil.atomic_write`): the digest is of the bytes that are written.
+    Sealed unmasked, a credential in a body (a profile's index URL) made ``lock`` write a pair
+    that every reader then refused as edited, and regenerating it did the same."""
+    from constraints_gen.redact import redact
+
+    body = redact(body)
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
     return f"{head}# Integrity: lock format {FORMAT}, body sha256:{digest}\n{body}"
 
@@ -476,7 +484,13 @@ def render_constraints(
     packages: tuple[LockedPackage, ...], profile: Profile, manifest: Manifest, head: str
 ) -> str:
     """The whole constraints.txt: header, the indexes its pins need, one line per pin."""
-    lines = [f"# Index {index.name}: {index.url}" for index in profile.indexes]
+    from constraints_gen.redact import split_credentials
+
+    # an index's credentials are never written: uv and pip find them in ~/.netrc or uv's
+    # UV_INDEX_<NAME>_PASSWORD, as for a mirror (index_options)
+    lines = [
+        f"# Index {index.name}: {split_credentials(index.url)[0]}" for index in profile.indexes
+    ]
     width = max((len(p.name) + len(p.version) + 2 for p in packages), default=0)
     for package in sorted(packages, key=lambda p: p.name):
         pin = f"{package.name}=={package.version}"

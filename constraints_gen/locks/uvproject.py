@@ -216,7 +216,7 @@ def write(path: Path, profiles: Sequence[Profile], options: WriteOptions) -> Wri
         return WriteResult(path=path, changed=False, block=block, notices=tuple(notices))
     new = uvedit.render(text, old, block)
     if new != text:
-        atomic_write(path, new)
+        atomic_write(path, new, edited=text)
     return WriteResult(path=path, changed=new != text, block=block, notices=tuple(notices))
 
 

@@ -109,7 +109,7 @@ def generate(profiles_dir: Path, *, check: bool, table: BuildTable | None = None
             )
         else:
             written.append(path)
-            atomic_write(path, new)
+            atomic_write(path, new, edited=text)
     if not problems:  # the files load now; their hand-written parts must agree with the rows
         profiles = load_profiles(profiles_dir)
         for build in table.builds:
