@@ -27,8 +27,8 @@ process so torch is imported once: :func:`read_runtime`; compared by :func:`chec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +92,9 @@ class Installed:
     top_level: tuple[str, ...] | None
     roots: tuple[str, ...]  # first component of each RECORD path; "x/" for a folder
     has_record: bool
-    checked: int  # files hashed (0 without deep)
+    checked: int  # files hashed (0 without deep, or not hashed: trusted by the state)
     bad: tuple[BadFile, ...]
+    seen: Any = None  # what it was hashed at (probe.read_distribution's "seen"), unchecked
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,6 +108,9 @@ class Report:
     gpus: tuple[str, ...]  # the GPUs checked
     notices: tuple[str, ...]
     findings: tuple[Finding, ...]
+    #: what was checked: "full" (no state used), "unchanged" (the state held: no probe ran), or
+    #: "N of M distributions hashed" (some changed)
+    rechecked: str = "full"
 
     @property
     def ok(self) -> bool:
@@ -261,19 +265,25 @@ def parse_installed(answer: Node) -> tuple[Installed, ...]:
                 has_record=d.get("record").flag(),
                 checked=d.get("checked").integer(),
                 bad=tuple(_bad_file(b) for b in d.get("bad").items()),
+                seen=d.value.get("seen") if isinstance(d.value, dict) else None,
             )
         )
     return tuple(found)
 
 
-def read_installed(python: Path, names: Sequence[str], *, deep: bool) -> tuple[Installed, ...]:
-    """The installed distributions named ``names`` (with ``deep``: the RECORD check of each);
-    raises ConstraintsGenError (exit 2) when the target cannot be read."""
-    run = run_probe(python, {"stage": "installed", "names": list(names), "deep": deep})
+def read_installed(
+    python: Path, names: Sequence[str], *, deep: bool, trusted: Sequence[str] = ()
+) -> tuple[tuple[Installed, ...], Any]:
+    """The installed distributions named ``names`` (with ``deep``: the RECORD check of each, but
+    of those in the ``.dist-info`` folders ``trusted``), and what the probe saw of ``sys.path``
+    (unchecked); raises ConstraintsGenError (exit 2) when the target cannot be read."""
+    request = {"stage": "installed", "names": list(names), "deep": deep, "trusted": list(trusted)}
+    run = run_probe(python, request)
     problem = None if run.answer is not None else run.describe()
     if run.answer is not None:
         try:
-            return parse_installed(run.answer)
+            paths = run.answer.value.get("paths")
+            return parse_installed(run.answer), paths
         except Malformed as exc:
             problem = f"the probe's result is malformed: {exc}"
     raise ConstraintsGenError(
@@ -309,6 +319,79 @@ def read_runtime(python: Path, imports: Sequence[str], gpu: str | None) -> Runti
         return Finding(check="import", subject="probe", message=message)
 
 
+def _machine_digest(machine: Hardware | None) -> str | None:
+    if machine is None:
+        return None
+    import hashlib
+
+    return hashlib.sha256(repr(machine).encode("utf-8")).hexdigest()
+
+
+def _summary(report: Report) -> dict[str, Any]:
+    return {
+        "packages": report.packages,
+        "files": report.files,
+        "imports": list(report.imports),
+        "gpus": list(report.gpus),
+        "notices": list(report.notices),
+    }
+
+
+def _from_summary(profile: Profile, python: Path, version: str, summary: Any) -> Report | None:
+    try:
+        return Report(
+            profile=profile.name,
+            python=version,
+            environment=str(python),
+            packages=int(summary["packages"]),
+            files=None if summary["files"] is None else int(summary["files"]),
+            imports=tuple(str(m) for m in summary["imports"]),
+            gpus=tuple(str(g) for g in summary["gpus"]),
+            notices=tuple(str(n) for n in summary["notices"]),
+            findings=(),
+            rechecked="unchanged",
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _record(
+    python: Path,
+    needs: dict[str, Any],
+    report: Report,
+    found: Sequence[Installed],
+    paths: Any,
+    kept: Mapping[str, dict[str, Any]],
+    started_ns: int,
+) -> None:
+    """Store what this verify found intact (only a passing one leaves a state)."""
+    from constraints_gen.install import state
+
+    if not report.ok:
+        state.forget(python)
+        return
+    try:
+        dists = {}
+        for dist in found:
+            if dist.seen is None:
+                if dist.location not in kept:
+                    return  # not hashed and not known: nothing to vouch for it
+                dists[dist.location] = kept[dist.location]
+            else:
+                dists[dist.location] = state.dist_seen(
+                    dist.name, dist.checked, dist.seen, started_ns
+                )
+        saved = state.State(
+            depends=needs,
+            summary=_summary(report),
+            paths=state.paths_seen(paths, started_ns),
+            dists=dists,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return  # a probe answer of another shape: no state, the next verify does it all
+    state.save(python, saved)
+
+
 def verify(
     *,
     python: Path,
@@ -316,20 +399,65 @@ def verify(
     profile: Profile,
     manifest: Manifest,
     locked: Sequence[LockedPackage],
+    lock_path: Path | None = None,
     hardware: Callable[[], Hardware],
     deep: bool = True,
+    full: bool = False,
 ) -> Report:
-    """Verify the environment of ``python`` against the lock ``locked`` of ``profile``.
+    """Verify the environment of ``python`` against the lock ``locked`` (read from
+    ``lock_path``) of ``profile``.
 
-    ``hardware`` is asked only for a GPU profile. Raises ConstraintsGenError (exit 2) when
-    the target cannot be read at all."""
-    found = read_installed(python, [package.name for package in locked], deep=deep)
+    With ``deep`` and a ``lock_path``, the environment state (:mod:`constraints_gen.install.state`)
+    is used unless ``full``: what did not change since the last passing verify is not read again,
+    and when nothing changed no probe runs. ``hardware`` is asked only for a GPU profile. Raises
+    ConstraintsGenError (exit 2) when the target cannot be read at all."""
+    import time
+
+    machine = hardware() if profile.vendor != "cpu" else None
+    needs: dict[str, Any] | None = None
+    trusted: tuple[str, ...] = ()
+    kept: Mapping[str, dict[str, Any]] = {}
+    used = False  # a state was there to compare with
+    if deep and lock_path is not None:
+        from constraints_gen.install import state
+        from constraints_gen.install.readout import probe_text
+
+        needs = state.depends(
+            python=python,
+            lock=lock_path,
+            profile=profile.name,
+            vendor=profile.vendor,
+            imports=profile.verify_imports,
+            stack=[pin.name for pin in profile.pins] + [r.name for r in manifest.requirements],
+            deep=deep,
+            machine=_machine_digest(machine),
+            probe=probe_text(),
+        )
+        prior = None if full else state.load(python, needs)
+        if prior is not None:
+            comparison = state.compare(prior, time.time_ns())
+            if not comparison.changed:
+                hit = _from_summary(profile, python, python_version, prior.summary)
+                if hit is not None:
+                    if comparison.state != prior:
+                        state.save(python, comparison.state)  # folder identities refreshed
+                    return hit
+            trusted = comparison.unchanged
+            kept = comparison.state.dists
+            used = True
+    started_ns = time.time_ns()
+    names = [package.name for package in locked]
+    found, paths = read_installed(python, names, deep=deep, trusted=trusted)
+    if trusted:
+        found = tuple(
+            replace(d, checked=int(kept[d.location]["checked"])) if d.location in kept else d
+            for d in found
+        )
     findings = list(check_installed(locked, found, deep=deep))
     imports = profile.verify_imports
     if imports is None:
         imports = default_imports(profile, manifest, found)
     notices: list[str] = []
-    machine = hardware() if profile.vendor != "cpu" else None
     gpu, notice = gpu_plan(profile, machine)
     if notice is not None:
         notices.append(notice)
@@ -347,7 +475,8 @@ def verify(
                 unseen = unseen_notice(profile, machine, runtime.torch, gpus)
                 if unseen is not None and not more:
                     notices.append(unseen)
-    return Report(
+    hashed = sum(1 for d in found if d.seen is not None)
+    report = Report(
         profile=profile.name,
         python=python_version,
         environment=str(python),
@@ -357,4 +486,8 @@ def verify(
         gpus=gpus,
         notices=tuple(notices),
         findings=tuple(findings),
+        rechecked=f"{hashed} of {len(found)} distributions hashed" if used else "full",
     )
+    if needs is not None:
+        _record(python, needs, report, found, paths, kept, started_ns)
+    return report
