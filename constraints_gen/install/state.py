@@ -127,8 +127,8 @@ _is_dist = caches.record(
     checked=caches.is_int,
     record=caches.is_identity,
     folders=_is_folder,
-    files=caches.list_of(caches.is_str),
-    ids=caches.list_of(caches.is_int),
+    files=lambda v: type(v) is list and set(map(type, v)) <= {str},  # in C: 24,000 for torch
+    ids=lambda v: type(v) is list and set(map(type, v)) <= {int} and len(v) % 5 == 0,
     unknown=lambda v: type(v) is bool,
 )
 _SHAPE = caches.record(
