@@ -213,7 +213,12 @@ def test_a_forged_state_entry_is_a_miss(tmp_path: Path) -> None:
     data = json.loads(path.read_text())
     (where,) = [w for w in data["value"]["dists"] if w.endswith("peft-0.13.2.dist-info")]
     dist = data["value"]["dists"][where]
-    at = dist["files"].index("peft/__init__.py") * 5
+    at = 0
+    for folder, names in dist["files"]:  # [[folder, [names]]], ids in the same order, 5 each
+        if folder == "peft":
+            at += names.index("__init__.py") * 5
+            break
+        at += len(names) * 5
     dist["ids"][at : at + 5] = [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
                                 info.st_ctime_ns]  # fmt: skip
     path.write_text(json.dumps(data))

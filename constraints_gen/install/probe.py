@@ -99,10 +99,12 @@ def listing(folder: str) -> str:
     return hashlib.sha256("\n".join(names).encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def folder_seen(folder: str) -> list[Any]:
-    """[folder, identity or None, listing digest or None]: taken before its files are read."""
+def folder_seen(folder: str, follow: bool = False) -> list[Any]:
+    """[folder, identity or None, listing digest or None]: taken before its files are read; of
+    the link itself unless ``follow`` (a folder of sys.path): a package's folder swapped for a
+    symlink has another identity."""
     try:
-        info = os.stat(folder)
+        info = os.stat(folder) if follow else os.lstat(folder)
         if not stat.S_ISDIR(info.st_mode):
             return [folder, _ident(info), None]
         return [folder, _ident(info), listing(folder)]
@@ -126,7 +128,7 @@ def paths_seen() -> list[Any]:
                         pth.append([name, None])
         except OSError:
             pass
-        seen.append([*folder_seen(folder), pth])
+        seen.append([*folder_seen(folder, follow=True), pth])
     return seen
 
 
@@ -300,11 +302,14 @@ def check_record(
     files: dict[str, Any] = {}
     if seen is not None:
         folders = {os.path.normpath(folder)}
+        top = os.path.normpath(base)
         for line in lines:
             if line.get("hash"):
                 full = os.path.normpath(os.path.join(base, line["path"]))
-                if _inside(full, root):
-                    folders.add(os.path.dirname(full))
+                parent = os.path.dirname(full)
+                while _inside(parent, top) and parent != top and parent not in folders:
+                    folders.add(parent)  # each folder up to base: none may become a symlink
+                    parent = os.path.dirname(parent)
         seen["folders"] = [folder_seen(f) for f in sorted(folders)]
         seen["files"] = files
     malformed = [

@@ -7,8 +7,8 @@ owner-only, a malformed or forged entry is a miss):
 - what the probes depend on (:func:`depends`): the interpreter's identity and its
   ``pyvenv.cfg``, the lock's sha256, the profile's name, vendor and ``[verify] imports``, the
   names of the stack the default imports come from, deep or not, the tool's version and the
-  probe's own text, the machine's readout (a GPU profile) and the variables that change what
-  torch loads or sees (``LD_LIBRARY_PATH``, ``LD_PRELOAD``, the GPU visibility variables);
+  probe's own text, the machine's readout (a GPU profile) and the environment variables the
+  probes inherit (all but the shell's bookkeeping: :data:`IGNORED`);
 - per distribution (its ``.dist-info`` folder): the identity of RECORD and of each file it
   lists (device, inode, size, mtime_ns, ctime_ns: an edit that puts size and mtime back still
   moves the ctime), and of each folder holding one, with a digest of the folder's names
@@ -40,10 +40,15 @@ from constraints_gen import caches
 
 STATE = caches.Cache("verified-env", 1)
 
-#: Variables that change what the import and GPU probes load or see (the probe runs ``-I``, so
-#: no PYTHON* variable reaches it).
-ENVIRONMENT = ("LD_LIBRARY_PATH", "LD_PRELOAD", "CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES",
-               "ROCR_VISIBLE_DEVICES", "ZE_AFFINITY_MASK", "ONEAPI_DEVICE_SELECTOR")  # fmt: skip
+#: Variables that cannot change what the probes find (the shell's bookkeeping). Every other one
+#: is a dependency: the probes inherit the environment, and any package may read any variable at
+#: import (``LD_LIBRARY_PATH``, ``CUDA_VISIBLE_DEVICES``, a package's own switch).
+IGNORED = frozenset({"PWD", "OLDPWD", "SHLVL", "_", "TERM", "COLUMNS", "LINES"})
+
+
+def environ_digest() -> str:
+    items = sorted((k, v) for k, v in os.environ.items() if k not in IGNORED)
+    return hashlib.sha256(caches.canonical(items).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def listing(folder: str) -> str:
@@ -95,17 +100,19 @@ def depends(
         "tool": __version__,
         "probe": hashlib.sha256(probe.encode("utf-8")).hexdigest(),
         "machine": machine,
-        "environ": [os.environ.get(name) for name in ENVIRONMENT],
+        "environ": environ_digest(),
     }
 
 
 # --- the stored form -----------------------------------------------------------------------
 # A distribution: {"name", "checked": files hashed, "record": identity, "folders": [[folder,
-# identity, listing]], "files": [path relative to the folder holding the .dist-info, ...],
-# "ids": [the 5 numbers of each file's identity, one after the other: flat, as the walk builds
-# them to compare the whole list at once; a file whose identity is unknown is left out of both,
-# and "unknown" is true]}. A path of sys.path: [folder, identity, listing, [[name, identity]] of
-# each .pth].
+# identity, listing]], "files": the paths relative to the folder holding the .dist-info,
+# grouped as [[folder relative to that, [names]], ...]: shorter to load, and each folder's files
+# are stat'ed relative to it, which spares the kernel the walk of the whole path each time),
+# "ids": [the 5 numbers of each file's identity, one after the other, in that order: flat, as the
+# walk builds them, to compare the whole list at once; a file whose identity is unknown is left
+# out of both, and "unknown" is true]}. A path of sys.path: [folder, identity, listing,
+# [[name, identity]] of each .pth].
 
 _is_folder = caches.list_of(
     lambda v: (
@@ -127,7 +134,15 @@ _is_dist = caches.record(
     checked=caches.is_int,
     record=caches.is_identity,
     folders=_is_folder,
-    files=lambda v: type(v) is list and set(map(type, v)) <= {str},  # in C: 24,000 for torch
+    files=caches.list_of(
+        lambda v: (
+            type(v) is list
+            and len(v) == 2
+            and type(v[0]) is str
+            and type(v[1]) is list
+            and set(map(type, v[1])) <= {str}
+        )  # in C: torch has 24,000
+    ),
     ids=lambda v: type(v) is list and set(map(type, v)) <= {int} and len(v) % 5 == 0,
     unknown=lambda v: type(v) is bool,
 )
@@ -187,10 +202,13 @@ def forget(python: Path) -> None:
 # --- comparing ------------------------------------------------------------------------------
 
 
-def _folder_same(entry: list[Any], started_ns: int) -> tuple[bool, list[Any]]:
-    """(are the names of a stored folder unchanged, the entry to keep)."""
+def _folder_same(
+    entry: list[Any], started_ns: int, *, follow: bool = True
+) -> tuple[bool, list[Any]]:
+    """(are the names of a stored folder unchanged, the entry to keep); ``follow``: as the
+    probe took it (a folder of sys.path: following a link; a package's folder: not)."""
     folder, ident, names = entry
-    now = _stat(folder, follow=True)
+    now = _stat(folder, follow=follow)
     if now == ident and (now is not None or names is None):  # the same, or still absent
         return True, entry
     try:
@@ -209,10 +227,25 @@ def _files_same(base: str, dist: Mapping[str, Any]) -> bool:
         return False
     now: list[int] = []
     lstat, prefix = os.lstat, base.rstrip(os.sep) + os.sep
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    relative = os.lstat in os.supports_dir_fd
     try:
-        for rel in dist["files"]:
-            info = lstat(prefix + rel)
-            now += (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        for folder, names in dist["files"]:
+            if not relative:
+                at = prefix + folder + os.sep if folder else prefix
+                for name in names:
+                    info = lstat(at + name)
+                    now += (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
+                            info.st_ctime_ns)  # fmt: skip
+                continue
+            fd = os.open(prefix + folder if folder else prefix, flags)
+            try:
+                for name in names:
+                    info = lstat(name, dir_fd=fd)
+                    now += (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
+                            info.st_ctime_ns)  # fmt: skip
+            finally:
+                os.close(fd)
     except OSError:
         return False
     return bool(now == dist["ids"])
@@ -247,7 +280,7 @@ def compare(state: State, started_ns: int) -> Comparison:
         for entry in dist["folders"]:
             if not same:
                 break
-            ok, kept = _folder_same(entry, started_ns)
+            ok, kept = _folder_same(entry, started_ns, follow=False)
             same &= ok
             folders.append(kept)
         same = same and _files_same(os.path.dirname(where), dist)
@@ -283,16 +316,19 @@ def paths_seen(entries: Any, started_ns: int) -> list[Any]:
 
 def dist_seen(name: str, checked: int, seen: Mapping[str, Any], started_ns: int) -> dict[str, Any]:
     """The stored form of one hashed distribution from the probe's ``seen``."""
-    files: list[str] = []
-    ids: list[int] = []
+    grouped: dict[str, list[str]] = {}
+    ids_of: dict[str, list[int]] = {}
     unknown = False
     for rel, ident in sorted(seen["files"].items()):
         kept = _ident(ident, started_ns)
-        if kept is None or type(rel) is not str:
+        folder, _, name = os.path.normpath(rel).rpartition(os.sep)
+        if kept is None or type(rel) is not str or not name or folder.startswith(".."):
             unknown = True  # checked again next time, with the whole distribution
             continue
-        files.append(rel)
-        ids += kept
+        grouped.setdefault(folder, []).append(name)
+        ids_of.setdefault(folder, []).extend(kept)
+    files = [[folder, names] for folder, names in grouped.items()]
+    ids = [n for folder in grouped for n in ids_of[folder]]
     return {
         "name": name,
         "checked": checked,
