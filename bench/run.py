@@ -763,6 +763,10 @@ def render(sections: Sequence[Section], quick: bool, seconds: float) -> str:
         lines += [f"## {section.title}", "", section.body, ""]
     if notes.is_file():
         lines += [notes.read_text(encoding="utf-8").rstrip(), ""]
+    # sections measured by hand, outside this run and CI (bench/environment.py, bench/scale.py
+    # write them there with --output): kept as they were measured
+    for kept in sorted((REPO / "bench" / "by-hand").glob("*.md")):
+        lines += [kept.read_text(encoding="utf-8").rstrip(), ""]
     return "\n".join(lines)
 
 

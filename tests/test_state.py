@@ -142,6 +142,23 @@ def test_a_package_replaced_behind_the_tools_back_is_found_and_repaired(tmp_path
     assert (again.returncode, again.stdout) == (0, "")
 
 
+def test_the_verify_after_sync_hashes_what_uv_replaced(tmp_path: Path) -> None:
+    site = settled(tmp_path)
+    subprocess.run(
+        [runner.uv_bin(), "pip", "install", "-q", "--python", "venv/bin/python", "--no-index",
+         "--find-links", "wheels", "transformers==4.57.3"],
+        cwd=tmp_path, check=True,
+    )  # fmt: skip
+    done = gen("-v", "sync", *COMMON, "--wheelhouse", "wheels", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "~ transformers 4.57.3 -> 4.51.3\n" in done.stdout
+    assert (site / "transformers-4.51.3.dist-info").is_dir()
+    assert rechecked(done.stderr) == "1 of 3 distributions hashed"  # transformers, as installed
+    again = gen("-v", "verify", *COMMON, cwd=tmp_path)
+    assert again.returncode == 0
+    assert rechecked(again.stderr) in ("unchanged", "1 of 3 distributions hashed")  # racy ones
+
+
 def test_an_edited_record_is_found_and_repaired(tmp_path: Path) -> None:
     site = settled(tmp_path)
     record = site / "peft-0.13.2.dist-info" / "RECORD"
