@@ -15,6 +15,7 @@ import platform
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.sync_project import PY, gen, make_venv, scenario_project
@@ -261,3 +262,34 @@ def test_a_changed_profile_setting_is_a_miss(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert rechecked(done.stderr) == "full"
     assert "import: import absent failed" in done.stdout
+
+
+def test_a_script_outside_site_packages_is_kept_by_identity(tmp_path: Path) -> None:
+    """RECORD lists a wheel's scripts as ``../../../bin/NAME``: the probe hashed them inside the
+    prefix, so their identities are kept like any other file (not "unknown", which would hash
+    the whole package again on every verify), and one that changes is seen."""
+    from constraints_gen.install import state
+
+    site = tmp_path / "lib" / "site-packages"
+    (site / "tool").mkdir(parents=True)
+    (tmp_path / "bin").mkdir()
+    files = {
+        "tool/__init__.py": site / "tool" / "__init__.py",
+        "../../bin/tool": tmp_path / "bin" / "tool",
+    }
+    for path in files.values():
+        path.write_text("x\n")
+    seen: dict[str, Any] = {
+        "record": None,
+        "folders": [],
+        "files": {rel: list(caches.identity(path) or ()) for rel, path in files.items()},
+    }
+    stored = state.dist_seen("tool", 2, seen, started_ns=1)
+    assert stored["unknown"] is True  # every ctime is after a check that started at 1 ns
+    stored = state.dist_seen("tool", 2, seen, started_ns=10**19)  # checked later: all kept
+    assert stored["name"] == "tool"
+    assert stored["unknown"] is False
+    assert stored["files"] == [["../../bin", ["tool"]], ["tool", ["__init__.py"]]]
+    assert state._files_same(str(site), stored)
+    (tmp_path / "bin" / "tool").write_text("y\n")
+    assert not state._files_same(str(site), stored)

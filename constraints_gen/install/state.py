@@ -321,11 +321,12 @@ def dist_seen(name: str, checked: int, seen: Mapping[str, Any], started_ns: int)
     unknown = False
     for rel, ident in sorted(seen["files"].items()):
         kept = _ident(ident, started_ns)
-        folder, _, name = os.path.normpath(rel).rpartition(os.sep)
-        if kept is None or type(rel) is not str or not name or folder.startswith(".."):
+        # "../../../bin/tqdm" (a script) too: the probe hashed it inside the prefix
+        folder, _, leaf = os.path.normpath(rel).rpartition(os.sep)
+        if kept is None or type(rel) is not str or not leaf:
             unknown = True  # checked again next time, with the whole distribution
             continue
-        grouped.setdefault(folder, []).append(name)
+        grouped.setdefault(folder, []).append(leaf)
         ids_of.setdefault(folder, []).extend(kept)
     files = [[folder, names] for folder, names in grouped.items()]
     ids = [n for folder in grouped for n in ids_of[folder]]
