@@ -21,6 +21,7 @@ from constraints_gen.cli.verify import (
     NO_DEEP_HELP,
     environment_options,
     finish,
+    prepare_synced,
     verify_synced,
 )
 from constraints_gen.cli.wheelhouse import fill_command
@@ -127,6 +128,11 @@ def sync_cmd(
             tip=f"fill it: {fix}",
         )
 
+    # the state's stat walk runs while uv checks (neither changes anything): a no-op sync
+    # costs the longer of the two, not their sum
+    ahead = None if check else prepare_synced(
+        env, profiles.manifest, hardware, deep=not no_deep, full=full
+    )  # fmt: skip
     missing: dict[str, str] = {}
     try:
         changes = sync.check_drift(sync.uv_args(lock.path, target, wheelhouse, check=True), uv_env)
@@ -153,8 +159,15 @@ def sync_cmd(
             args = sync.uv_args(lock.path, target, wheelhouse, reinstall=names)
             REPORT.info(sync.sync(args, uv_env).rstrip("\n"))
 
+        prepared = None if applied or ahead is None else ahead()  # uv changed it: walk again
         verified = verify_synced(
-            env, profiles.manifest, hardware, deep=not no_deep, full=full, reinstall=reinstall
+            env,
+            profiles.manifest,
+            hardware,
+            deep=not no_deep,
+            full=full,
+            reinstall=reinstall,
+            prepared=prepared,
         )
     if as_json:
         payload = {

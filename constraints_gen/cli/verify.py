@@ -24,7 +24,7 @@ from constraints_gen.reporter import REPORT
 
 if TYPE_CHECKING:
     from constraints_gen.install.sync import Environment
-    from constraints_gen.install.verify import Report
+    from constraints_gen.install.verify import Prepared, Report
     from constraints_gen.profiles.manifest import Manifest
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -103,8 +103,32 @@ def verify_cmd(
     finish(report)
 
 
-def run_verify(
+def prepare_synced(
     env: Environment, manifest: Manifest, hardware: Path | None, *, deep: bool, full: bool
+) -> Callable[[], Prepared]:
+    """Start the part of verify that runs no probe (the state's stat walk), to run while uv
+    checks the environment (``sync``)."""
+    from constraints_gen.install.verify import prepare_ahead
+
+    return prepare_ahead(
+        python=env.python,
+        profile=env.profile,
+        manifest=manifest,
+        lock_path=env.lock.path,
+        hardware=lambda: get_hardware(hardware),
+        deep=deep,
+        full=full,
+    )
+
+
+def run_verify(
+    env: Environment,
+    manifest: Manifest,
+    hardware: Path | None,
+    *,
+    deep: bool,
+    full: bool,
+    prepared: Prepared | None = None,
 ) -> Report:
     from constraints_gen.install.verify import verify
 
@@ -118,6 +142,7 @@ def run_verify(
         hardware=lambda: get_hardware(hardware),
         deep=deep,
         full=full,
+        prepared=prepared,
     )
     REPORT.debug(f"verify: {report.rechecked}")
     return report
@@ -146,10 +171,12 @@ def verify_synced(
     deep: bool,
     full: bool,
     reinstall: Callable[[Sequence[str]], None],
+    prepared: Prepared | None = None,
 ) -> Report:
     """After ``uv pip sync``: verify; reinstall the packages a reinstall repairs, verify again.
+    ``prepared``: :func:`prepare_synced`'s result, when uv changed nothing since it started.
     The caller reports the result (:func:`finish`)."""
-    report = run_verify(env, manifest, hardware, deep=deep, full=full)
+    report = run_verify(env, manifest, hardware, deep=deep, full=full, prepared=prepared)
     broken = report.repairable
     if broken:
         for finding in report.findings:

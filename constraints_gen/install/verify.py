@@ -392,6 +392,81 @@ def _record(
     state.save(python, saved)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prepared:
+    """What a verify knows before it runs a probe: the machine (a GPU profile), what the probes
+    depend on, and the stored state compared with the environment (None: no state is used)."""
+
+    machine: Hardware | None
+    needs: dict[str, Any] | None
+    prior: Any  # state.State | None
+    comparison: Any  # state.Comparison | None
+
+
+def prepare(
+    *,
+    python: Path,
+    profile: Profile,
+    manifest: Manifest,
+    lock_path: Path | None,
+    hardware: Callable[[], Hardware],
+    deep: bool = True,
+    full: bool = False,
+) -> Prepared:
+    """The part of :func:`verify` that runs no probe: ask for the machine, work out what the
+    probes depend on, load the environment state and stat what it names. ``sync`` runs it while
+    uv checks the environment (uv's check changes nothing)."""
+    import time
+
+    machine = hardware() if profile.vendor != "cpu" else None
+    if not deep or lock_path is None:
+        return Prepared(machine=machine, needs=None, prior=None, comparison=None)
+    from constraints_gen.install import state
+    from constraints_gen.install.readout import probe_text
+
+    needs = state.depends(
+        python=python,
+        lock=lock_path,
+        profile=profile.name,
+        vendor=profile.vendor,
+        imports=profile.verify_imports,
+        stack=[pin.name for pin in profile.pins] + [r.name for r in manifest.requirements],
+        deep=deep,
+        machine=_machine_digest(machine),
+        probe=probe_text(),
+    )
+    prior = None if full else state.load(python, needs)
+    comparison = None if prior is None else state.compare(prior, time.time_ns())
+    return Prepared(machine=machine, needs=needs, prior=prior, comparison=comparison)
+
+
+def prepare_ahead(**arguments: Any) -> Callable[[], Prepared]:
+    """:func:`prepare` on a thread of its own (stat calls and waiting on uv both leave the
+    interpreter free); the function returned waits for it and returns its result or raises its
+    error."""
+    import threading
+
+    done: list[Prepared] = []
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            done.append(prepare(**arguments))
+        except BaseException as exc:  # raised where the result is asked for
+            failed.append(exc)
+
+    thread = threading.Thread(target=work, name="verify-prepare", daemon=True)
+    thread.start()
+
+    def result() -> Prepared:
+        thread.join()
+        if failed:
+            raise failed[0]
+        return done[0]
+
+    return result
+
+
 def verify(
     *,
     python: Path,
@@ -403,48 +478,44 @@ def verify(
     hardware: Callable[[], Hardware],
     deep: bool = True,
     full: bool = False,
+    prepared: Prepared | None = None,
 ) -> Report:
     """Verify the environment of ``python`` against the lock ``locked`` (read from
     ``lock_path``) of ``profile``.
 
     With ``deep`` and a ``lock_path``, the environment state (:mod:`constraints_gen.install.state`)
     is used unless ``full``: what did not change since the last passing verify is not read again,
-    and when nothing changed no probe runs. ``hardware`` is asked only for a GPU profile. Raises
-    ConstraintsGenError (exit 2) when the target cannot be read at all."""
+    and when nothing changed no probe runs. ``prepared``: :func:`prepare` with the same
+    arguments, done since the environment last changed. ``hardware`` is asked only for a GPU
+    profile. Raises ConstraintsGenError (exit 2) when the target cannot be read at all."""
     import time
 
-    machine = hardware() if profile.vendor != "cpu" else None
-    needs: dict[str, Any] | None = None
+    if prepared is None:
+        prepared = prepare(
+            python=python,
+            profile=profile,
+            manifest=manifest,
+            lock_path=lock_path,
+            hardware=hardware,
+            deep=deep,
+            full=full,
+        )
+    machine, needs = prepared.machine, prepared.needs
+    prior, comparison = prepared.prior, prepared.comparison
     trusted: tuple[str, ...] = ()
     kept: Mapping[str, dict[str, Any]] = {}
-    used = False  # a state was there to compare with
-    if deep and lock_path is not None:
+    used = comparison is not None  # a state was there to compare with
+    if comparison is not None:
         from constraints_gen.install import state
-        from constraints_gen.install.readout import probe_text
 
-        needs = state.depends(
-            python=python,
-            lock=lock_path,
-            profile=profile.name,
-            vendor=profile.vendor,
-            imports=profile.verify_imports,
-            stack=[pin.name for pin in profile.pins] + [r.name for r in manifest.requirements],
-            deep=deep,
-            machine=_machine_digest(machine),
-            probe=probe_text(),
-        )
-        prior = None if full else state.load(python, needs)
-        if prior is not None:
-            comparison = state.compare(prior, time.time_ns())
-            if not comparison.changed:
-                hit = _from_summary(profile, python, python_version, prior.summary)
-                if hit is not None:
-                    if comparison.state != prior:
-                        state.save(python, comparison.state)  # folder identities refreshed
-                    return hit
-            trusted = comparison.unchanged
-            kept = comparison.state.dists
-            used = True
+        if not comparison.changed:
+            hit = _from_summary(profile, python, python_version, prior.summary)
+            if hit is not None:
+                if comparison.state != prior:
+                    state.save(python, comparison.state)  # folder identities refreshed
+                return hit
+        trusted = comparison.unchanged
+        kept = comparison.state.dists
     started_ns = time.time_ns()
     names = [package.name for package in locked]
     found, paths = read_installed(python, names, deep=deep, trusted=trusted)
