@@ -21,6 +21,7 @@ import pytest
 from support.sync_project import PY, gen, make_venv, scenario_project
 
 from constraints_gen import caches, runner
+from constraints_gen.install import state
 
 pytestmark = pytest.mark.skipif(
     not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),
@@ -231,14 +232,14 @@ def test_a_forged_state_entry_is_a_miss(tmp_path: Path) -> None:
     data = json.loads(path.read_text())
     (where,) = [w for w in data["value"]["dists"] if w.endswith("peft-0.13.2.dist-info")]
     dist = data["value"]["dists"][where]
-    at = 0
-    for folder, names in dist["files"]:  # [[folder, [names]]], ids in the same order, 5 each
-        if folder == "peft":
-            at += names.index("__init__.py") * 5
-            break
-        at += len(names) * 5
-    dist["ids"][at : at + 5] = [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
-                                info.st_ctime_ns]  # fmt: skip
+    files = [(folder, name) for folder, names in dist["files"] for name in names]
+    ids: list[int] = []
+    for folder, name in files:  # the identities as they are now: the edited file's included
+        now = (site / folder / name).lstat()
+        ids += (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns, now.st_ctime_ns)
+    assert ("peft", "__init__.py") in files and info.st_size > 0
+    dist["ids"] = state.identities_digest(ids)
+    assert state._files_same(str(site), dist)  # what the walk finds: a hit, were it believed
     path.write_text(json.dumps(data))
     done = gen("-v", "verify", *COMMON, cwd=tmp_path)
     assert rechecked(done.stderr) == "full"
@@ -268,8 +269,6 @@ def test_a_script_outside_site_packages_is_kept_by_identity(tmp_path: Path) -> N
     """RECORD lists a wheel's scripts as ``../../../bin/NAME``: the probe hashed them inside the
     prefix, so their identities are kept like any other file (not "unknown", which would hash
     the whole package again on every verify), and one that changes is seen."""
-    from constraints_gen.install import state
-
     site = tmp_path / "lib" / "site-packages"
     (site / "tool").mkdir(parents=True)
     (tmp_path / "bin").mkdir()

@@ -109,9 +109,10 @@ def depends(
 # identity, listing]], "files": the paths relative to the folder holding the .dist-info,
 # grouped as [[folder relative to that, [names]], ...]: shorter to load, and each folder's files
 # are stat'ed relative to it, which spares the kernel the walk of the whole path each time),
-# "ids": [the 5 numbers of each file's identity, one after the other, in that order: flat, as the
-# walk builds them, to compare the whole list at once; a file whose identity is unknown is left
-# out of both, and "unknown" is true]}. A path of sys.path: [folder, identity, listing,
+# "ids": the sha256 of the 5 numbers of each file's identity, in that order, as unsigned 64-bit
+# integers (the walk builds the same list and compares one digest: 120,000 numbers for torch's
+# stack need not be parsed from JSON); a file whose identity is unknown is left out, and
+# "unknown" is true}.
 # [[name, identity]] of each .pth].
 
 _is_folder = caches.list_of(
@@ -143,7 +144,7 @@ _is_dist = caches.record(
             and set(map(type, v[1])) <= {str}
         )  # in C: torch has 24,000
     ),
-    ids=lambda v: type(v) is list and set(map(type, v)) <= {int} and len(v) % 5 == 0,
+    ids=caches.is_str,
     unknown=lambda v: type(v) is bool,
 )
 _SHAPE = caches.record(
@@ -221,6 +222,17 @@ def _folder_same(
     return same, [folder, None if racy else now, names]
 
 
+def identities_digest(numbers: list[int]) -> str:
+    """The digest of a flat list of identities (see the stored form above)."""
+    from array import array
+
+    try:
+        packed = array("Q", numbers).tobytes()
+    except OverflowError:  # a negative time (before 1970): still one exact text
+        packed = " ".join(map(str, numbers)).encode("ascii")
+    return hashlib.sha256(packed).hexdigest()
+
+
 def _files_same(base: str, dist: Mapping[str, Any]) -> bool:
     """Do the files of a stored distribution have their stored identities (a stat each)?"""
     if dist["unknown"]:
@@ -248,7 +260,7 @@ def _files_same(base: str, dist: Mapping[str, Any]) -> bool:
                 os.close(fd)
     except OSError:
         return False
-    return bool(now == dist["ids"])
+    return bool(identities_digest(now) == dist["ids"])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -329,7 +341,7 @@ def dist_seen(name: str, checked: int, seen: Mapping[str, Any], started_ns: int)
         grouped.setdefault(folder, []).append(leaf)
         ids_of.setdefault(folder, []).extend(kept)
     files = [[folder, names] for folder, names in grouped.items()]
-    ids = [n for folder in grouped for n in ids_of[folder]]
+    ids = identities_digest([n for folder in grouped for n in ids_of[folder]])
     return {
         "name": name,
         "checked": checked,
