@@ -112,8 +112,8 @@ def depends(
 # "ids": the sha256 of the 5 numbers of each file's identity, in that order, as unsigned 64-bit
 # integers (the walk builds the same list and compares one digest: 120,000 numbers for torch's
 # stack need not be parsed from JSON); a file whose identity is unknown is left out, and
-# "unknown" is true}.
-# [[name, identity]] of each .pth].
+# "unknown" is true}. A path of sys.path: [folder, identity, listing, [[name, identity]] of each
+# .pth].
 
 _is_folder = caches.list_of(
     lambda v: (
