@@ -4,7 +4,7 @@ Not part of ``bench/run.py`` or CI: it needs a filled wheelhouse (hundreds of MB
 synced from it. BENCHMARKS.md says how to make both offline. Usage::
 
     python -m bench.environment --venv V --wheelhouse W [--profile cpu] [--repeats 7]
-        [--baseline /work/main]      # also time that checkout's `verify` (today's full verify)
+        [--baseline OLD_CHECKOUT]    # also time that checkout's `verify` (today's full verify)
 
 Each round runs every case once, in turn (bench/harness.py: alternate), so load hits all alike;
 medians and interquartile ranges are printed as a Markdown table on stdout.
