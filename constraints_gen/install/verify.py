@@ -22,7 +22,9 @@ Each part is a function of its own, so a later run can skip what did not change:
 check of one distribution (``probe.read_distribution``, compared by :func:`check_distribution`),
 the import probe and the GPU probe (``probe.import_probe`` and ``probe.gpu_probe``, one target
 process so torch is imported once: :func:`read_runtime`; compared by :func:`check_imports` and
-``gpucheck.check_gpu``).
+``gpucheck.check_gpu``). :mod:`constraints_gen.install.state` keeps what a passing deep verify
+checked; :func:`verify` uses it (unless ``full``) to hash only the distributions whose files
+changed, and to run no probe when nothing did.
 """
 
 from __future__ import annotations
