@@ -125,6 +125,29 @@ def test_an_entry_not_sealed_by_this_tool_is_a_miss() -> None:
     assert cache.get(["j"], SHAPE) is None
 
 
+def test_the_seal_is_checked_on_the_text_as_read_and_as_reencoded() -> None:
+    """The seal is checked on the entry's text without its mac (no second encoding); an entry
+    re-spaced is encoded again and still believed; the mac moved into the value (the text
+    without it is still the sealed one) is not."""
+    cache = caches.Cache("things", 1)
+    nested = {"path": "/a", "sizes": [1], "inner": {"a": 1}}
+    shape = caches.record(
+        path=caches.is_str, sizes=caches.list_of(caches.is_int), inner=caches.dict_of(caches.is_int)
+    )
+    cache.put(["k"], nested)
+    path = entry_file(cache, ["k"])
+    text = path.read_text()
+    assert cache.get(["k"], shape) == nested
+    path.write_text(json.dumps(json.loads(text), indent=1))  # another spelling, same data
+    assert cache.get(["k"], shape) == nested
+    mac = json.loads(text)["mac"]
+    needle = f',"mac":"{mac}"'
+    moved = text.replace(needle, "").replace('{"a":1}', '{"a":1' + needle + "}")
+    path.write_text(moved)
+    assert json.loads(moved)["value"]["inner"]["mac"] == mac
+    assert cache.get(["k"], shape) is None
+
+
 #: Entries of the wrong shape, each sealed as this tool would seal it: the shape check alone
 #: must make them misses.
 MALFORMED: list[tuple[str, object]] = [

@@ -200,6 +200,7 @@ PROJECT = {
     "gen-constraints verify": 0,
     "gen-constraints verify --python /opt/venv --json": 0,
     "gen-constraints verify --no-deep": 0,
+    "gen-constraints verify --full": 0,
 }
 
 

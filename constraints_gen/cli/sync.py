@@ -16,7 +16,14 @@ from constraints_gen.cli.core import (
     json_option,
     write_out,
 )
-from constraints_gen.cli.verify import NO_DEEP_HELP, environment_options, finish, verify_synced
+from constraints_gen.cli.verify import (
+    FULL_HELP,
+    NO_DEEP_HELP,
+    environment_options,
+    finish,
+    prepare_synced,
+    verify_synced,
+)
 from constraints_gen.cli.wheelhouse import fill_command
 from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
 from constraints_gen.reporter import REPORT
@@ -65,6 +72,7 @@ def printed_command(args: Sequence[str], env: Mapping[str, str | None]) -> str:
     " the password from $UV_INDEX_WHEELHOUSE_PASSWORD (export it) or ~/.netrc.",
 )
 @click.option("--no-deep", is_flag=True, help=NO_DEEP_HELP)
+@click.option("--full", is_flag=True, help=FULL_HELP)
 @json_option
 def sync_cmd(
     root: Path | None,
@@ -75,6 +83,7 @@ def sync_cmd(
     check: bool,
     print_command: bool,
     no_deep: bool,
+    full: bool,
     as_json: bool,
 ) -> None:
     """Install the profile's exact lock into an environment with `uv pip sync`, from the wheelhouse.
@@ -83,7 +92,8 @@ def sync_cmd(
     packages until the environment is the lock; --check only reports that drift, and does so
     even when the wheelhouse lacks wheels (it then names them, and the command that fetches
     them). Then it runs `gen-constraints verify` and reinstalls any package whose files differ
-    from its RECORD. A profile without a committed lock is locked on demand first, exactly as
+    from its RECORD (only what changed since the last verify is read again: see `verify`;
+    --full reads it all). A profile without a committed lock is locked on demand first, exactly as
     emit does. Exit 0 in sync (and verified), 1 drift (--check) or not verified, 2 errors (for
     sync, a wheelhouse that lacks wheels).
 
@@ -118,6 +128,11 @@ def sync_cmd(
             tip=f"fill it: {fix}",
         )
 
+    # the state's stat walk runs while uv checks (neither changes anything): a no-op sync
+    # costs the longer of the two, not their sum
+    ahead = None if check else prepare_synced(
+        env, profiles.manifest, hardware, deep=not no_deep, full=full
+    )  # fmt: skip
     missing: dict[str, str] = {}
     try:
         changes = sync.check_drift(sync.uv_args(lock.path, target, wheelhouse, check=True), uv_env)
@@ -144,8 +159,15 @@ def sync_cmd(
             args = sync.uv_args(lock.path, target, wheelhouse, reinstall=names)
             REPORT.info(sync.sync(args, uv_env).rstrip("\n"))
 
+        prepared = None if applied or ahead is None else ahead()  # uv changed it: walk again
         verified = verify_synced(
-            env, profiles.manifest, hardware, deep=not no_deep, reinstall=reinstall
+            env,
+            profiles.manifest,
+            hardware,
+            deep=not no_deep,
+            full=full,
+            reinstall=reinstall,
+            prepared=prepared,
         )
     if as_json:
         payload = {

@@ -24,12 +24,16 @@ from constraints_gen.reporter import REPORT
 
 if TYPE_CHECKING:
     from constraints_gen.install.sync import Environment
-    from constraints_gen.install.verify import Report
+    from constraints_gen.install.verify import Prepared, Report
     from constraints_gen.profiles.manifest import Manifest
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 NO_DEEP_HELP = "Skip the check of each installed file against its RECORD (sha256 and size)."
+FULL_HELP = (
+    "Ignore the state of the last verify: hash every file and run every probe (default: only"
+    " what changed since, found by a stat of every file and folder it checked)."
+)
 
 
 def environment_options(func: F) -> F:
@@ -56,6 +60,7 @@ def environment_options(func: F) -> F:
 @click.command("verify")
 @environment_options
 @click.option("--no-deep", is_flag=True, help=NO_DEEP_HELP)
+@click.option("--full", is_flag=True, help=FULL_HELP)
 @json_option
 def verify_cmd(
     root: Path | None,
@@ -63,6 +68,7 @@ def verify_cmd(
     profile: str | None,
     python: str | None,
     no_deep: bool,
+    full: bool,
     as_json: bool,
 ) -> None:
     """Verify an environment against the profile's lock, in its own interpreter.
@@ -72,20 +78,24 @@ def verify_cmd(
     reinstalls it); the profile's imports ([verify] imports, default: the top-level modules of
     the pinned stack) succeed; for a GPU profile (NVIDIA, Jetson, AMD, Intel, Apple) on a machine
     with GPUs of its vendor, torch's version and its CUDA, ROCm, XPU or MPS build fit every
-    such GPU and a tiny operation runs on each (skipped, with a notice, without one). Exit 0
-    verified, 1 not verified (each failure listed on stdout), 2 could not run.
+    such GPU and a tiny operation runs on each (skipped, with a notice, without one). A passing
+    verify keeps what it checked (each file's and folder's identity, in the user cache): the next
+    one hashes only the packages whose files, RECORD or folders changed since, and runs no probe
+    when nothing did; --full does it all. Exit 0 verified, 1 not verified (each failure listed on
+    stdout), 2 could not run.
 
     \b
     Examples:
       gen-constraints verify                          # the active venv
       gen-constraints verify --python /opt/venv --json
-      gen-constraints verify --no-deep                # versions and imports only: fast
+      gen-constraints verify --no-deep                # versions and imports only
+      gen-constraints verify --full                   # every file hashed, every probe run
     """
     from constraints_gen.install.sync import environment
 
     project, profiles, chosen = choose_profile(root, hardware, profile)
     env = environment(project, profiles, chosen, python, REPORT.notice)
-    report = run_verify(env, profiles.manifest, hardware, deep=not no_deep)
+    report = run_verify(env, profiles.manifest, hardware, deep=not no_deep, full=full)
     if as_json:
         write_out(json.dumps(report.to_json(), indent=2) + "\n")
     else:
@@ -93,20 +103,49 @@ def verify_cmd(
     finish(report)
 
 
+def prepare_synced(
+    env: Environment, manifest: Manifest, hardware: Path | None, *, deep: bool, full: bool
+) -> Callable[[], Prepared]:
+    """Start the part of verify that runs no probe (the state's stat walk), to run while uv
+    checks the environment (``sync``)."""
+    from constraints_gen.install.verify import prepare_ahead
+
+    return prepare_ahead(
+        python=env.python,
+        profile=env.profile,
+        manifest=manifest,
+        lock_path=env.lock.path,
+        hardware=lambda: get_hardware(hardware),
+        deep=deep,
+        full=full,
+    )
+
+
 def run_verify(
-    env: Environment, manifest: Manifest, hardware: Path | None, *, deep: bool
+    env: Environment,
+    manifest: Manifest,
+    hardware: Path | None,
+    *,
+    deep: bool,
+    full: bool,
+    prepared: Prepared | None = None,
 ) -> Report:
     from constraints_gen.install.verify import verify
 
-    return verify(
+    report = verify(
         python=env.python,
         python_version=env.version,
         profile=env.profile,
         manifest=manifest,
         locked=env.lock.packages,
+        lock_path=env.lock.path,
         hardware=lambda: get_hardware(hardware),
         deep=deep,
+        full=full,
+        prepared=prepared,
     )
+    REPORT.debug(f"verify: {report.rechecked}")
+    return report
 
 
 def finish(report: Report, *, prefix: str = "") -> None:
@@ -130,11 +169,14 @@ def verify_synced(
     hardware: Path | None,
     *,
     deep: bool,
+    full: bool,
     reinstall: Callable[[Sequence[str]], None],
+    prepared: Prepared | None = None,
 ) -> Report:
     """After ``uv pip sync``: verify; reinstall the packages a reinstall repairs, verify again.
+    ``prepared``: :func:`prepare_synced`'s result, when uv changed nothing since it started.
     The caller reports the result (:func:`finish`)."""
-    report = run_verify(env, manifest, hardware, deep=deep)
+    report = run_verify(env, manifest, hardware, deep=deep, full=full, prepared=prepared)
     broken = report.repairable
     if broken:
         for finding in report.findings:
@@ -142,5 +184,5 @@ def verify_synced(
                 REPORT.notice(f"{finding.check}: {finding.message}")
         REPORT.notice(f"reinstalling {', '.join(broken)}")
         reinstall(broken)
-        report = run_verify(env, manifest, hardware, deep=deep)
+        report = run_verify(env, manifest, hardware, deep=deep, full=full)
     return report

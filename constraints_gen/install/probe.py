@@ -18,6 +18,14 @@ of those (canonical) names: its METADATA ``Name`` and ``Version`` (the raw strin
 inside the environment's prefix, or whose size or hash differs. Reads are bounded: RECORD by
 :data:`RECORD_LIMIT`, each file by its recorded size.
 
+With ``"trusted": [...]`` (``.dist-info`` folders the last verify found intact and nothing has
+changed since: ``constraints_gen.install.state``) those are read but not hashed. Each hashed
+distribution also reports what it was checked at (``seen``): the identity of RECORD and of each
+file (device, inode, size, mtime and ctime in ns, taken from the open file before it is read),
+and of each folder that holds them, with a digest of its listing (taken before any file in it is
+read); the answer's ``paths`` hold the same for each folder of ``sys.path``, and each ``.pth``
+file in it, taken first.
+
 ``{"stage": "runtime", "imports": [...], "gpu": "amd"}``: the error of each import (null: it
 imported), and with ``gpu`` (a profile's vendor) what torch says about its build and each GPU of
 that vendor it sees (CUDA, ROCm, XPU or MPS), after one tiny operation on each.
@@ -80,6 +88,50 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
+def _ident(info: Any) -> list[int]:
+    return [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+
+
+def listing(folder: str) -> str:
+    """A digest of the names in ``folder``, ``__pycache__`` left out (an import writes it; the
+    same rule as ``constraints_gen.install.state.listing``)."""
+    names = sorted(name for name in os.listdir(folder) if name != "__pycache__")
+    return hashlib.sha256("\n".join(names).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def folder_seen(folder: str, follow: bool = False) -> list[Any]:
+    """[folder, identity or None, listing digest or None]: taken before its files are read; of
+    the link itself unless ``follow`` (a folder of sys.path): a package's folder swapped for a
+    symlink has another identity."""
+    try:
+        info = os.stat(folder) if follow else os.lstat(folder)
+        if not stat.S_ISDIR(info.st_mode):
+            return [folder, _ident(info), None]
+        return [folder, _ident(info), listing(folder)]
+    except OSError:
+        return [folder, None, None]
+
+
+def paths_seen() -> list[Any]:
+    """Each folder of sys.path as :func:`folder_seen`, with the identity of each ``.pth`` in it
+    (site runs them at start-up; no RECORD need list them)."""
+    seen = []
+    for entry in sys.path:
+        folder = os.path.normpath(os.path.abspath(entry or "."))
+        pth: list[Any] = []
+        try:
+            for name in sorted(os.listdir(folder)):
+                if name.endswith(".pth"):
+                    try:
+                        pth.append([name, _ident(os.stat(os.path.join(folder, name)))])
+                    except OSError:
+                        pth.append([name, None])
+        except OSError:
+            pass
+        seen.append([*folder_seen(folder, follow=True), pth])
+    return seen
+
+
 def _read_into(fd: int, limit: int, sink: Any) -> bool:
     """Feed at most ``limit`` bytes of ``fd`` to ``sink`` (1 MiB at a time); False when it holds
     more (one byte past the limit is read to know, never more)."""
@@ -132,8 +184,11 @@ def _parse_line(number: int, text: str) -> dict[str, Any]:
             "size": int(size) if size else None}  # fmt: skip
 
 
-def read_record(folder: str) -> tuple[list[dict[str, Any]] | None, str | None]:
-    """(the lines of ``folder/RECORD``, or None when there is none; why it cannot be read)."""
+def read_record(
+    folder: str, seen: list[Any] | None = None
+) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """(the lines of ``folder/RECORD``, or None when there is none; why it cannot be read); its
+    identity, taken before it is read, is appended to ``seen``."""
     path = os.path.join(folder, "RECORD")
     try:
         if stat.S_ISLNK(os.lstat(path).st_mode):
@@ -144,9 +199,12 @@ def read_record(folder: str) -> tuple[list[dict[str, Any]] | None, str | None]:
     except OSError as exc:
         return [], _error(exc)
     try:
-        mode = os.fstat(fd).st_mode
+        info = os.fstat(fd)
+        mode = info.st_mode
         if not stat.S_ISREG(mode):
             return [], _kind(mode) + ", not a regular file"
+        if seen is not None:
+            seen.append(_ident(info))
         data = _read_bounded(fd, RECORD_LIMIT)
     except OSError as exc:
         return [], _error(exc)
@@ -165,9 +223,12 @@ def read_record(folder: str) -> tuple[list[dict[str, Any]] | None, str | None]:
     return [_parse_line(n, line.rstrip("\r")) for n, line in enumerate(lines, 1)], None
 
 
-def check_file(base: str, root: str, line: dict[str, Any]) -> dict[str, Any] | None:
+def check_file(
+    base: str, root: str, line: dict[str, Any], seen: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
     """None when the file of a RECORD line is a regular file inside ``root`` with the recorded
-    size and hash; else what differs. Reads at most the recorded size (plus one byte)."""
+    size and hash; else what differs. Reads at most the recorded size (plus one byte); the
+    identity of the open file, taken before it is read, goes to ``seen[path]``."""
     path, size = line["path"], line["size"]
     problem = {"path": path, "line": line["line"], "expected": None, "actual": None}
     full = os.path.normpath(os.path.join(base, path))
@@ -196,9 +257,12 @@ def check_file(base: str, root: str, line: dict[str, Any]) -> dict[str, Any] | N
     try:
         fd = os.open(full, _FLAGS)
         try:
-            mode = os.fstat(fd).st_mode
+            opened = os.fstat(fd)
+            mode = opened.st_mode
             if not stat.S_ISREG(mode):  # swapped since lstat
                 return dict(problem, problem="special", actual=_kind(mode))
+            if seen is not None:
+                seen[path] = _ident(opened)
             limit = info.st_size if size is None else size
             whole = _read_into(fd, limit, digest.update)  # hashlib frees the GIL on 1 MiB
         finally:
@@ -227,24 +291,44 @@ def prefix_of(folder: str) -> str:
     return max(holding, key=len) if holding else os.path.dirname(folder)
 
 
-def check_record(folder: str, lines: list[dict[str, Any]], pool: Any) -> list[dict[str, Any]]:
-    """The RECORD check of one distribution: each malformed line, and each file that differs."""
+def check_record(
+    folder: str, lines: list[dict[str, Any]], pool: Any, seen: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The RECORD check of one distribution: each malformed line, and each file that differs.
+    With ``seen``: ``seen["files"]`` gets each file's identity, ``seen["folders"]`` each folder
+    that holds one (:func:`folder_seen`, taken first)."""
     base = os.path.dirname(folder)
     root = prefix_of(folder)
+    files: dict[str, Any] = {}
+    if seen is not None:
+        folders = {os.path.normpath(folder)}
+        top = os.path.normpath(base)
+        for line in lines:
+            if line.get("hash"):
+                full = os.path.normpath(os.path.join(base, line["path"]))
+                parent = os.path.dirname(full)
+                while _inside(parent, top) and parent != top and parent not in folders:
+                    folders.add(parent)  # each folder up to base: none may become a symlink
+                    parent = os.path.dirname(parent)
+        seen["folders"] = [folder_seen(f) for f in sorted(folders)]
+        seen["files"] = files
     malformed = [
         {"path": line["text"], "line": line["line"], "problem": "record", "expected": line["error"],
          "actual": None}
         for line in lines if "error" in line
     ]  # fmt: skip
     hashed = [line for line in lines if line.get("hash")]
-    results = pool.map(check_file, [base] * len(hashed), [root] * len(hashed), hashed)
+    results = pool.map(
+        check_file, [base] * len(hashed), [root] * len(hashed), hashed, [files] * len(hashed)
+    )
     return malformed + [result for result in results if result is not None]
 
 
 def read_distribution(dist: Any, where: str, deep: bool, pool: Any) -> dict[str, Any]:
     """One installed distribution (its ``.dist-info`` folder ``where``): name, version, top-level
-    names, and with ``deep`` the RECORD check of its files."""
-    lines, unreadable = read_record(where)
+    names, and with ``deep`` the RECORD check of its files and what it was checked at."""
+    record_seen: list[Any] = []
+    lines, unreadable = read_record(where, record_seen)
     top_level = dist.read_text("top_level.txt")
     roots = set()
     for line in lines or ():
@@ -260,6 +344,7 @@ def read_distribution(dist: Any, where: str, deep: bool, pool: Any) -> dict[str,
         "record": lines is not None,
         "checked": 0,
         "bad": [],
+        "seen": None,
     }
     if deep and unreadable is not None:
         record["checked"] = 1
@@ -274,11 +359,15 @@ def read_distribution(dist: Any, where: str, deep: bool, pool: Any) -> dict[str,
         ]
     elif deep and lines:
         record["checked"] = sum(1 for line in lines if line.get("hash") or "error" in line)
-        record["bad"] = check_record(where, lines, pool)
+        seen: dict[str, Any] = {"record": record_seen[0] if record_seen else None}
+        record["bad"] = check_record(where, lines, pool, seen)
+        record["seen"] = seen
     return record  # fmt: skip
 
 
-def installed(names: list[str], deep: bool) -> dict[str, Any]:
+def installed(names: list[str], deep: bool, trusted: list[str]) -> dict[str, Any]:
+    paths = paths_seen() if deep else None  # before any distribution is looked for
+    skip = set(trusted)
     wanted = set(names)
     seen = set()
     found = []
@@ -293,9 +382,10 @@ def installed(names: list[str], deep: bool) -> dict[str, Any]:
             continue
         seen.add(os.path.realpath(where))
         _step("reading " + name)
-        found.append(read_distribution(dist, where, deep, pool))
+        found.append(read_distribution(dist, where, deep and where not in skip, pool))
     pool.shutdown()
-    return {"python": sys.version.split()[0], "prefix": sys.prefix, "distributions": found}
+    return {"python": sys.version.split()[0], "prefix": sys.prefix, "paths": paths,
+            "distributions": found}  # fmt: skip
 
 
 #: The variables that hide GPUs from each vendor's runtime (CUDA; ROCm honours all three; oneAPI
@@ -420,7 +510,7 @@ def main() -> None:
         0o600,
     )
     if request["stage"] == "installed":
-        answer = installed(request["names"], request["deep"])
+        answer = installed(request["names"], request["deep"], request.get("trusted", []))
     else:
         answer = runtime(request["imports"], request["gpu"])
     answer["nonce"] = request["nonce"]

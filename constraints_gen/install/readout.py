@@ -169,6 +169,11 @@ def _last_step(path: Path) -> str | None:
     return lines[-1] if lines else None
 
 
+def probe_text() -> str:
+    """The probe's source, as it is copied into the target."""
+    return _PROBE.read_text(encoding="utf-8")
+
+
 def run_probe(python: Path, request: Mapping[str, object]) -> ProbeRun:
     """Run the probe in ``python`` (isolated: no PYTHONPATH, no user site, no script folder on
     sys.path), with a deadline; raise ConstraintsGenError (exit 2) when it runs past it."""
@@ -178,7 +183,7 @@ def run_probe(python: Path, request: Mapping[str, object]) -> ProbeRun:
     ) as tmp:
         folder = Path(tmp)
         script = folder / "probe.py"
-        script.write_text(_PROBE.read_text(encoding="utf-8"), encoding="utf-8")
+        script.write_text(probe_text(), encoding="utf-8")
         message = json.dumps({**request, "folder": str(folder), "nonce": nonce})
         try:
             result = runner.run(

@@ -22,13 +22,15 @@ Each part is a function of its own, so a later run can skip what did not change:
 check of one distribution (``probe.read_distribution``, compared by :func:`check_distribution`),
 the import probe and the GPU probe (``probe.import_probe`` and ``probe.gpu_probe``, one target
 process so torch is imported once: :func:`read_runtime`; compared by :func:`check_imports` and
-``gpucheck.check_gpu``).
+``gpucheck.check_gpu``). :mod:`constraints_gen.install.state` keeps what a passing deep verify
+checked; :func:`verify` uses it (unless ``full``) to hash only the distributions whose files
+changed, and to run no probe when nothing did.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +94,9 @@ class Installed:
     top_level: tuple[str, ...] | None
     roots: tuple[str, ...]  # first component of each RECORD path; "x/" for a folder
     has_record: bool
-    checked: int  # files hashed (0 without deep)
+    checked: int  # files hashed (0 without deep, or not hashed: trusted by the state)
     bad: tuple[BadFile, ...]
+    seen: Any = None  # what it was hashed at (probe.read_distribution's "seen"), unchecked
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,6 +110,9 @@ class Report:
     gpus: tuple[str, ...]  # the GPUs checked
     notices: tuple[str, ...]
     findings: tuple[Finding, ...]
+    #: what was checked: "full" (no state used), "unchanged" (the state held: no probe ran), or
+    #: "N of M distributions hashed" (some changed)
+    rechecked: str = "full"
 
     @property
     def ok(self) -> bool:
@@ -261,30 +267,39 @@ def parse_installed(answer: Node) -> tuple[Installed, ...]:
                 has_record=d.get("record").flag(),
                 checked=d.get("checked").integer(),
                 bad=tuple(_bad_file(b) for b in d.get("bad").items()),
+                seen=d.value.get("seen") if isinstance(d.value, dict) else None,
             )
         )
     return tuple(found)
 
 
 def read_installed(
-    python: Path, names: Sequence[str], *, deep: bool, python_version: str | None = None
-) -> tuple[Installed, ...]:
-    """The installed distributions named ``names`` (with ``deep``: the RECORD check of each);
-    raises ConstraintsGenError (exit 2) when the target cannot be read, or when it runs another
-    CPython than ``python_version`` (X.Y, what the lock was chosen for: a pyvenv.cfg left from
-    before its base Python was upgraded in place names the old one, and a lock of pure wheels
-    for it installed and verified as exact)."""
-    run = run_probe(python, {"stage": "installed", "names": list(names), "deep": deep})
+    python: Path,
+    names: Sequence[str],
+    *,
+    deep: bool,
+    trusted: Sequence[str] = (),
+    python_version: str | None = None,
+) -> tuple[tuple[Installed, ...], Any]:
+    """The installed distributions named ``names`` (with ``deep``: the RECORD check of each, but
+    of those in the ``.dist-info`` folders ``trusted``), and what the probe saw of ``sys.path``
+    (unchecked); raises ConstraintsGenError (exit 2) when the target cannot be read, or when it
+    runs another CPython than ``python_version`` (X.Y, what the lock was chosen for: a pyvenv.cfg
+    left from before its base Python was upgraded in place names the old one, and a lock of pure
+    wheels for it installed and verified as exact)."""
+    request = {"stage": "installed", "names": list(names), "deep": deep, "trusted": list(trusted)}
+    run = run_probe(python, request)
     problem = None if run.answer is not None else run.describe()
     if run.answer is not None:
         try:
+            paths = run.answer.value.get("paths")
             found = parse_installed(run.answer)
             runs = run.answer.get("python").text()
         except Malformed as exc:
             problem = f"the probe's result is malformed: {exc}"
         else:
             if python_version is None or ".".join(runs.split(".")[:2]) == python_version:
-                return found
+                return found, paths
             raise ConstraintsGenError(
                 f"{python} runs CPython {runs}, and was read as CPython {python_version} (its"
                 f" pyvenv.cfg): the lock for CPython {python_version} does not describe it",
@@ -324,6 +339,154 @@ def read_runtime(python: Path, imports: Sequence[str], gpu: str | None) -> Runti
         return Finding(check="import", subject="probe", message=message)
 
 
+def _machine_digest(machine: Hardware | None) -> str | None:
+    if machine is None:
+        return None
+    import hashlib
+
+    return hashlib.sha256(repr(machine).encode("utf-8")).hexdigest()
+
+
+def _summary(report: Report) -> dict[str, Any]:
+    return {
+        "packages": report.packages,
+        "files": report.files,
+        "imports": list(report.imports),
+        "gpus": list(report.gpus),
+        "notices": list(report.notices),
+    }
+
+
+def _from_summary(profile: Profile, python: Path, version: str, summary: Any) -> Report | None:
+    try:
+        return Report(
+            profile=profile.name,
+            python=version,
+            environment=str(python),
+            packages=int(summary["packages"]),
+            files=None if summary["files"] is None else int(summary["files"]),
+            imports=tuple(str(m) for m in summary["imports"]),
+            gpus=tuple(str(g) for g in summary["gpus"]),
+            notices=tuple(str(n) for n in summary["notices"]),
+            findings=(),
+            rechecked="unchanged",
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _record(
+    python: Path,
+    needs: dict[str, Any],
+    report: Report,
+    found: Sequence[Installed],
+    paths: Any,
+    kept: Mapping[str, dict[str, Any]],
+    started_ns: int,
+) -> None:
+    """Store what this verify found intact (only a passing one leaves a state)."""
+    from constraints_gen.install import state
+
+    if not report.ok:
+        state.forget(python)
+        return
+    try:
+        dists = {}
+        for dist in found:
+            if dist.seen is None:
+                if dist.location not in kept:
+                    return  # not hashed and not known: nothing to vouch for it
+                dists[dist.location] = kept[dist.location]
+            else:
+                dists[dist.location] = state.dist_seen(
+                    dist.name, dist.checked, dist.seen, started_ns
+                )
+        saved = state.State(
+            depends=needs,
+            summary=_summary(report),
+            paths=state.paths_seen(paths, started_ns),
+            dists=dists,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return  # a probe answer of another shape: no state, the next verify does it all
+    state.save(python, saved)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prepared:
+    """What a verify knows before it runs a probe: the machine (a GPU profile), what the probes
+    depend on, and the stored state compared with the environment (None: no state is used)."""
+
+    machine: Hardware | None
+    needs: dict[str, Any] | None
+    prior: Any  # state.State | None
+    comparison: Any  # state.Comparison | None
+
+
+def prepare(
+    *,
+    python: Path,
+    profile: Profile,
+    manifest: Manifest,
+    lock_path: Path | None,
+    hardware: Callable[[], Hardware],
+    deep: bool = True,
+    full: bool = False,
+) -> Prepared:
+    """The part of :func:`verify` that runs no probe: ask for the machine, work out what the
+    probes depend on, load the environment state and stat what it names. ``sync`` runs it while
+    uv checks the environment (uv's check changes nothing)."""
+    import time
+
+    machine = hardware() if profile.vendor != "cpu" else None
+    if not deep or lock_path is None:
+        return Prepared(machine=machine, needs=None, prior=None, comparison=None)
+    from constraints_gen.install import state
+    from constraints_gen.install.readout import probe_text
+
+    needs = state.depends(
+        python=python,
+        lock=lock_path,
+        profile=profile.name,
+        vendor=profile.vendor,
+        imports=profile.verify_imports,
+        stack=[pin.name for pin in profile.pins] + [r.name for r in manifest.requirements],
+        deep=deep,
+        machine=_machine_digest(machine),
+        probe=probe_text(),
+    )
+    prior = None if full else state.load(python, needs)
+    comparison = None if prior is None else state.compare(prior, time.time_ns())
+    return Prepared(machine=machine, needs=needs, prior=prior, comparison=comparison)
+
+
+def prepare_ahead(**arguments: Any) -> Callable[[], Prepared]:
+    """:func:`prepare` on a thread of its own (stat calls and waiting on uv both leave the
+    interpreter free); the function returned waits for it and returns its result or raises its
+    error."""
+    import threading
+
+    done: list[Prepared] = []
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            done.append(prepare(**arguments))
+        except BaseException as exc:  # raised where the result is asked for
+            failed.append(exc)
+
+    thread = threading.Thread(target=work, name="verify-prepare", daemon=True)
+    thread.start()
+
+    def result() -> Prepared:
+        thread.join()
+        if failed:
+            raise failed[0]
+        return done[0]
+
+    return result
+
+
 def verify(
     *,
     python: Path,
@@ -331,22 +494,63 @@ def verify(
     profile: Profile,
     manifest: Manifest,
     locked: Sequence[LockedPackage],
+    lock_path: Path | None = None,
     hardware: Callable[[], Hardware],
     deep: bool = True,
+    full: bool = False,
+    prepared: Prepared | None = None,
 ) -> Report:
-    """Verify the environment of ``python`` against the lock ``locked`` of ``profile``.
+    """Verify the environment of ``python`` against the lock ``locked`` (read from
+    ``lock_path``) of ``profile``.
 
-    ``hardware`` is asked only for a GPU profile. Raises ConstraintsGenError (exit 2) when
-    the target cannot be read at all."""
-    found = read_installed(
-        python, [package.name for package in locked], deep=deep, python_version=python_version
+    With ``deep`` and a ``lock_path``, the environment state (:mod:`constraints_gen.install.state`)
+    is used unless ``full``: what did not change since the last passing verify is not read again,
+    and when nothing changed no probe runs. ``prepared``: :func:`prepare` with the same
+    arguments, done since the environment last changed. ``hardware`` is asked only for a GPU
+    profile. Raises ConstraintsGenError (exit 2) when the target cannot be read at all."""
+    import time
+
+    if prepared is None:
+        prepared = prepare(
+            python=python,
+            profile=profile,
+            manifest=manifest,
+            lock_path=lock_path,
+            hardware=hardware,
+            deep=deep,
+            full=full,
+        )
+    machine, needs = prepared.machine, prepared.needs
+    prior, comparison = prepared.prior, prepared.comparison
+    trusted: tuple[str, ...] = ()
+    kept: Mapping[str, dict[str, Any]] = {}
+    used = comparison is not None  # a state was there to compare with
+    if comparison is not None:
+        from constraints_gen.install import state
+
+        if not comparison.changed:
+            hit = _from_summary(profile, python, python_version, prior.summary)
+            if hit is not None:
+                if comparison.state != prior:
+                    state.save(python, comparison.state)  # folder identities refreshed
+                return hit
+        trusted = comparison.unchanged
+        kept = comparison.state.dists
+    started_ns = time.time_ns()
+    names = [package.name for package in locked]
+    found, paths = read_installed(
+        python, names, deep=deep, trusted=trusted, python_version=python_version
     )
+    if trusted:
+        found = tuple(
+            replace(d, checked=int(kept[d.location]["checked"])) if d.location in kept else d
+            for d in found
+        )
     findings = list(check_installed(locked, found, deep=deep))
     imports = profile.verify_imports
     if imports is None:
         imports = default_imports(profile, manifest, found)
     notices: list[str] = []
-    machine = hardware() if profile.vendor != "cpu" else None
     gpu, notice = gpu_plan(profile, machine)
     if notice is not None:
         notices.append(notice)
@@ -364,7 +568,8 @@ def verify(
                 unseen = unseen_notice(profile, machine, runtime.torch, gpus)
                 if unseen is not None and not more:
                     notices.append(unseen)
-    return Report(
+    hashed = sum(1 for d in found if d.seen is not None)
+    report = Report(
         profile=profile.name,
         python=python_version,
         environment=str(python),
@@ -374,4 +579,8 @@ def verify(
         gpus=gpus,
         notices=tuple(notices),
         findings=tuple(findings),
+        rechecked=f"{hashed} of {len(found)} distributions hashed" if used else "full",
     )
+    if needs is not None:
+        _record(python, needs, report, found, paths, kept, started_ns)
+    return report
