@@ -246,12 +246,7 @@ cli.add_command(explain_cmd)
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI behind one error boundary."""
-    from constraints_gen.profiles import project
-
     REPORT.level = "normal"  # a second main() in one process (tests) starts afresh
-    project.on_builtin = lambda root: output.notice(
-        f"no profiles/manifest.toml here or above; using the built-in profiles in {root}"
-    )
     try:
         code = cli.main(args=argv, prog_name="gen-constraints", standalone_mode=False)
         if isinstance(code, int) and code:  # ctx.exit(n) / click.exceptions.Exit(n)

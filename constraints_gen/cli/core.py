@@ -148,6 +148,22 @@ def choose_profile(
     return project, profiles, require_fit(select(profiles, get_hardware(hardware)))
 
 
+def _emitted(
+    *,
+    root: Path | None,
+    hardware: Path | None,
+    profile: str | None,
+    python: str | None,
+    strict: bool,
+    project: Project | None = None,
+) -> Emitted:
+    """Select (or take) the profile and find its constraints (emit's messages go to REPORT)."""
+    from constraints_gen.locks.emit import emit
+
+    project, profiles, chosen = choose_profile(root, hardware, profile, project)
+    return emit(project, profiles, chosen, python=python, strict=strict)
+
+
 def resolve_emit(
     *,
     root: Path | None,
@@ -156,22 +172,12 @@ def resolve_emit(
     python: str | None,
     strict: bool,
     project: Project | None = None,
-    notices: list[str] | None = None,
 ) -> Emitted:
-    """Select (or take) the profile and find its constraints; messages go to stderr (and to
-    ``notices``)."""
-    from constraints_gen.locks.emit import emit
-
-    def echo(message: str) -> None:
-        REPORT.always(f"gen-constraints: {message}")
-        if notices is not None:
-            notices.append(message)
-
-    project, profiles, chosen = choose_profile(root, hardware, profile, project)
-    result = emit(project, profiles, chosen, python=python, strict=strict, notice=echo)
-    from constraints_gen.cli.output import notice
-
-    notice(f"profile {chosen.name}, CPython {result.python} ({result.path})")
+    """Select (or take) the profile and find its constraints; a notice names the file."""
+    result = _emitted(
+        root=root, hardware=hardware, profile=profile, python=python, strict=strict, project=project
+    )
+    REPORT.notice(f"profile {result.profile.name}, CPython {result.python} ({result.path})")
     return result
 
 
@@ -187,7 +193,6 @@ def run_emit(
     import time
 
     from constraints_gen.cli import answers
-    from constraints_gen.cli.output import notice
     from constraints_gen.profiles.project import find_project
 
     project = find_project(root)
@@ -200,24 +205,23 @@ def run_emit(
         key, files = found
         hit = answers.load_emit(project, key)  # the constraints' own bytes, checked now
         if hit is not None:
-            text, messages, final = hit
-            for message in messages:
-                REPORT.always(f"gen-constraints: {message}")
-            notice(final)
+            text, said, final = hit
+            REPORT.replay(said)
+            REPORT.notice(final)
             write_out(text)
             return
         before = answers.inputs(files)
     started = time.time_ns()
-    notices: list[str] = []
-    result = resolve_emit(
-        root=root,
-        hardware=hardware,
-        profile=profile,
-        python=python,
-        strict=strict,
-        project=project,
-        notices=notices,
-    )
+    with REPORT.capture() as said:  # what emit says, the cached answer says again
+        result = _emitted(
+            root=root,
+            hardware=hardware,
+            profile=profile,
+            python=python,
+            strict=strict,
+            project=project,
+        )
+    REPORT.notice(f"profile {result.profile.name}, CPython {result.python} ({result.path})")
     if found is not None and before is not None and not result.on_demand:
         chosen = result.profile  # the pair emit read: the lock and its constraints.txt
         answers.store_emit(
@@ -231,7 +235,7 @@ def run_emit(
             layout=chosen.layout_platform,
             text=result.text,
             options=result.index_options,
-            messages=notices,
+            said=said,
             folders=result.mirror_folders,
         )
     write_out(result.text)

@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from constraints_gen.cli import output
 from constraints_gen.cli.core import complete_with, mirror_option, root_option, write_out
-from constraints_gen.cli.output import echo_error, notice
+from constraints_gen.cli.output import echo_error
 from constraints_gen.errors import ChangedFiles, ConstraintsGenError, LockFailed, StaleLocks
 from constraints_gen.locks.resolver import RESOLVER_NAMES, ResolverName
 from constraints_gen.reporter import REPORT
@@ -185,9 +184,6 @@ def lock_cmd(
             pythons=pythons,
             force=force,
             jobs=jobs,
-            on_wait=lambda: notice(
-                f"waiting for another run to finish ({project.generated_dir}/.lock)"
-            ),
         )
     except LockFailed as failed:  # the others were locked all the same: say so, then each error
         for locked in failed.results:
@@ -198,7 +194,7 @@ def lock_cmd(
             echo_error(error)
         raise failed from None
     for path in done.removed:
-        notice(f"removed {path} (left by an interrupted run)")
+        REPORT.notice(f"removed {path} (left by an interrupted run)")
     results = {(r.profile, r.python): r for r in done.results}
     for state in done.states:
         result = results.get((state.profile.name, state.python or ""))
@@ -224,7 +220,7 @@ def _locked(result: LockResult) -> str:
 
 def _say(line: str) -> None:
     """One line of the report on stderr (silenced by -q)."""
-    output.info(line)
+    REPORT.info(line)
 
 
 def _check(project: Project, names: tuple[str, ...], pythons: tuple[str, ...]) -> None:
@@ -237,8 +233,7 @@ def _check(project: Project, names: tuple[str, ...], pythons: tuple[str, ...]) -
     key = answers.check_key(project, names, pythons)
     hit = answers.load_check(project, key)  # every lock pair read and its digests checked now
     if hit is not None:
-        for line in hit:
-            REPORT.always(line)
+        REPORT.replay(hit)
         return
     before = answers.inputs(answers.profile_files(project))
     started = time.time_ns()
@@ -249,9 +244,10 @@ def _check(project: Project, names: tuple[str, ...], pythons: tuple[str, ...]) -
     chosen = [profiles.get(name) for name in names] if names else list(profiles.profiles)
     states = target_states(project, profiles, chosen, pythons, refuse_corrupt=True)
     bad = [state for state in states if state.needs_lock]
-    lines = [state.describe() for state in states if state.state != FRESH]
-    for line in lines:
-        REPORT.always(line)
+    with REPORT.capture() as said:  # what a cached all-fresh report says again
+        for state in states:
+            if state.state != FRESH:
+                REPORT.always(state.describe())
     locks = sum(1 for state in states if state.python is not None)
     if bad:
         stale = " ".join(dict.fromkeys(state.profile.name for state in bad))
@@ -259,15 +255,15 @@ def _check(project: Project, names: tuple[str, ...], pythons: tuple[str, ...]) -
             f"{len(bad)} of {locks} locks are stale or missing",
             tip=f"refresh them: gen-constraints lock {stale}",
         )
-    fresh = f"gen-constraints: all {locks} locks are fresh"
-    REPORT.always(fresh)
+    with REPORT.capture() as verdict:
+        REPORT.notice(f"all {locks} locks are fresh")
     if before is not None:
         targets = [
             (s.profile.name, s.python, s.profile.platform, s.profile.layout_platform)
             for s in states
             if s.python is not None
         ]
-        answers.store_check(project, key, before, started, targets, [*lines, fresh])
+        answers.store_check(project, key, before, started, targets, [*said, *verdict])
 
 
 def _pylock(
@@ -288,4 +284,4 @@ def _pylock(
             path = export_pylock(
                 profiles, profile, python, options, output_dir, tag_python=len(versions) > 1
             )
-            REPORT.always(f"wrote {path}")
+            REPORT.info(f"wrote {path}")

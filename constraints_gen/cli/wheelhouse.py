@@ -21,7 +21,6 @@ from constraints_gen.cli.core import (
     root_option,
     write_out,
 )
-from constraints_gen.cli.output import notice
 from constraints_gen.errors import ConstraintsGenError, NotInstallable
 from constraints_gen.reporter import REPORT
 
@@ -122,7 +121,7 @@ def _locks(
 
         wanted = read_plan(plan, profiles)
         pairs = [(w.profile, w.python) for w in wanted]
-        locks = plan_locks(project, profiles, pairs, make=make, mirrors=mirrors, notice=notice)
+        locks = plan_locks(project, profiles, pairs, make=make, mirrors=mirrors)
         unique = {(w.profile.name, w.profile.platform): w.profile for w in wanted}
         return mirrors, list(unique.values()), locks
 
@@ -130,9 +129,7 @@ def _locks(
         return require_fit(select(profiles, get_hardware(choice.hardware)))
 
     selected = chosen_profiles(profiles, choice.names, every=choice.every, fit=fit)
-    locks = read_locks(
-        project, profiles, selected, choice.pythons, make=make, mirrors=mirrors, notice=notice
-    )
+    locks = read_locks(project, profiles, selected, choice.pythons, make=make, mirrors=mirrors)
     return mirrors, selected, locks
 
 
@@ -261,7 +258,6 @@ def fill_cmd(
             sources,
             jobs=jobs,
             prune_wrong=prune_wrong,
-            notice=notice,
             client=client,
             progress=progress or SILENT,
         )
@@ -353,7 +349,7 @@ def check_cmd(
     from constraints_gen.install.wheelhouse import HashCache, check
 
     _, _, locks = _locks(choice, make=False)
-    cache = HashCache(folder, notice)
+    cache = HashCache(folder)
     report = check(folder, locks, cache)
     cache.save()
     write_out(json.dumps(report.to_json(), indent=2) + "\n" if as_json else _render(report))
@@ -402,14 +398,14 @@ def prune_cmd(
         raise ConstraintsGenError(f"{folder}: no such wheelhouse folder")
 
     def run() -> tuple[tuple[str, ...], tuple[str, ...]]:
-        report = check(folder, locks, HashCache(folder, notice))
-        done = prune(folder, report.prunable, dry_run=dry_run, notice=notice)
+        report = check(folder, locks, HashCache(folder))
+        done = prune(folder, report.prunable, dry_run=dry_run)
         return done.removed, done.failed
 
     if dry_run:
         removed, failed = run()
     else:
-        with folder_lock(folder, lambda: notice(f"waiting for the lock of wheelhouse {folder}")):
+        with folder_lock(folder):
             removed, failed = run()
     if as_json:
         payload = {"version": 1, "wheelhouse": str(folder), "dry_run": dry_run,
@@ -444,5 +440,5 @@ def index_cmd(out: Path, folder: Path) -> None:
 
     if not folder.is_dir():
         raise ConstraintsGenError(f"{folder}: no such wheelhouse folder")
-    projects = write_index(folder, out, HashCache(folder, notice))
+    projects = write_index(folder, out, HashCache(folder))
     REPORT.info(f"wrote a PEP 503 index of {len(projects)} projects to {out / 'simple'}")
