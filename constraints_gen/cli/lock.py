@@ -225,10 +225,10 @@ def _say(line: str) -> None:
 
 def _check(project: Project, names: tuple[str, ...], pythons: tuple[str, ...]) -> None:
     """Report every target's freshness; an all-fresh report is served from
-    constraints_gen.cli.answers when no profile, lock or constraints file changed."""
+    constraints_gen.locks.answers when no profile, lock or constraints file changed."""
     import time
 
-    from constraints_gen.cli import answers
+    from constraints_gen.locks import answers
 
     key = answers.check_key(project, names, pythons)
     hit = answers.load_check(project, key)  # every lock pair read and its digests checked now

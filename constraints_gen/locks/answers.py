@@ -329,17 +329,11 @@ def emit_key(
     return key, tuple(files)
 
 
-def final_notice(project: Project, pair: dict[str, Any]) -> str:
-    """The notice emit ends with: which profile and file the constraints are."""
-    path = project.constraints_path(pair["profile"], pair["python"], pair["layout"])
-    return f"profile {pair['profile']}, CPython {pair['python']} ({path})"
-
-
 def load_emit(
     project: Project, key: dict[str, Any]
-) -> tuple[str, list[tuple[Kind, str]], str] | None:
-    """(text, messages said, final notice) of a cached emit, its constraints read and checked now;
-    None on a miss."""
+) -> tuple[str, list[tuple[Kind, str]], dict[str, Any]] | None:
+    """(text, messages said, the lock pair it stands on) of a cached emit, its constraints read
+    and checked now; None on a miss."""
     value = ANSWERS.get(key, _EMIT)
     if value is None or not _unchanged(value["inputs"]):
         return None
@@ -358,7 +352,7 @@ def load_emit(
     if rendered is None:
         return None
     said = [(kind, line) for kind, line in value["messages"]]
-    return rendered, said, final_notice(project, pair)
+    return rendered, said, pair
 
 
 def store_emit(
