@@ -25,6 +25,7 @@ from constraints_gen.errors import ConstraintsGenError, NotInstallable
 from constraints_gen.reporter import REPORT
 
 if TYPE_CHECKING:
+    from constraints_gen.install.fill import FillResult
     from constraints_gen.install.wheelhouse import FolderReport, LockRef
     from constraints_gen.profiles.model import Profile
 
@@ -235,35 +236,42 @@ def fill_cmd(
     """
     import sys
 
-    from constraints_gen.install.download import Client
-    from constraints_gen.install.fill import fill, fill_sources
-    from constraints_gen.install.index import FetchError
-    from constraints_gen.install.progress import SILENT, StreamProgress, human_size, plural
+    from constraints_gen.install.fill import fill_wheelhouse
+    from constraints_gen.install.progress import SILENT, StreamProgress
     from constraints_gen.install.transport import Settings
 
     # Mirrors as `lock` takes them (--mirror, $GEN_CONSTRAINTS_MIRRORS, constraints-gen.toml):
     # a profile index may come from a URL elsewhere or a folder of wheels.
     mirrors, profiles, locks = _locks(choice, make=True, mirror=mirror, plan=plan)
-    sources = fill_sources(
-        profiles, mirrors or {}, find_links=find_links, index_url=index_url, no_index=no_index
-    )
     settings = Settings(timeout=timeout, stall=stall_timeout, retries=retries, deadline=deadline)
-    client = Client(settings, sources=[s.location for s in sources])
     quiet = REPORT.level == "quiet"  # -q: no line per file
     progress = None if quiet else StreamProgress(sys.stderr, live=sys.stderr.isatty())
     try:
-        result = fill(
+        result = fill_wheelhouse(
             folder,
+            profiles,
             locks,
-            sources,
+            mirrors=mirrors or {},
+            settings=settings,
+            find_links=find_links,
+            index_url=index_url,
+            no_index=no_index,
             jobs=jobs,
             prune_wrong=prune_wrong,
-            client=client,
             progress=progress or SILENT,
         )
     finally:
         if progress is not None:
             progress.close()
+    _render_fill(folder, result, as_json)
+
+
+def _render_fill(folder: Path, result: FillResult, as_json: bool) -> None:
+    """A fill's outcome: JSON on stdout with --json, the summary and warnings on stderr, and a
+    FetchError (exit 1) when a download failed."""
+    from constraints_gen.install.index import FetchError
+    from constraints_gen.install.progress import human_size, plural
+
     size = sum(item.size for item in result.fetched)
     if as_json:
         payload = {

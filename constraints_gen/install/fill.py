@@ -32,6 +32,7 @@ from constraints_gen.install.index import (
 )
 from constraints_gen.install.partfile import remove_stale_parts
 from constraints_gen.install.progress import SILENT, Progress
+from constraints_gen.install.transport import Settings
 from constraints_gen.install.wheelhouse import (
     HashCache,
     LockRef,
@@ -88,6 +89,37 @@ def fill_sources(
     if not no_index:
         found.append(source(where.default or default_index()))
     return found
+
+
+def fill_wheelhouse(
+    folder: Path,
+    profiles: Sequence[Profile],
+    locks: Sequence[LockRef],
+    *,
+    mirrors: Mapping[str, str],
+    settings: Settings,
+    find_links: Sequence[str] = (),
+    index_url: str | None = None,
+    no_index: bool = False,
+    jobs: int = DEFAULT_JOBS,
+    prune_wrong: bool = False,
+    progress: Progress = SILENT,
+) -> FillResult:
+    """``wheelhouse fill``'s work: look where :func:`fill_sources` says, with a client of these
+    ``settings`` (timeouts, retries, stall rule, deadline), and :func:`fill` the folder."""
+    sources = fill_sources(
+        profiles, mirrors, find_links=find_links, index_url=index_url, no_index=no_index
+    )
+    client = Client(settings, sources=[s.location for s in sources])
+    return fill(
+        folder,
+        locks,
+        sources,
+        jobs=jobs,
+        prune_wrong=prune_wrong,
+        client=client,
+        progress=progress,
+    )
 
 
 def matches(remote: RemoteFile, package: LockedPackage) -> bool:
