@@ -136,11 +136,12 @@ def lock_cmd(
     if check:
         lockrun.check_locks(project, names, pythons)
         return
+    from constraints_gen.locks.refresh import refresh
     from constraints_gen.locks.resolver import LockOptions
     from constraints_gen.profiles.config import absolute, project_mirrors
 
     into_generated = fmt == "requirements"
-    profiles, chosen = lockrun.chosen_profiles(project, names, into_generated=into_generated)
+    profiles, chosen = lockrun.profiles_to_lock(project, names, into_generated=into_generated)
     options = LockOptions(
         upgrade=upgrade,
         upgrade_packages=upgrade_package,
@@ -153,9 +154,7 @@ def lock_cmd(
         lockrun.export_pylocks(project, profiles, chosen, options, output_dir, pythons=pythons)
         return
     try:
-        done = lockrun.lock_profiles(
-            project, profiles, chosen, options, pythons=pythons, force=force, jobs=jobs
-        )
+        done = refresh(project, profiles, chosen, options, pythons=pythons, force=force, jobs=jobs)
     except LockFailed as failed:  # the others were locked all the same: say so, then each error
         for locked in failed.results:
             _say(_locked(locked))

@@ -1,6 +1,7 @@
-"""The work of ``gen-constraints lock``: which profiles, then refresh ``generated/``
-(:mod:`constraints_gen.locks.refresh`), write PEP 751 pylocks, or check freshness (an all-fresh
-report served from :mod:`constraints_gen.locks.answers` when nothing changed).
+"""The work of ``gen-constraints lock``: which profiles (then
+:func:`constraints_gen.locks.refresh.refresh` re-locks them into ``generated/``), PEP 751
+pylocks, or a freshness check (an all-fresh report served from
+:mod:`constraints_gen.locks.answers` when nothing changed).
 
 Messages go to :data:`constraints_gen.reporter.REPORT`; results are returned for the CLI to render.
 Imports stay lazy: ``lock --check`` on a cache hit loads no profile.
@@ -16,13 +17,12 @@ from constraints_gen.errors import ConstraintsGenError, StaleLocks
 from constraints_gen.reporter import REPORT
 
 if TYPE_CHECKING:
-    from constraints_gen.locks.refresh import Refreshed
     from constraints_gen.locks.resolver import LockOptions
     from constraints_gen.profiles.model import Profile, ProfileSet
     from constraints_gen.profiles.project import Project
 
 
-def chosen_profiles(
+def profiles_to_lock(
     project: Project, names: Sequence[str], *, into_generated: bool
 ) -> tuple[ProfileSet, list[Profile]]:
     """The project's profiles and those ``names`` choose (all of them without names). Writing
@@ -45,23 +45,6 @@ def chosen_profiles(
             tip="gen-constraints --profile NAME locks it into the user cache when used",
         )
     return profiles, chosen
-
-
-def lock_profiles(
-    project: Project,
-    profiles: ProfileSet,
-    chosen: Sequence[Profile],
-    options: LockOptions,
-    *,
-    pythons: Sequence[str] = (),
-    force: bool = False,
-    jobs: int | None = None,
-) -> Refreshed:
-    """Re-lock the stale targets of ``chosen`` into ``generated/``; raises LockFailed (with the
-    targets that did lock) when some failed."""
-    from constraints_gen.locks.refresh import refresh
-
-    return refresh(project, profiles, chosen, options, pythons=pythons, force=force, jobs=jobs)
 
 
 def export_pylocks(
