@@ -116,7 +116,7 @@ def importtime(
 
 def _touch(path: Path) -> Callable[[], None]:
     """A prepare step that gives ``path`` a new mtime, its content unchanged: the answer cache
-    (constraints_gen/cli/answers.py) must miss, and the command does the whole work."""
+    (constraints_gen/locks/answers.py) must miss, and the command does the whole work."""
 
     def prepare() -> None:
         now = time.time_ns()
@@ -162,7 +162,7 @@ def bench_emit(settings: Settings) -> Section:
         f" {(click.median - start.median) * 1000:.1f} ms more (both are in the baseline too);"
         f" gen-constraints adds {(emit.median - baseline.median) * 1000:.1f} ms to the baseline"
         f" ({(budget - emit.median) * 1000:+.1f} ms left of the budget of 1.5x). Emit's answer is"
-        " served from the answer cache (constraints_gen/cli/answers.py) when none of its inputs"
+        " served from the answer cache (constraints_gen/locks/answers.py) when none of its inputs"
         " changed: every profiles/*.toml, the readout and constraints-gen.toml are compared by"
         " identity (device, inode, size, mtime and ctime in nanoseconds: an edit that puts size"
         " and mtime back still moves the ctime), and the lock and its constraints.txt are read"
@@ -262,7 +262,7 @@ def _lookups(load: Callable[[], object], entry: Callable[[], bool], runs: int = 
 def _check_lookups() -> Lookup:
     """The lookup of `lock --check` of the built-ins (key as cli/lock.py makes it), after a run
     that stored it."""
-    from constraints_gen.cli import answers
+    from constraints_gen.locks import answers
     from constraints_gen.profiles.project import builtin_root, find_project
 
     project = find_project(builtin_root())
@@ -278,7 +278,7 @@ def _check_lookups() -> Lookup:
 
 def _emit_lookups(root: Path) -> Lookup:
     """The lookup of emit (key and load, as cli/core.py makes them) in ``root``."""
-    from constraints_gen.cli import answers
+    from constraints_gen.locks import answers
     from constraints_gen.profiles.project import find_project
 
     project = find_project(root)

@@ -1,6 +1,6 @@
 """What a cache of this tool may be trusted with: one policy for every file it keeps to save work.
 
-The caches: emit's and ``lock --check``'s answers (``cli/answers.py``), the sha256s of wheelhouse
+The caches: emit's and ``lock --check``'s answers (``locks/answers.py``), the sha256s of wheelhouse
 files (``install/wheelhouse.py``), the on-demand locks (``locks/locate.py``), and any later one
 (:class:`Cache` is the API: a named cache of JSON entries). The rules:
 

@@ -233,7 +233,7 @@ def test_a_mirror_folder_is_checked_again_on_a_hit(
 
 def _emit_key(root: Path) -> dict[str, object]:
     """The key emit(root) stores its answer under (as cli/core.py makes it)."""
-    from constraints_gen.cli import answers
+    from constraints_gen.locks import answers
     from constraints_gen.profiles.project import find_project
 
     found = answers.emit_key(
@@ -245,7 +245,7 @@ def _emit_key(root: Path) -> dict[str, object]:
 
 
 def _entry(key: object) -> Path:
-    from constraints_gen.cli import answers
+    from constraints_gen.locks import answers
 
     folder = caches.trusted_dir("answers")
     assert folder is not None
@@ -257,7 +257,7 @@ def _head(path: Path) -> str:
 
 
 def test_a_replaced_stored_value_is_not_served(tmp_path: Path) -> None:
-    from constraints_gen.cli import answers
+    from constraints_gen.locks import answers
 
     root = project(tmp_path)
     good = emit(root)
@@ -318,7 +318,7 @@ def test_an_answers_folder_others_control_is_ignored_with_one_notice(
 
 
 def test_lock_check_never_says_fresh_for_a_tampered_lock(tmp_path: Path) -> None:
-    from constraints_gen.cli import answers
+    from constraints_gen.locks import answers
     from constraints_gen.profiles.project import find_project
 
     root = tmp_path / "project"
@@ -368,7 +368,7 @@ def _malformed(value: dict[str, object]) -> list[tuple[str, dict[str, object]]]:
 
 
 def test_malformed_answers_are_misses(tmp_path: Path) -> None:
-    from constraints_gen.cli import answers
+    from constraints_gen.locks import answers
 
     root = project(tmp_path)
     good = emit(root)

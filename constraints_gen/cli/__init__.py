@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import click
 from click.core import ParameterSource
@@ -119,42 +120,55 @@ def _forward(
         return [*head, rest[0], *_forward(ctx, f"{path} {rest[0]}", sub, rest[1:], given)]
     added: list[str] = []
     for option, value in given:
-        name = option.opts[0]
-        target = next(
-            (
-                p
-                for p in command.params
-                if isinstance(p, click.Option) and set(p.opts) & set(option.opts)
-            ),
-            None,
-        )
-        if target is None or target.is_flag != option.is_flag:
-            raise click.UsageError(
-                f"{name} was given before `{path}`, which has no option {name};"
-                f" see `{path} --help`",
-                ctx=ctx,
-            )
-        if target.metavar != option.metavar:  # same word, another meaning (X.Y vs an interpreter)
-            raise click.UsageError(
-                f"{name} before `{path}` means {option.metavar}, but `{path}` takes"
-                f" {name} {target.metavar}; give it after `{path}`",
-                ctx=ctx,
-            )
-        words = _raw(option, value)
-        if target.name in opts:
-            raw = opts[target.name]
-            after = [str(v) for v in raw] if isinstance(raw, (list, tuple)) else [str(raw)]
-            if not option.is_flag and [_norm(target, probe, v) for v in after] != [
-                _norm(target, probe, words[1])
-            ]:
-                raise click.UsageError(
-                    f"{name} given twice with different values: {words[1]!r} before `{path}`"
-                    f" and {', '.join(map(repr, after))} after it",
-                    ctx=ctx,
-                )
-            continue  # the same value in both places: once is enough
-        added += [next(o for o in target.opts if o in option.opts), *words[1:]]
+        added += _one(ctx, path, command, probe, opts, option, value)
     return [*added, *args]
+
+
+def _one(
+    ctx: click.Context,
+    path: str,
+    command: click.Command,
+    probe: click.Context,
+    opts: dict[str, Any],
+    option: click.Option,
+    value: object,
+) -> list[str]:
+    """The words that give ``command`` the group option ``option`` (``value``): none when the
+    same value follows the subcommand already; a usage error when it cannot take it."""
+    name = option.opts[0]
+    target = next(
+        (
+            p
+            for p in command.params
+            if isinstance(p, click.Option) and set(p.opts) & set(option.opts)
+        ),
+        None,
+    )
+    if target is None or target.is_flag != option.is_flag:
+        raise click.UsageError(
+            f"{name} was given before `{path}`, which has no option {name}; see `{path} --help`",
+            ctx=ctx,
+        )
+    if target.metavar != option.metavar:  # same word, another meaning (X.Y vs an interpreter)
+        raise click.UsageError(
+            f"{name} before `{path}` means {option.metavar}, but `{path}` takes"
+            f" {name} {target.metavar}; give it after `{path}`",
+            ctx=ctx,
+        )
+    words = _raw(option, value)
+    if target.name in opts:
+        raw = opts[target.name]
+        after = [str(v) for v in raw] if isinstance(raw, (list, tuple)) else [str(raw)]
+        if not option.is_flag and [_norm(target, probe, v) for v in after] != [
+            _norm(target, probe, words[1])
+        ]:
+            raise click.UsageError(
+                f"{name} given twice with different values: {words[1]!r} before `{path}`"
+                f" and {', '.join(map(repr, after))} after it",
+                ctx=ctx,
+            )
+        return []  # the same value in both places: once is enough
+    return [next(o for o in target.opts if o in option.opts), *words[1:]]
 
 
 def _norm(param: click.Option, ctx: click.Context, raw: str) -> object:
@@ -246,12 +260,7 @@ cli.add_command(explain_cmd)
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI behind one error boundary."""
-    from constraints_gen.profiles import project
-
     REPORT.level = "normal"  # a second main() in one process (tests) starts afresh
-    project.on_builtin = lambda root: output.notice(
-        f"no profiles/manifest.toml here or above; using the built-in profiles in {root}"
-    )
     try:
         code = cli.main(args=argv, prog_name="gen-constraints", standalone_mode=False)
         if isinstance(code, int) and code:  # ctx.exit(n) / click.exceptions.Exit(n)

@@ -16,6 +16,8 @@ from typing import cast
 import click
 from click.shell_completion import CompletionItem
 
+from constraints_gen.reporter import REPORT
+
 
 def _given(ctx: click.Context, name: str) -> object:
     """The value of option ``name`` in ``ctx`` or a parent (given before a subcommand)."""
@@ -40,15 +42,12 @@ def _profiles(ctx: click.Context) -> tuple[tuple[str, tuple[str, ...]], ...]:
     from constraints_gen.profiles.load import load_profiles
 
     root = _given(ctx, "root") or os.environ.get("GEN_CONSTRAINTS_ROOT") or None
-    saved = projects.on_builtin
-    projects.on_builtin = None  # no notice on the terminal in the middle of a command line
     try:
-        found = projects.find_project(Path(str(root)) if root else None)
-        profiles = load_profiles(found.profiles_dir)
+        with REPORT.capture(silent=True):  # no message on the terminal mid-command-line
+            found = projects.find_project(Path(str(root)) if root else None)
+            profiles = load_profiles(found.profiles_dir)
     except Exception:  # completion must never break the shell: no values instead
         return ()
-    finally:
-        projects.on_builtin = saved
     return tuple((p.name, p.pythons) for p in profiles.profiles)
 
 

@@ -9,17 +9,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from constraints_gen.profiles.choose import HARDWARE_ENV as HARDWARE_ENV
+from constraints_gen.profiles.choose import choose_profile as choose_profile
+from constraints_gen.profiles.choose import get_hardware as get_hardware
 from constraints_gen.reporter import REPORT
 
 if TYPE_CHECKING:
-    from constraints_gen.detect.hardware import Hardware
     from constraints_gen.locks.emit import Emitted
-    from constraints_gen.profiles.model import Profile, ProfileSet
-    from constraints_gen.profiles.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-HARDWARE_ENV = "GEN_CONSTRAINTS_HARDWARE"
 WHEELHOUSE_ENV = "GEN_CONSTRAINTS_WHEELHOUSE"  # here, not in cli/wheelhouse.py: sync needs it cheap
 
 
@@ -105,47 +104,11 @@ def emit_options(func: F) -> F:
     return func
 
 
-def get_hardware(path: Path | None) -> Hardware:
-    from constraints_gen.detect.hardware import load_hardware, parse_hardware
-
-    if path is not None:
-        return load_hardware(path)
-    env = os.environ.get(HARDWARE_ENV)
-    if env:
-        if env.lstrip().startswith(("{", "[")):  # JSON text, not a path
-            return parse_hardware(env, f"${HARDWARE_ENV}")
-        return load_hardware(Path(env))
-    from constraints_gen.detect.machine import detect
-
-    detected = detect()
-    for problem in detected.problems:
-        REPORT.always(f"gen-constraints: warning: {problem}")
-    hardware = detected.hardware
-    if hardware.is_cpu:
-        REPORT.always(f"gen-constraints: {hardware.source}; treating this as a CPU machine")
-    return hardware
-
-
 def write_out(text: str) -> None:
     """Write the whole text at once: nothing partial ever reaches stdout unnoticed."""
     from constraints_gen.cli.output import write_out
 
     write_out(text)
-
-
-def choose_profile(
-    root: Path | None, hardware: Path | None, profile: str | None, project: Project | None = None
-) -> tuple[Project, ProfileSet, Profile]:
-    """(project, profiles, profile): the named profile, else the best fit for this machine."""
-    from constraints_gen.profiles.load import load_profiles
-    from constraints_gen.profiles.project import find_project
-    from constraints_gen.profiles.select import require_fit, select
-
-    project = project or find_project(root)
-    profiles = load_profiles(project.profiles_dir)
-    if profile is not None:
-        return project, profiles, profiles.get(profile)
-    return project, profiles, require_fit(select(profiles, get_hardware(hardware)))
 
 
 def resolve_emit(
@@ -155,23 +118,12 @@ def resolve_emit(
     profile: str | None,
     python: str | None,
     strict: bool,
-    project: Project | None = None,
-    notices: list[str] | None = None,
 ) -> Emitted:
-    """Select (or take) the profile and find its constraints; messages go to stderr (and to
-    ``notices``)."""
-    from constraints_gen.locks.emit import emit
+    """Select (or take) the profile and find its constraints; a notice names the file."""
+    from constraints_gen.locks.emitrun import emitted
 
-    def echo(message: str) -> None:
-        REPORT.always(f"gen-constraints: {message}")
-        if notices is not None:
-            notices.append(message)
-
-    project, profiles, chosen = choose_profile(root, hardware, profile, project)
-    result = emit(project, profiles, chosen, python=python, strict=strict, notice=echo)
-    from constraints_gen.cli.output import notice
-
-    notice(f"profile {chosen.name}, CPython {result.python} ({result.path})")
+    result = emitted(root=root, hardware=hardware, profile=profile, python=python, strict=strict)
+    REPORT.notice(f"profile {result.profile.name}, CPython {result.python} ({result.path})")
     return result
 
 
@@ -183,58 +135,15 @@ def run_emit(
     python: str | None,
     strict: bool,
 ) -> None:
-    """Emit, served from constraints_gen.cli.answers when none of its inputs changed."""
-    import time
+    """Emit (the default command): the answer (constraints_gen.locks.emitrun) on stdout, which
+    file it is on stderr."""
+    from constraints_gen.locks.emitrun import answer_emit
 
-    from constraints_gen.cli import answers
-    from constraints_gen.cli.output import notice
-    from constraints_gen.profiles.project import find_project
-
-    project = find_project(root)
-    env = os.environ.get(HARDWARE_ENV) if hardware is None else None
-    found = answers.emit_key(
-        project, hardware=hardware, profile=profile, python=python, strict=strict, hardware_env=env
+    answer = answer_emit(
+        root=root, hardware=hardware, profile=profile, python=python, strict=strict
     )
-    before: answers.Inputs | None = None
-    if found is not None:
-        key, files = found
-        hit = answers.load_emit(project, key)  # the constraints' own bytes, checked now
-        if hit is not None:
-            text, messages, final = hit
-            for message in messages:
-                REPORT.always(f"gen-constraints: {message}")
-            notice(final)
-            write_out(text)
-            return
-        before = answers.inputs(files)
-    started = time.time_ns()
-    notices: list[str] = []
-    result = resolve_emit(
-        root=root,
-        hardware=hardware,
-        profile=profile,
-        python=python,
-        strict=strict,
-        project=project,
-        notices=notices,
-    )
-    if found is not None and before is not None and not result.on_demand:
-        chosen = result.profile  # the pair emit read: the lock and its constraints.txt
-        answers.store_emit(
-            project,
-            found[0],
-            before,
-            started,
-            profile=chosen.name,
-            python=result.python,
-            platform=chosen.platform,
-            layout=chosen.layout_platform,
-            text=result.text,
-            options=result.index_options,
-            messages=notices,
-            folders=result.mirror_folders,
-        )
-    write_out(result.text)
+    REPORT.notice(answer.describe())
+    write_out(answer.text)
 
 
 @click.command("detect")

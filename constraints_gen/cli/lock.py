@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from constraints_gen.cli import output
 from constraints_gen.cli.core import complete_with, mirror_option, root_option, write_out
-from constraints_gen.cli.output import echo_error, notice
-from constraints_gen.errors import ChangedFiles, ConstraintsGenError, LockFailed, StaleLocks
+from constraints_gen.cli.output import echo_error
+from constraints_gen.errors import ChangedFiles, LockFailed
 from constraints_gen.locks.resolver import RESOLVER_NAMES, ResolverName
 from constraints_gen.reporter import REPORT
 
 if TYPE_CHECKING:
     from constraints_gen.locks.compile import LockResult
-    from constraints_gen.locks.resolver import LockOptions
-    from constraints_gen.profiles.model import Profile, ProfileSet
-    from constraints_gen.profiles.project import Project
+    from constraints_gen.locks.refresh import Refreshed
 
 
 @click.command("lock")
@@ -125,6 +121,7 @@ def lock_cmd(
       gen-constraints lock cpu --mirror pytorch-cpu=./wheels --force
       gen-constraints lock cuda130 --format pylock --output-dir .
     """
+    from constraints_gen.locks import lockrun
     from constraints_gen.profiles.project import find_project
 
     if names and all_:
@@ -137,28 +134,14 @@ def lock_cmd(
         raise click.UsageError("--check takes only profile names, --all, --python and --root")
     project = find_project(root)
     if check:
-        _check(project, names, pythons)
+        lockrun.check_locks(project, names, pythons)
         return
-    from constraints_gen.profiles.config import absolute, project_mirrors
-    from constraints_gen.profiles.load import load_profiles
-
-    profiles = load_profiles(project.profiles_dir)
-    chosen = [profiles.get(name) for name in names] if names else list(profiles.profiles)
-    if project.builtin and fmt == "requirements":
-        raise ConstraintsGenError(
-            f"no project here: {project.root} holds the built-in profiles of the installed"
-            " package, and lock does not write into it",
-            tip="run it inside a repository with profiles/manifest.toml, or give --root DIR",
-        )
-    on_demand = [p.name for p in chosen if not p.commit_lock]
-    if names and on_demand:
-        raise ConstraintsGenError(
-            f"profile {', '.join(on_demand)} is locked on demand (target.commit_lock = false),"
-            " never into generated/",
-            tip="gen-constraints --profile NAME locks it into the user cache when used",
-        )
+    from constraints_gen.locks.refresh import refresh
     from constraints_gen.locks.resolver import LockOptions
+    from constraints_gen.profiles.config import absolute, project_mirrors
 
+    into_generated = fmt == "requirements"
+    profiles, chosen = lockrun.profiles_to_lock(project, names, into_generated=into_generated)
     options = LockOptions(
         upgrade=upgrade,
         upgrade_packages=upgrade_package,
@@ -167,28 +150,11 @@ def lock_cmd(
         offline=offline,
         resolver=resolver,
     )
-    if fmt == "pylock":
-        from constraints_gen.profiles.config import check_mirrors
-
-        for view in (view for profile in chosen for view in profile.views()):
-            check_mirrors(project.root, view, options.mirrors)
-        _pylock(profiles, chosen, pythons, options, output_dir)
+    if not into_generated:
+        lockrun.export_pylocks(project, profiles, chosen, options, output_dir, pythons=pythons)
         return
-    from constraints_gen.locks.refresh import refresh
-
     try:
-        done = refresh(
-            project,
-            profiles,
-            chosen,
-            options,
-            pythons=pythons,
-            force=force,
-            jobs=jobs,
-            on_wait=lambda: notice(
-                f"waiting for another run to finish ({project.generated_dir}/.lock)"
-            ),
-        )
+        done = refresh(project, profiles, chosen, options, pythons=pythons, force=force, jobs=jobs)
     except LockFailed as failed:  # the others were locked all the same: say so, then each error
         for locked in failed.results:
             _say(_locked(locked))
@@ -197,8 +163,18 @@ def lock_cmd(
         for error in failed.failures:
             echo_error(error)
         raise failed from None
+    _render(done)
+    if fail_on_change and done.changed:
+        raise ChangedFiles(
+            f"{len(done.changed)} lock(s) changed under {project.generated_dir}; review and"
+            " commit them"
+        )
+
+
+def _render(done: Refreshed) -> None:
+    """The report of a refresh: each target's outcome on stderr."""
     for path in done.removed:
-        notice(f"removed {path} (left by an interrupted run)")
+        REPORT.notice(f"removed {path} (left by an interrupted run)")
     results = {(r.profile, r.python): r for r in done.results}
     for state in done.states:
         result = results.get((state.profile.name, state.python or ""))
@@ -207,11 +183,6 @@ def lock_cmd(
         else:
             _say(_locked(result))
     write_out("")
-    if fail_on_change and done.changed:
-        raise ChangedFiles(
-            f"{len(done.changed)} lock(s) changed under {project.generated_dir}; review and"
-            " commit them"
-        )
 
 
 def _locked(result: LockResult) -> str:
@@ -224,68 +195,4 @@ def _locked(result: LockResult) -> str:
 
 def _say(line: str) -> None:
     """One line of the report on stderr (silenced by -q)."""
-    output.info(line)
-
-
-def _check(project: Project, names: tuple[str, ...], pythons: tuple[str, ...]) -> None:
-    """Report every target's freshness; an all-fresh report is served from
-    constraints_gen.cli.answers when no profile, lock or constraints file changed."""
-    import time
-
-    from constraints_gen.cli import answers
-
-    key = answers.check_key(project, names, pythons)
-    hit = answers.load_check(project, key)  # every lock pair read and its digests checked now
-    if hit is not None:
-        for line in hit:
-            REPORT.always(line)
-        return
-    before = answers.inputs(answers.profile_files(project))
-    started = time.time_ns()
-    from constraints_gen.locks.freshness import FRESH, target_states
-    from constraints_gen.profiles.load import load_profiles
-
-    profiles = load_profiles(project.profiles_dir)
-    chosen = [profiles.get(name) for name in names] if names else list(profiles.profiles)
-    states = target_states(project, profiles, chosen, pythons, refuse_corrupt=True)
-    bad = [state for state in states if state.needs_lock]
-    lines = [state.describe() for state in states if state.state != FRESH]
-    for line in lines:
-        REPORT.always(line)
-    locks = sum(1 for state in states if state.python is not None)
-    if bad:
-        stale = " ".join(dict.fromkeys(state.profile.name for state in bad))
-        raise StaleLocks(
-            f"{len(bad)} of {locks} locks are stale or missing",
-            tip=f"refresh them: gen-constraints lock {stale}",
-        )
-    fresh = f"gen-constraints: all {locks} locks are fresh"
-    REPORT.always(fresh)
-    if before is not None:
-        targets = [
-            (s.profile.name, s.python, s.profile.platform, s.profile.layout_platform)
-            for s in states
-            if s.python is not None
-        ]
-        answers.store_check(project, key, before, started, targets, [*lines, fresh])
-
-
-def _pylock(
-    profiles: ProfileSet,
-    chosen: Sequence[Profile],
-    pythons: tuple[str, ...],
-    options: LockOptions,
-    output_dir: Path,
-) -> None:
-    """One pylock.<profile>.toml per profile; with several Pythons, pylock.<profile>-pyXY.toml."""
-    from constraints_gen.locks.compile import export_pylock
-
-    targets = [(p, pythons or p.pythons) for p in chosen]
-    if not any(versions for _, versions in targets):
-        raise ConstraintsGenError("nothing to lock: no profile or no target Python")
-    for profile, versions in targets:
-        for python in versions:
-            path = export_pylock(
-                profiles, profile, python, options, output_dir, tag_python=len(versions) > 1
-            )
-            REPORT.always(f"wrote {path}")
+    REPORT.info(line)

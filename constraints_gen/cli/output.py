@@ -1,7 +1,7 @@
 """What the CLI writes: data to stdout (whole, or a one-line error), messages to stderr.
 
-``-q`` and ``-v`` set the level of :data:`constraints_gen.reporter.REPORT` for the whole run
-(``-v`` shows each external command); :func:`notice` is a message that ``-q`` silences.
+Messages are :data:`constraints_gen.reporter.REPORT`'s, the one channel of every layer; ``-q``
+and ``-v`` set its level for the whole run (``-v`` shows each external command).
 """
 
 from __future__ import annotations
@@ -13,16 +13,6 @@ from constraints_gen.errors import ConstraintsGenError as ConstraintsGenError
 from constraints_gen.errors import OutputError as OutputError
 from constraints_gen.redact import redact
 from constraints_gen.reporter import REPORT
-
-
-def notice(message: str) -> None:
-    """A message on stderr, prefixed like every message of the tool; ``-q`` silences it."""
-    REPORT.notice(message)
-
-
-def info(text: str) -> None:
-    """A line on stderr as given; ``-q`` silences it."""
-    REPORT.info(text)
 
 
 def write_out(text: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,25 +56,9 @@ def plan_cmd(
       ansible gpu -m command -a 'gen-constraints detect --json' > fleet.log
       gen-constraints plan --json fleet.log > plan.json
     """
-    from constraints_gen.detect.readouts import read_bytes, read_paths
-    from constraints_gen.profiles.load import load_profiles
-    from constraints_gen.profiles.plan import make_plan
-    from constraints_gen.profiles.project import find_project
+    from constraints_gen.profiles.plan import plan_fleet
 
-    profiles = load_profiles(find_project(root).profiles_dir)
-    found = []
-    for path in readouts or (Path("-"),):
-        if str(path) == "-":
-            found += read_bytes(sys.stdin.buffer.read(), "<stdin>")
-        else:
-            found += read_paths([path])
-    if not found:
-        where = ", ".join(map(str, readouts)) or "stdin"
-        raise InputError(
-            [f"{where}: no readouts found"],
-            tip="collect them with `gen-constraints detect --json` on each machine",
-        )
-    plan = make_plan(profiles, found, pythons)
+    plan = plan_fleet(root, readouts, pythons)
     write_out(json.dumps(plan.to_json(), indent=2) + "\n" if as_json else render(plan))
     unreadable, no_fit = plan.of("unreadable"), plan.of("no fit")
     if unreadable:

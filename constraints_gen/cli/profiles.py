@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from constraints_gen.cli.core import json_option, mirror_option, root_option, write_out
-from constraints_gen.cli.output import notice
 from constraints_gen.errors import NewerReleases
+from constraints_gen.reporter import REPORT
 
 
 @click.group("profiles")
@@ -46,9 +46,11 @@ def generate_cmd(root: Path | None, check: bool) -> None:
 
     outcome = generate(find_project(root).profiles_dir, check=check)
     for path in outcome.written:
-        notice(f"wrote {path}")
+        REPORT.notice(f"wrote {path}")
     verb = "in step with" if check else "generated from"
-    notice(f"{len(outcome.written) + len(outcome.unchanged)} profiles {verb} the build table")
+    REPORT.notice(
+        f"{len(outcome.written) + len(outcome.unchanged)} profiles {verb} the build table"
+    )
 
 
 @profiles_cmd.command("newer")

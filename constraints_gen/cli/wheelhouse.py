@@ -21,11 +21,11 @@ from constraints_gen.cli.core import (
     root_option,
     write_out,
 )
-from constraints_gen.cli.output import notice
 from constraints_gen.errors import ConstraintsGenError, NotInstallable
 from constraints_gen.reporter import REPORT
 
 if TYPE_CHECKING:
+    from constraints_gen.install.fill import FillResult
     from constraints_gen.install.wheelhouse import FolderReport, LockRef
     from constraints_gen.profiles.model import Profile
 
@@ -122,7 +122,7 @@ def _locks(
 
         wanted = read_plan(plan, profiles)
         pairs = [(w.profile, w.python) for w in wanted]
-        locks = plan_locks(project, profiles, pairs, make=make, mirrors=mirrors, notice=notice)
+        locks = plan_locks(project, profiles, pairs, make=make, mirrors=mirrors)
         unique = {(w.profile.name, w.profile.platform): w.profile for w in wanted}
         return mirrors, list(unique.values()), locks
 
@@ -130,9 +130,7 @@ def _locks(
         return require_fit(select(profiles, get_hardware(choice.hardware)))
 
     selected = chosen_profiles(profiles, choice.names, every=choice.every, fit=fit)
-    locks = read_locks(
-        project, profiles, selected, choice.pythons, make=make, mirrors=mirrors, notice=notice
-    )
+    locks = read_locks(project, profiles, selected, choice.pythons, make=make, mirrors=mirrors)
     return mirrors, selected, locks
 
 
@@ -238,36 +236,42 @@ def fill_cmd(
     """
     import sys
 
-    from constraints_gen.install.download import Client
-    from constraints_gen.install.fill import fill, fill_sources
-    from constraints_gen.install.index import FetchError
-    from constraints_gen.install.progress import SILENT, StreamProgress, human_size, plural
+    from constraints_gen.install.fill import fill_wheelhouse
+    from constraints_gen.install.progress import SILENT, StreamProgress
     from constraints_gen.install.transport import Settings
 
     # Mirrors as `lock` takes them (--mirror, $GEN_CONSTRAINTS_MIRRORS, constraints-gen.toml):
     # a profile index may come from a URL elsewhere or a folder of wheels.
     mirrors, profiles, locks = _locks(choice, make=True, mirror=mirror, plan=plan)
-    sources = fill_sources(
-        profiles, mirrors or {}, find_links=find_links, index_url=index_url, no_index=no_index
-    )
     settings = Settings(timeout=timeout, stall=stall_timeout, retries=retries, deadline=deadline)
-    client = Client(settings, sources=[s.location for s in sources])
     quiet = REPORT.level == "quiet"  # -q: no line per file
     progress = None if quiet else StreamProgress(sys.stderr, live=sys.stderr.isatty())
     try:
-        result = fill(
+        result = fill_wheelhouse(
             folder,
+            profiles,
             locks,
-            sources,
+            mirrors=mirrors or {},
+            settings=settings,
+            find_links=find_links,
+            index_url=index_url,
+            no_index=no_index,
             jobs=jobs,
             prune_wrong=prune_wrong,
-            notice=notice,
-            client=client,
             progress=progress or SILENT,
         )
     finally:
         if progress is not None:
             progress.close()
+    _render_fill(folder, result, as_json)
+
+
+def _render_fill(folder: Path, result: FillResult, as_json: bool) -> None:
+    """A fill's outcome: JSON on stdout with --json, the summary and warnings on stderr, and a
+    FetchError (exit 1) when a download failed."""
+    from constraints_gen.install.index import FetchError
+    from constraints_gen.install.progress import human_size, plural
+
     size = sum(item.size for item in result.fetched)
     if as_json:
         payload = {
@@ -353,7 +357,7 @@ def check_cmd(
     from constraints_gen.install.wheelhouse import HashCache, check
 
     _, _, locks = _locks(choice, make=False)
-    cache = HashCache(folder, notice)
+    cache = HashCache(folder)
     report = check(folder, locks, cache)
     cache.save()
     write_out(json.dumps(report.to_json(), indent=2) + "\n" if as_json else _render(report))
@@ -402,14 +406,14 @@ def prune_cmd(
         raise ConstraintsGenError(f"{folder}: no such wheelhouse folder")
 
     def run() -> tuple[tuple[str, ...], tuple[str, ...]]:
-        report = check(folder, locks, HashCache(folder, notice))
-        done = prune(folder, report.prunable, dry_run=dry_run, notice=notice)
+        report = check(folder, locks, HashCache(folder))
+        done = prune(folder, report.prunable, dry_run=dry_run)
         return done.removed, done.failed
 
     if dry_run:
         removed, failed = run()
     else:
-        with folder_lock(folder, lambda: notice(f"waiting for the lock of wheelhouse {folder}")):
+        with folder_lock(folder):
             removed, failed = run()
     if as_json:
         payload = {"version": 1, "wheelhouse": str(folder), "dry_run": dry_run,
@@ -444,5 +448,5 @@ def index_cmd(out: Path, folder: Path) -> None:
 
     if not folder.is_dir():
         raise ConstraintsGenError(f"{folder}: no such wheelhouse folder")
-    projects = write_index(folder, out, HashCache(folder, notice))
+    projects = write_index(folder, out, HashCache(folder))
     REPORT.info(f"wrote a PEP 503 index of {len(projects)} projects to {out / 'simple'}")

@@ -13,7 +13,7 @@ removed first, so that one fill takes a folder to exactly what the locks need.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +32,7 @@ from constraints_gen.install.index import (
 )
 from constraints_gen.install.partfile import remove_stale_parts
 from constraints_gen.install.progress import SILENT, Progress
+from constraints_gen.install.transport import Settings
 from constraints_gen.install.wheelhouse import (
     HashCache,
     LockRef,
@@ -88,6 +89,37 @@ def fill_sources(
     if not no_index:
         found.append(source(where.default or default_index()))
     return found
+
+
+def fill_wheelhouse(
+    folder: Path,
+    profiles: Sequence[Profile],
+    locks: Sequence[LockRef],
+    *,
+    mirrors: Mapping[str, str],
+    settings: Settings,
+    find_links: Sequence[str] = (),
+    index_url: str | None = None,
+    no_index: bool = False,
+    jobs: int = DEFAULT_JOBS,
+    prune_wrong: bool = False,
+    progress: Progress = SILENT,
+) -> FillResult:
+    """``wheelhouse fill``'s work: look where :func:`fill_sources` says, with a client of these
+    ``settings`` (timeouts, retries, stall rule, deadline), and :func:`fill` the folder."""
+    sources = fill_sources(
+        profiles, mirrors, find_links=find_links, index_url=index_url, no_index=no_index
+    )
+    client = Client(settings, sources=[s.location for s in sources])
+    return fill(
+        folder,
+        locks,
+        sources,
+        jobs=jobs,
+        prune_wrong=prune_wrong,
+        client=client,
+        progress=progress,
+    )
 
 
 def matches(remote: RemoteFile, package: LockedPackage) -> bool:
@@ -162,7 +194,6 @@ def fill(
     *,
     jobs: int = DEFAULT_JOBS,
     prune_wrong: bool = False,
-    notice: Callable[[str], None] = lambda message: None,
     client: Client | None = None,
     progress: Progress = SILENT,
 ) -> FillResult:
@@ -170,19 +201,14 @@ def fill(
     ``prune_wrong``), holding the folder's lock; every other project still completes when one
     fails (the errors are returned, not raised). ``client`` carries the timeouts, retries and
     credentials (default: from the environment, see constraints_gen.install.download)."""
-
-    def waiting() -> None:
-        notice(f"waiting for another run that holds the lock of wheelhouse {folder}")
-
     client = client or Client(sources=[s.location for s in sources])
-    with folder_lock(folder, waiting):
+    with folder_lock(folder):
         return _fill(
             folder,
             locks,
             sources,
             jobs=jobs,
             prune_wrong=prune_wrong,
-            notice=notice,
             client=client,
             progress=progress,
         )
@@ -195,14 +221,13 @@ def _fill(
     *,
     jobs: int,
     prune_wrong: bool,
-    notice: Callable[[str], None],
     client: Client,
     progress: Progress,
 ) -> FillResult:
-    cache = HashCache(folder, notice)
+    cache = HashCache(folder)
     report = check(folder, locks, cache)
     wrong = report.wrong_version
-    pruned = prune(folder, wrong, dry_run=False, notice=notice) if prune_wrong else None
+    pruned = prune(folder, wrong, dry_run=False) if prune_wrong else None
     for name in pruned.removed if pruned is not None else ():
         progress.note(f"removed {name} (wrong version)")  # before the downloads' lines
     by_project: dict[str, list[tuple[LockRef, LockedPackage]]] = {}

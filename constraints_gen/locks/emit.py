@@ -7,7 +7,6 @@ committed lock for this Python is locked on demand into the user cache (a notice
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +17,7 @@ from constraints_gen.locks import file as lockfile
 from constraints_gen.locks.locate import locate_lock
 from constraints_gen.profiles.model import Profile, ProfileSet
 from constraints_gen.profiles.project import Project
+from constraints_gen.reporter import REPORT
 
 if TYPE_CHECKING:
     from constraints_gen.profiles.config import Listings
@@ -47,7 +47,6 @@ def emit(
     *,
     python: str | None = None,
     strict: bool = False,
-    notice: Callable[[str], None] = lambda message: None,
 ) -> Emitted:
     """Build the whole constraints text for ``profile`` (nothing is printed here)."""
     explicit = python is not None
@@ -64,7 +63,7 @@ def emit(
             )
         if profile.platform not in here:  # a profile for several platforms: this one's build
             profile = profile.for_platform(here[0])
-    located = locate_lock(project, profiles, profile, python, notice=notice)
+    located = locate_lock(project, profiles, profile, python)
     path, on_demand = located.constraints_path, located.on_demand
     regenerate = f"gen-constraints lock {profile.name} --python {python}"
     if on_demand:  # a cached on-demand lock is made again by deleting it and emitting
@@ -90,7 +89,7 @@ def emit(
         )
         if strict:
             raise StaleLockError(message, tip=f"refresh it: gen-constraints lock {profile.name}")
-        notice(f"warning: {message} (refresh: gen-constraints lock {profile.name})")
+        REPORT.warning(f"{message} (refresh: gen-constraints lock {profile.name})")
     return Emitted(
         profile=profile,
         python=python,

@@ -13,7 +13,7 @@ Nothing heavy is imported unless a lock has to be made: emit runs this on every 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from constraints_gen.errors import InputError
 from constraints_gen.locks import file as lockfile
 from constraints_gen.profiles.model import Profile, ProfileSet
 from constraints_gen.profiles.project import Project
+from constraints_gen.reporter import REPORT
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,8 +60,8 @@ def locate_lock(
     python: str,
     *,
     mirrors: Mapping[str, str] | None = None,
-    notice: Callable[[str], None] = lambda message: None,
     make: bool = True,
+    notice: object = None,  # TODO(lead): install/sync.py still passes it; drop it with that call
 ) -> Located:
     """The lock of ``profile`` (on its ``platform``, one of :meth:`Profile.views`) for CPython
     ``python``: committed, cached, else made on demand (only when ``make``; with ``mirrors``,
@@ -90,7 +91,7 @@ def locate_lock(
             [f"profile {profile.name} has no lock for CPython {python} ({lock_path} is missing)"],
             tip=tip,
         )
-    notice(
+    REPORT.notice(
         f"profile {profile.name} has no committed lock for CPython {python};"
         f" locking it into {cached}"
     )

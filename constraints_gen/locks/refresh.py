@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from constraints_gen.locks.freshness import TargetState, target_states
 from constraints_gen.locks.resolver import LockOptions
 from constraints_gen.profiles.model import Profile, ProfileSet
 from constraints_gen.profiles.project import Project
+from constraints_gen.reporter import REPORT
 
 LOCK_NAME = ".lock"
 
@@ -45,11 +46,16 @@ def refresh(
     pythons: Sequence[str] = (),
     force: bool = False,
     jobs: int | None = None,
-    on_wait: Callable[[], None] | None = None,
 ) -> Refreshed:
-    """Re-lock the stale targets of ``chosen`` (all of them with ``force`` or an upgrade)."""
+    """Re-lock the stale targets of ``chosen`` (all of them with ``force`` or an upgrade); a
+    notice says when another run holds ``generated/.lock``."""
     everything = force or options.upgrade or bool(options.upgrade_packages)
-    with exclusive_lock(project.generated_dir / LOCK_NAME, on_wait=on_wait):
+    held = project.generated_dir / LOCK_NAME
+
+    def on_wait() -> None:
+        REPORT.notice(f"waiting for another run to finish ({held})")
+
+    with exclusive_lock(held, on_wait=on_wait):
         removed = remove_stale_temps(project.generated_dir)
         states = target_states(project, profiles, chosen, pythons)
         targets = [

@@ -175,8 +175,9 @@ def write(path: Path, profiles: Sequence[Profile], options: WriteOptions) -> Wri
             [f"{path}: {RECORD_PATH}: the block was edited by hand since it was written"],
             tip="rewrite it anyway with --force (your edits to the block are lost)",
         )
-    notices: list[str] = []
-    plans = [_plan(path, data, p, options, problems, notices) for p in profiles]
+    planned = [_plan(path, data, p, options, problems) for p in profiles]
+    plans = [plan for plan, _ in planned]
+    notices = [narrowed for _, narrowed in planned if narrowed is not None]
     _check_names(path, data, old, plans, problems)
     _check_overrides(path, data, {"torch"}, problems)
     _check_sources(path, data, set(TORCH_FAMILY), problems)
@@ -246,8 +247,9 @@ def _plan(
     profile: Profile,
     options: WriteOptions,
     problems: list[str],
-    notices: list[str],
-) -> Plan:
+) -> tuple[Plan, str | None]:
+    """The extra of ``profile``, and the notice that says when it applies to fewer CPythons than
+    the project admits."""
     from constraints_gen.locks.uvprobe import Plan
 
     extra = canonical_name(options.prefix + profile.name)
@@ -259,13 +261,13 @@ def _plan(
             f" ({', '.join(sorted(str(v) for v in torch_pins))}); one extra holds one build"
         )
     index = torch_index(profile)
-    marker = _marker(path, data, profile, extra, problems, notices)
+    marker, narrowed = _marker(path, data, profile, extra, problems)
     stack = tuple(
         Requirement(name=pin.name, version=pin.version, marker=marker)
         for pin in profile.pins
         if options.with_stack and pin.name not in TORCH_FAMILY
     )
-    return Plan(
+    plan = Plan(
         profile=profile,
         extra=extra,
         prefix=options.prefix,
@@ -274,6 +276,7 @@ def _plan(
         marker=marker,
         stack=stack,
     )
+    return plan, narrowed
 
 
 def _marker(
@@ -282,9 +285,9 @@ def _marker(
     profile: Profile,
     extra: str,
     problems: list[str],
-    notices: list[str],
-) -> str | None:
-    """The platforms the profile is built for, and its Pythons where the project admits more."""
+) -> tuple[str | None, str | None]:
+    """(the marker, a notice): the platforms the profile is built for, and its Pythons where
+    the project admits more (the notice says so)."""
     platforms = []
     for name in profile.platforms:
         spec = parse_uv_platform(name)
@@ -298,7 +301,7 @@ def _marker(
         spec_set = SpecifierSet(raw if isinstance(raw, str) else "")
     except InvalidSpecifier:
         problems.append(f"{path}: project.requires-python: {raw!r} is not a version range")
-        return None
+        return None, None
     admitted = [
         py for py in KNOWN_PYTHONS if spec_set.contains(f"{py}.99") or spec_set.contains(py)
     ]
@@ -309,7 +312,8 @@ def _marker(
             f"{path}: project.requires-python: {raw or '(any)'} admits none of the CPython"
             f" versions profile {profile.name} is built for ({', '.join(served)})"
         )
-        return None
+        return None, None
+    narrowed = None
     if set(admitted) - set(both):
         low, high = both[0], both[-1]
         parts.append(
@@ -317,13 +321,13 @@ def _marker(
             if low == high
             else f"python_version >= '{low}' and python_version <= '{high}'"
         )
-        notices.append(
+        narrowed = (
             f"extra {extra} applies on CPython {low}-{high} only: profile {profile.name} is"
             f" built for {', '.join(served)}; requires-python {raw or '(any)'} admits more"
         )
     if len(parts) == 1:
-        return parts[0]
-    return " and ".join(f"({p})" if " or " in p else p for p in parts)
+        return parts[0], narrowed
+    return " and ".join(f"({p})" if " or " in p else p for p in parts), narrowed
 
 
 def _py_key(version: str) -> tuple[int, ...]:

@@ -111,6 +111,31 @@ def _shape(hardware: Hardware) -> tuple[object, ...]:
     return (hardware.platform, hardware.driver_version, hardware.cuda_driver_version, gpus)
 
 
+def plan_fleet(root: Path | None, readouts: Sequence[Path], pythons: Sequence[str]) -> Plan:
+    """``plan``'s work: the readouts of ``readouts`` (files, folders, ``-`` for stdin; stdin when
+    none) planned against the project's profiles. InputError when none was found."""
+    import sys
+
+    from constraints_gen.detect.readouts import read_bytes, read_paths
+    from constraints_gen.profiles.load import load_profiles
+    from constraints_gen.profiles.project import find_project
+
+    profiles = load_profiles(find_project(root).profiles_dir)
+    found = []
+    for path in readouts or (Path("-"),):
+        if str(path) == "-":
+            found += read_bytes(sys.stdin.buffer.read(), "<stdin>")
+        else:
+            found += read_paths([path])
+    if not found:
+        where = ", ".join(map(str, readouts)) or "stdin"
+        raise InputError(
+            [f"{where}: no readouts found"],
+            tip="collect them with `gen-constraints detect --json` on each machine",
+        )
+    return make_plan(profiles, found, pythons)
+
+
 def make_plan(
     profiles: ProfileSet, readouts: Sequence[Readout], pythons: Sequence[str] = ()
 ) -> Plan:

@@ -7,20 +7,16 @@ wheel as ``constraints_gen/_builtin``, or the checkout this package runs from).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from constraints_gen.caches import cache_dir as cache_dir  # where it was; the policy is there
 from constraints_gen.errors import InputError
+from constraints_gen.reporter import REPORT
 
 #: manifest.MANIFEST_NAME, not imported from there: that module loads packaging and tomllib, and
 #: emit's cache finds the project before deciding whether it needs them
 MANIFEST_NAME = "manifest.toml"
-
-#: Called with the folder whenever the built-in profiles are used for want of a project, so that
-#: the user learns which folder a command works on (the CLI prints it on stderr).
-on_builtin: Callable[[Path], None] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +68,8 @@ def find_project(root: Path | None = None, cwd: Path | None = None) -> Project:
         if is_root(folder):
             return Project(root=folder, builtin=False)
     builtin = builtin_root()
-    if on_builtin is not None:
-        on_builtin(builtin)
+    # the user learns which folder a command works on
+    REPORT.notice(
+        f"no profiles/manifest.toml here or above; using the built-in profiles in {builtin}"
+    )
     return Project(root=builtin, builtin=True)

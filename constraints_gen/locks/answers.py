@@ -46,8 +46,10 @@ from typing import Any
 from constraints_gen import __version__, caches
 from constraints_gen.profiles.project import Project
 from constraints_gen.redact import url_digest
+from constraints_gen.reporter import KINDS, Kind
 
-_FORMAT = 4  # 4: JSON entries, file identities with ctime, files checked on every hit
+_FORMAT = 5  # 4: JSON entries, file identities with ctime, files checked on every hit; 5: kinds
+#: of messages (constraints_gen.reporter.Capture)
 ANSWERS = caches.Cache("answers", _FORMAT)
 HEAD_LINES = 5  # locks/file.py HEAD_LINES: a generated file's header
 
@@ -72,11 +74,22 @@ _PAIR = caches.record(
     lock_head=caches.is_str,
     constraints_head=caches.is_str,
 )
+#: [kind, line] of each message a command said (constraints_gen.reporter.Reporter.capture)
+_SAID = caches.list_of(
+    lambda item: (
+        type(item) is list and len(item) == 2 and item[0] in KINDS and caches.is_str(item[1])
+    )
+)
 _EMIT = caches.record(
     inputs=_INPUTS,
     pair=_PAIR,
     options=caches.list_of(caches.list_of(caches.is_str)),  # [# Index line, option line]
-    messages=caches.list_of(caches.is_str),
+    # [kind, line] of each message emit said (constraints_gen.reporter.Reporter.capture)
+    messages=caches.list_of(
+        lambda item: (
+            type(item) is list and len(item) == 2 and item[0] in KINDS and caches.is_str(item[1])
+        )
+    ),
     # [folder, [names...]]: each mirror folder's listing when emit checked it
     folders=caches.list_of(
         lambda item: (
@@ -87,9 +100,7 @@ _EMIT = caches.record(
         )
     ),
 )
-_CHECK = caches.record(
-    inputs=_INPUTS, pairs=caches.list_of(_PAIR), lines=caches.list_of(caches.is_str)
-)
+_CHECK = caches.record(inputs=_INPUTS, pairs=caches.list_of(_PAIR), lines=_SAID)
 
 
 def _machine() -> str:
@@ -318,15 +329,11 @@ def emit_key(
     return key, tuple(files)
 
 
-def final_notice(project: Project, pair: dict[str, Any]) -> str:
-    """The notice emit ends with: which profile and file the constraints are."""
-    path = project.constraints_path(pair["profile"], pair["python"], pair["layout"])
-    return f"profile {pair['profile']}, CPython {pair['python']} ({path})"
-
-
-def load_emit(project: Project, key: dict[str, Any]) -> tuple[str, list[str], str] | None:
-    """(text, messages, final notice) of a cached emit, its constraints read and checked now;
-    None on a miss."""
+def load_emit(
+    project: Project, key: dict[str, Any]
+) -> tuple[str, list[tuple[Kind, str]], dict[str, Any]] | None:
+    """(text, messages said, the lock pair it stands on) of a cached emit, its constraints read
+    and checked now; None on a miss."""
     value = ANSWERS.get(key, _EMIT)
     if value is None or not _unchanged(value["inputs"]):
         return None
@@ -344,7 +351,8 @@ def load_emit(project: Project, key: dict[str, Any]) -> tuple[str, list[str], st
     rendered = render(text, value["options"])
     if rendered is None:
         return None
-    return rendered, value["messages"], final_notice(project, pair)
+    said = [(kind, line) for kind, line in value["messages"]]
+    return rendered, said, pair
 
 
 def store_emit(
@@ -359,7 +367,7 @@ def store_emit(
     layout: str | None,
     text: str,
     options: Sequence[str],
-    messages: Sequence[str],
+    said: Sequence[tuple[Kind, str]],
     folders: Sequence[tuple[str, Sequence[str]]] = (),
 ) -> None:
     """Remember emit's answer: the pair it read and the option lines (mirrors applied) that
@@ -375,7 +383,7 @@ def store_emit(
     index_lines = [line for line in text.split("\n") if line.startswith("# Index ")]
     stored_options = [list(pair) for pair in zip(index_lines, options, strict=False)]
     value = {"inputs": before, "pair": pair, "options": stored_options,
-             "messages": list(messages),
+             "messages": [list(message) for message in said],
              "folders": [[folder, list(names)] for folder, names in folders]}  # fmt: skip
     sealed = read_pair(project, pair)
     if sealed is None or render(sealed, stored_options) != text:
@@ -409,9 +417,9 @@ def check_key(project: Project, names: Sequence[str], pythons: Sequence[str]) ->
     }
 
 
-def load_check(project: Project, key: dict[str, Any]) -> list[str] | None:
-    """The lines of a cached all-fresh ``lock --check``, every lock pair read and checked now;
-    None on a miss."""
+def load_check(project: Project, key: dict[str, Any]) -> list[tuple[Kind, str]] | None:
+    """The messages (kind, line) of a cached all-fresh ``lock --check``, every lock pair read
+    and checked now; None on a miss."""
     value = ANSWERS.get(key, _CHECK)
     if value is None or not _unchanged(value["inputs"]):
         return None
@@ -419,8 +427,7 @@ def load_check(project: Project, key: dict[str, Any]) -> list[str] | None:
         return None
     if not all(read_pair(project, pair) is not None for pair in value["pairs"]):
         return None
-    lines: list[str] = value["lines"]
-    return lines
+    return [(kind, line) for kind, line in value["lines"]]
 
 
 def store_check(
@@ -429,7 +436,7 @@ def store_check(
     before: Inputs,
     started: int,
     targets: Sequence[tuple[str, str, str, str | None]],
-    lines: Sequence[str],
+    said: Sequence[tuple[Kind, str]],
 ) -> None:
     """Remember an all-fresh report of ``targets`` (profile, CPython, platform, layout)."""
     if not _settled(before, started) or inputs([p for p, _ in before]) != before:
@@ -440,4 +447,4 @@ def store_check(
         if pair is None:
             return
         pairs.append(pair)
-    ANSWERS.put(key, {"inputs": before, "pairs": pairs, "lines": list(lines)})
+    ANSWERS.put(key, {"inputs": before, "pairs": pairs, "lines": [list(line) for line in said]})
