@@ -108,7 +108,7 @@ def sync_cmd(
     from constraints_gen.profiles.config import local_folder
 
     project, profiles, picked = choose_profile(root, hardware, profile)
-    env = sync.environment(project, profiles, picked, python, REPORT.notice)
+    env = sync.environment(project, profiles, picked, python)
     chosen, target, version, lock = env.profile, env.python, env.version, env.lock
     if sync.is_stale(env, profiles):
         REPORT.warning(f"{lock.path} is stale (refresh: gen-constraints lock {chosen.name})")
@@ -137,12 +137,12 @@ def sync_cmd(
     try:
         changes = sync.check_drift(sync.uv_args(lock.path, target, wheelhouse, check=True), uv_env)
     except ToolError:  # uv needs the wheels even to report: ask it about the rest of the lock
-        missing = sync.missing_wheels(lock, wheelhouse, REPORT.notice)
+        missing = sync.missing_wheels(lock, wheelhouse)
         if not missing:
             raise
         changes = sync.drift_without(lock, missing, target, wheelhouse)
     if changes and not check and not missing:  # said plainly, before uv calls it a resolver error
-        missing = sync.missing_wheels(lock, wheelhouse, REPORT.notice)
+        missing = sync.missing_wheels(lock, wheelhouse)
     applied = False
     if changes and not check and not missing:
         report = sync.sync(sync.uv_args(lock.path, target, wheelhouse), uv_env)
@@ -153,7 +153,7 @@ def sync_cmd(
         # half-written packages reinstalled
 
         def reinstall(names: Sequence[str]) -> None:
-            lacking = sync.missing_wheels(lock, wheelhouse, REPORT.notice)
+            lacking = sync.missing_wheels(lock, wheelhouse)
             if lacking:
                 raise lacking_error(lacking)
             args = sync.uv_args(lock.path, target, wheelhouse, reinstall=names)

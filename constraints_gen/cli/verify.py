@@ -94,7 +94,7 @@ def verify_cmd(
     from constraints_gen.install.sync import environment
 
     project, profiles, chosen = choose_profile(root, hardware, profile)
-    env = environment(project, profiles, chosen, python, REPORT.notice)
+    env = environment(project, profiles, chosen, python)
     report = run_verify(env, profiles.manifest, hardware, deep=not no_deep, full=full)
     if as_json:
         write_out(json.dumps(report.to_json(), indent=2) + "\n")
