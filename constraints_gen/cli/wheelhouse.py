@@ -134,21 +134,6 @@ def _locks(
     return mirrors, selected, locks
 
 
-def fill_command(
-    folder: Path,
-    root: Path | None,
-    profiles: list[str],
-    python: str | None = None,
-    *,
-    prune: bool = False,
-) -> str:
-    parts = ["gen-constraints", "wheelhouse", "fill"] + (["--prune"] if prune else [])
-    parts += [f"--profile {name}" for name in profiles]
-    parts += [f"--python {python}"] if python is not None else []
-    parts += [f"--wheelhouse {folder}"] + ([f"--root {root}"] if root is not None else [])
-    return " ".join(parts)
-
-
 @click.group("wheelhouse")
 def wheelhouse_cmd() -> None:
     """A local folder of the locks' wheels, for offline installs (see `sync`).
@@ -367,6 +352,8 @@ def check_cmd(
         pythons = sorted({r.lock.python for r in report.locks if not r.exact})
         python = pythons[0] if len(pythons) == 1 and choice.pythons else None
         wrong = report.wrong_version
+        from constraints_gen.install.repair import fill_command
+
         fix = fill_command(folder, choice.root, inexact, python, prune=bool(wrong))
         problems = [f"cannot install the lock of {', '.join(broken)}"] if broken else []
         if wrong:
