@@ -1,8 +1,8 @@
 """Verify an environment against its lock: what is installed, that it imports, that torch runs.
 
-Facts are read IN THE TARGET interpreter by :mod:`constraints_gen.install.probe` (run with
-``python -I``, so neither this tool's nor the current folder's modules leak in; its answer comes
-on a channel of its own, :mod:`constraints_gen.install.readout`); the comparison here is pure.
+Facts are read IN THE TARGET interpreter by :mod:`constraints_gen.install._in_target_probe` (run
+with ``python -I``, so neither this tool's nor the current folder's modules leak in; its answer
+comes on a channel of its own, :mod:`constraints_gen.install.readout`); the comparison here is pure.
 Three checks, each listing every failure:
 
 - installed: each locked distribution is installed once, at exactly the locked version (the full
