@@ -68,7 +68,7 @@ def printed_command(args: Sequence[str], env: Mapping[str, str | None]) -> str:
 @json_option
 def sync_cmd(
     root: Path | None,
-    hardware: Path | None,
+    hardware_file: Path | None,
     profile: str | None,
     python: str | None,
     wheelhouse: str,
@@ -99,7 +99,7 @@ def sync_cmd(
     from constraints_gen.install import sync
     from constraints_gen.install.repair import repair
 
-    project, profiles, picked = choose_profile(root, hardware, profile)
+    project, profiles, picked = choose_profile(root, hardware_file, profile)
     env = sync.environment(project, profiles, picked, python)
     lock = env.lock
     if sync.is_stale(env, profiles):
@@ -114,7 +114,7 @@ def sync_cmd(
         env,
         profiles.manifest,
         wheelhouse,
-        hardware,
+        hardware_file,
         root=root,
         check=check,
         deep=not no_deep,

@@ -61,7 +61,7 @@ def environment_options(func: F) -> F:
 @json_option
 def verify_cmd(
     root: Path | None,
-    hardware: Path | None,
+    hardware_file: Path | None,
     profile: str | None,
     python: str | None,
     no_deep: bool,
@@ -91,9 +91,9 @@ def verify_cmd(
     from constraints_gen.install.repair import verify_env
     from constraints_gen.install.sync import environment
 
-    project, profiles, chosen = choose_profile(root, hardware, profile)
+    project, profiles, chosen = choose_profile(root, hardware_file, profile)
     env = environment(project, profiles, chosen, python)
-    report = verify_env(env, profiles.manifest, hardware, deep=not no_deep, full=full)
+    report = verify_env(env, profiles.manifest, hardware_file, deep=not no_deep, full=full)
     if as_json:
         write_out(json.dumps(report.to_json(), indent=2) + "\n")
     else:

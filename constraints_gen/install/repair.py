@@ -118,14 +118,14 @@ def prepare(
     """Start the part of verify that runs no probe (the state's stat walk) on a thread of its
     own, to run while uv checks the environment."""
     from constraints_gen.install.verify import prepare_ahead
-    from constraints_gen.profiles.choose import get_hardware
+    from constraints_gen.profiles.choose import read_machine
 
     return prepare_ahead(
         python=env.python,
         profile=env.profile,
         manifest=manifest,
         lock_path=env.lock.path,
-        hardware=lambda: get_hardware(hardware_file),
+        read_machine=lambda: read_machine(hardware_file),
         deep=deep,
         full=full,
     )
@@ -143,7 +143,7 @@ def verify_env(
     """Verify ``env`` against its lock (the machine read from ``hardware_file``, else detected,
     only when a GPU check needs it)."""
     from constraints_gen.install.verify import verify
-    from constraints_gen.profiles.choose import get_hardware
+    from constraints_gen.profiles.choose import read_machine
 
     report = verify(
         python=env.python,
@@ -152,7 +152,7 @@ def verify_env(
         manifest=manifest,
         locked=env.lock.packages,
         lock_path=env.lock.path,
-        hardware=lambda: get_hardware(hardware_file),
+        read_machine=lambda: read_machine(hardware_file),
         deep=deep,
         full=full,
         prepared=prepared,
