@@ -96,7 +96,7 @@ def core_verify(tmp_path: Path, torch: str, machine: Hardware, standin: dict[str
         profile=loaded.get("gpu"),
         manifest=loaded.manifest,
         locked=(LockedPackage(name="torch", version=torch, hashes=()),),
-        hardware=lambda: machine,
+        read_machine=lambda: machine,
         deep=False,
     )
 

@@ -17,7 +17,7 @@ import pytest
 from support.sync_project import LINUX, PY, gen, make_project, make_venv
 from support.wheels import build_wheel
 
-from constraints_gen.install import probe
+from constraints_gen.install import _in_target_probe as probe
 
 pytestmark = pytest.mark.skipif(
     not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),

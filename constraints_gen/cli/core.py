@@ -11,7 +11,7 @@ import click
 
 from constraints_gen.profiles.choose import HARDWARE_ENV as HARDWARE_ENV
 from constraints_gen.profiles.choose import choose_profile as choose_profile
-from constraints_gen.profiles.choose import get_hardware as get_hardware
+from constraints_gen.profiles.choose import read_machine as read_machine
 from constraints_gen.reporter import REPORT
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ def root_option(func: F) -> F:
 def hardware_option(func: F) -> F:
     return click.option(
         "--hardware",
+        "hardware_file",
         type=click.Path(dir_okay=False, path_type=Path),
         help=f"Read the machine from a JSON file (as `detect --json` writes) instead of NVML."
         f" Also ${HARDWARE_ENV}.",
@@ -114,7 +115,7 @@ def write_out(text: str) -> None:
 def resolve_emit(
     *,
     root: Path | None,
-    hardware: Path | None,
+    hardware_file: Path | None,
     profile: str | None,
     python: str | None,
     strict: bool,
@@ -122,7 +123,9 @@ def resolve_emit(
     """Select (or take) the profile and find its constraints; a notice names the file."""
     from constraints_gen.locks.emitrun import emitted
 
-    result = emitted(root=root, hardware=hardware, profile=profile, python=python, strict=strict)
+    result = emitted(
+        root=root, hardware=hardware_file, profile=profile, python=python, strict=strict
+    )
     REPORT.notice(f"profile {result.profile.name}, CPython {result.python} ({result.path})")
     return result
 
@@ -130,7 +133,7 @@ def resolve_emit(
 def run_emit(
     *,
     root: Path | None,
-    hardware: Path | None,
+    hardware_file: Path | None,
     profile: str | None,
     python: str | None,
     strict: bool,
@@ -140,7 +143,7 @@ def run_emit(
     from constraints_gen.locks.emitrun import answer_emit
 
     answer = answer_emit(
-        root=root, hardware=hardware, profile=profile, python=python, strict=strict
+        root=root, hardware=hardware_file, profile=profile, python=python, strict=strict
     )
     REPORT.notice(answer.describe())
     write_out(answer.text)
@@ -181,7 +184,7 @@ def detect_cmd(as_json: bool) -> None:
 @root_option
 @hardware_option
 @json_option
-def explain_cmd(root: Path | None, hardware: Path | None, as_json: bool) -> None:
+def explain_cmd(root: Path | None, hardware_file: Path | None, as_json: bool) -> None:
     """Show every profile, whether it fits this machine, and why.
 
     Exit 0 even when no profile fits (the reasons say why; emit exits 1 then), 2 bad input.
@@ -196,7 +199,7 @@ def explain_cmd(root: Path | None, hardware: Path | None, as_json: bool) -> None
     from constraints_gen.profiles.select import change_text, nearest_changes, select
 
     profiles = load_profiles(find_project(root).profiles_dir)
-    selection = select(profiles, get_hardware(hardware))
+    selection = select(profiles, read_machine(hardware_file))
     if as_json:
         import json
 

@@ -22,7 +22,7 @@ from constraints_gen.reporter import REPORT
 )
 def env_cmd(
     root: Path | None,
-    hardware: Path | None,
+    hardware_file: Path | None,
     profile: str | None,
     python: str | None,
     strict: bool,
@@ -49,7 +49,7 @@ def env_cmd(
     from constraints_gen.locks.shellenv import NOTE, active_pip, env_lines
 
     result = resolve_emit(
-        root=root, hardware=hardware, profile=profile, python=python, strict=strict
+        root=root, hardware_file=hardware_file, profile=profile, python=python, strict=strict
     )
     pip = active_pip()
     write_out(env_lines(result.path, shell, result.index_options, pip))

@@ -16,16 +16,8 @@ from constraints_gen.cli.core import (
     json_option,
     write_out,
 )
-from constraints_gen.cli.verify import (
-    FULL_HELP,
-    NO_DEEP_HELP,
-    environment_options,
-    finish,
-    prepare_synced,
-    verify_synced,
-)
-from constraints_gen.cli.wheelhouse import fill_command
-from constraints_gen.errors import EXIT_FAILURE, ConstraintsGenError, ToolError
+from constraints_gen.cli.verify import FULL_HELP, NO_DEEP_HELP, environment_options, finish
+from constraints_gen.errors import EXIT_FAILURE
 from constraints_gen.reporter import REPORT
 
 
@@ -76,7 +68,7 @@ def printed_command(args: Sequence[str], env: Mapping[str, str | None]) -> str:
 @json_option
 def sync_cmd(
     root: Path | None,
-    hardware: Path | None,
+    hardware_file: Path | None,
     profile: str | None,
     python: str | None,
     wheelhouse: str,
@@ -105,111 +97,50 @@ def sync_cmd(
       gen-constraints sync --print-command             # the uv command, for your own scripts
     """
     from constraints_gen.install import sync
-    from constraints_gen.profiles.config import local_folder
+    from constraints_gen.install.repair import repair
 
-    project, profiles, picked = choose_profile(root, hardware, profile)
-    env = sync.environment(project, profiles, picked, python, REPORT.notice)
-    chosen, target, version, lock = env.profile, env.python, env.version, env.lock
+    project, profiles, picked = choose_profile(root, hardware_file, profile)
+    env = sync.environment(project, profiles, picked, python)
+    lock = env.lock
     if sync.is_stale(env, profiles):
-        REPORT.warning(f"{lock.path} is stale (refresh: gen-constraints lock {chosen.name})")
+        REPORT.warning(f"{lock.path} is stale (refresh: gen-constraints lock {env.profile.name})")
     uv_env = sync.uv_env(wheelhouse)  # read before any work: a URL that cannot be is exit 2
     if print_command:
-        write_out(printed_command(sync.uv_args(lock.path, target, wheelhouse, check=check), uv_env))
+        write_out(
+            printed_command(sync.uv_args(lock.path, env.python, wheelhouse, check=check), uv_env)
+        )
         return
-
-    def lacking_error(missing: dict[str, str]) -> ConstraintsGenError:
-        served = local_folder(wheelhouse) is None  # fill a folder, then index and serve it
-        fix = fill_command(Path("DIR" if served else wheelhouse), root, [chosen.name], version)
-        if served:
-            fix += ", then `gen-constraints wheelhouse index DIR` and serve DIR"
-        return ConstraintsGenError(
-            f"wheelhouse {wheelhouse} lacks {len(missing)} wheels of profile {chosen.name}"
-            f" (CPython {version}): {', '.join(missing.values())}",
-            tip=f"fill it: {fix}",
-        )
-
-    # the state's stat walk runs while uv checks (neither changes anything): a no-op sync
-    # costs the longer of the two, not their sum
-    ahead = None if check else prepare_synced(
-        env, profiles.manifest, hardware, deep=not no_deep, full=full
-    )  # fmt: skip
-    missing: dict[str, str] = {}
-    try:
-        changes = sync.check_drift(sync.uv_args(lock.path, target, wheelhouse, check=True), uv_env)
-    except ToolError:  # uv needs the wheels even to report: ask it about the rest of the lock
-        missing = sync.missing_wheels(lock, wheelhouse, REPORT.notice)
-        if not missing:
-            raise
-        changes = sync.drift_without(lock, missing, target, wheelhouse)
-    if changes and not check and not missing:  # said plainly, before uv calls it a resolver error
-        missing = sync.missing_wheels(lock, wheelhouse, REPORT.notice)
-    applied = False
-    if changes and not check and not missing:
-        report = sync.sync(sync.uv_args(lock.path, target, wheelhouse), uv_env)
-        REPORT.info(report.rstrip("\n"))
-        applied = True
-    verified = None
-    if not check and (applied or not changes):  # what uv installed, checked in the target;
-        # half-written packages reinstalled
-
-        def reinstall(names: Sequence[str]) -> None:
-            lacking = sync.missing_wheels(lock, wheelhouse, REPORT.notice)
-            if lacking:
-                raise lacking_error(lacking)
-            args = sync.uv_args(lock.path, target, wheelhouse, reinstall=names)
-            REPORT.info(sync.sync(args, uv_env).rstrip("\n"))
-
-        prepared = None if applied or ahead is None else ahead()  # uv changed it: walk again
-        verified = verify_synced(
-            env,
-            profiles.manifest,
-            hardware,
-            deep=not no_deep,
-            full=full,
-            reinstall=reinstall,
-            prepared=prepared,
-        )
+    done = repair(
+        env,
+        profiles.manifest,
+        wheelhouse,
+        hardware_file,
+        root=root,
+        check=check,
+        deep=not no_deep,
+        full=full,
+    )
     if as_json:
-        payload = {
-            "version": 1,
-            "profile": chosen.name,
-            "python": version,
-            "environment": str(target),
-            "lock": str(lock.path),
-            "wheelhouse": wheelhouse,  # masked by write_out, as all output
-            "in_sync": applied or not changes,
-            "applied": applied,
-            "lacking": list(missing.values()),
-            # null: not verified (--check, or drift left); else verify's verdict and findings
-            "verified": None if verified is None else verified.ok,
-            "findings": [] if verified is None else [f.to_json() for f in verified.findings],
-            "changes": [
-                {"name": c.name, "action": c.action, "installed": c.old, "locked": c.new}
-                for c in changes
-            ],
-        }
-        write_out(json.dumps(payload, indent=2) + "\n")
+        write_out(json.dumps(done.to_json(), indent=2) + "\n")
     else:
-        write_out("".join(c.describe() + "\n" for c in changes))
-    if verified is not None:
-        finish(verified, prefix="gen-constraints: ")
-    where = env.where
-    if not changes:
-        REPORT.notice(f"in sync ({where}, {len(lock.packages)} packages)")
-        if missing:  # said, not failed: nothing had to be installed
-            error = lacking_error(missing)
+        write_out("".join(c.describe() + "\n" for c in done.changes))
+    if done.verified is not None:
+        finish(done.verified, prefix="gen-constraints: ")
+    error = done.lacking_error
+    if not done.changes:
+        REPORT.notice(f"in sync ({env.where}, {len(lock.packages)} packages)")
+        if error is not None:  # said, not failed: nothing had to be installed
             REPORT.always(f"gen-constraints: {error.message} ({error.tip})")
         return
-    counts = [sum(c.action == a for c in changes) for a in ("install", "replace", "remove")]
-    if applied:
-        done = "{} installed, {} replaced, {} removed".format(*counts)
-        REPORT.notice(f"synced ({where}): {done}")
+    if done.applied:
+        REPORT.notice(
+            "synced ({}): {} installed, {} replaced, {} removed".format(env.where, *done.counts())
+        )
         return
-    drift = "{} to install, {} to replace, {} to remove".format(*counts)
-    REPORT.always(f"gen-constraints: drift ({where}): {drift}")
-    if missing and not check:
-        raise lacking_error(missing)
-    if missing:
-        error = lacking_error(missing)
+    drift = "{} to install, {} to replace, {} to remove".format(*done.counts())
+    REPORT.always(f"gen-constraints: drift ({env.where}): {drift}")
+    if error is not None and not check:
+        raise error
+    if error is not None:
         REPORT.always(f"gen-constraints: {error.message}\nTIP: {error.tip}")
     raise click.exceptions.Exit(EXIT_FAILURE)

@@ -12,10 +12,10 @@ import click
 
 from constraints_gen.cli.core import (
     complete_with,
-    get_hardware,
     hardware_option,
     json_option,
     mirror_option,
+    read_machine,
     root_option,
     write_out,
 )
@@ -220,7 +220,7 @@ def check_cmd(project: Path, root: Path | None, as_json: bool) -> None:
 @project_option
 @root_option
 @hardware_option
-def extra_cmd(project: Path, root: Path | None, hardware: Path | None) -> None:
+def extra_cmd(project: Path, root: Path | None, hardware_file: Path | None) -> None:
     """Print the block's extra for this machine (or --hardware FILE).
 
     For scripts: uv sync --extra "$(gen-constraints uv-project extra)". Exit 0 printed, 1 when
@@ -234,7 +234,7 @@ def extra_cmd(project: Path, root: Path | None, hardware: Path | None) -> None:
     from constraints_gen.locks.uvproject import pick
 
     path = _pyproject(project)
-    chosen = pick(path, _profiles(path, root), get_hardware(hardware))
+    chosen = pick(path, _profiles(path, root), read_machine(hardware_file))
     REPORT.notice(f"extra {chosen.extra}: profile {chosen.profile.name}")
     write_out(chosen.extra + "\n")
 
@@ -254,7 +254,7 @@ def extra_cmd(project: Path, root: Path | None, hardware: Path | None) -> None:
 def verify_cmd(
     project: Path,
     root: Path | None,
-    hardware: Path | None,
+    hardware_file: Path | None,
     extra: str | None,
     python: str | None,
     no_deep: bool,
@@ -276,7 +276,7 @@ def verify_cmd(
     path = _pyproject(project)
     profiles = _profiles(path, root)
     if extra is None:
-        chosen = pick(path, profiles, get_hardware(hardware))
+        chosen = pick(path, profiles, read_machine(hardware_file))
         extra, profile_name = chosen.extra, chosen.profile.name
     else:
         _, record = read_block(path)
@@ -289,7 +289,7 @@ def verify_cmd(
         extra=extra,
         profile_name=profile_name,
         python=python,
-        hardware=lambda: get_hardware(hardware),
+        read_machine=lambda: read_machine(hardware_file),
         deep=not no_deep,
     )
     if as_json:

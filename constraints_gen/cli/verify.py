@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -12,7 +12,6 @@ import click
 from constraints_gen.cli.core import (
     choose_profile,
     complete_with,
-    get_hardware,
     hardware_option,
     json_option,
     profile_option,
@@ -23,9 +22,7 @@ from constraints_gen.errors import EXIT_FAILURE
 from constraints_gen.reporter import REPORT
 
 if TYPE_CHECKING:
-    from constraints_gen.install.sync import Environment
-    from constraints_gen.install.verify import Prepared, Report
-    from constraints_gen.profiles.manifest import Manifest
+    from constraints_gen.install.verify import Report
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,7 +61,7 @@ def environment_options(func: F) -> F:
 @json_option
 def verify_cmd(
     root: Path | None,
-    hardware: Path | None,
+    hardware_file: Path | None,
     profile: str | None,
     python: str | None,
     no_deep: bool,
@@ -91,61 +88,17 @@ def verify_cmd(
       gen-constraints verify --no-deep                # versions and imports only
       gen-constraints verify --full                   # every file hashed, every probe run
     """
+    from constraints_gen.install.repair import verify_env
     from constraints_gen.install.sync import environment
 
-    project, profiles, chosen = choose_profile(root, hardware, profile)
-    env = environment(project, profiles, chosen, python, REPORT.notice)
-    report = run_verify(env, profiles.manifest, hardware, deep=not no_deep, full=full)
+    project, profiles, chosen = choose_profile(root, hardware_file, profile)
+    env = environment(project, profiles, chosen, python)
+    report = verify_env(env, profiles.manifest, hardware_file, deep=not no_deep, full=full)
     if as_json:
         write_out(json.dumps(report.to_json(), indent=2) + "\n")
     else:
         write_out("".join(f"{f.check}: {f.message}\n" for f in report.findings))
     finish(report)
-
-
-def prepare_synced(
-    env: Environment, manifest: Manifest, hardware: Path | None, *, deep: bool, full: bool
-) -> Callable[[], Prepared]:
-    """Start the part of verify that runs no probe (the state's stat walk), to run while uv
-    checks the environment (``sync``)."""
-    from constraints_gen.install.verify import prepare_ahead
-
-    return prepare_ahead(
-        python=env.python,
-        profile=env.profile,
-        manifest=manifest,
-        lock_path=env.lock.path,
-        hardware=lambda: get_hardware(hardware),
-        deep=deep,
-        full=full,
-    )
-
-
-def run_verify(
-    env: Environment,
-    manifest: Manifest,
-    hardware: Path | None,
-    *,
-    deep: bool,
-    full: bool,
-    prepared: Prepared | None = None,
-) -> Report:
-    from constraints_gen.install.verify import verify
-
-    report = verify(
-        python=env.python,
-        python_version=env.version,
-        profile=env.profile,
-        manifest=manifest,
-        locked=env.lock.packages,
-        lock_path=env.lock.path,
-        hardware=lambda: get_hardware(hardware),
-        deep=deep,
-        full=full,
-        prepared=prepared,
-    )
-    REPORT.debug(f"verify: {report.rechecked}")
-    return report
 
 
 def finish(report: Report, *, prefix: str = "") -> None:
@@ -161,28 +114,3 @@ def finish(report: Report, *, prefix: str = "") -> None:
     count = len(report.findings)
     REPORT.always(f"gen-constraints: NOT verified ({where}): {count} failures")
     raise click.exceptions.Exit(EXIT_FAILURE)
-
-
-def verify_synced(
-    env: Environment,
-    manifest: Manifest,
-    hardware: Path | None,
-    *,
-    deep: bool,
-    full: bool,
-    reinstall: Callable[[Sequence[str]], None],
-    prepared: Prepared | None = None,
-) -> Report:
-    """After ``uv pip sync``: verify; reinstall the packages a reinstall repairs, verify again.
-    ``prepared``: :func:`prepare_synced`'s result, when uv changed nothing since it started.
-    The caller reports the result (:func:`finish`)."""
-    report = run_verify(env, manifest, hardware, deep=deep, full=full, prepared=prepared)
-    broken = report.repairable
-    if broken:
-        for finding in report.findings:
-            if finding.repair is not None:
-                REPORT.notice(f"{finding.check}: {finding.message}")
-        REPORT.notice(f"reinstalling {', '.join(broken)}")
-        reinstall(broken)
-        report = run_verify(env, manifest, hardware, deep=deep, full=full)
-    return report

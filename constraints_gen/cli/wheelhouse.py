@@ -14,10 +14,10 @@ import click
 from constraints_gen.cli.core import (
     WHEELHOUSE_ENV,
     complete_with,
-    get_hardware,
     hardware_option,
     json_option,
     mirror_option,
+    read_machine,
     root_option,
     write_out,
 )
@@ -49,7 +49,7 @@ class LockChoice:
     """Which locks a wheelhouse command works on (the options of :func:`lock_options`)."""
 
     root: Path | None
-    hardware: Path | None
+    hardware_file: Path | None
     names: tuple[str, ...]
     every: bool
     pythons: tuple[str, ...]
@@ -60,7 +60,7 @@ def lock_options(func: F) -> F:
 
     @functools.wraps(func)
     def bundled(**kwargs: Any) -> Any:
-        fields = ("root", "hardware", "names", "every", "pythons")
+        fields = ("root", "hardware_file", "names", "every", "pythons")
         choice = LockChoice(**{name: kwargs.pop(name) for name in fields})
         return func(choice=choice, **kwargs)
 
@@ -110,7 +110,9 @@ def _locks(
 
     if choice.every and choice.names:
         raise click.UsageError("--all and --profile exclude each other")
-    if plan is not None and (choice.every or choice.names or choice.pythons or choice.hardware):
+    if plan is not None and (
+        choice.every or choice.names or choice.pythons or choice.hardware_file
+    ):
         raise click.UsageError(
             "--plan names the targets: it excludes --all, --profile, --python and --hardware"
         )
@@ -127,26 +129,11 @@ def _locks(
         return mirrors, list(unique.values()), locks
 
     def fit() -> Profile:
-        return require_fit(select(profiles, get_hardware(choice.hardware)))
+        return require_fit(select(profiles, read_machine(choice.hardware_file)))
 
     selected = chosen_profiles(profiles, choice.names, every=choice.every, fit=fit)
     locks = read_locks(project, profiles, selected, choice.pythons, make=make, mirrors=mirrors)
     return mirrors, selected, locks
-
-
-def fill_command(
-    folder: Path,
-    root: Path | None,
-    profiles: list[str],
-    python: str | None = None,
-    *,
-    prune: bool = False,
-) -> str:
-    parts = ["gen-constraints", "wheelhouse", "fill"] + (["--prune"] if prune else [])
-    parts += [f"--profile {name}" for name in profiles]
-    parts += [f"--python {python}"] if python is not None else []
-    parts += [f"--wheelhouse {folder}"] + ([f"--root {root}"] if root is not None else [])
-    return " ".join(parts)
 
 
 @click.group("wheelhouse")
@@ -367,6 +354,8 @@ def check_cmd(
         pythons = sorted({r.lock.python for r in report.locks if not r.exact})
         python = pythons[0] if len(pythons) == 1 and choice.pythons else None
         wrong = report.wrong_version
+        from constraints_gen.install.repair import fill_command
+
         fix = fill_command(folder, choice.root, inexact, python, prune=bool(wrong))
         problems = [f"cannot install the lock of {', '.join(broken)}"] if broken else []
         if wrong:

@@ -1,9 +1,10 @@
 """Does torch in the target run on this machine's GPUs? The GPU check of every vendor.
 
-The probe (:func:`constraints_gen.install.probe.gpu_probe`) asks torch; the comparison here is
-pure, with the rule profile selection uses (:mod:`constraints_gen.profiles.select`): a build must
-serve every GPU of its own vendor; GPUs of other vendors are not its business. For each vendor,
-``torch.__version__`` is the lock's (local label included) and then:
+The probe (:func:`constraints_gen.install._in_target_probe.gpu_probe`, run in the target) asks
+torch; the comparison here is pure, with the rule profile selection uses
+(:mod:`constraints_gen.profiles.select`): a build must serve every GPU of its own vendor; GPUs of
+other vendors are not its business. For each vendor, ``torch.__version__`` is the lock's (local
+label included) and then:
 
 - ``nvidia`` and ``jetson`` (the CUDA check; a Jetson's GPU is integrated): ``torch.version.cuda``
   is the profile's, ``torch.cuda.is_available()``, ``torch.cuda.get_arch_list()`` has code for

@@ -1,4 +1,4 @@
-"""Run :mod:`constraints_gen.install.probe` in a target interpreter and read its answer.
+"""Run :mod:`constraints_gen.install._in_target_probe` in a target interpreter and read its answer.
 
 The probe's answer travels on a channel of its own, never on the target's stdout: each run gets a
 private folder (``tempfile``: mode 0700) holding a copy of the probe, the request goes on stdin
@@ -24,7 +24,7 @@ from typing import Any
 from constraints_gen import runner
 from constraints_gen.errors import ConstraintsGenError, ToolError
 
-_PROBE = Path(__file__).with_name("probe.py")
+_PROBE = Path(__file__).with_name("_in_target_probe.py")
 _ANY_EXIT = tuple(range(-128, 256))  # the probe may crash: that is a finding
 #: The most of ``result.json`` that is read (the answer for torch's ~15,000 files, every one of
 #: them bad, is a few MB); of ``steps``, the tail that is kept.

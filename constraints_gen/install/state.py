@@ -5,10 +5,10 @@ interpreter path, in the named cache ``verified-env`` of :mod:`constraints_gen.c
 owner-only, a malformed or forged entry is a miss):
 
 - what the probes depend on (:func:`depends`): the interpreter's identity and its
-  ``pyvenv.cfg``, the lock's sha256, the profile's name, vendor and ``[verify] imports``, the
-  names of the stack the default imports come from, deep or not, the tool's version and the
-  probe's own text, the machine's readout (a GPU profile) and the environment variables the
-  probes inherit (all but the shell's bookkeeping: :data:`IGNORED`);
+  ``pyvenv.cfg``, the lock's sha256, the profile's name, vendor and ``[verify] imports``, the names
+  of the stack the default imports come from, deep or not, the tool's version and the probe's own
+  text (``install/_in_target_probe.py``), the machine's readout (a GPU profile) and the environment
+  variables the probes inherit (all but the shell's bookkeeping: :data:`IGNORED`);
 - per distribution (its ``.dist-info`` folder): the identity of RECORD and of each file it
   lists (device, inode, size, mtime_ns, ctime_ns: an edit that puts size and mtime back still
   moves the ctime), and of each folder holding one, with a digest of the folder's names

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,7 +80,6 @@ def environment(
     profiles: ProfileSet,
     profile: Profile,
     python: str | None,
-    notice: Callable[[str], None] = lambda message: None,
 ) -> Environment:
     """The target interpreter (``python``: see :func:`interpreter`) and the lock of ``profile``
     for its CPython, found as emit finds it (committed, cached, else made on demand)."""
@@ -91,7 +90,7 @@ def environment(
     check_mirrors(project.root, chosen, mirrors)
     target = interpreter(python)
     version = python_version(target)
-    located = locate_lock(project, profiles, chosen, version, notice=notice)
+    located = locate_lock(project, profiles, chosen, version)
     return Environment(
         profile=chosen,
         python=target,
@@ -232,9 +231,7 @@ def parse_changes(text: str) -> tuple[Change, ...]:
     )
 
 
-def missing_wheels(
-    lock: LockRef, wheelhouse: str, notice: Callable[[str], None] = lambda message: None
-) -> dict[str, str]:
+def missing_wheels(lock: LockRef, wheelhouse: str) -> dict[str, str]:
     """name -> ``name==version`` (and why) of each locked package the wheelhouse (folder or
     index) cannot serve."""
     folder = local_folder(wheelhouse)
@@ -243,7 +240,7 @@ def missing_wheels(
             return {p.name: f"{p.name}=={p.version}" for p in lock.packages}
         # A sync only reads the wheelhouse, which fleets share read-only (NFS): the hashes it
         # computes are kept in the user's own cache (HashCache), never in the folder.
-        cache = HashCache(folder, notice)
+        cache = HashCache(folder)
         report = check(folder, [lock], cache)
         cache.save()
         only = report.locks[0]

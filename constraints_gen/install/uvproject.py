@@ -52,7 +52,7 @@ def verify_project(
     extra: str,
     profile_name: str,
     python: str | None,
-    hardware: Callable[[], Hardware],
+    read_machine: Callable[[], Hardware],
     deep: bool,
 ) -> Report:
     target = interpreter(python or str(path.parent / ".venv"))
@@ -64,6 +64,6 @@ def verify_project(
         profile=profile,
         manifest=profiles.manifest,
         locked=extra_packages(path, extra, version),
-        hardware=hardware,
+        read_machine=read_machine,
         deep=deep,
     )

@@ -1,8 +1,8 @@
 """Verify an environment against its lock: what is installed, that it imports, that torch runs.
 
-Facts are read IN THE TARGET interpreter by :mod:`constraints_gen.install.probe` (run with
-``python -I``, so neither this tool's nor the current folder's modules leak in; its answer comes
-on a channel of its own, :mod:`constraints_gen.install.readout`); the comparison here is pure.
+Facts are read IN THE TARGET interpreter by :mod:`constraints_gen.install._in_target_probe` (run
+with ``python -I``, so neither this tool's nor the current folder's modules leak in; its answer
+comes on a channel of its own, :mod:`constraints_gen.install.readout`); the comparison here is pure.
 Three checks, each listing every failure:
 
 - installed: each locked distribution is installed once, at exactly the locked version (the full
@@ -429,7 +429,7 @@ def prepare(
     profile: Profile,
     manifest: Manifest,
     lock_path: Path | None,
-    hardware: Callable[[], Hardware],
+    read_machine: Callable[[], Hardware],
     deep: bool = True,
     full: bool = False,
 ) -> Prepared:
@@ -438,7 +438,7 @@ def prepare(
     uv checks the environment (uv's check changes nothing)."""
     import time
 
-    machine = hardware() if profile.vendor != "cpu" else None
+    machine = read_machine() if profile.vendor != "cpu" else None
     if not deep or lock_path is None:
         return Prepared(machine=machine, needs=None, prior=None, comparison=None)
     from constraints_gen.install import state
@@ -495,7 +495,7 @@ def verify(
     manifest: Manifest,
     locked: Sequence[LockedPackage],
     lock_path: Path | None = None,
-    hardware: Callable[[], Hardware],
+    read_machine: Callable[[], Hardware],
     deep: bool = True,
     full: bool = False,
     prepared: Prepared | None = None,
@@ -506,7 +506,7 @@ def verify(
     With ``deep`` and a ``lock_path``, the environment state (:mod:`constraints_gen.install.state`)
     is used unless ``full``: what did not change since the last passing verify is not read again,
     and when nothing changed no probe runs. ``prepared``: :func:`prepare` with the same
-    arguments, done since the environment last changed. ``hardware`` is asked only for a GPU
+    arguments, done since the environment last changed. ``read_machine`` is asked only for a GPU
     profile. Raises ConstraintsGenError (exit 2) when the target cannot be read at all."""
     import time
 
@@ -516,7 +516,7 @@ def verify(
             profile=profile,
             manifest=manifest,
             lock_path=lock_path,
-            hardware=hardware,
+            read_machine=read_machine,
             deep=deep,
             full=full,
         )

@@ -160,8 +160,7 @@ class HashCache:
     the clock's resolution of being hashed is not remembered (:func:`constraints_gen.caches.racy`).
     (The cache file earlier versions kept in the folder, ``HASH_CACHE``, is never read.)"""
 
-    # TODO(lead): install/sync.py still passes a notice callback; drop ``notice`` with that call
-    def __init__(self, folder: Path, notice: object = None) -> None:
+    def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.key = {"folder": str(folder.resolve())}
         self.hashed = 0  # files read this run

@@ -61,7 +61,6 @@ def locate_lock(
     *,
     mirrors: Mapping[str, str] | None = None,
     make: bool = True,
-    notice: object = None,  # TODO(lead): install/sync.py still passes it; drop it with that call
 ) -> Located:
     """The lock of ``profile`` (on its ``platform``, one of :meth:`Profile.views`) for CPython
     ``python``: committed, cached, else made on demand (only when ``make``; with ``mirrors``,

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 HARDWARE_ENV = "GEN_CONSTRAINTS_HARDWARE"
 
 
-def get_hardware(path: Path | None) -> Hardware:
+def read_machine(path: Path | None) -> Hardware:
     """The machine: ``path``, else ``$GEN_CONSTRAINTS_HARDWARE`` (a path or JSON text), else this
     machine detected now (its problems are warnings; a machine without a GPU is a CPU one)."""
     from constraints_gen.detect.hardware import load_hardware, parse_hardware
@@ -44,7 +44,10 @@ def get_hardware(path: Path | None) -> Hardware:
 
 
 def choose_profile(
-    root: Path | None, hardware: Path | None, profile: str | None, project: Project | None = None
+    root: Path | None,
+    hardware_file: Path | None,
+    profile: str | None,
+    project: Project | None = None,
 ) -> tuple[Project, ProfileSet, Profile]:
     """(project, profiles, profile): the named profile, else the best fit for this machine."""
     from constraints_gen.profiles.load import load_profiles
@@ -55,4 +58,4 @@ def choose_profile(
     profiles = load_profiles(project.profiles_dir)
     if profile is not None:
         return project, profiles, profiles.get(profile)
-    return project, profiles, require_fit(select(profiles, get_hardware(hardware)))
+    return project, profiles, require_fit(select(profiles, read_machine(hardware_file)))
