@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.owners import give_away
 
 from constraints_gen import caches
 
@@ -88,7 +89,7 @@ def test_a_folder_others_can_write_is_not_used_with_one_notice(
 def test_a_folder_another_user_owns_is_not_used(capsys: pytest.CaptureFixture[str]) -> None:
     cache = caches.Cache("things", 1)
     cache.put(["k"], VALUE)
-    os.chown(caches.cache_dir() / "things", 12345, -1)
+    give_away(caches.cache_dir() / "things")
     assert cache.get(["k"], SHAPE) is None
     assert caches.trusted_dir("things") is None
     err = capsys.readouterr().err
@@ -100,7 +101,7 @@ def test_an_entry_another_user_owns_or_others_can_write_is_a_miss() -> None:
     cache = caches.Cache("things", 1)
     cache.put(["k"], VALUE)
     path = entry_file(cache, ["k"])
-    os.chown(path, 12345, -1)
+    give_away(path)
     assert cache.get(["k"], SHAPE) is None
     os.chown(path, 0, -1)
     path.chmod(0o666)
