@@ -27,6 +27,7 @@ from support.index import serve, write_simple_index
 from support.repack import closure, repack
 from support.sync_project import PY, gen
 from support.wheels import build_wheel
+from test_uvproject import profiles_root
 
 from constraints_gen import runner
 from constraints_gen.locks.uvlock import UvLock, read_uv_lock
@@ -84,42 +85,9 @@ def indexes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
 def root(indexes: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two profiles (cu126 with its build table, cpu), as a constraints_gen root."""
     root = tmp_path_factory.mktemp("corpus-root")
+    profiles_root(root, indexes, mylib=False)
     folder = root / "profiles"
     (folder / "builds").mkdir(parents=True)
-    (folder / "manifest.toml").write_text('[requirements]\ntorch = ">=2.0"\n')
-    (folder / "cuda126.toml").write_text(
-        textwrap.dedent(f"""\
-        name = "cuda126"
-        [hardware]
-        vendor = "nvidia"
-        cuda = "12.6"
-        compute_capabilities = ["7.5", "8.0", "8.6", "9.0"]
-        min_driver = "525.60.13"
-        [target]
-        platform = "x86_64-manylinux_2_28"
-        python = ["{PY}"]
-        [pins]
-        torch = "2.14.1+cu126"
-        [[indexes]]
-        name = "pytorch-cu126"
-        url = "{indexes["cu126"]}"
-        """)
-    )
-    (folder / "cpu.toml").write_text(
-        textwrap.dedent(f"""\
-        name = "cpu"
-        [hardware]
-        vendor = "cpu"
-        [target]
-        platform = "x86_64-manylinux_2_28"
-        python = ["{PY}"]
-        [pins]
-        torch = "2.13.0+cpu"
-        [[indexes]]
-        name = "pytorch-cpu"
-        url = "{indexes["cpu"]}"
-        """)
-    )
     rows = []
     for version in ("2.14.1", "2.13.0", "2.12.0"):
         rows.append(

@@ -82,7 +82,11 @@ def env(indexes: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, s
     return indexes
 
 
-def profiles_root(root: Path, indexes: dict[str, str], cu_pin: str = "2.14.1+cu126") -> Path:
+def profiles_root(
+    root: Path, indexes: dict[str, str], cu_pin: str = "2.14.1+cu126", *, mylib: bool = True
+) -> Path:
+    """Two profiles as a constraints_gen root: cuda126 (``cu_pin``) and cpu (with a ``mylib``
+    pin unless ``mylib`` is false), each on its index in ``indexes``."""
     folder = root / "profiles"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "manifest.toml").write_text('[requirements]\ntorch = ">=2.0"\n')
@@ -114,7 +118,7 @@ def profiles_root(root: Path, indexes: dict[str, str], cu_pin: str = "2.14.1+cu1
         python = ["{PY}"]
         [pins]
         torch = "2.13.0+cpu"
-        mylib = "1.0"
+        {'mylib = "1.0"' if mylib else ""}
         [[indexes]]
         name = "pytorch-cpu"
         url = "{indexes["cpu"]}"
@@ -136,9 +140,12 @@ line-length = 99
 
 
 def make(
-    tmp_path: Path, indexes: dict[str, str], deps: str = '"torch>=2.12", "app"', **kw: str
+    tmp_path: Path,
+    indexes: dict[str, str],
+    deps: str = '"torch>=2.12", "app"',
+    cu_pin: str = "2.14.1+cu126",
 ) -> Path:
-    profiles_root(tmp_path / "gc", indexes, **kw)
+    profiles_root(tmp_path / "gc", indexes, cu_pin)
     project = tmp_path / "demo"
     project.mkdir()
     (project / "pyproject.toml").write_text(PROJECT.format(py=PY, deps=deps))
