@@ -271,7 +271,7 @@ def _check_lookups() -> Lookup:
     def entry() -> bool:
         key = answers.check_key(project, (), ())
         value = answers.ANSWERS.get(key, answers._CHECK)
-        return value is not None and answers._unchanged(value["inputs"])
+        return value is not None and answers.unchanged(value["inputs"])
 
     return _lookups(lambda: answers.load_check(project, answers.check_key(project, (), ())), entry)
 
@@ -294,7 +294,7 @@ def _emit_lookups(root: Path) -> Lookup:
 
     def entry() -> bool:
         value = answers.ANSWERS.get(key(), answers._EMIT)
-        return value is not None and answers._unchanged(value["inputs"])
+        return value is not None and answers.unchanged(value["inputs"])
 
     return _lookups(lambda: answers.load_emit(project, key()), entry)
 

@@ -143,7 +143,7 @@ def inputs(paths: Sequence[str]) -> Inputs | None:
         return None
 
 
-def _unchanged(stored: list[list[Any]]) -> bool:
+def unchanged(stored: list[list[Any]]) -> bool:
     """Has each stored input the identity it had (a stored null: it still does not exist)?"""
     try:
         for path, ident in stored:
@@ -155,7 +155,7 @@ def _unchanged(stored: list[list[Any]]) -> bool:
     return True
 
 
-def _settled(found: Inputs, started: int) -> bool:
+def settled(found: Inputs, started: int) -> bool:
     """No input changed since shortly before the command started (see caches.racy)."""
     return not any(caches.racy(ident, started) for _, ident in found)
 
@@ -335,7 +335,7 @@ def load_emit(
     """(text, messages said, the lock pair it stands on) of a cached emit, its constraints read
     and checked now; None on a miss."""
     value = ANSWERS.get(key, _EMIT)
-    if value is None or not _unchanged(value["inputs"]):
+    if value is None or not unchanged(value["inputs"]):
         return None
     if not listings_still(value["folders"]):
         return None  # a mirror folder changed: emit checks it again
@@ -373,7 +373,7 @@ def store_emit(
     """Remember emit's answer: the pair it read and the option lines (mirrors applied) that
     follow its ``# Index`` lines; only when nothing changed meanwhile and the stored answer
     renders exactly ``text``."""
-    if not _settled(before, started) or inputs([p for p, _ in before]) != before:
+    if not settled(before, started) or inputs([p for p, _ in before]) != before:
         return
     pair = stored_pair(project, profile, python, platform, layout, started)
     if pair is None:
@@ -421,7 +421,7 @@ def load_check(project: Project, key: dict[str, Any]) -> list[tuple[Kind, str]] 
     """The messages (kind, line) of a cached all-fresh ``lock --check``, every lock pair read
     and checked now; None on a miss."""
     value = ANSWERS.get(key, _CHECK)
-    if value is None or not _unchanged(value["inputs"]):
+    if value is None or not unchanged(value["inputs"]):
         return None
     if [path for path, _ in value["inputs"]] != profile_files(project):
         return None
@@ -439,7 +439,7 @@ def store_check(
     said: Sequence[tuple[Kind, str]],
 ) -> None:
     """Remember an all-fresh report of ``targets`` (profile, CPython, platform, layout)."""
-    if not _settled(before, started) or inputs([p for p, _ in before]) != before:
+    if not settled(before, started) or inputs([p for p, _ in before]) != before:
         return
     pairs = []
     for target in targets:
