@@ -22,8 +22,9 @@ from support.standin_torch import build_standin_torch
 from support.sync_project import PY, TORCH_TAG, gen, make_venv
 
 from constraints_gen.detect.hardware import Hardware, parse_hardware
+from constraints_gen.install.findings import Report
 from constraints_gen.install.gpucheck import Device, TorchInfo, check_gpu, gpu_plan
-from constraints_gen.install.verify import Report, verify
+from constraints_gen.install.verify import verify
 from constraints_gen.locks.compile import LockOptions, compile_one
 from constraints_gen.locks.file import LockedPackage
 from constraints_gen.profiles.load import load_profiles

@@ -232,7 +232,7 @@ def test_a_forged_state_entry_is_a_miss(tmp_path: Path) -> None:
     data = json.loads(path.read_text())
     (where,) = [w for w in data["value"]["dists"] if w.endswith("peft-0.13.2.dist-info")]
     dist = data["value"]["dists"][where]
-    files = [(folder, name) for folder, names in dist["files"] for name in names]
+    files = [(folder, name) for folder, names in dist["files"] for name in names.split("/")]
     ids: list[int] = []
     for folder, name in files:  # the identities as they are now: the edited file's included
         now = (site / folder / name).lstat()
@@ -288,7 +288,7 @@ def test_a_script_outside_site_packages_is_kept_by_identity(tmp_path: Path) -> N
     stored = state.dist_seen("tool", 2, seen, started_ns=10**19)  # checked later: all kept
     assert stored["name"] == "tool"
     assert stored["unknown"] is False
-    assert stored["files"] == [["../../bin", ["tool"]], ["tool", ["__init__.py"]]]
+    assert stored["files"] == [["../../bin", "tool"], ["tool", "__init__.py"]]
     assert state._files_same(str(site), stored)
     (tmp_path / "bin" / "tool").write_text("y\n")
     assert not state._files_same(str(site), stored)

@@ -16,7 +16,7 @@ from support.wheels import build_wheel
 
 from constraints_gen import runner
 from constraints_gen.errors import ConstraintsGenError, ToolError
-from constraints_gen.install.sync import python_version
+from constraints_gen.install.interpreter import python_version
 
 HERE = "{}.{}".format(*sys.version_info[:2])
 

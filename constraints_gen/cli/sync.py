@@ -6,19 +6,29 @@ import json
 import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from constraints_gen.cli.core import (
     WHEELHOUSE_ENV,
-    choose_profile,
     complete_with,
     json_option,
     write_out,
 )
-from constraints_gen.cli.verify import FULL_HELP, NO_DEEP_HELP, environment_options, finish
+from constraints_gen.cli.verify import (
+    FULL_HELP,
+    NO_DEEP_HELP,
+    environment,
+    environment_options,
+    finish,
+)
 from constraints_gen.errors import EXIT_FAILURE
 from constraints_gen.reporter import REPORT
+
+if TYPE_CHECKING:
+    from constraints_gen.install.sync import Environment
+    from constraints_gen.profiles.model import ProfileSet
 
 
 def printed_command(args: Sequence[str], env: Mapping[str, str | None]) -> str:
@@ -96,30 +106,42 @@ def sync_cmd(
       gen-constraints sync --wheelhouse https://wheels.example/llm/simple
       gen-constraints sync --print-command             # the uv command, for your own scripts
     """
-    from constraints_gen.install import sync
-    from constraints_gen.install.repair import repair
+    from constraints_gen.install import noop, sync
 
-    project, profiles, picked = choose_profile(root, hardware_file, profile)
-    env = sync.environment(project, profiles, picked, python)
-    lock = env.lock
-    if sync.is_stale(env, profiles):
-        REPORT.warning(f"{lock.path} is stale (refresh: gen-constraints lock {env.profile.name})")
     uv_env = sync.uv_env(wheelhouse)  # read before any work: a URL that cannot be is exit 2
-    if print_command:
-        write_out(
-            printed_command(sync.uv_args(lock.path, env.python, wheelhouse, check=check), uv_env)
-        )
-        return
-    done = repair(
-        env,
-        profiles.manifest,
-        wheelhouse,
-        hardware_file,
-        root=root,
-        check=check,
-        deep=not no_deep,
-        full=full,
+    found = noop.lookup(
+        "sync", root=root, hardware_file=hardware_file, profile=profile, python=python
     )
+    done = None
+    if found.hit is not None and not (print_command or no_deep or full):
+        done = noop.sync(found.hit, wheelhouse, hardware_file, check=check)
+    if done is None:
+        from constraints_gen.install.repair import repair
+
+        def work() -> tuple[ProfileSet, Environment]:
+            profiles, env = environment(found, hardware_file, profile, python)
+            if sync.is_stale(env, profiles):
+                REPORT.warning(
+                    f"{env.lock.path} is stale (refresh: gen-constraints lock {env.profile.name})"
+                )
+            return profiles, env
+
+        profiles, env = noop.resolve(found, work)
+        if print_command:
+            args = sync.uv_args(env.lock.path, env.python, wheelhouse, check=check)
+            write_out(printed_command(args, uv_env))
+            return
+        done = repair(
+            env,
+            profiles.manifest,
+            wheelhouse,
+            hardware_file,
+            root=root,
+            check=check,
+            deep=not no_deep,
+            full=full,
+        )
+    target = done.target
     if as_json:
         write_out(json.dumps(done.to_json(), indent=2) + "\n")
     else:
@@ -128,17 +150,19 @@ def sync_cmd(
         finish(done.verified, prefix="gen-constraints: ")
     error = done.lacking_error
     if not done.changes:
-        REPORT.notice(f"in sync ({env.where}, {len(lock.packages)} packages)")
+        REPORT.notice(f"in sync ({target.where}, {target.packages} packages)")
         if error is not None:  # said, not failed: nothing had to be installed
             REPORT.always(f"gen-constraints: {error.message} ({error.tip})")
         return
     if done.applied:
         REPORT.notice(
-            "synced ({}): {} installed, {} replaced, {} removed".format(env.where, *done.counts())
+            "synced ({}): {} installed, {} replaced, {} removed".format(
+                target.where, *done.counts()
+            )
         )
         return
     drift = "{} to install, {} to replace, {} to remove".format(*done.counts())
-    REPORT.always(f"gen-constraints: drift ({env.where}): {drift}")
+    REPORT.always(f"gen-constraints: drift ({target.where}): {drift}")
     if error is not None and not check:
         raise error
     if error is not None:

@@ -22,7 +22,10 @@ from constraints_gen.errors import EXIT_FAILURE
 from constraints_gen.reporter import REPORT
 
 if TYPE_CHECKING:
-    from constraints_gen.install.verify import Report
+    from constraints_gen.install.findings import Report
+    from constraints_gen.install.noop import Lookup
+    from constraints_gen.install.sync import Environment
+    from constraints_gen.profiles.model import ProfileSet
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,17 +91,38 @@ def verify_cmd(
       gen-constraints verify --no-deep                # versions and imports only
       gen-constraints verify --full                   # every file hashed, every probe run
     """
-    from constraints_gen.install.repair import verify_env
-    from constraints_gen.install.sync import environment
+    from constraints_gen.install import noop
 
-    project, profiles, chosen = choose_profile(root, hardware_file, profile)
-    env = environment(project, profiles, chosen, python)
-    report = verify_env(env, profiles.manifest, hardware_file, deep=not no_deep, full=full)
+    found = noop.lookup(
+        "verify", root=root, hardware_file=hardware_file, profile=profile, python=python
+    )
+    report = None
+    if found.hit is not None and not (no_deep or full):
+        report = noop.verify(found.hit, hardware_file)
+    if report is None:
+        from constraints_gen.install.repair import verify_env
+
+        profiles, env = noop.resolve(
+            found, lambda: environment(found, hardware_file, profile, python)
+        )
+        report = verify_env(env, profiles.manifest, hardware_file, deep=not no_deep, full=full)
     if as_json:
         write_out(json.dumps(report.to_json(), indent=2) + "\n")
     else:
         write_out("".join(f"{f.check}: {f.message}\n" for f in report.findings))
     finish(report)
+
+
+def environment(
+    found: Lookup, hardware_file: Path | None, profile: str | None, python: str | None
+) -> tuple[ProfileSet, Environment]:
+    """The profiles and the environment a command works on, worked out in full."""
+    from constraints_gen.install.sync import environment as target_environment
+
+    project, profiles, chosen = choose_profile(
+        found.project.root, hardware_file, profile, found.project
+    )
+    return profiles, target_environment(project, profiles, chosen, python)
 
 
 def finish(report: Report, *, prefix: str = "") -> None:

@@ -27,8 +27,10 @@ from constraints_gen.errors import ConstraintsGenError, ToolError
 from constraints_gen.reporter import REPORT
 
 if TYPE_CHECKING:
+    from constraints_gen.install.findings import Report
+    from constraints_gen.install.interpreter import Target
     from constraints_gen.install.sync import Change, Environment
-    from constraints_gen.install.verify import Prepared, Report
+    from constraints_gen.install.verify import Prepared
     from constraints_gen.profiles.manifest import Manifest
 
 
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
 class Repaired:
     """What :func:`repair` found and did."""
 
-    env: Environment
+    target: Target
     wheelhouse: str
     changes: tuple[Change, ...]  # the drift found before any change
     applied: bool  # uv synced the environment
@@ -58,10 +60,10 @@ class Repaired:
     def to_json(self) -> dict[str, Any]:
         return {
             "version": 1,
-            "profile": self.env.profile.name,
-            "python": self.env.version,
-            "environment": str(self.env.python),
-            "lock": str(self.env.lock.path),
+            "profile": self.target.profile,
+            "python": self.target.version,
+            "environment": str(self.target.python),
+            "lock": str(self.target.lock),
             "wheelhouse": self.wheelhouse,  # masked by the CLI's output, as all output
             "in_sync": self.in_sync,
             "applied": self.applied,
@@ -240,7 +242,7 @@ def repair(
             prepared=prepared,
         )
     return Repaired(
-        env=env,
+        target=env.target,
         wheelhouse=wheelhouse,
         changes=changes,
         applied=applied,

@@ -38,7 +38,7 @@ from typing import Any
 
 from constraints_gen import caches
 
-STATE = caches.Cache("verified-env", 1)
+STATE = caches.Cache("verified-env", 2)  # 2: each folder's names as one text
 
 #: Variables that cannot change what the probes find (the shell's bookkeeping). Every other one
 #: is a dependency: the probes inherit the environment, and any package may read any variable at
@@ -67,38 +67,51 @@ def _stat(path: str, *, follow: bool = False) -> list[int] | None:
     return [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
 
 
-def _file_digest(path: Path) -> str | None:
+#: The probe that runs in the target (install/readout.py copies it there): its text is a
+#: dependency of every answer it gave.
+PROBE = Path(__file__).with_name("_in_target_probe.py")
+
+
+def file_digest(path: Path) -> str | None:
+    """The sha256 of a file's bytes; None when it cannot be read."""
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None
 
 
+def machine_digest(machine: object | None) -> str | None:
+    """What the state keeps of the machine a GPU check ran on (its readout's repr)."""
+    if machine is None:
+        return None
+    return hashlib.sha256(repr(machine).encode("utf-8")).hexdigest()
+
+
 def depends(
     *,
     python: Path,
-    lock: Path,
+    lock_digest: str | None,
     profile: str,
     vendor: str,
     imports: Sequence[str] | None,
     stack: Iterable[str],
     deep: bool,
     machine: str | None,
-    probe: str,
 ) -> dict[str, Any]:
-    """What the probes' answers depend on, beside the installed files (see the module doc)."""
+    """What the probes' answers depend on, beside the installed files (see the module doc);
+    ``lock_digest``: :func:`file_digest` of the lock."""
     from constraints_gen import __version__
 
     real = os.path.realpath(python)
     return {
         "interpreter": [real, _stat(real)],
         "cfg": _stat(str(python.parent.parent / "pyvenv.cfg"), follow=True),
-        "lock": _file_digest(lock),
+        "lock": lock_digest,
         "profile": [profile, vendor, None if imports is None else list(imports)],
         "stack": sorted(stack),
         "deep": deep,
         "tool": __version__,
-        "probe": hashlib.sha256(probe.encode("utf-8")).hexdigest(),
+        "probe": file_digest(PROBE),
         "machine": machine,
         "environ": environ_digest(),
     }
@@ -107,7 +120,9 @@ def depends(
 # --- the stored form -----------------------------------------------------------------------
 # A distribution: {"name", "checked": files hashed, "record": identity, "folders": [[folder,
 # identity, listing]], "files": the paths relative to the folder holding the .dist-info,
-# grouped as [[folder relative to that, [names]], ...]: shorter to load, and each folder's files
+# grouped as [[folder relative to that, "name/name/..."], ...] (a name holds no "/": each is
+# the last part of a normalized path; one text per folder parses ten times faster than a list
+# of 24,000 strings for torch's stack); shorter to load, and each folder's files
 # are stat'ed relative to it, which spares the kernel the walk of the whole path each time),
 # "ids": the sha256 of the 5 numbers of each file's identity, in that order, as unsigned 64-bit
 # integers (the walk builds the same list and compares one digest: 120,000 numbers for torch's
@@ -136,13 +151,7 @@ _is_dist = caches.record(
     record=caches.is_identity,
     folders=_is_folder,
     files=caches.list_of(
-        lambda v: (
-            type(v) is list
-            and len(v) == 2
-            and type(v[0]) is str
-            and type(v[1]) is list
-            and set(map(type, v[1])) <= {str}
-        )  # in C: torch has 24,000
+        lambda v: type(v) is list and len(v) == 2 and type(v[0]) is str and type(v[1]) is str
     ),
     ids=caches.is_str,
     unknown=lambda v: type(v) is bool,
@@ -242,7 +251,8 @@ def _files_same(base: str, dist: Mapping[str, Any]) -> bool:
     flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
     relative = os.lstat in os.supports_dir_fd
     try:
-        for folder, names in dist["files"]:
+        for folder, joined in dist["files"]:
+            names = joined.split("/")
             if not relative:
                 at = prefix + folder + os.sep if folder else prefix
                 for name in names:
@@ -340,7 +350,7 @@ def dist_seen(name: str, checked: int, seen: Mapping[str, Any], started_ns: int)
             continue
         grouped.setdefault(folder, []).append(leaf)
         ids_of.setdefault(folder, []).extend(kept)
-    files = [[folder, names] for folder, names in grouped.items()]
+    files = [[folder, "/".join(names)] for folder, names in grouped.items()]
     ids = identities_digest([n for folder in grouped for n in ids_of[folder]])
     return {
         "name": name,

@@ -20,26 +20,22 @@ by its installed version, so drift is reported without those wheels.
 from __future__ import annotations
 
 import json
-import os
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from constraints_gen import runner
-from constraints_gen.errors import ConstraintsGenError, ToolError
-from constraints_gen.install.wheelhouse import HashCache, LockRef, check, read_lock
-from constraints_gen.locks import file as lockfile
-from constraints_gen.locks.file import LockedPackage
-from constraints_gen.locks.locate import locate_lock
-from constraints_gen.profiles.config import (
-    check_mirrors,
-    load_config,
-    local_folder,
-    mirrors_from_env,
-)
-from constraints_gen.profiles.model import Profile, ProfileSet
-from constraints_gen.profiles.project import Project
+from constraints_gen.errors import ToolError
+from constraints_gen.install.interpreter import Target, interpreter, python_version
+from constraints_gen.profiles.config import local_folder
+
+if TYPE_CHECKING:
+    from constraints_gen.install.wheelhouse import LockRef
+    from constraints_gen.locks.file import LockedPackage
+    from constraints_gen.profiles.config import Listings
+    from constraints_gen.profiles.model import Profile, ProfileSet
+    from constraints_gen.profiles.project import Project
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,10 +65,21 @@ class Environment:
     version: str  # its CPython X.Y
     lock: LockRef
     on_demand: bool  # the lock was made on demand (from the user cache), not committed
+    folders: Listings = ()  # the mirror folders checked, as listed then (config.check_mirrors)
+
+    @property
+    def target(self) -> Target:
+        return Target(
+            profile=self.profile.name,
+            python=self.python,
+            version=self.version,
+            lock=self.lock.path,
+            packages=len(self.lock.packages),
+        )
 
     @property
     def where(self) -> str:
-        return f"profile {self.profile.name}, CPython {self.version}, {self.python}"
+        return self.target.where
 
 
 def environment(
@@ -83,11 +90,15 @@ def environment(
 ) -> Environment:
     """The target interpreter (``python``: see :func:`interpreter`) and the lock of ``profile``
     for its CPython, found as emit finds it (committed, cached, else made on demand)."""
+    from constraints_gen.install.wheelhouse import read_lock
+    from constraints_gen.locks.locate import locate_lock
+    from constraints_gen.profiles.config import check_mirrors, load_config, mirrors_from_env
+
     chosen = machine_view(profile)
     # the mirrors an on-demand lock, or the fill a missing wheel asks for, would use: refused
     # here when they cannot serve, whether or not this sync needs them
     mirrors = {**load_config(project.root).mirrors, **mirrors_from_env()}
-    check_mirrors(project.root, chosen, mirrors)
+    folders = check_mirrors(project.root, chosen, mirrors)
     target = interpreter(python)
     version = python_version(target)
     located = locate_lock(project, profiles, chosen, version)
@@ -97,67 +108,16 @@ def environment(
         version=version,
         lock=read_lock(chosen, version, located.lock_path),
         on_demand=located.on_demand,
+        folders=folders,
     )
 
 
 def is_stale(env: Environment, profiles: ProfileSet) -> bool:
     """Is the environment's committed lock stale (its profile or the manifest changed since)?"""
+    from constraints_gen.locks import file as lockfile
+
     expected = lockfile.fingerprint(env.profile, profiles.manifest, env.version)
     return not env.on_demand and not lockfile.lock_is_fresh(env.lock.path, expected)
-
-
-def interpreter(python: str | None) -> Path:
-    """The target: ``--python`` (an interpreter or a venv folder), else the active venv."""
-    where = python or os.environ.get("VIRTUAL_ENV")
-    if not where:
-        raise ConstraintsGenError(
-            "no target environment: no --python given and no virtual environment is active",
-            tip="name one: --python .venv/bin/python (or activate the venv)",
-        )
-    path = Path(where)
-    if path.is_dir():
-        scripts = "Scripts/python.exe" if sys.platform == "win32" else "bin/python"
-        path = path / scripts
-    if not path.exists():
-        raise ConstraintsGenError(f"{path}: no such interpreter")
-    return path
-
-
-def python_version(python: Path) -> str:
-    """X.Y of the target: from its venv's pyvenv.cfg when there is one, else by running it."""
-    cfg = python.parent.parent / "pyvenv.cfg"
-    if cfg.is_file():
-        for line in cfg.read_text(encoding="utf-8").splitlines():
-            key, _, value = line.partition("=")
-            parts = [*value.strip().split("."), "", ""]
-            if (
-                key.strip() in ("version_info", "version")
-                and parts[0].isdigit()
-                and parts[1].isdigit()
-            ):
-                return f"{parts[0]}.{parts[1]}"
-    import re
-
-    from constraints_gen.install.readout import probe_timeout
-
-    # -I -S: neither the current folder's modules nor a .pth file run; no stdin to read; the
-    # same deadline as verify's probe (an interpreter that never answers hung sync); the
-    # version is the last line, so a wrapper's banner (module systems print one) is not taken
-    # for it (was: a lock looked for "CPython Welcome to ...\n3.11")
-    hint = "--python must name a working Python interpreter"
-    result = runner.run(
-        [python, "-I", "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-        hint=hint,
-        timeout=probe_timeout(),
-        input="",
-    )
-    lines = result.stdout.strip().splitlines()
-    if not lines or not re.fullmatch(r"[0-9]+\.[0-9]+", lines[-1].strip()):
-        shown = repr(lines[-1][:200]) if lines else "nothing"
-        raise ConstraintsGenError(
-            f"{python}: asked for its version, it printed {shown}, not X.Y", tip=hint
-        )
-    return lines[-1].strip()
 
 
 def machine_view(profile: Profile) -> Profile:
@@ -240,6 +200,8 @@ def missing_wheels(lock: LockRef, wheelhouse: str) -> dict[str, str]:
             return {p.name: f"{p.name}=={p.version}" for p in lock.packages}
         # A sync only reads the wheelhouse, which fleets share read-only (NFS): the hashes it
         # computes are kept in the user's own cache (HashCache), never in the folder.
+        from constraints_gen.install.wheelhouse import HashCache, check
+
         cache = HashCache(folder)
         report = check(folder, [lock], cache)
         cache.save()

@@ -17,8 +17,9 @@ from packaging.requirements import Requirement
 
 from constraints_gen.detect.hardware import Hardware
 from constraints_gen.errors import InputError
-from constraints_gen.install.sync import interpreter, python_version
-from constraints_gen.install.verify import Report, verify
+from constraints_gen.install.findings import Report
+from constraints_gen.install.interpreter import interpreter, python_version
+from constraints_gen.install.verify import verify
 from constraints_gen.locks.file import LockedPackage
 from constraints_gen.locks.uvproject import read_block
 from constraints_gen.names import canonical_name

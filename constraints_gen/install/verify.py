@@ -36,7 +36,14 @@ from typing import Any
 
 from constraints_gen.detect.hardware import Hardware
 from constraints_gen.errors import ConstraintsGenError
-from constraints_gen.install.findings import Finding, local_label, same_version
+from constraints_gen.install.findings import (
+    Finding,
+    Report,
+    from_summary,
+    local_label,
+    report_summary,
+    same_version,
+)
 from constraints_gen.install.gpucheck import (
     TorchInfo,
     check_gpu,
@@ -97,54 +104,6 @@ class Installed:
     checked: int  # files hashed (0 without deep, or not hashed: trusted by the state)
     bad: tuple[BadFile, ...]
     seen: Any = None  # what it was hashed at (probe.read_distribution's "seen"), unchecked
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Report:
-    profile: str
-    python: str
-    environment: str
-    packages: int  # locked distributions checked
-    files: int | None  # files hashed; None: not deep
-    imports: tuple[str, ...]
-    gpus: tuple[str, ...]  # the GPUs checked
-    notices: tuple[str, ...]
-    findings: tuple[Finding, ...]
-    #: what was checked: "full" (no state used), "unchanged" (the state held: no probe ran), or
-    #: "N of M distributions hashed" (some changed)
-    rechecked: str = "full"
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
-
-    @property
-    def repairable(self) -> tuple[str, ...]:
-        return tuple(sorted({f.repair for f in self.findings if f.repair is not None}))
-
-    def summary(self) -> str:
-        parts = [f"{self.packages} packages at their locked versions"]
-        if self.files is not None:
-            parts.append(f"{self.files} files match their RECORD")
-        parts.append(f"{len(self.imports)} imports")
-        if self.gpus:
-            parts.append(f"torch runs on {', '.join(self.gpus)}")
-        return ", ".join(parts)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": 1,
-            "profile": self.profile,
-            "python": self.python,
-            "environment": self.environment,
-            "verified": self.ok,
-            "packages": self.packages,
-            "files": self.files,
-            "imports": list(self.imports),
-            "gpus": list(self.gpus),
-            "notices": list(self.notices),
-            "failures": [finding.to_json() for finding in self.findings],
-        }
 
 
 # --- pure comparison -----------------------------------------------------------------------
@@ -339,42 +298,6 @@ def read_runtime(python: Path, imports: Sequence[str], gpu: str | None) -> Runti
         return Finding(check="import", subject="probe", message=message)
 
 
-def _machine_digest(machine: Hardware | None) -> str | None:
-    if machine is None:
-        return None
-    import hashlib
-
-    return hashlib.sha256(repr(machine).encode("utf-8")).hexdigest()
-
-
-def _summary(report: Report) -> dict[str, Any]:
-    return {
-        "packages": report.packages,
-        "files": report.files,
-        "imports": list(report.imports),
-        "gpus": list(report.gpus),
-        "notices": list(report.notices),
-    }
-
-
-def _from_summary(profile: Profile, python: Path, version: str, summary: Any) -> Report | None:
-    try:
-        return Report(
-            profile=profile.name,
-            python=version,
-            environment=str(python),
-            packages=int(summary["packages"]),
-            files=None if summary["files"] is None else int(summary["files"]),
-            imports=tuple(str(m) for m in summary["imports"]),
-            gpus=tuple(str(g) for g in summary["gpus"]),
-            notices=tuple(str(n) for n in summary["notices"]),
-            findings=(),
-            rechecked="unchanged",
-        )
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
 def _record(
     python: Path,
     needs: dict[str, Any],
@@ -403,7 +326,7 @@ def _record(
                 )
         saved = state.State(
             depends=needs,
-            summary=_summary(report),
+            summary=report_summary(report),
             paths=state.paths_seen(paths, started_ns),
             dists=dists,
         )
@@ -442,18 +365,16 @@ def prepare(
     if not deep or lock_path is None:
         return Prepared(machine=machine, needs=None, prior=None, comparison=None)
     from constraints_gen.install import state
-    from constraints_gen.install.readout import probe_text
 
     needs = state.depends(
         python=python,
-        lock=lock_path,
+        lock_digest=state.file_digest(lock_path),
         profile=profile.name,
         vendor=profile.vendor,
         imports=profile.verify_imports,
         stack=[pin.name for pin in profile.pins] + [r.name for r in manifest.requirements],
         deep=deep,
-        machine=_machine_digest(machine),
-        probe=probe_text(),
+        machine=state.machine_digest(machine),
     )
     prior = None if full else state.load(python, needs)
     comparison = None if prior is None else state.compare(prior, time.time_ns())
@@ -529,7 +450,7 @@ def verify(
         from constraints_gen.install import state
 
         if not comparison.changed:
-            hit = _from_summary(profile, python, python_version, prior.summary)
+            hit = from_summary(profile.name, python, python_version, prior.summary)
             if hit is not None:
                 if comparison.state != prior:
                     state.save(python, comparison.state)  # folder identities refreshed

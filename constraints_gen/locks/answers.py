@@ -56,7 +56,8 @@ HEAD_LINES = 5  # locks/file.py HEAD_LINES: a generated file's header
 #: (path, identity) of each input
 Inputs = list[tuple[str, caches.Identity | None]]
 
-_INPUTS = caches.list_of(
+#: the shape of a stored ``Inputs``
+INPUTS = caches.list_of(
     lambda item: (
         type(item) is list
         and len(item) == 2
@@ -75,32 +76,28 @@ _PAIR = caches.record(
     constraints_head=caches.is_str,
 )
 #: [kind, line] of each message a command said (constraints_gen.reporter.Reporter.capture)
-_SAID = caches.list_of(
+SAID = caches.list_of(
     lambda item: (
         type(item) is list and len(item) == 2 and item[0] in KINDS and caches.is_str(item[1])
     )
 )
+#: [folder, [names...]]: each mirror folder's listing when the command checked it
+FOLDERS = caches.list_of(
+    lambda item: (
+        type(item) is list
+        and len(item) == 2
+        and caches.is_str(item[0])
+        and caches.list_of(caches.is_str)(item[1])
+    )
+)
 _EMIT = caches.record(
-    inputs=_INPUTS,
+    inputs=INPUTS,
     pair=_PAIR,
     options=caches.list_of(caches.list_of(caches.is_str)),  # [# Index line, option line]
-    # [kind, line] of each message emit said (constraints_gen.reporter.Reporter.capture)
-    messages=caches.list_of(
-        lambda item: (
-            type(item) is list and len(item) == 2 and item[0] in KINDS and caches.is_str(item[1])
-        )
-    ),
-    # [folder, [names...]]: each mirror folder's listing when emit checked it
-    folders=caches.list_of(
-        lambda item: (
-            type(item) is list
-            and len(item) == 2
-            and caches.is_str(item[0])
-            and caches.list_of(caches.is_str)(item[1])
-        )
-    ),
+    messages=SAID,
+    folders=FOLDERS,
 )
-_CHECK = caches.record(inputs=_INPUTS, pairs=caches.list_of(_PAIR), lines=_SAID)
+_CHECK = caches.record(inputs=INPUTS, pairs=caches.list_of(_PAIR), lines=SAID)
 
 
 def _machine() -> str:
