@@ -53,7 +53,8 @@ if TYPE_CHECKING:
     from constraints_gen.install.repair import Repaired
     from constraints_gen.install.state import Comparison, State
     from constraints_gen.install.sync import Environment
-    from constraints_gen.profiles.model import ProfileSet
+    from constraints_gen.profiles.manifest import Manifest
+    from constraints_gen.profiles.model import Profile, ProfileSet
 
 #: One environment answer (see the module doc).
 _ANSWER = caches.record(
@@ -210,7 +211,7 @@ def resolve(
         "layout": chosen.layout_platform,
         "vendor": chosen.vendor,
         "imports": None if chosen.verify_imports is None else list(chosen.verify_imports),
-        "stack": stack_names(chosen, profiles),
+        "stack": stack_names(chosen, profiles.manifest),
         "python": str(env.python),
         "version": env.version,
         "lock_head": pair["lock_head"],
@@ -223,10 +224,10 @@ def resolve(
     return profiles, env
 
 
-def stack_names(profile: Any, profiles: ProfileSet) -> list[str]:
+def stack_names(profile: Profile, manifest: Manifest) -> list[str]:
     """The names of the stack the default imports come from: the profile's pins and the
     manifest's requirements (what the environment state depends on)."""
-    return [pin.name for pin in profile.pins] + [r.name for r in profiles.manifest.requirements]
+    return [pin.name for pin in profile.pins] + [r.name for r in manifest.requirements]
 
 
 # --- serving ---------------------------------------------------------------------------------

@@ -39,7 +39,6 @@ from constraints_gen.errors import ConstraintsGenError
 from constraints_gen.install.findings import (
     Finding,
     Report,
-    from_summary,
     local_label,
     report_summary,
     same_version,
@@ -365,6 +364,7 @@ def prepare(
     if not deep or lock_path is None:
         return Prepared(machine=machine, needs=None, prior=None, comparison=None)
     from constraints_gen.install import state
+    from constraints_gen.install.noop import stack_names
 
     needs = state.depends(
         python=python,
@@ -372,7 +372,7 @@ def prepare(
         profile=profile.name,
         vendor=profile.vendor,
         imports=profile.verify_imports,
-        stack=[pin.name for pin in profile.pins] + [r.name for r in manifest.requirements],
+        stack=stack_names(profile, manifest),
         deep=deep,
         machine=state.machine_digest(machine),
     )
@@ -447,14 +447,11 @@ def verify(
     kept: Mapping[str, dict[str, Any]] = {}
     used = comparison is not None  # a state was there to compare with
     if comparison is not None:
-        from constraints_gen.install import state
+        from constraints_gen.install.noop import unchanged_report
 
-        if not comparison.changed:
-            hit = from_summary(profile.name, python, python_version, prior.summary)
-            if hit is not None:
-                if comparison.state != prior:
-                    state.save(python, comparison.state)  # folder identities refreshed
-                return hit
+        hit = unchanged_report(python, python_version, profile.name, prior, comparison)
+        if hit is not None:
+            return hit
         trusted = comparison.unchanged
         kept = comparison.state.dists
     started_ns = time.time_ns()

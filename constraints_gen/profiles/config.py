@@ -22,9 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from constraints_gen.errors import InputError
-from constraints_gen.names import canonical_name
 from constraints_gen.redact import parse_url
-from constraints_gen.tomlio import read_toml, type_name
 
 if TYPE_CHECKING:
     from constraints_gen.profiles.model import Index, Pin, Profile
@@ -88,6 +86,8 @@ def load_config(root: Path) -> Config:
     if not path.is_file():
         return Config(path=None)
     problems: list[str] = []
+    from constraints_gen.tomlio import read_toml, type_name  # tomllib: not on sync's no-op path
+
     data = read_toml(path, problems) or {}
     for key in sorted(set(data) - {"mirrors"}):
         problems.append(f"{path}: {key}: unknown key (expected only [mirrors])")
@@ -229,6 +229,8 @@ def served_pins(profile: Profile, name: str) -> tuple[tuple[Pin, ...], bool]:
 def _wheels(listing: Iterable[str]) -> set[tuple[str, str]]:
     """(canonical name, lower-case version) of each wheel file name in ``listing`` (PEP 427:
     ``name-version(-build)?-python-abi-platform.whl``)."""
+    from constraints_gen.names import canonical_name
+
     found = set()
     for entry in listing:
         if entry.lower().endswith(".whl"):
