@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from constraints_gen import caches
 from constraints_gen.errors import ConstraintsGenError
+from constraints_gen.install import state
 from constraints_gen.install.interpreter import Target, interpreter
 from constraints_gen.locks import answers
 from constraints_gen.profiles.project import Project, find_project
@@ -51,10 +52,8 @@ from constraints_gen.reporter import REPORT, Kind
 if TYPE_CHECKING:
     from constraints_gen.install.findings import Report
     from constraints_gen.install.repair import Repaired
-    from constraints_gen.install.state import Comparison, State
     from constraints_gen.install.sync import Environment
-    from constraints_gen.profiles.manifest import Manifest
-    from constraints_gen.profiles.model import Profile, ProfileSet
+    from constraints_gen.profiles.model import ProfileSet
 
 #: One environment answer (see the module doc).
 _ANSWER = caches.record(
@@ -211,7 +210,7 @@ def resolve(
         "layout": chosen.layout_platform,
         "vendor": chosen.vendor,
         "imports": None if chosen.verify_imports is None else list(chosen.verify_imports),
-        "stack": stack_names(chosen, profiles.manifest),
+        "stack": state.stack_names(chosen, profiles.manifest),
         "python": str(env.python),
         "version": env.version,
         "lock_head": pair["lock_head"],
@@ -224,36 +223,12 @@ def resolve(
     return profiles, env
 
 
-def stack_names(profile: Profile, manifest: Manifest) -> list[str]:
-    """The names of the stack the default imports come from: the profile's pins and the
-    manifest's requirements (what the environment state depends on)."""
-    return [pin.name for pin in profile.pins] + [r.name for r in manifest.requirements]
-
-
 # --- serving ---------------------------------------------------------------------------------
-
-
-def unchanged_report(
-    python: Path, version: str, profile: str, prior: State, comparison: Comparison
-) -> Report | None:
-    """The stored verdict, when the comparison found nothing changed (the folder identities it
-    refreshed are kept); else None."""
-    from constraints_gen.install import state
-    from constraints_gen.install.findings import from_summary
-
-    if comparison.changed:
-        return None
-    report = from_summary(profile, python, version, prior.summary)
-    if report is not None and comparison.state != prior:
-        state.save(python, comparison.state)  # folder identities refreshed
-    return report
 
 
 def _verify(settled: Settled, hardware_file: Path | None) -> tuple[Report, list[Any]] | None:
     """The stored verdict of the environment when its state holds (nothing is said: the
     messages are returned, to be said when served)."""
-    from constraints_gen.install import state
-
     target = settled.target
     machine = None
     with REPORT.capture(silent=True) as said:
@@ -275,7 +250,9 @@ def _verify(settled: Settled, hardware_file: Path | None) -> tuple[Report, list[
     if prior is None:
         return None
     comparison = state.compare(prior, time.time_ns())
-    report = unchanged_report(target.python, target.version, target.profile, prior, comparison)
+    report = state.unchanged_report(
+        target.python, target.version, target.profile, prior, comparison
+    )
     return None if report is None else (report, said)
 
 

@@ -34,9 +34,14 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from constraints_gen import caches
+
+if TYPE_CHECKING:
+    from constraints_gen.install.findings import Report
+    from constraints_gen.profiles.manifest import Manifest
+    from constraints_gen.profiles.model import Profile
 
 STATE = caches.Cache("verified-env", 2)  # 2: each folder's names as one text
 
@@ -313,6 +318,27 @@ def compare(state: State, started_ns: int) -> Comparison:
             changed = True
     kept_state = State(depends=state.depends, summary=state.summary, paths=paths, dists=dists)
     return Comparison(unchanged=tuple(unchanged), changed=changed, state=kept_state)
+
+
+def unchanged_report(
+    python: Path, version: str, profile: str, prior: State, comparison: Comparison
+) -> Report | None:
+    """The stored verdict, when the comparison found nothing changed (the folder identities it
+    refreshed are kept); else None."""
+    from constraints_gen.install.findings import from_summary
+
+    if comparison.changed:
+        return None
+    report = from_summary(profile, python, version, prior.summary)
+    if report is not None and comparison.state != prior:
+        save(python, comparison.state)  # folder identities refreshed
+    return report
+
+
+def stack_names(profile: Profile, manifest: Manifest) -> list[str]:
+    """The names of the stack the default imports come from: the profile's pins and the
+    manifest's requirements (what the environment state depends on)."""
+    return [pin.name for pin in profile.pins] + [r.name for r in manifest.requirements]
 
 
 # --- recording what a probe saw ----------------------------------------------------------

@@ -364,7 +364,6 @@ def prepare(
     if not deep or lock_path is None:
         return Prepared(machine=machine, needs=None, prior=None, comparison=None)
     from constraints_gen.install import state
-    from constraints_gen.install.noop import stack_names
 
     needs = state.depends(
         python=python,
@@ -372,7 +371,7 @@ def prepare(
         profile=profile.name,
         vendor=profile.vendor,
         imports=profile.verify_imports,
-        stack=stack_names(profile, manifest),
+        stack=state.stack_names(profile, manifest),
         deep=deep,
         machine=state.machine_digest(machine),
     )
@@ -447,7 +446,7 @@ def verify(
     kept: Mapping[str, dict[str, Any]] = {}
     used = comparison is not None  # a state was there to compare with
     if comparison is not None:
-        from constraints_gen.install.noop import unchanged_report
+        from constraints_gen.install.state import unchanged_report
 
         hit = unchanged_report(python, python_version, profile.name, prior, comparison)
         if hit is not None:
