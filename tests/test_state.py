@@ -254,15 +254,77 @@ def test_a_malformed_state_entry_is_a_miss(tmp_path: Path) -> None:
     assert (done.returncode, rechecked(done.stderr)) == (0, "full")
 
 
-def test_a_changed_profile_setting_is_a_miss(tmp_path: Path) -> None:
-    """The state stands on the profile's verify settings: new imports run the probes."""
+def test_a_changed_profile_setting_runs_the_probes_again(tmp_path: Path) -> None:
+    """The state stands on the profile's verify settings: new imports run the probes (the files
+    that kept their identities are not hashed again: their RECORD check does not depend on it)."""
     settled(tmp_path)
     demo = tmp_path / "proj" / "profiles" / "demo.toml"
     demo.write_text(demo.read_text() + '[verify]\nimports = ["peft", "absent"]\n')
     done = gen("-v", "verify", *COMMON, cwd=tmp_path)
     assert done.returncode == 1
-    assert rechecked(done.stderr) == "full"
+    assert rechecked(done.stderr) == "0 of 3 distributions hashed"
     assert "import: import absent failed" in done.stdout
+    assert PROBE in done.stderr
+
+
+def test_a_changed_environment_variable_runs_the_probes_not_the_hashing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probes inherit the environment (a package may read any variable at import): one more
+    variable and they run again, but no file is hashed again."""
+    settled(tmp_path)
+    monkeypatch.setenv("CG_JOB_ID", "1234")  # a scheduler's per-job variable
+    done = gen("-v", "verify", *COMMON, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert rechecked(done.stderr) == "0 of 3 distributions hashed"
+    assert PROBE in done.stderr
+    again = gen("-v", "verify", *COMMON, cwd=tmp_path)
+    assert rechecked(again.stderr) == "unchanged"  # the state now stands on the new variable
+
+
+def test_a_variable_the_import_reads_is_never_served_from_the_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stack whose import fails under a variable (peft, built so, reads ``$CG_BREAK``): the
+    state kept without it must not vouch for a run with it; the verdict is ``--full``'s."""
+    _, wheels = scenario_project(tmp_path)
+    # peft rebuilt so that its import reads the variable, the project locked from these wheels
+    from support.sync_project import LINUX, PINS, REQUIREMENTS, make_project
+    from support.wheels import build_wheel
+
+    for wheel in wheels.glob("peft-*.whl"):
+        wheel.unlink()
+    build_wheel(
+        wheels,
+        "peft",
+        "0.13.2",
+        requires=["transformers>=4.51"],
+        files={
+            "peft/__init__.py": "import os, transformers\n"
+            "if os.environ.get('CG_BREAK'):\n    raise ImportError('CG_BREAK is set')\n"
+        },
+    )
+    import shutil
+
+    shutil.rmtree(tmp_path / "proj")
+    make_project(
+        tmp_path / "proj", wheels, requirements=REQUIREMENTS, profiles={"demo": (LINUX, PINS)}
+    )
+    make_venv(tmp_path / "venv", wheels, [])
+    assert gen("sync", *COMMON, "--wheelhouse", "wheels", cwd=tmp_path).returncode == 0
+    for _ in range(3):
+        ok = gen("-v", "verify", *COMMON, cwd=tmp_path)
+        assert ok.returncode == 0, ok.stderr
+        if rechecked(ok.stderr) == "unchanged":
+            break
+    assert rechecked(ok.stderr) == "unchanged"
+    monkeypatch.setenv("CG_BREAK", "1")
+    broken = gen("-v", "verify", *COMMON, cwd=tmp_path)
+    assert broken.returncode == 1
+    assert rechecked(broken.stderr) == "0 of 3 distributions hashed"
+    assert "import peft failed: ImportError: CG_BREAK is set" in broken.stdout
+    full = gen("verify", *COMMON, "--full", cwd=tmp_path)
+    assert (full.returncode, full.stdout) == (broken.returncode, broken.stdout)
 
 
 def test_a_script_outside_site_packages_is_kept_by_identity(tmp_path: Path) -> None:

@@ -249,7 +249,7 @@ def _verify(settled: Settled, hardware_file: Path | None) -> tuple[Report, list[
     prior = state.load(target.python, needs)
     if prior is None:
         return None
-    comparison = state.compare(prior, time.time_ns())
+    comparison = state.compare(prior, time.time_ns(), needs)
     report = state.unchanged_report(
         target.python, target.version, target.profile, prior, comparison
     )

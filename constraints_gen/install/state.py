@@ -8,7 +8,11 @@ owner-only, a malformed or forged entry is a miss):
   ``pyvenv.cfg``, the lock's sha256, the profile's name, vendor and ``[verify] imports``, the names
   of the stack the default imports come from, deep or not, the tool's version and the probe's own
   text (``install/_in_target_probe.py``), the machine's readout (a GPU profile) and the environment
-  variables the probes inherit (all but the shell's bookkeeping: :data:`IGNORED`);
+  variables the probes inherit (all but the shell's bookkeeping: :data:`IGNORED`). Two tiers:
+  what the hashing of files against their RECORD depends on (:data:`FILE_DEPENDS`: the
+  interpreter, ``pyvenv.cfg``, deep, the tool and the probe) and the rest, which only the
+  version check and the import and GPU probes depend on; when only the rest differs, the files
+  that kept their identities are not hashed again, and those checks and probes run again;
 - per distribution (its ``.dist-info`` folder): the identity of RECORD and of each file it
   lists (device, inode, size, mtime_ns, ctime_ns: an edit that puts size and mtime back still
   moves the ctime), and of each folder holding one, with a digest of the folder's names
@@ -191,11 +195,19 @@ def _key(python: Path) -> dict[str, str]:
     return {"python": os.path.abspath(python)}
 
 
+#: The dependencies of the hashing of installed files against their RECORD (the first tier).
+FILE_DEPENDS = ("interpreter", "cfg", "deep", "tool", "probe")
+
+
 def load(python: Path, needs: Mapping[str, Any]) -> State | None:
-    """The state of ``python`` when there is one, well-formed and sealed, whose dependencies are
-    ``needs``; else None."""
+    """The state of ``python`` when there is one, well-formed and sealed, whose file-tier
+    dependencies (:data:`FILE_DEPENDS`) are those of ``needs``; else None. The others are
+    compared by :func:`compare`."""
     value = STATE.get(_key(python), _SHAPE)
-    if value is None or caches.canonical(value["depends"]) != caches.canonical(needs):
+    if value is None or value["depends"].keys() != needs.keys():
+        return None
+    stored = value["depends"]
+    if any(caches.canonical(stored[k]) != caches.canonical(needs[k]) for k in FILE_DEPENDS):
         return None
     return State(
         depends=value["depends"],
@@ -288,9 +300,10 @@ class Comparison:
     state: State
 
 
-def compare(state: State, started_ns: int) -> Comparison:
-    """Stat everything ``state`` recorded (see the module doc)."""
-    changed = False
+def compare(state: State, started_ns: int, needs: Mapping[str, Any]) -> Comparison:
+    """Stat everything ``state`` recorded (see the module doc); ``changed`` also when one of its
+    dependencies is not that of ``needs`` (the probes run again; the files are still compared)."""
+    changed = caches.canonical(state.depends) != caches.canonical(needs)
     paths = []
     for entry in state.paths:
         same, kept = _folder_same(entry[:3], started_ns)

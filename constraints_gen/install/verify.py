@@ -376,7 +376,7 @@ def prepare(
         machine=state.machine_digest(machine),
     )
     prior = None if full else state.load(python, needs)
-    comparison = None if prior is None else state.compare(prior, time.time_ns())
+    comparison = None if prior is None else state.compare(prior, time.time_ns(), needs)
     return Prepared(machine=machine, needs=needs, prior=prior, comparison=comparison)
 
 
