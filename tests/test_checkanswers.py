@@ -216,6 +216,27 @@ def test_a_folder_that_is_not_exact_is_never_stored(here: Path) -> None:
 # -- the locks and the profiles --------------------------------------------------------------
 
 
+def test_an_answer_from_a_lock_made_on_demand_is_never_stored(here: Path) -> None:
+    """Such a lock lives in the user cache, found by more than the inputs an entry keeps."""
+    from constraints_gen.locks.locate import on_demand_dir
+    from constraints_gen.profiles.load import load_profiles
+    from constraints_gen.profiles.project import find_project
+
+    profiles = load_profiles(find_project(here / "proj").profiles_dir)
+    cached = on_demand_dir(profiles, profiles.get("demo"), PY)
+    assert cached is not None
+    shutil.copytree(here / "proj/generated/demo", cached)
+    shutil.rmtree(here / "proj/generated/demo")
+    time.sleep(SETTLE)
+    first = missed(here, "--json")
+    assert first[0] == 0
+    assert json.loads(first[1])["locks"][0]["lock"] == str(cached / f"py{PY}.lock.txt")
+    again = missed(here, "--json")
+    assert json.loads(again[1]) == {**json.loads(first[1]), "hashed": 0}
+    assert missed(here, "--json") == again
+    assert entries() == []
+
+
 def test_a_lock_edited_with_its_size_and_mtime_put_back_is_refused(here: Path) -> None:
     served(here)
     lock = here / "proj" / "generated" / "demo" / f"py{PY}.lock.txt"
