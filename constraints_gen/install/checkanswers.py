@@ -135,13 +135,17 @@ def question(
     files, readout = found
     files.append(str(project.root / "constraints-gen.toml"))
     mirrors = os.environ.get("GEN_CONSTRAINTS_MIRRORS")
+    try:
+        where = os.getcwd()  # relative paths are part of the output
+    except OSError:
+        return None  # the working folder is gone: nothing to key on
     key = {
         "command": "wheelhouse check",
         "code": answers.code_key(),
         "packaging": _packaging_identity(),
         "python": list(sys.version_info[:3]),
         "mirrors": None if mirrors is None else url_digest(mirrors),
-        "cwd": os.getcwd(),
+        "cwd": where,
         "root": [str(project.root), os.path.abspath(project.root), project.builtin],
         "given_root": None if root is None else str(root),
         "folder": [str(folder), os.path.abspath(folder)],
