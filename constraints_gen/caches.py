@@ -1,8 +1,9 @@
 """What a cache of this tool may be trusted with: one policy for every file it keeps to save work.
 
-The caches: emit's and ``lock --check``'s answers (``locks/answers.py``), the sha256s of wheelhouse
-files (``install/wheelhouse.py``), the on-demand locks (``locks/locate.py``), and any later one
-(:class:`Cache` is the API: a named cache of JSON entries). The rules:
+The caches: emit's and ``lock --check``'s answers (``locks/answers.py``), ``wheelhouse check``'s
+(``install/checkanswers.py``), the sha256s of wheelhouse files (``install/wheelhouse.py``), the
+on-demand locks (``locks/locate.py``), and any later one (:class:`Cache` is the API: a named
+cache of JSON entries). The rules:
 
 - A cache lives in the user cache (:func:`cache_dir`), in a folder created 0700. A folder that is
   not the user's own, or that group or others can write (a shared ``$XDG_CACHE_HOME``), is not

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from constraints_gen.install.fill import FillResult
     from constraints_gen.install.wheelhouse import FolderReport, LockRef
     from constraints_gen.profiles.model import Profile
+    from constraints_gen.profiles.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -97,11 +98,12 @@ def _locks(
     make: bool,
     mirror: Mapping[str, str] | None = None,
     plan: Path | None = None,
+    project: Project | None = None,
 ) -> tuple[dict[str, str] | None, list[Profile], list[LockRef]]:
     """The mirrors (the project's, under ``mirror``; None without it), the chosen profiles and
     their locks, found as emit finds them (committed, cached, else made on demand when
     ``make``); every lock is read before the command acts. ``plan``: exactly the targets of
-    that plan file (``plan --json``)."""
+    that plan file (``plan --json``). ``project``: the one found already."""
     from constraints_gen.install.wheelhouse import chosen_profiles, plan_locks, read_locks
     from constraints_gen.profiles.config import project_mirrors
     from constraints_gen.profiles.load import load_profiles
@@ -116,7 +118,7 @@ def _locks(
         raise click.UsageError(
             "--plan names the targets: it excludes --all, --profile, --python and --hardware"
         )
-    project = find_project(choice.root)
+    project = project or find_project(choice.root)
     profiles = load_profiles(project.profiles_dir)
     mirrors = None if mirror is None else project_mirrors(project.root, mirror)
     if plan is not None:
@@ -341,13 +343,37 @@ def check_cmd(
       gen-constraints wheelhouse check
       gen-constraints wheelhouse check --all --json --wheelhouse /srv/wheels
     """
-    from constraints_gen.install.wheelhouse import HashCache, check
+    from constraints_gen.install import checkanswers
+    from constraints_gen.profiles.project import find_project
 
-    _, _, locks = _locks(choice, make=False)
-    cache = HashCache(folder)
-    report = check(folder, locks, cache)
-    cache.save()
-    write_out(json.dumps(report.to_json(), indent=2) + "\n" if as_json else _render(report))
+    project = find_project(choice.root)
+    asked = checkanswers.question(
+        project,
+        root=choice.root,
+        hardware=choice.hardware_file,
+        names=choice.names,
+        every=choice.every,
+        pythons=choice.pythons,
+        folder=folder,
+        as_json=as_json,
+    )
+    output = None if asked is None else checkanswers.served(asked)  # replays what it said
+    if output is not None:
+        write_out(output)  # only an exact folder's answer is kept: exit 0
+        return
+    before = None if asked is None else checkanswers.observe(asked)
+    with REPORT.capture() as said:
+        report, locks = _check(choice, folder, project)
+
+    def render(report: FolderReport) -> str:
+        return json.dumps(report.to_json(), indent=2) + "\n" if as_json else _render(report)
+
+    if asked is not None and before is not None and report.ok:
+        # a served answer reads no wheel: "hashed" is 0 there, as in a run that found every
+        # sha256 in the hash cache
+        quiet = replace(report, hashed=0)
+        checkanswers.remember(asked, before, locks, render(quiet), said)
+    write_out(render(report))
     if not report.ok:
         broken = sorted({r.lock.profile for r in report.locks if not r.installable})
         inexact = sorted({r.lock.profile for r in report.locks if not r.exact})
@@ -364,6 +390,19 @@ def check_cmd(
             f"wheelhouse {folder} {' and '.join(problems)}",
             tip=f"{'fill it' if broken else 'remove them'}: {fix}",
         )
+
+
+def _check(
+    choice: LockChoice, folder: Path, project: Project
+) -> tuple[FolderReport, list[LockRef]]:
+    """The whole check: the profiles loaded, the locks read, every wheel classified."""
+    from constraints_gen.install.wheelhouse import HashCache, check
+
+    _, _, locks = _locks(choice, make=False, project=project)
+    cache = HashCache(folder)
+    report = check(folder, locks, cache)
+    cache.save()
+    return report, locks
 
 
 @wheelhouse_cmd.command("prune")

@@ -127,9 +127,11 @@ def code_key() -> dict[str, Any]:
 
 
 def profile_files(project: Project) -> list[str]:
-    """Every ``profiles/*.toml`` (what load_profiles reads), sorted."""
+    """Every ``profiles/*.toml`` (what load_profiles reads, in any case: its glob ignores case
+    on Windows), sorted."""
     folder = project.profiles_dir
-    return [str(folder / name) for name in sorted(os.listdir(folder)) if name.endswith(".toml")]
+    names = sorted(os.listdir(folder))
+    return [str(folder / name) for name in names if name.lower().endswith(".toml")]
 
 
 def inputs(paths: Sequence[str]) -> Inputs | None:
