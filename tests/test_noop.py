@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from support.sync_project import PY, gen, make_venv, scenario_project
@@ -314,3 +314,80 @@ def test_drift_behind_the_tools_back_is_synced_not_served(tmp_path: Path) -> Non
     assert "verify: unchanged\n" not in done.stderr
     after = run(tmp_path, "verify", *COMMON, "--json")
     assert json.loads(after.stdout)["verified"] is True
+
+
+def test_this_machine_detected_is_part_of_the_question(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No --profile and no readout: the machine is detected on every run (once), and the
+    answer is keyed on what was detected: another machine (here: another C library) is
+    another question, never served the answer of the first."""
+    from constraints_gen.detect.hardware import parse_hardware
+    from constraints_gen.profiles import choose
+
+    _, wheels = scenario_project(tmp_path)
+    make_venv(tmp_path / "venv", wheels, [])
+    quiet_inputs()
+    readout: dict[str, Any] = {
+        "platform": {"system": "linux", "machine": "x86_64", "os_version": None,
+                     "glibc": "2.36", "libc": {"name": "glibc", "version": "2.36"}, "l4t": None},
+        "driver_version": None, "cuda_driver_version": None, "gpus": [],
+    }  # fmt: skip
+    machines = [parse_hardware(json.dumps(readout), "this machine")]
+    calls: list[int] = []
+
+    def detected(path: Path | None) -> Any:
+        assert path is None
+        calls.append(1)
+        return machines[-1]
+
+    monkeypatch.setattr(choose, "read_machine", detected)
+    monkeypatch.delenv("GEN_CONSTRAINTS_HARDWARE", raising=False)
+
+    def once() -> noop.Lookup:
+        from constraints_gen.cli.verify import environment
+
+        venv, root = str(tmp_path / "venv"), tmp_path / "proj"
+        found = noop.lookup("verify", root=root, hardware_file=None, profile=None, python=venv)
+        if found.hit is None:
+            _, env = noop.resolve(found, lambda: environment(found, None, None, venv))
+            assert env.profile.name == "demo"
+        return found
+
+    assert once().hit is None
+    assert len(calls) == 1  # detected once for the lookup and the selection both
+    hit = once()
+    assert hit.hit is not None and hit.hit.target.profile == "demo"
+    assert hit.machine() is machines[-1] and len(calls) == 2  # the GPU check asks no more
+    readout["platform"]["machine"] = "aarch64"
+    machines.append(parse_hardware(json.dumps(readout), "another machine"))
+    venv = str(tmp_path / "venv")
+    other = noop.lookup("verify", root=tmp_path / "proj", hardware_file=None, profile=None,
+                        python=venv)  # fmt: skip
+    assert other.hit is None and other.key is not None  # another machine: another question
+
+
+def test_detection_on_every_run_and_said_once(tmp_path: Path) -> None:
+    """Through the CLI, this machine detected for real (no GPU here): the second run is served,
+    and what detection says is said once per run, cached or not."""
+    _, wheels = scenario_project(tmp_path)
+    make_venv(tmp_path / "venv", wheels, [])
+    quiet_inputs()
+    synced = run(tmp_path, "sync", "--root", "proj", "--python", "venv", "--wheelhouse", "wheels")
+    assert synced.returncode == 0, synced.stderr
+    assert synced.stderr.count("treating this as a CPU machine") == 1
+    args = ("verify", "--root", "proj", "--python", "venv")
+    first = run(tmp_path, *args)
+    assert first.returncode == 0, first.stderr
+    assert path_of(first) == "not cached"
+    quiet_inputs()
+    for _ in range(3):
+        again = run(tmp_path, *args)
+        if path_of(again) == "cached":
+            break
+        quiet_inputs()
+    assert path_of(again) == "cached", again.stderr
+    assert again.stderr.count("treating this as a CPU machine") == 1
+    assert first.stderr.count("treating this as a CPU machine") == 1
+    assert said(again) == said(first)
+    assert "profile demo" in again.stderr

@@ -114,7 +114,7 @@ def sync_cmd(
     )
     done = None
     if found.hit is not None and not (print_command or no_deep or full):
-        done = noop.sync(found.hit, wheelhouse, hardware_file, check=check)
+        done = noop.sync(found.hit, wheelhouse, found, check=check)
     if done is None:
         from constraints_gen.install.repair import repair
 
@@ -135,7 +135,7 @@ def sync_cmd(
             env,
             profiles.manifest,
             wheelhouse,
-            hardware_file,
+            found.machine,
             root=root,
             check=check,
             deep=not no_deep,

@@ -98,14 +98,14 @@ def verify_cmd(
     )
     report = None
     if found.hit is not None and not (no_deep or full):
-        report = noop.verify(found.hit, hardware_file)
+        report = noop.verify(found.hit, found)
     if report is None:
         from constraints_gen.install.repair import verify_env
 
         profiles, env = noop.resolve(
             found, lambda: environment(found, hardware_file, profile, python)
         )
-        report = verify_env(env, profiles.manifest, hardware_file, deep=not no_deep, full=full)
+        report = verify_env(env, profiles.manifest, found.machine, deep=not no_deep, full=full)
     if as_json:
         write_out(json.dumps(report.to_json(), indent=2) + "\n")
     else:
@@ -120,7 +120,7 @@ def environment(
     from constraints_gen.install.sync import environment as target_environment
 
     project, profiles, chosen = choose_profile(
-        found.project.root, hardware_file, profile, found.project
+        found.project.root, hardware_file, profile, found.project, found.detected
     )
     return profiles, target_environment(project, profiles, chosen, python)
 

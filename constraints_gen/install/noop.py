@@ -9,7 +9,8 @@ owner-only, a malformed or forged entry is a miss):
   :mod:`constraints_gen.locks.answers`): which profile, interpreter, CPython and lock a
   command with these options works on, and what the environment state needs of the profile
   (its vendor, ``[verify] imports`` and the names of its stack). Its key is the question: the
-  command, its options (``--profile``, ``--python``, else ``$VIRTUAL_ENV``, the readout), the
+  command, its options (``--profile``, ``--python``, else ``$VIRTUAL_ENV``, the readout; with
+  neither a profile nor a readout, this machine as detected on this run, once), the
   project, the code (the tool's version and the identity of each of its modules),
   ``$GEN_CONSTRAINTS_MIRRORS`` (digested) and this machine's platform (a profile's build for
   it). Its inputs' identities (device, inode, size, mtime and ctime) are compared on every
@@ -50,6 +51,7 @@ from constraints_gen.redact import url_digest
 from constraints_gen.reporter import REPORT, Kind
 
 if TYPE_CHECKING:
+    from constraints_gen.detect.hardware import Hardware
     from constraints_gen.install.findings import Report
     from constraints_gen.install.repair import Repaired
     from constraints_gen.install.sync import Environment
@@ -92,10 +94,21 @@ class Lookup:
     the whole path works out needs (the key, and its inputs' identities before the work)."""
 
     project: Project
-    key: dict[str, Any] | None  # None: not cached (live detection, no target)
+    key: dict[str, Any] | None  # None: not cached (no target)
     before: answers.Inputs | None
     started: int
     hit: Settled | None
+    hardware_file: Path | None
+    detected: Hardware | None = None  # this machine, when the lookup detected it
+
+    def machine(self) -> Hardware:
+        """The machine the command works for: the one the lookup detected (detected once a
+        run), else read from the readout or detected now (:func:`profiles.choose.read_machine`)."""
+        if self.detected is not None:
+            return self.detected
+        from constraints_gen.profiles.choose import read_machine
+
+        return read_machine(self.hardware_file)
 
 
 def _machine() -> str:
@@ -118,12 +131,19 @@ def lookup(
     project = find_project(root)
     readout_env = os.environ.get(HARDWARE_ENV) if hardware_file is None else None
     found = answers.selection_files(project, hardware_file, profile, readout_env)
+    detected = None
+    if found is None:  # no readout and no profile: this machine, detected now (once a run)
+        from constraints_gen.profiles.choose import read_machine
+
+        detected = read_machine(None)
+        found = (answers.profile_files(project), caches.canonical(detected.to_json()))
     try:
         target = interpreter(python)
     except ConstraintsGenError:
         target = None  # the whole path says why
-    if found is None or target is None:
-        return Lookup(project=project, key=None, before=None, started=started, hit=None)
+    if target is None:
+        return Lookup(project=project, key=None, before=None, started=started, hit=None,
+                      hardware_file=hardware_file, detected=detected)  # fmt: skip
     files, readout = found
     real = os.path.realpath(target)
     files += [str(project.root / "constraints-gen.toml"), str(target.parent.parent / "pyvenv.cfg")]
@@ -146,7 +166,8 @@ def lookup(
     hit = _served(project, key, target)
     REPORT.debug(f"environment answer: {'cached' if hit is not None else 'not cached'}")
     before = None if hit is not None else answers.inputs(files)
-    return Lookup(project=project, key=key, before=before, started=started, hit=hit)
+    return Lookup(project=project, key=key, before=before, started=started, hit=hit,
+                  hardware_file=hardware_file, detected=detected)  # fmt: skip
 
 
 def _served(project: Project, key: dict[str, Any], target: Path) -> Settled | None:
@@ -226,16 +247,14 @@ def resolve(
 # --- serving ---------------------------------------------------------------------------------
 
 
-def _verify(settled: Settled, hardware_file: Path | None) -> tuple[Report, list[Any]] | None:
+def _verify(settled: Settled, found: Lookup) -> tuple[Report, list[Any]] | None:
     """The stored verdict of the environment when its state holds (nothing is said: the
     messages are returned, to be said when served)."""
     target = settled.target
     machine = None
     with REPORT.capture(silent=True) as said:
         if settled.vendor != "cpu":
-            from constraints_gen.profiles.choose import read_machine
-
-            machine = read_machine(hardware_file)
+            machine = found.machine()
     needs = state.depends(
         python=target.python,
         lock_digest=settled.lock_digest,
@@ -256,10 +275,10 @@ def _verify(settled: Settled, hardware_file: Path | None) -> tuple[Report, list[
     return None if report is None else (report, said)
 
 
-def verify(settled: Settled, hardware_file: Path | None) -> Report | None:
+def verify(settled: Settled, found: Lookup) -> Report | None:
     """``verify`` (deep, not ``--full``) of an environment whose state holds: the stored
     verdict, the answer's messages said again; None when anything changed (nothing said)."""
-    served = _verify(settled, hardware_file)
+    served = _verify(settled, found)
     if served is None:
         return None
     REPORT.replay([*settled.said, *served[1]])
@@ -267,9 +286,7 @@ def verify(settled: Settled, hardware_file: Path | None) -> Report | None:
     return served[0]
 
 
-def sync(
-    settled: Settled, wheelhouse: str, hardware_file: Path | None, *, check: bool
-) -> Repaired | None:
+def sync(settled: Settled, wheelhouse: str, found: Lookup, *, check: bool) -> Repaired | None:
     """``sync`` (deep, not ``--full``) of an environment uv finds in sync: uv's check runs while
     the state is compared on a thread (``check``: uv's check alone); None when uv reports drift
     or cannot check, or the state does not hold (nothing said: the whole path runs)."""
@@ -285,7 +302,7 @@ def sync(
 
     def walk() -> None:
         try:
-            done.append(_verify(settled, hardware_file))
+            done.append(_verify(settled, found))
         except BaseException as exc:  # raised where the result is asked for
             failed.append(exc)
 

@@ -27,6 +27,7 @@ from constraints_gen.errors import ConstraintsGenError, ToolError
 from constraints_gen.reporter import REPORT
 
 if TYPE_CHECKING:
+    from constraints_gen.detect.hardware import Hardware
     from constraints_gen.install.findings import Report
     from constraints_gen.install.interpreter import Target
     from constraints_gen.install.sync import Change, Environment
@@ -115,19 +116,18 @@ def lacking_error(
 
 
 def prepare(
-    env: Environment, manifest: Manifest, hardware_file: Path | None, *, deep: bool, full: bool
+    env: Environment, manifest: Manifest, machine: Callable[[], Hardware], *, deep: bool, full: bool
 ) -> Callable[[], Prepared]:
     """Start the part of verify that runs no probe (the state's stat walk) on a thread of its
     own, to run while uv checks the environment."""
     from constraints_gen.install.verify import prepare_ahead
-    from constraints_gen.profiles.choose import read_machine
 
     return prepare_ahead(
         python=env.python,
         profile=env.profile,
         manifest=manifest,
         lock_path=env.lock.path,
-        read_machine=lambda: read_machine(hardware_file),
+        read_machine=machine,
         deep=deep,
         full=full,
     )
@@ -136,16 +136,15 @@ def prepare(
 def verify_env(
     env: Environment,
     manifest: Manifest,
-    hardware_file: Path | None,
+    machine: Callable[[], Hardware],
     *,
     deep: bool,
     full: bool,
     prepared: Prepared | None = None,
 ) -> Report:
-    """Verify ``env`` against its lock (the machine read from ``hardware_file``, else detected,
-    only when a GPU check needs it)."""
+    """Verify ``env`` against its lock (``machine`` is asked only when a GPU check needs it:
+    see :meth:`constraints_gen.install.noop.Lookup.machine`)."""
     from constraints_gen.install.verify import verify
-    from constraints_gen.profiles.choose import read_machine
 
     report = verify(
         python=env.python,
@@ -154,7 +153,7 @@ def verify_env(
         manifest=manifest,
         locked=env.lock.packages,
         lock_path=env.lock.path,
-        read_machine=lambda: read_machine(hardware_file),
+        read_machine=machine,
         deep=deep,
         full=full,
         prepared=prepared,
@@ -166,7 +165,7 @@ def verify_env(
 def verify_repairing(
     env: Environment,
     manifest: Manifest,
-    hardware_file: Path | None,
+    machine: Callable[[], Hardware],
     *,
     deep: bool,
     full: bool,
@@ -175,7 +174,7 @@ def verify_repairing(
 ) -> Report:
     """Verify; reinstall the packages a reinstall repairs, verify again. ``prepared``:
     :func:`prepare`'s result, when uv changed nothing since it started."""
-    report = verify_env(env, manifest, hardware_file, deep=deep, full=full, prepared=prepared)
+    report = verify_env(env, manifest, machine, deep=deep, full=full, prepared=prepared)
     broken = report.repairable
     if broken:
         for finding in report.findings:
@@ -183,7 +182,7 @@ def verify_repairing(
                 REPORT.notice(f"{finding.check}: {finding.message}")
         REPORT.notice(f"reinstalling {', '.join(broken)}")
         reinstall(broken)
-        report = verify_env(env, manifest, hardware_file, deep=deep, full=full)
+        report = verify_env(env, manifest, machine, deep=deep, full=full)
     return report
 
 
@@ -191,7 +190,7 @@ def repair(
     env: Environment,
     manifest: Manifest,
     wheelhouse: str,
-    hardware_file: Path | None,
+    machine: Callable[[], Hardware],
     *,
     root: Path | None,
     check: bool,
@@ -205,7 +204,7 @@ def repair(
 
     lock, target = env.lock, env.python
     uv_env = sync.uv_env(wheelhouse)
-    ahead = None if check else prepare(env, manifest, hardware_file, deep=deep, full=full)
+    ahead = None if check else prepare(env, manifest, machine, deep=deep, full=full)
     missing: dict[str, str] = {}
     try:
         changes = sync.check_drift(sync.uv_args(lock.path, target, wheelhouse, check=True), uv_env)
@@ -235,7 +234,7 @@ def repair(
         verified = verify_repairing(
             env,
             manifest,
-            hardware_file,
+            machine,
             deep=deep,
             full=full,
             reinstall=reinstall,

@@ -48,8 +48,10 @@ def choose_profile(
     hardware_file: Path | None,
     profile: str | None,
     project: Project | None = None,
+    machine: Hardware | None = None,
 ) -> tuple[Project, ProfileSet, Profile]:
-    """(project, profiles, profile): the named profile, else the best fit for this machine."""
+    """(project, profiles, profile): the named profile, else the best fit for this machine
+    (``machine`` when it was read already, else :func:`read_machine`)."""
     from constraints_gen.profiles.load import load_profiles
     from constraints_gen.profiles.project import find_project
     from constraints_gen.profiles.select import require_fit, select
@@ -58,4 +60,6 @@ def choose_profile(
     profiles = load_profiles(project.profiles_dir)
     if profile is not None:
         return project, profiles, profiles.get(profile)
-    return project, profiles, require_fit(select(profiles, read_machine(hardware_file)))
+    if machine is None:
+        machine = read_machine(hardware_file)
+    return project, profiles, require_fit(select(profiles, machine))
