@@ -391,3 +391,20 @@ def test_detection_on_every_run_and_said_once(tmp_path: Path) -> None:
     assert first.stderr.count("treating this as a CPU machine") == 1
     assert said(again) == said(first)
     assert "profile demo" in again.stderr
+
+
+def test_no_credential_reaches_the_answer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A credentialed mirror URL in the environment: the answer keys on a digest of it, and no
+    file of the user cache, no message and no output holds the password."""
+    secret = "s3cr3t-pw"
+    monkeypatch.setenv("GEN_CONSTRAINTS_MIRRORS", f"pypi=https://alice:{secret}@mirror.example/s")
+    settled(tmp_path)
+    outputs = [run(tmp_path, *args) for args in (("verify", *COMMON, "--json"), (*SYNC, "--json"))]
+    assert all(path_of(done) == "cached" for done in outputs)
+    for done in outputs:
+        assert secret not in done.stdout + done.stderr
+    home = Path(os.environ["GEN_CONSTRAINTS_CACHE_DIR"])
+    files = [p for p in home.rglob("*") if p.is_file()]
+    assert any(p.parent.name == "answers" for p in files)
+    for path in files:
+        assert secret.encode() not in path.read_bytes(), path
