@@ -307,13 +307,14 @@ def _single_uv_cases(root: Path) -> list[Case]:
         uv_compile_args,
         write_inputs,
     )
-    from constraints_gen.profiles.config import load_config
+    from constraints_gen.profiles.config import mirrors_from_env, project_mirrors
     from constraints_gen.profiles.load import load_profiles
     from constraints_gen.profiles.project import find_project
 
     project = find_project(root)
     profiles = load_profiles(project.profiles_dir)
-    options = LockOptions(mirrors=load_config(root).mirrors, offline=True)
+    # the mirrors `lock` takes: $GEN_CONSTRAINTS_MIRRORS over constraints-gen.toml
+    options = LockOptions(mirrors=project_mirrors(root, mirrors_from_env()), offline=True)
     cases = []
     for view in (view for profile in profiles.profiles for view in profile.views()):
         if not view.commit_lock:

@@ -240,6 +240,49 @@ def test_upgrade_package(locked: Path) -> None:
     assert "tinydep==2.0 " in lock.read_text()
 
 
+def _edit_constraints(lock: Path, other: Path) -> None:
+    lockfile.constraints_beside(lock).write_text(
+        lockfile.constraints_beside(lock).read_text() + "# edited\n"
+    )
+
+
+def _edit_lock(lock: Path, other: Path) -> None:
+    lock.write_text(lock.read_text() + "# edited\n")
+
+
+def _copy_other_lock(lock: Path, other: Path) -> None:
+    shutil.copyfile(other, lock)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "tinydep", "outcome"),
+    [
+        # the lock is intact and gamma's (only constraints.txt was edited): its versions stay
+        (_edit_constraints, "1.0", "unchanged"),
+        # uv keeps only gamma's own lock as written; else it resolves afresh (a newer tinydep)
+        (_edit_lock, "2.0", "locked"),
+        (_copy_other_lock, "2.0", "locked"),
+    ],
+)
+def test_relock_keeps_the_versions_of_an_intact_lock_only(
+    locked: Path, tamper: Callable[[Path, Path], None], tinydep: str, outcome: str
+) -> None:
+    from support.wheels import build_wheel
+
+    build_wheel(locked / "wheels", "tinydep", "2.0")  # a newer version uv would take afresh
+    lock = locked / "generated" / "gamma" / f"py{PY}.lock.txt"
+    assert gen("lock", "gamma", "--force", "--root", locked).returncode == 0
+    assert "tinydep==1.0 " in lock.read_text()
+    tamper(lock, locked / "generated" / "alpha" / f"py{PY}.lock.txt")
+    assert gen("lock", "--check", "--root", locked).returncode == 2  # corrupt: refused
+    relocked = gen("lock", "--root", locked)
+    assert relocked.stderr == lines(
+        locked, ("alpha", "up to date"), ("beta", "up to date"), ("gamma", outcome)
+    )
+    assert f"tinydep=={tinydep} " in lock.read_text()
+    assert gen("lock", "--check", "--root", locked).returncode == 0
+
+
 def test_resolver_failure_names_the_profile(locked: Path) -> None:
     # pins that do not resolve together (tinylib 1.0 needs tinydep>=1), every wheel at hand: a
     # pin with no wheel in the mirror folder at all is refused before uv runs (test_mirrors.py)

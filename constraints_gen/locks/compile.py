@@ -14,7 +14,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,6 +143,21 @@ def resolver_for(name: ResolverName) -> Resolver:
     return RESOLVERS[name]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Resolved:
+    """One target resolved and its two files rendered, not yet written."""
+
+    result: LockResult
+    lock_text: str
+    constraints_text: str
+
+    def write(self) -> LockResult:
+        """Write the lock, then its constraints.txt, each atomically (:func:`atomic_write`)."""
+        atomic_write(self.result.lock_path, self.lock_text)
+        atomic_write(self.result.constraints_path, self.constraints_text)
+        return self.result
+
+
 def compile_one(
     project: Project,
     profiles: ProfileSet,
@@ -151,8 +166,28 @@ def compile_one(
     options: LockOptions,
     *,
     out_dir: Path | None = None,
+    keep_versions: bool | None = None,
 ) -> LockResult:
-    """Resolve one (profile, Python) pair and write its two files (into ``out_dir`` if given)."""
+    """Resolve one (profile, Python) pair and write its two files (into ``out_dir`` if given).
+
+    uv keeps the versions of the existing lock when it is intact and this target's
+    (``keep_versions``: what :func:`constraints_gen.locks.freshness.target_state` found when it
+    read it; None reads it again here)."""
+    return _resolve(
+        project, profiles, profile, python, options, out_dir=out_dir, keep_versions=keep_versions
+    ).write()
+
+
+def _resolve(
+    project: Project,
+    profiles: ProfileSet,
+    profile: Profile,
+    python: str,
+    options: LockOptions,
+    *,
+    out_dir: Path | None,
+    keep_versions: bool | None,
+) -> _Resolved:
     manifest = profiles.manifest
     lock_path = project.lock_path(profile.name, python, profile.layout_platform)
     constraints_path = project.constraints_path(profile.name, python, profile.layout_platform)
@@ -163,7 +198,9 @@ def compile_one(
     with tempfile.TemporaryDirectory(prefix="constraints-gen-") as tmp:
         work = Path(tmp)
         write_inputs(work, profile, manifest)
-        if _verifies(lock_path, profile, python):  # uv keeps an existing output's versions
+        if keep_versions is None:
+            keep_versions = _verifies(lock_path, profile, python)
+        if keep_versions:  # uv keeps an existing output's versions
             shutil.copyfile(lock_path, work / "out.txt")
         try:
             runner.run(
@@ -183,15 +220,18 @@ def compile_one(
     head = lockfile.header(profile, manifest, python, command_for(profile))
     lock_text = lockfile.seal(head, body)
     old = lock_path.read_text(encoding="utf-8") if lock_path.is_file() else None
-    atomic_write(lock_path, lock_text)
-    atomic_write(constraints_path, lockfile.render_constraints(packages, profile, manifest, head))
-    return LockResult(
+    result = LockResult(
         profile=profile.name,
         python=python,
         lock_path=lock_path,
         constraints_path=constraints_path,
         packages=len(packages),
         changed=old != lock_text,
+    )
+    return _Resolved(
+        result=result,
+        lock_text=lock_text,
+        constraints_text=lockfile.render_constraints(packages, profile, manifest, head),
     )
 
 
@@ -232,30 +272,44 @@ def compile_many(
     options: LockOptions,
     *,
     jobs: int | None = None,
+    keep_versions: Sequence[bool] | None = None,
 ) -> list[LockResult]:
     """Lock several (profile, Python) pairs in parallel; results in the order given.
+    ``keep_versions``: for each target, whether its existing lock was found intact (see
+    :func:`compile_one`; None: each is read again).
+
+    ``jobs`` workers resolve (uv, then our checks and rendering); this thread writes each
+    target's files as it comes (atomic_write: temporary file, fsync, rename, as compile_one),
+    so a worker goes straight on to its next uv run instead of waiting for the disk.
 
     Every target runs to its end: when any fails, :class:`LockFailed` carries every failure (in
     the order given) and the results of the others."""
     workers = max(1, min(len(targets), jobs or os.cpu_count() or 1))
     runner.uv_bin()  # resolve the binary in this thread, before the pool (see uv_bin)
-    results: list[LockResult] = []
-    failures: list[ConstraintsGenError] = []
+    keeps: Sequence[bool | None] = [None] * len(targets) if keep_versions is None else keep_versions
+    outcomes: list[LockResult | ConstraintsGenError | None] = [None] * len(targets)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(compile_one, project, profiles, p, py, options) for p, py in targets]
-        for (profile, python), future in zip(targets, futures, strict=True):
+        futures = {
+            pool.submit(
+                _resolve, project, profiles, p, py, options, out_dir=None, keep_versions=keep
+            ): i
+            for i, ((p, py), keep) in enumerate(zip(targets, keeps, strict=True))
+        }
+        for future in as_completed(futures):
+            i = futures[future]
+            profile, python = targets[i]
             try:
-                results.append(future.result())
+                outcomes[i] = future.result().write()
             except ConstraintsGenError as exc:
-                failures.append(exc)
+                outcomes[i] = exc
             except OSError as exc:  # a full disk, an unwritable generated/: name the file
                 where = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
-                failures.append(
-                    ConstraintsGenError(
-                        f"profile {profile.name}, CPython {python}: cannot write"
-                        f" {' -> '.join(where) or 'its files'}: {exc.strerror or exc}"
-                    )
+                outcomes[i] = ConstraintsGenError(
+                    f"profile {profile.name}, CPython {python}: cannot write"
+                    f" {' -> '.join(where) or 'its files'}: {exc.strerror or exc}"
                 )
+    results = [outcome for outcome in outcomes if isinstance(outcome, LockResult)]
+    failures = [outcome for outcome in outcomes if isinstance(outcome, ConstraintsGenError)]
     if failures:
         raise LockFailed[LockResult](results=results, failures=failures, total=len(targets))
     return results

@@ -58,11 +58,12 @@ def refresh(
     with exclusive_lock(held, on_wait=on_wait):
         removed = remove_stale_temps(project.generated_dir)
         states = target_states(project, profiles, chosen, pythons)
-        targets = [
-            (state.profile, state.python)
+        relock = [
+            state
             for state in states
             if state.python is not None and (everything or state.needs_lock)
         ]
+        targets = [(state.profile, state.python or "") for state in relock]
         if targets:
             resolver_for(options.resolver).check(targets)
             from constraints_gen.profiles.config import check_mirrors
@@ -70,5 +71,10 @@ def refresh(
             views = {(p.name, p.platform): p for p, _ in targets}  # each build, once
             for profile in views.values():  # every mirror checked before anything is written
                 check_mirrors(project.root, profile, options.mirrors)
-        results = compile_many(project, profiles, targets, options, jobs=jobs) if targets else []
+        keep = [state.keep_versions for state in relock]  # each lock was read once, above
+        results = (
+            compile_many(project, profiles, targets, options, jobs=jobs, keep_versions=keep)
+            if targets
+            else []
+        )
     return Refreshed(states=tuple(states), results=tuple(results), removed=tuple(removed))
