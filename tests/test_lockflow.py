@@ -369,6 +369,40 @@ def test_killed_writer_leaves_old_file_and_next_run_cleans(locked: Path, tmp_pat
     assert gen("lock", "--check", "--root", locked).returncode == 0
 
 
+FAILING_WRITER = """
+import errno, os, sys
+import constraints_gen.fsutil as fsutil
+real_fsync = os.fsync
+def fsync(fd):
+    if "/generated/gamma/" in os.readlink(f"/proc/self/fd/{fd}"):  # gamma's temporary files
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    real_fsync(fd)
+fsutil.os.fsync = fsync
+from constraints_gen.cli import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc/self/fd (Linux)")
+def test_a_failing_write_leaves_that_target_whole_and_writes_the_others(locked: Path) -> None:
+    generated = locked / "generated"
+    gamma = {p: p.read_bytes() for p in (generated / "gamma").iterdir()}
+    edit(locked / "profiles" / "manifest.toml", 'tinylib = ">=1"', 'tinylib = ">=1.0"')  # all stale
+    done = subprocess.run(
+        [sys.executable, "-c", FAILING_WRITER, "lock", "--root", str(locked)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        f"ERROR: profile gamma, CPython {PY}: cannot write {generated}/gamma/py{PY}.lock.txt:"
+        " No space left on device"
+    )
+    assert {p: p.read_bytes() for p in (generated / "gamma").iterdir()} == gamma  # old, whole
+    assert list(generated.rglob(".*.tmp")) == []  # no temporary file left behind
+    check_fails(locked, f"gamma (CPython {PY}): stale: manifest manifest.toml changed")
+
+
 def test_second_run_waits_for_the_lock(root: Path, tmp_path: Path) -> None:
     err = tmp_path / "stderr"
     (root / "generated").mkdir()

@@ -173,31 +173,38 @@ def compile_one(
     uv keeps the versions of the existing lock when it is intact and this target's
     (``keep_versions``: what :func:`constraints_gen.locks.freshness.target_state` found when it
     read it; None reads it again here)."""
-    return _resolve(
-        project, profiles, profile, python, options, out_dir=out_dir, keep_versions=keep_versions
-    ).write()
+    paths = _paths(project, profile, python, out_dir)
+    work, body = _run_resolver(profiles, profile, python, options, paths[0], keep_versions)
+    shutil.rmtree(work, ignore_errors=True)
+    return _render(profiles, profile, python, paths, body).write()
 
 
-def _resolve(
-    project: Project,
+def _paths(
+    project: Project, profile: Profile, python: str, out_dir: Path | None
+) -> tuple[Path, Path]:
+    """The lock and the constraints.txt of a target (in ``out_dir`` if given)."""
+    lock_path = project.lock_path(profile.name, python, profile.layout_platform)
+    constraints_path = project.constraints_path(profile.name, python, profile.layout_platform)
+    if out_dir is not None:
+        return out_dir / lock_path.name, out_dir / constraints_path.name
+    return lock_path, constraints_path
+
+
+def _run_resolver(
     profiles: ProfileSet,
     profile: Profile,
     python: str,
     options: LockOptions,
-    *,
-    out_dir: Path | None,
+    lock_path: Path,
     keep_versions: bool | None,
-) -> _Resolved:
-    manifest = profiles.manifest
-    lock_path = project.lock_path(profile.name, python, profile.layout_platform)
-    constraints_path = project.constraints_path(profile.name, python, profile.layout_platform)
-    if out_dir is not None:
-        lock_path, constraints_path = out_dir / lock_path.name, out_dir / constraints_path.name
+) -> tuple[Path, str]:
+    """Run the resolver in a new temporary folder: (the folder, for the caller to remove, and
+    the lock it wrote). On failure the folder is removed here."""
     resolver = resolver_for(options.resolver)
     env, args = resolver.env(profile, options), resolver.compile_args(profile, python, options)
-    with tempfile.TemporaryDirectory(prefix="constraints-gen-") as tmp:
-        work = Path(tmp)
-        write_inputs(work, profile, manifest)
+    work = Path(tempfile.mkdtemp(prefix="constraints-gen-"))
+    try:
+        write_inputs(work, profile, profiles.manifest)
         if keep_versions is None:
             keep_versions = _verifies(lock_path, profile, python)
         if keep_versions:  # uv keeps an existing output's versions
@@ -214,7 +221,18 @@ def _resolve(
             raise ToolError(
                 f"profile {profile.name}, CPython {python}: {exc.message}", tip=exc.tip
             ) from None
-        body = (work / "out.txt").read_text(encoding="utf-8")
+        return work, (work / "out.txt").read_text(encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _render(
+    profiles: ProfileSet, profile: Profile, python: str, paths: tuple[Path, Path], body: str
+) -> _Resolved:
+    """Check the resolver's lock (every line understood, every pin exact) and render both files."""
+    manifest = profiles.manifest
+    lock_path, constraints_path = paths
     packages = lockfile.parse_lock(body, f"uv's lock for profile {profile.name}")
     check_exact(profile, packages, python)
     head = lockfile.header(profile, manifest, python, command_for(profile))
@@ -278,28 +296,30 @@ def compile_many(
     ``keep_versions``: for each target, whether its existing lock was found intact (see
     :func:`compile_one`; None: each is read again).
 
-    ``jobs`` workers resolve (uv, then our checks and rendering); this thread writes each
-    target's files as it comes (atomic_write: temporary file, fsync, rename, as compile_one),
-    so a worker goes straight on to its next uv run instead of waiting for the disk.
+    ``jobs`` workers only run the resolver, one target after another; this thread checks and
+    renders each lock as it comes, then writes its two files (atomic_write: temporary file,
+    fsync, rename, as compile_one does). A worker never waits for our Python work or the disk
+    between two uv runs, as ``xargs -P`` would not (bench/run.py, relock).
 
     Every target runs to its end: when any fails, :class:`LockFailed` carries every failure (in
     the order given) and the results of the others."""
     workers = max(1, min(len(targets), jobs or os.cpu_count() or 1))
     runner.uv_bin()  # resolve the binary in this thread, before the pool (see uv_bin)
     keeps: Sequence[bool | None] = [None] * len(targets) if keep_versions is None else keep_versions
+    paths = [_paths(project, profile, python, None) for profile, python in targets]
     outcomes: list[LockResult | ConstraintsGenError | None] = [None] * len(targets)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {
-            pool.submit(
-                _resolve, project, profiles, p, py, options, out_dir=None, keep_versions=keep
-            ): i
+            pool.submit(_run_resolver, profiles, p, py, options, paths[i][0], keep): i
             for i, ((p, py), keep) in enumerate(zip(targets, keeps, strict=True))
         }
         for future in as_completed(futures):
             i = futures[future]
             profile, python = targets[i]
             try:
-                outcomes[i] = future.result().write()
+                work, body = future.result()
+                shutil.rmtree(work, ignore_errors=True)
+                outcomes[i] = _render(profiles, profile, python, paths[i], body).write()
             except ConstraintsGenError as exc:
                 outcomes[i] = exc
             except OSError as exc:  # a full disk, an unwritable generated/: name the file
