@@ -9,7 +9,7 @@ verified (:mod:`constraints_gen.locks.file`): a tampered pair is CORRUPT (``lock
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -131,13 +131,7 @@ def target_states(
     With ``refuse_corrupt`` (``lock --check``), files that fail their integrity check raise one
     :class:`LockIntegrityError` listing them all (exit 2), rather than a state.
     """
-    states: list[TargetState] = []
-    for view in (view for profile in chosen for view in profile.views()):  # each platform
-        if not view.commit_lock:
-            states.append(TargetState(profile=view, python=None, state=ON_DEMAND))
-            continue
-        for python in pythons or view.pythons:
-            states.append(target_state(project, profiles, view, python))
+    states = list(iter_target_states(project, profiles, chosen, pythons))
     corrupt = [state.error for state in states if state.error is not None]
     if refuse_corrupt and corrupt:
         raise lockfile.LockIntegrityError(
@@ -145,3 +139,19 @@ def target_states(
             tip=corrupt[0].tip if len(corrupt) == 1 else "regenerate them: gen-constraints lock",
         )
     return states
+
+
+def iter_target_states(
+    project: Project,
+    profiles: ProfileSet,
+    chosen: Sequence[Profile],
+    pythons: Sequence[str] = (),
+) -> Iterator[TargetState]:
+    """The states of :func:`target_states`, one at a time, as each pair is read (``lock``
+    starts a stale target's resolver run while it reads the others)."""
+    for view in (view for profile in chosen for view in profile.views()):  # each platform
+        if not view.commit_lock:
+            yield TargetState(profile=view, python=None, state=ON_DEMAND)
+            continue
+        for python in pythons or view.pythons:
+            yield target_state(project, profiles, view, python)
