@@ -48,8 +48,10 @@ def atomic_write(path: Path, data: str | bytes, *, edited: str = "") -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno and exc.filename is None:  # write, fsync: name it
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
 
 

@@ -51,7 +51,9 @@ def redact(text: str, keep: str = "") -> str:
     of a URL that ``keep`` holds as it is: a file the tool edits (a user's pyproject.toml, a
     profile) keeps what its owner wrote there (``git+ssh://git@github.com/...``, a token in a
     comment), and only what the tool adds is masked."""
-    if "@" not in text:  # the common case costs one scan
+    if "@" not in text or "://" not in text:  # no URL with a userinfo: two scans, no regex
+        # (the scheme pattern below costs 4.7 ms on a 100 kB lock, whose only "@" is in its
+        # "# Inputs: name@digest" header line; 43 such locks were 200 ms of a re-lock)
         return text
     if keep:
         return _patterns()[0].sub(lambda m: m[0] if m[0] in keep else _mask(m), text)

@@ -245,12 +245,33 @@ def test_parse_lock_reads_extras_markers_options_and_via() -> None:
         ("a>=1\n", "expected name==version"),
         ("--trusted-host example.invalid\na==1\n", "unknown option"),
         (f"a==1 \\\n    --hash=md5:{'0' * 32}\n", "line 2"),
+        # a --hash continuation: indented, one lower-case hex digest, at most one backslash
+        (f"a==1 \\\n--hash={HASH_A}\n", "line 2"),
+        (f"a==1 \\\n    --hash={HASH_A.upper()}\n", "line 2"),
+        (f"a==1 \\\n    --hash={HASH_A} x\n", "line 2"),
+        (f"a==1 \\\n    --hash={HASH_A} \\\\\n    --hash={HASH_B}\n", "line 2"),
+        ("a==1 \\\n    --hash=sha256:\n", "line 2"),
+        (f"a==1 \\\n    --hash={HASH_A} \\\n\n", "line 3"),
     ],
 )
 def test_parse_lock_refuses_what_it_does_not_understand(text: str, words: str) -> None:
     with pytest.raises(InputError) as error:
         lockfile.parse_lock(text, "the lock")
     assert words in str(error.value) and "the lock" in str(error.value)
+
+
+def test_parse_lock_refusal_names_the_line() -> None:
+    with pytest.raises(InputError) as error:
+        lockfile.parse_lock(f"a==1 \\\n    --hash={HASH_A} \\\n  x\n", "the lock")
+    assert error.value.problems == (
+        "the lock: line 3: 'x': expected an indented --hash=sha256:... continuation",
+    )
+
+
+def test_parse_lock_takes_any_whitespace_around_a_hash() -> None:
+    text = f"a==1 \\\n\t--hash={HASH_A}  \\  \r\n \t--hash={HASH_B}\t\r\nb==2 \\\n  --hash={HASH_C}"
+    a, b = lockfile.parse_lock(text)
+    assert (a.hashes, b.hashes) == ((HASH_A, HASH_B), (HASH_C,))  # each entry its own hashes
 
 
 def test_format_change_is_its_own_error(root: Path) -> None:

@@ -240,6 +240,49 @@ def test_upgrade_package(locked: Path) -> None:
     assert "tinydep==2.0 " in lock.read_text()
 
 
+def _edit_constraints(lock: Path, other: Path) -> None:
+    lockfile.constraints_beside(lock).write_text(
+        lockfile.constraints_beside(lock).read_text() + "# edited\n"
+    )
+
+
+def _edit_lock(lock: Path, other: Path) -> None:
+    lock.write_text(lock.read_text() + "# edited\n")
+
+
+def _copy_other_lock(lock: Path, other: Path) -> None:
+    shutil.copyfile(other, lock)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "tinydep", "outcome"),
+    [
+        # the lock is intact and gamma's (only constraints.txt was edited): its versions stay
+        (_edit_constraints, "1.0", "unchanged"),
+        # uv keeps only gamma's own lock as written; else it resolves afresh (a newer tinydep)
+        (_edit_lock, "2.0", "locked"),
+        (_copy_other_lock, "2.0", "locked"),
+    ],
+)
+def test_relock_keeps_the_versions_of_an_intact_lock_only(
+    locked: Path, tamper: Callable[[Path, Path], None], tinydep: str, outcome: str
+) -> None:
+    from support.wheels import build_wheel
+
+    build_wheel(locked / "wheels", "tinydep", "2.0")  # a newer version uv would take afresh
+    lock = locked / "generated" / "gamma" / f"py{PY}.lock.txt"
+    assert gen("lock", "gamma", "--force", "--root", locked).returncode == 0
+    assert "tinydep==1.0 " in lock.read_text()
+    tamper(lock, locked / "generated" / "alpha" / f"py{PY}.lock.txt")
+    assert gen("lock", "--check", "--root", locked).returncode == 2  # corrupt: refused
+    relocked = gen("lock", "--root", locked)
+    assert relocked.stderr == lines(
+        locked, ("alpha", "up to date"), ("beta", "up to date"), ("gamma", outcome)
+    )
+    assert f"tinydep=={tinydep} " in lock.read_text()
+    assert gen("lock", "--check", "--root", locked).returncode == 0
+
+
 def test_resolver_failure_names_the_profile(locked: Path) -> None:
     # pins that do not resolve together (tinylib 1.0 needs tinydep>=1), every wheel at hand: a
     # pin with no wheel in the mirror folder at all is refused before uv runs (test_mirrors.py)
@@ -324,6 +367,40 @@ def test_killed_writer_leaves_old_file_and_next_run_cleans(locked: Path, tmp_pat
     )
     assert list(gamma.glob(".*.tmp")) == []
     assert gen("lock", "--check", "--root", locked).returncode == 0
+
+
+FAILING_WRITER = """
+import errno, os, sys
+import constraints_gen.fsutil as fsutil
+real_fsync = os.fsync
+def fsync(fd):
+    if "/generated/gamma/" in os.readlink(f"/proc/self/fd/{fd}"):  # gamma's temporary files
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    real_fsync(fd)
+fsutil.os.fsync = fsync
+from constraints_gen.cli import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc/self/fd (Linux)")
+def test_a_failing_write_leaves_that_target_whole_and_writes_the_others(locked: Path) -> None:
+    generated = locked / "generated"
+    gamma = {p: p.read_bytes() for p in (generated / "gamma").iterdir()}
+    edit(locked / "profiles" / "manifest.toml", 'tinylib = ">=1"', 'tinylib = ">=1.0"')  # all stale
+    done = subprocess.run(
+        [sys.executable, "-c", FAILING_WRITER, "lock", "--root", str(locked)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        f"ERROR: profile gamma, CPython {PY}: cannot write {generated}/gamma/py{PY}.lock.txt:"
+        " No space left on device"
+    )
+    assert {p: p.read_bytes() for p in (generated / "gamma").iterdir()} == gamma  # old, whole
+    assert list(generated.rglob(".*.tmp")) == []  # no temporary file left behind
+    check_fails(locked, f"gamma (CPython {PY}): stale: manifest manifest.toml changed")
 
 
 def test_second_run_waits_for_the_lock(root: Path, tmp_path: Path) -> None:

@@ -183,3 +183,28 @@ def test_lock_check_stays_offline_and_green_with_the_ci_mirror_variable(tmp_path
     done = gen("lock", "--check", "--mirror", f"pytorch-cpu={tmp_path}", cwd=REPO)
     assert done.returncode == 2
     assert "--check takes only profile names" in done.stderr
+
+
+def test_lock_of_every_profile_writes_nothing_when_a_later_mirror_cannot_serve(
+    tmp_path: Path,
+) -> None:
+    """alpha's uv run starts while beta's pair is still to be read (refresh.py); beta's mirror
+    is then refused: exit 2, and alpha's run is waited for and thrown away, nothing written."""
+    root = locked_project(tmp_path)
+    problem = missing(root)
+    before = state(root)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    done = gen("--verbose", "lock", "--force", cwd=root, env={"TMPDIR": str(temp)})
+    assert done.returncode == 2, done.stderr
+    folder = (root / "torchwheels").resolve()
+    assert done.stderr.endswith(
+        f"ERROR: mirror {folder} (set by {root / 'constraints-gen.toml'}: mirrors.pytorch-test)"
+        f" for {INDEX}: {problem}\n" + TIP
+    )
+    runs = [line for line in done.stderr.splitlines() if " pip compile " in line]
+    # alpha's at most (started before beta was read, unless the refusal cancelled it first);
+    # never beta's, whose mirror was refused
+    assert len(runs) <= 1 and all(str(folder) not in run for run in runs)
+    assert state(root) == before
+    assert list(temp.iterdir()) == []  # alpha's folder of uv inputs is removed

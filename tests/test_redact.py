@@ -37,6 +37,16 @@ def test_redact_masks_every_url_in_a_text(text: str, shown: str) -> None:
     assert redact(shown) == shown  # masking is idempotent
 
 
+def test_redact_of_a_long_text_masks_a_url_anywhere_in_it() -> None:
+    head = "# Inputs: cuda130.toml@5e3522c0a2c5 manifest.toml@57684531532b\n"
+    body = "".join(f"pkg{i}==1.0 \\\n    --hash=sha256:{i:064x}\n" for i in range(2000))
+    assert redact(head + body) == head + body  # an "@" but no URL: the text as it is
+    url = "--extra-index-url https://u:s3cret@h.example/simple\n"
+    assert redact(head + body + url + body) == (
+        head + body + "--extra-index-url https://u:****@h.example/simple\n" + body
+    )
+
+
 @pytest.mark.parametrize("password", ["pa/ss", "p#ss", "p?ss", "p/a#s?s"])
 def test_a_url_that_cannot_be_read_is_refused_masked(password: str) -> None:
     url = f"https://me:{password}@h.example/simple"

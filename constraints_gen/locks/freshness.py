@@ -9,7 +9,7 @@ verified (:mod:`constraints_gen.locks.file`): a tampered pair is CORRUPT (``lock
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -34,6 +34,9 @@ class TargetState:
     state: State
     reasons: tuple[str, ...] = ()
     error: LockIntegrityError | None = None  # why a CORRUPT target's files are refused
+    #: its lock is intact and this target's, or in an older lock format: a re-lock hands it to
+    #: uv, which keeps its versions (:func:`constraints_gen.locks.compile.compile_one`)
+    keep_versions: bool = False
 
     @property
     def needs_lock(self) -> bool:
@@ -55,8 +58,8 @@ def target_state(
 ) -> TargetState:
     """Compare the lock and constraints.txt of one (profile, Python) with their inputs.
 
-    Both files are read whole and verified (:func:`lockfile.read_pair`): an edited, cut or
-    disagreeing pair is CORRUPT, a pair written in another lock format is STALE.
+    Both files are read whole and verified as :func:`lockfile.read_pair` does: an edited, cut
+    or disagreeing pair is CORRUPT, a pair written in another lock format is STALE.
     """
     platform = profile.layout_platform
     lock_path = project.lock_path(profile.name, python, platform)
@@ -79,10 +82,16 @@ def target_state(
                 profile=profile, python=python, state=MISSING, reasons=tuple(reasons)
             )
     regenerate = f"gen-constraints lock {profile.name} --python {python}"
+    # read_pair's checks, the lock's first: whether its versions are worth keeping (an intact
+    # lock of this target, or one in an older format) is known here, not read again by compile
+    keep = False
     try:
-        lock, _ = lockfile.read_pair(
-            lock_path, constraints_path, profile=profile, python=python, regenerate=regenerate
-        )
+        lock = lockfile.read_lock_file(lock_path, regenerate=regenerate)
+        lockfile.check_target(lock_path, lock.header, profile, python, regenerate)
+        keep = True
+        constraints = lockfile.read_constraints(constraints_path, regenerate=regenerate)
+        lockfile.check_target(constraints_path, constraints.header, profile, python, regenerate)
+        lockfile.check_agree(lock, constraints, regenerate)
     except lockfile.LockFormatError as exc:
         reason = f"written in lock format {exc.found}, this tool writes {lockfile.FORMAT}"
         return TargetState(
@@ -90,14 +99,22 @@ def target_state(
             python=python,
             state=STALE,
             reasons=(f"{reason}: run gen-constraints lock",),
+            keep_versions=True,
         )
     except lockfile.LockIntegrityError as exc:
         return TargetState(
-            profile=profile, python=python, state=CORRUPT, reasons=exc.problems, error=exc
+            profile=profile,
+            python=python,
+            state=CORRUPT,
+            reasons=exc.problems,
+            error=exc,
+            keep_versions=keep,
         )
     reasons = lockfile.stale_reasons(lock.header, profile, profiles.manifest, python)
     state: State = STALE if reasons else FRESH
-    return TargetState(profile=profile, python=python, state=state, reasons=tuple(reasons))
+    return TargetState(
+        profile=profile, python=python, state=state, reasons=tuple(reasons), keep_versions=True
+    )
 
 
 def target_states(
@@ -114,13 +131,7 @@ def target_states(
     With ``refuse_corrupt`` (``lock --check``), files that fail their integrity check raise one
     :class:`LockIntegrityError` listing them all (exit 2), rather than a state.
     """
-    states: list[TargetState] = []
-    for view in (view for profile in chosen for view in profile.views()):  # each platform
-        if not view.commit_lock:
-            states.append(TargetState(profile=view, python=None, state=ON_DEMAND))
-            continue
-        for python in pythons or view.pythons:
-            states.append(target_state(project, profiles, view, python))
+    states = list(iter_target_states(project, profiles, chosen, pythons))
     corrupt = [state.error for state in states if state.error is not None]
     if refuse_corrupt and corrupt:
         raise lockfile.LockIntegrityError(
@@ -128,3 +139,19 @@ def target_states(
             tip=corrupt[0].tip if len(corrupt) == 1 else "regenerate them: gen-constraints lock",
         )
     return states
+
+
+def iter_target_states(
+    project: Project,
+    profiles: ProfileSet,
+    chosen: Sequence[Profile],
+    pythons: Sequence[str] = (),
+) -> Iterator[TargetState]:
+    """The states of :func:`target_states`, one at a time, as each pair is read (``lock``
+    starts a stale target's resolver run while it reads the others)."""
+    for view in (view for profile in chosen for view in profile.views()):  # each platform
+        if not view.commit_lock:
+            yield TargetState(profile=view, python=None, state=ON_DEMAND)
+            continue
+        for python in pythons or view.pythons:
+            yield target_state(project, profiles, view, python)

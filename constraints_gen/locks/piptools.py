@@ -48,6 +48,7 @@ class PipToolsResolver(Resolver):
     """``pip-compile`` (pip-tools), run by this interpreter: ``lock --resolver pip-tools``."""
 
     name = "pip-tools"
+    starts_early = False  # check() refuses all targets at once, before pip-compile runs
 
     def check(self, targets: Sequence[tuple[Profile, str]]) -> None:
         """Fail early (exit 2) when pip-compile is missing or cannot lock one of the targets."""

@@ -42,6 +42,10 @@ class Resolver(ABC):
     """One resolver backend. Stateless: one instance serves every compile, in any thread."""
 
     name: ClassVar[ResolverName]
+    #: True: :meth:`check` refuses no target, so ``lock`` starts a stale target's run while it
+    #: still reads the others (every mirror check still precedes every write). False: every
+    #: target is checked before any run starts.
+    starts_early: ClassVar[bool] = True
 
     def check(self, targets: Sequence[tuple[Profile, str]]) -> None:  # noqa: B027 (optional hook)
         """Refuse early (before any compile) the (profile, Python) targets this backend cannot
