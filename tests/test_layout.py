@@ -23,6 +23,7 @@ LEAVES = (
     "runner",
     "reporter",
     "fsutil",
+    "background",
     "caches",
     "tomlio",
     "names",

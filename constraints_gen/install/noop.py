@@ -290,44 +290,27 @@ def sync(settled: Settled, wheelhouse: str, found: Lookup, *, check: bool) -> Re
     """``sync`` (deep, not ``--full``) of an environment uv finds in sync: uv's check runs while
     the state is compared on a thread (``check``: uv's check alone); None when uv reports drift
     or cannot check, or the state does not hold (nothing said: the whole path runs)."""
-    import threading
-
+    from constraints_gen.background import ahead
     from constraints_gen.errors import ToolError
     from constraints_gen.install import sync as uv
     from constraints_gen.install.repair import Repaired
 
     target = settled.target
-    done: list[tuple[Report, list[Any]] | None] = []
-    failed: list[BaseException] = []
-
-    def walk() -> None:
-        try:
-            done.append(_verify(settled, found))
-        except BaseException as exc:  # raised where the result is asked for
-            failed.append(exc)
-
-    thread = None
-    if not check:
-        thread = threading.Thread(target=walk, name="verify-state", daemon=True)
-        thread.start()
+    walked = None if check else ahead(_verify, settled, found, name="verify-state")
     try:
         args = uv.uv_args(target.lock, target.python, wheelhouse, check=True)
         changes = uv.check_drift(args, uv.uv_env(wheelhouse))
     except ToolError:
         changes = None  # uv could not report (the wheelhouse lacks wheels): the whole path
-    finally:
-        if thread is not None:
-            thread.join()
-    if failed:
-        raise failed[0]
+    served = None if walked is None else walked()  # its error, if any, raised here
     if changes != ():
         return None
     verified = None
     said: list[Any] = []
-    if not check:
-        if not done or done[0] is None:
+    if walked is not None:
+        if served is None:
             return None
-        verified, said = done[0]
+        verified, said = served
     REPORT.replay([*settled.said, *said])
     if verified is not None:
         REPORT.debug(f"verify: {verified.rechecked}")

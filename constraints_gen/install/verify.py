@@ -22,13 +22,16 @@ Each part is a function of its own, so a later run can skip what did not change:
 check of one distribution (``probe.read_distribution``, compared by :func:`check_distribution`),
 the import probe and the GPU probe (``probe.import_probe`` and ``probe.gpu_probe``, one target
 process so torch is imported once: :func:`read_runtime`; compared by :func:`check_imports` and
-``gpucheck.check_gpu``). :mod:`constraints_gen.install.state` keeps what a passing deep verify
+``gpucheck.check_gpu``); when files are to be hashed, the runtime probe runs on a thread while
+the installed probe hashes (the stack's modules read first, without hashing, when the profile
+names none). :mod:`constraints_gen.install.state` keeps what a passing deep verify
 checked; :func:`verify` uses it (unless ``full``) to hash only the distributions whose files
 changed, and to run no probe when nothing did.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -384,27 +387,9 @@ def prepare_ahead(**arguments: Any) -> Callable[[], Prepared]:
     """:func:`prepare` on a thread of its own (stat calls and waiting on uv both leave the
     interpreter free); the function returned waits for it and returns its result or raises its
     error."""
-    import threading
+    from constraints_gen.background import ahead
 
-    done: list[Prepared] = []
-    failed: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            done.append(prepare(**arguments))
-        except BaseException as exc:  # raised where the result is asked for
-            failed.append(exc)
-
-    thread = threading.Thread(target=work, name="verify-prepare", daemon=True)
-    thread.start()
-
-    def result() -> Prepared:
-        thread.join()
-        if failed:
-            raise failed[0]
-        return done[0]
-
-    return result
+    return ahead(lambda: prepare(**arguments), name="verify-prepare")
 
 
 def verify(
@@ -455,25 +440,43 @@ def verify(
         kept = comparison.state.dists
     started_ns = time.time_ns()
     names = [package.name for package in locked]
-    found, paths = read_installed(
-        python, names, deep=deep, trusted=trusted, python_version=python_version
-    )
+    gpu, notice = gpu_plan(profile, machine)
+    vendor = profile.vendor if gpu else None
+    imports = profile.verify_imports
+    runtime_ahead = None
+    if deep and len(trusted) < len(names):  # files to hash: the runtime probe runs meanwhile
+        if imports is None:  # the stack's modules, from a read of the metadata (no hashing)
+            shallow, _ = read_installed(python, names, deep=False, python_version=python_version)
+            imports = default_imports(profile, manifest, shallow)
+        if imports or gpu:
+            from constraints_gen.background import ahead
+
+            runtime_ahead = ahead(read_runtime, python, imports, vendor, name="verify-runtime")
+    try:
+        found, paths = read_installed(
+            python, names, deep=deep, trusted=trusted, python_version=python_version
+        )
+    except BaseException:
+        if runtime_ahead is not None:  # its probe ends (and cleans up) before this error shows
+            with contextlib.suppress(BaseException):
+                runtime_ahead()
+        raise
     if trusted:
         found = tuple(
             replace(d, checked=int(kept[d.location]["checked"])) if d.location in kept else d
             for d in found
         )
     findings = list(check_installed(locked, found, deep=deep))
-    imports = profile.verify_imports
     if imports is None:
         imports = default_imports(profile, manifest, found)
     notices: list[str] = []
-    gpu, notice = gpu_plan(profile, machine)
     if notice is not None:
         notices.append(notice)
     gpus: tuple[str, ...] = ()
     if imports or gpu:
-        runtime = read_runtime(python, imports, profile.vendor if gpu else None)
+        runtime = (
+            runtime_ahead() if runtime_ahead is not None else read_runtime(python, imports, vendor)
+        )
         if isinstance(runtime, Finding):
             findings.append(runtime)
         else:
