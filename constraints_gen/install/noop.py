@@ -296,18 +296,21 @@ def sync(settled: Settled, wheelhouse: str, found: Lookup, *, check: bool) -> Re
     from constraints_gen.install.repair import Repaired
 
     target = settled.target
-    walked = None if check else ahead(_verify, settled, found, name="verify-state")
+    args = uv.uv_args(target.lock, target.python, wheelhouse, check=True)
+    # uv starts first, on a thread that then only waits on it; this thread walks the state
+    # meanwhile (started the other way round, the walk holds the interpreter while uv's start
+    # waits for it)
+    checked = ahead(uv.check_drift, args, uv.uv_env(wheelhouse), name="uv-check")
+    served = None if check else _verify(settled, found)
     try:
-        args = uv.uv_args(target.lock, target.python, wheelhouse, check=True)
-        changes = uv.check_drift(args, uv.uv_env(wheelhouse))
+        changes = checked()
     except ToolError:
         changes = None  # uv could not report (the wheelhouse lacks wheels): the whole path
-    served = None if walked is None else walked()  # its error, if any, raised here
     if changes != ():
         return None
     verified = None
     said: list[Any] = []
-    if walked is not None:
+    if not check:
         if served is None:
             return None
         verified, said = served
