@@ -199,8 +199,14 @@ def bench_check(settings: Settings) -> Section:
     check, emit, miss_check, miss_emit = alternate(
         [_check_case(), _emit_case(), cold_check, cold_emit], settings.repeats(21)
     )  # fmt: skip
-    ratio, target, ok = _ratio_row(check.median, emit.median, 1.1)
     lookup = _check_lookups()
+    # The budget, re-justified as the issue that set it asks (issue 17): 1.1x emit, plus what
+    # checking the bytes of every lock pair costs (measured here, in-process): emit checks one
+    # pair, lock --check all of them, and a fresh from the cache holds only for checked bytes.
+    limit = 1.1 * emit.median + lookup.checked
+    ratio = f"{check.median / emit.median:.2f}x"
+    target = f"<= 1.1x + bytes ({limit * 1000:.1f} ms)"
+    ok = verdict(check.median <= limit)
     head = ["candidate", "baseline", "candidate median", "baseline median", "ratio", "target", ""]
     rows = [
         [check.label, emit.label, check.ms, emit.ms, ratio, target, ok],
@@ -225,11 +231,16 @@ def bench_check(settings: Settings) -> Section:
         " price of a fresh that holds, proportional to the size of the locks (emit's one pair:"
         " section 1)."
     )
+    body += (
+        "\n\nThe budget is 1.1x emit plus that check of the bytes (the issue that set 1.1x"
+        " asked for it to be re-justified by a measurement once the byte checks came): emit"
+        f" checks one pair, `lock --check` all {locks}."
+    )
     if ok == "MISS":
         body += (
-            f"\n\nMISS by {(check.median - 1.1 * emit.median) * 1000:.1f} ms: the rest of the gap"
-            " to emit is the lock command itself (its module and a dozen options for click to"
-            " parse) and machine noise."
+            f" MISS by {(check.median - limit) * 1000:.1f} ms: the rest of the gap to emit is the"
+            " lock command itself (its module and a dozen options for click to parse) and"
+            " machine noise."
         )
     return Section(title="2. Freshness check of all built-in profiles vs. emit", body=body)
 
