@@ -51,14 +51,6 @@ if TYPE_CHECKING:
 #: Their own folder in the user cache (emit's answers are ``answers``)
 CHECKS = caches.Cache("wheelhouse-checks", 1)
 
-_INPUTS = caches.list_of(
-    lambda item: (
-        type(item) is list
-        and len(item) == 2
-        and caches.is_str(item[0])
-        and caches.is_identity(item[1])
-    )
-)
 #: one lock pair: its two files (absolute) and the header each had when the check verified it
 _PAIR = caches.record(
     profile=caches.is_str,
@@ -70,11 +62,11 @@ _PAIR = caches.record(
     constraints_head=caches.is_str,
 )
 _ENTRY = caches.record(
-    files=_INPUTS,  # profiles/*.toml, constraints-gen.toml, the readout (Question.files)
+    files=answers.INPUTS,  # profiles/*.toml, constraints-gen.toml, the readout (Question.files)
     pairs=caches.list_of(_PAIR),
-    locks=_INPUTS,  # each pair's two files
+    locks=answers.INPUTS,  # each pair's two files
     folder=caches.list_of(caches.is_str),  # the wheelhouse's listing
-    wheels=_INPUTS,  # its *.whl entries
+    wheels=answers.INPUTS,  # its *.whl entries
     output=caches.is_str,
     messages=caches.list_of(
         lambda item: (
