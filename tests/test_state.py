@@ -75,6 +75,20 @@ def same_as_full(tmp_path: Path, *, hashed: str) -> subprocess.CompletedProcess[
     return cheap
 
 
+def peft_init_found_and_repaired(tmp_path: Path, site: Path) -> None:
+    """The state-based verify finds peft/__init__.py differing from its RECORD (one package
+    hashed again), exactly as --full does, and sync reinstalls peft."""
+    done = same_as_full(tmp_path, hashed="1 of 3 distributions hashed")
+    assert done.returncode == 1
+    assert done.stdout == (
+        f"files: peft 0.13.2: 1 of 6 files differ from its RECORD ({site}/peft-0.13.2.dist-info):"
+        " peft/__init__.py (sha256 differs from RECORD)\n"
+    )
+    repaired = gen("sync", *COMMON, "--wheelhouse", "wheels", cwd=tmp_path)
+    assert repaired.returncode == 0, repaired.stderr
+    assert "gen-constraints: reinstalling peft\n" in repaired.stderr
+
+
 def test_an_unchanged_environment_runs_no_probe_and_full_runs_both(tmp_path: Path) -> None:
     settled(tmp_path)
     cheap = gen("verify", *COMMON, "--json", cwd=tmp_path)
@@ -94,15 +108,7 @@ def test_an_edit_in_place_with_size_and_mtime_restored_is_found(tmp_path: Path) 
     os.utime(module, ns=(before.st_atime_ns, before.st_mtime_ns))  # the mtime put back
     after = module.stat()
     assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
-    done = same_as_full(tmp_path, hashed="1 of 3 distributions hashed")
-    assert done.returncode == 1
-    assert done.stdout == (
-        f"files: peft 0.13.2: 1 of 6 files differ from its RECORD ({site}/peft-0.13.2.dist-info):"
-        " peft/__init__.py (sha256 differs from RECORD)\n"
-    )
-    repaired = gen("sync", *COMMON, "--wheelhouse", "wheels", cwd=tmp_path)
-    assert repaired.returncode == 0, repaired.stderr
-    assert "gen-constraints: reinstalling peft\n" in repaired.stderr
+    peft_init_found_and_repaired(tmp_path, site)
     assert module.read_text() == text
 
 
@@ -171,15 +177,7 @@ def test_an_edited_record_is_found_and_repaired(tmp_path: Path) -> None:
     empty = "sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"  # the sha256 of no bytes
     path, _, size = line.split(",")
     record.write_text(text.replace(line, f"{path},{empty},{size}"))
-    done = same_as_full(tmp_path, hashed="1 of 3 distributions hashed")
-    assert done.returncode == 1
-    assert done.stdout == (
-        f"files: peft 0.13.2: 1 of 6 files differ from its RECORD ({site}/peft-0.13.2.dist-info):"
-        " peft/__init__.py (sha256 differs from RECORD)\n"
-    )
-    repaired = gen("sync", *COMMON, "--wheelhouse", "wheels", cwd=tmp_path)
-    assert repaired.returncode == 0, repaired.stderr
-    assert "gen-constraints: reinstalling peft\n" in repaired.stderr
+    peft_init_found_and_repaired(tmp_path, site)
     assert record.read_text() == text
 
 
