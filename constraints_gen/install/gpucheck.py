@@ -205,11 +205,8 @@ def _check_cuda(check: _Check) -> None:
             f"torch {tv} is {built} ({source}), profile {profile.name}"
             f" needs CUDA {profile.cuda_text}",
         )
-    if not torch.available:
-        check.unavailable("torch.cuda.is_available()")
+    if not _sees_gpus(check):
         return
-    if not torch.devices:
-        check.fail("torch", f"torch {tv} sees no GPU (torch.cuda.device_count() is 0)")
     archs = " ".join(torch.arch_list) or "empty"
     kernels: dict[int, str | None] = {}
     for device in torch.devices:
@@ -220,6 +217,18 @@ def _check_cuda(check: _Check) -> None:
                 f" older architecture (torch.cuda.get_arch_list(): {archs})"
             )
     check.devices(kernels)
+
+
+def _sees_gpus(check: _Check) -> bool:
+    """Does torch's CUDA or HIP backend answer (``torch.cuda`` serves both)? Unavailable: said,
+    and nothing more to check; no device: a failure, and the per-GPU checks still follow."""
+    torch = check.torch
+    if not torch.available:
+        check.unavailable("torch.cuda.is_available()")
+        return False
+    if not torch.devices:
+        check.fail("torch", f"torch {torch.version} sees no GPU (torch.cuda.device_count() is 0)")
+    return True
 
 
 def _check_rocm(check: _Check) -> None:
@@ -242,11 +251,8 @@ def _check_rocm(check: _Check) -> None:
             f"torch {tv} is built for ROCm {found} ({source}), profile {profile.name} needs"
             f" ROCm {profile.rocm}",
         )
-    if not torch.available:
-        check.unavailable("torch.cuda.is_available()")
+    if not _sees_gpus(check):
         return
-    if not torch.devices:
-        check.fail("torch", f"torch {tv} sees no GPU (torch.cuda.device_count() is 0)")
     archs = " ".join(torch.arch_list) or "empty"
     by_index = {gpu.index: gpu.gfx for gpu in check.gpus}
     kernels: dict[int, str | None] = {}
